@@ -1,0 +1,43 @@
+"""Flask application factory: the edges in. Everything slow happens in workers."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from connector.config import Config
+from connector.logs import configure_logging
+from connector.runtime import Runtime, get_runtime, set_runtime
+
+
+def create_app(config: Config | None = None) -> Flask:
+    runtime = Runtime(config) if config is not None else get_runtime()
+    if config is not None:
+        set_runtime(runtime)
+    configure_logging(runtime.settings.log_level)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.line.max_body_bytes
+    app.extensions["connector"] = runtime
+    # Heroku's router terminates TLS: trust one proxy hop for scheme and host.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    from connector.web.line import bp as line_bp
+    from connector.web.ops import bp as ops_bp
+    app.register_blueprint(line_bp)
+    app.register_blueprint(ops_bp)
+
+    @app.errorhandler(413)
+    def too_large(_e):
+        return jsonify(error="request body too large"), 413
+
+    @app.errorhandler(404)
+    def not_found(_e):
+        return jsonify(error="not found"), 404
+
+    @app.errorhandler(405)
+    def not_allowed(_e):
+        return jsonify(error="method not allowed"), 405
+
+    logging.getLogger(__name__).info("connector web app ready: %d LINE channel(s)", len(runtime.config.channels))
+    return app

@@ -1,0 +1,264 @@
+"""Configuration: config.yaml validated, secrets resolved from the environment.
+
+Secrets never live in the YAML. Every secret setting is a `*_env` key naming the environment
+variable that holds it; `load_config` resolves them once, so a missing secret stops start-up
+with one line naming the key and the variable, never a traceback.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connector.i18n import DEFAULT_TEXTS
+
+DEFAULT_CONFIG_ENV = "CONNECTOR_CONFIG"
+
+
+class ConfigError(Exception):
+    """A bad or missing setting. `str()` is one line naming the key and what is wrong."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RedisSettings(_Section):
+    url_env: str = "REDIS_URL"
+    default_url: str = "redis://127.0.0.1:6379/0"
+    tls_verify: bool = True
+    dedupe_ttl_hours: int = Field(48, ge=24)
+    socket_timeout_seconds: float = Field(5.0, gt=0)
+
+
+class EncryptionSettings(_Section):
+    keys_env: str = "CONNECTOR_ENCRYPTION_KEYS"
+
+
+class QueueSettings(_Section):
+    name: str = "connector"
+    batch_max_events: int = Field(200, ge=1, le=5000)
+    lock_seconds: int = Field(120, ge=5)
+    retry_intervals_seconds: list[float] = Field(default_factory=lambda: [5, 30, 120, 600, 1800, 3600])
+    retry_jitter: float = Field(0.2, ge=0, le=1)
+    sweep_interval_seconds: float = Field(10, gt=0)
+    job_timeout_seconds: int = Field(600, ge=10)
+
+    @field_validator("retry_intervals_seconds")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if not v or any(x <= 0 for x in v):
+            raise ValueError("must be a non-empty list of positive numbers")
+        return v
+
+
+class ChannelSettings(_Section):
+    id: str = Field(pattern=r"^\S+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    bot_user_id: str | None = None
+    secret_env: str
+    previous_secret_env: str | None = None
+    access_token_env: str
+    language: str = "ja"
+    reply_in_groups: bool = False
+    texts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("texts")
+    @classmethod
+    def _known_texts(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(DEFAULT_TEXTS["ja"]))
+        if unknown:
+            raise ValueError(f"unknown text key(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULT_TEXTS['ja']))}")
+        return v
+
+
+class LineSettings(_Section):
+    api_base_url: str = "https://api.line.me"
+    data_base_url: str = "https://api-data.line.me"
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    reply_token_max_age_seconds: float = Field(50, gt=0, le=600)
+    max_content_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    channels: list[ChannelSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_channels(self) -> "LineSettings":
+        for attr in ("id", "name", "bot_user_id"):
+            values = [getattr(c, attr) for c in self.channels if getattr(c, attr)]
+            dup = {v for v in values if values.count(v) > 1}
+            if dup:
+                raise ValueError(f"channel {attr} must be unique; repeated: {', '.join(sorted(dup))}")
+        return self
+
+
+class CaseSettings(_Section):
+    reopen_window_minutes: int = Field(0, ge=0)
+    subject_max_chars: int = Field(80, ge=10, le=255)
+
+
+class SalesforceSettings(_Section):
+    login_url: str = "https://login.salesforce.com"
+    api_version: str = Field("63.0", pattern=r"^\d+\.\d$")
+    auth: Literal["jwt", "password"] = "jwt"
+    username_env: str = "SF_USERNAME"
+    consumer_key_env: str = "SF_CONSUMER_KEY"
+    private_key_env: str = "SF_PRIVATE_KEY"
+    password_env: str = "SF_PASSWORD"
+    security_token_env: str = "SF_SECURITY_TOKEN"
+    consumer_secret_env: str = "SF_CONSUMER_SECRET"
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    ca_bundle: str | None = None
+    case: CaseSettings = Field(default_factory=CaseSettings)
+
+
+class TwilioSettings(_Section):
+    api_base_url: str = "https://api.twilio.com"
+    account_sid_env: str = "TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "TWILIO_AUTH_TOKEN"
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    enabled: bool = False
+
+
+class RedactionRuleSettings(_Section):
+    name: str
+    pattern: str
+    action: Literal["mask", "remove"] = "mask"
+    replacement: str | None = None
+
+
+class RedactionSettings(_Section):
+    rules: list[RedactionRuleSettings] = Field(default_factory=list)
+
+
+class Settings(_Section):
+    public_base_url: str = "http://127.0.0.1:5000"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    line: LineSettings
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+
+
+class Secret(str):
+    """A str that never shows itself in repr() or logs."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+class Channel:
+    """One LINE Official Account: its settings and resolved secrets."""
+
+    def __init__(self, settings: ChannelSettings, secrets: list[Secret], access_token: Secret):
+        self.settings = settings
+        self.id = settings.id
+        self.name = settings.name
+        self.bot_user_id = settings.bot_user_id
+        self.language = settings.language
+        self.secrets = secrets  # current first; the previous one during a rotation
+        self.access_token = access_token
+
+    def text(self, key: str, **values: Any) -> str:
+        template = self.settings.texts.get(key) or DEFAULT_TEXTS.get(self.language, DEFAULT_TEXTS["ja"])[key]
+        return template.format(**values)
+
+    def __repr__(self) -> str:
+        return f"Channel(id={self.id!r}, name={self.name!r})"
+
+
+class Config:
+    """Validated settings plus the secrets they name."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str]):
+        self.settings = settings
+        self.redis_url = environ.get(settings.redis.url_env) or settings.redis.default_url
+        self.encryption_keys = [Secret(k.strip()) for k in _require(environ, settings.encryption.keys_env, "encryption.keys_env").split(",") if k.strip()]
+        self.channels: list[Channel] = []
+        for i, ch in enumerate(settings.line.channels):
+            where = f"line.channels[{i}]"
+            secrets = [Secret(_require(environ, ch.secret_env, f"{where}.secret_env"))]
+            if ch.previous_secret_env and environ.get(ch.previous_secret_env):
+                secrets.append(Secret(environ[ch.previous_secret_env]))
+            token = Secret(_require(environ, ch.access_token_env, f"{where}.access_token_env"))
+            self.channels.append(Channel(ch, secrets, token))
+        sf = settings.salesforce
+        self.sf_username = _require(environ, sf.username_env, "salesforce.username_env")
+        self.sf_consumer_key = _require(environ, sf.consumer_key_env, "salesforce.consumer_key_env")
+        if sf.auth == "jwt":
+            self.sf_private_key = Secret(_require(environ, sf.private_key_env, "salesforce.private_key_env").replace("\\n", "\n"))
+            self.sf_password = self.sf_consumer_secret = None
+        else:
+            self.sf_private_key = None
+            self.sf_password = Secret(_require(environ, sf.password_env, "salesforce.password_env") + environ.get(sf.security_token_env, ""))
+            self.sf_consumer_secret = Secret(_require(environ, sf.consumer_secret_env, "salesforce.consumer_secret_env"))
+        tw = settings.twilio
+        self.twilio_account_sid = environ.get(tw.account_sid_env) if tw.enabled else None
+        self.twilio_auth_token = Secret(environ.get(tw.auth_token_env, "")) if tw.enabled else None
+        if tw.enabled:
+            _require(environ, tw.account_sid_env, "twilio.account_sid_env")
+            _require(environ, tw.auth_token_env, "twilio.auth_token_env")
+        self.callout_secrets = [Secret(s.strip()) for s in environ.get("CONNECTOR_CALLOUT_SECRETS", "").split(",") if s.strip()]
+
+    def channel(self, channel_id: str) -> Channel:
+        for ch in self.channels:
+            if ch.id == channel_id:
+                return ch
+        raise KeyError(channel_id)
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        return next((ch for ch in self.channels if ch.name == name), None)
+
+
+def _require(environ: Mapping[str, str], var: str, key: str) -> str:
+    value = environ.get(var)
+    if not value:
+        raise ConfigError(f"{key}: environment variable {var} is not set")
+    return value
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    loc = ""
+    for part in err["loc"]:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown setting (check the spelling against config.example.yaml)"
+    elif err["type"] == "missing":
+        msg = "required setting is missing"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{source}: {loc or '<top>'}: {msg}{more}"
+
+
+def parse_settings(data: Any, source: str = "config") -> Settings:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the file must hold a YAML mapping of settings")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None
+
+
+def load_config(path: str | os.PathLike | None = None, *, data: dict | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Load settings from `data`, or the YAML at `path` (default: $CONNECTOR_CONFIG or ./config.yaml)."""
+    environ = os.environ if environ is None else environ
+    source = "config"
+    if data is None:
+        path = Path(path or environ.get(DEFAULT_CONFIG_ENV) or "config.yaml")
+        source = str(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: configuration file not found (set {DEFAULT_CONFIG_ENV} or copy config.example.yaml)") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return Config(parse_settings(data, source), environ)

@@ -1,0 +1,268 @@
+"""The conversation with one LINE user (or group) on one channel, as a state machine.
+
+`apply(state, event, ctx)` is pure: it returns the next state, the Salesforce upserts that record
+the event, and the LINE replies to send. Keys are derived from the event, so applying the same
+event to the same state twice yields the same writes - which is what makes a retried job harmless.
+
+State (JSON-able dict, stored sealed in Redis):
+    friend:  {key, user_id, display_name, contact_key, contact_id, status}   (user conversations)
+    session: {key, status, case_key, started_ms, last_ms}  or None
+    last_case: {key, closed_ms}  the previous session's Case, for the reopen window
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Callable
+
+from connector.domain import events as ev
+from connector.domain.records import (CASE, CONTACT, FRIEND, MESSAGE, SESSION, Upsert, ref, sf_datetime)
+
+
+@dataclass(frozen=True)
+class Context:
+    channel_id: str
+    text: Callable[[str], str]              # channel text by key (configured or default, in its language)
+    profile: dict | None = None             # LINE profile of a friend not seen before
+    reopen_window_ms: int = 0
+    subject_max_chars: int = 80
+    reply_in_groups: bool = False
+
+
+@dataclass
+class Reply:
+    """A LINE reply to send: by reply token while fresh, else by push with a retry key."""
+    key: str                     # stable id: marker and retry-key seed
+    to: str                      # user/group/room id (for push)
+    reply_token: str | None
+    event_ms: int                # when the token was issued
+    messages: list[dict]
+    record_keys: list[str]       # message records that stand for these messages
+
+
+@dataclass
+class Result:
+    state: dict
+    upserts: list[Upsert] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    content: list[dict] = field(default_factory=list)   # media to fetch: {message_id, message_key, session_key, case_key, type}
+    note: str = ""                                       # log line (ids only, never text)
+
+
+def apply(state: dict | None, event: dict, ctx: Context) -> Result:
+    state = copy.deepcopy(state) if state else {}
+    eid = ev.event_id(event)
+    etype = event.get("type", "")
+    treatment = ev.treatment(event)
+    standby = event.get("mode") == "standby"
+    src = ev.source_key(event)
+    res = Result(state=state)
+
+    if src == "-" or treatment == "log":
+        res.note = f"{etype or 'unknown'} event: logged, nothing to record"
+        return res
+
+    is_user = not src.startswith(("g:", "r:"))
+    ts = int(event.get("timestamp") or 0)
+    if is_user:
+        _ensure_friend(state, res, event, ctx, ts)
+
+    if treatment == "friend":
+        _friend_event(state, res, event, ctx, ts, eid, standby)
+        return res
+
+    if etype == "unsend":
+        mid = (event.get("unsend") or {}).get("messageId")
+        if mid:
+            res.upserts.append(Upsert(MESSAGE, str(mid), {"Text__c": "", "Unsent__c": True,
+                                                          "Unsent_At__c": sf_datetime(ts)}, eid))
+        res.note = "unsend: message text removed"
+        return res
+
+    if etype == "message" and (event.get("message") or {}).get("type") not in ev.MESSAGE_TYPES:
+        res.note = f"message of unknown type {event['message'].get('type')!r}: recorded as event"
+
+    opened = _ensure_session(state, res, event, ctx, ts, eid, is_user)
+    session = state["session"]
+    session["last_ms"] = ts
+    res.upserts.append(Upsert(SESSION, session["key"], {"Last_Message_At__c": sf_datetime(ts)}, eid))
+    record = _message_record(event, eid, ts, standby)
+    record.fields["Chat_Session__r"] = ref(SESSION, session["key"])
+    res.upserts.append(record)
+    if etype == "message" and record.fields.get("Type__c") in ev.MEDIA_TYPES:
+        msg = event["message"]
+        if (msg.get("contentProvider") or {}).get("type", "line") == "line":
+            res.content.append({"message_id": str(msg["id"]), "message_key": record.key, "type": msg["type"],
+                                "session_key": session["key"], "case_key": session.get("case_key"),
+                                "file_name": msg.get("fileName")})
+
+    answer = not standby and (is_user or ctx.reply_in_groups) and etype == "message"
+    if opened and answer:
+        _reply(res, event, eid, session, [ctx.text("welcome")])
+    res.note = res.note or f"{etype}: recorded" + (" (standby, not answered)" if standby else "")
+    return res
+
+
+def _ensure_friend(state: dict, res: Result, event: dict, ctx: Context, ts: int) -> None:
+    if state.get("friend"):
+        return
+    uid = ev.user_id(event)
+    key = f"{ctx.channel_id}:{uid}"
+    profile = ctx.profile or {}
+    name = (profile.get("displayName") or "LINE User").strip() or "LINE User"
+    state["friend"] = {"key": key, "user_id": uid, "display_name": name, "contact_key": key,
+                       "contact_id": None, "status": "Unknown"}
+    res.upserts.append(Upsert(CONTACT, key, {"LastName": name[:80], "LeadSource": "LINE"}))
+    fields = {"Name": name[:80], "LINE_User_Id__c": uid, "Channel_Id__c": ctx.channel_id,
+              "Display_Name__c": name[:255], "Contact__r": ref(CONTACT, key), "Status__c": "Unknown"}
+    if profile.get("pictureUrl"):
+        fields["Picture_URL__c"] = profile["pictureUrl"][:255]
+    if profile.get("language"):
+        fields["Language__c"] = profile["language"][:16]
+    res.upserts.append(Upsert(FRIEND, key, fields))
+
+
+def _contact_ref(friend: dict) -> dict:
+    if friend.get("contact_id"):
+        return {"ContactId": friend["contact_id"]}
+    return {"Contact": ref(CONTACT, friend["contact_key"])}
+
+
+def _friend_event(state: dict, res: Result, event: dict, ctx: Context, ts: int, eid: str, standby: bool) -> None:
+    friend = state["friend"]
+    if event["type"] == "follow":
+        friend["status"] = "Following"
+        fields = {"Status__c": "Following", "Followed_At__c": sf_datetime(ts)}
+        greeting = ctx.text("follow")
+        if greeting and not standby and event.get("replyToken"):
+            res.replies.append(Reply(key=f"r:{eid}", to=friend["user_id"], reply_token=event["replyToken"],
+                                     event_ms=ts, messages=[{"type": "text", "text": greeting}], record_keys=[]))
+        res.note = "follow: friend status Following"
+    else:
+        friend["status"] = "Unfollowed"
+        fields = {"Status__c": "Unfollowed", "Unfollowed_At__c": sf_datetime(ts)}
+        res.note = "unfollow: friend status Unfollowed"
+    res.upserts.append(Upsert(FRIEND, friend["key"], fields, eid))
+
+
+def _ensure_session(state: dict, res: Result, event: dict, ctx: Context, ts: int, eid: str, is_user: bool) -> bool:
+    session = state.get("session")
+    if session and session["status"] != "Closed":
+        return False
+    src = ev.source_key(event)
+    key = f"{ctx.channel_id}:{src}:{eid}"
+    fields = {"Channel_Id__c": ctx.channel_id, "Status__c": "Bot", "Started_At__c": sf_datetime(ts),
+              "Source_Type__c": "user" if is_user else ("group" if src.startswith("g:") else "room")}
+    case_key = None
+    if is_user:
+        friend = state["friend"]
+        last = state.get("last_case")
+        if last and ctx.reopen_window_ms and ts - last["closed_ms"] <= ctx.reopen_window_ms:
+            case_key = last["key"]
+            res.upserts.append(Upsert(CASE, case_key, {"Status": "New"}, eid))
+        else:
+            case_key = key
+            subject = _subject(event, friend["display_name"], ctx.subject_max_chars)
+            res.upserts.append(Upsert(CASE, case_key, {
+                "Subject": subject, "Origin": "LINE", "Status": "New",
+                "LINE_Friend__r": ref(FRIEND, friend["key"]), **_contact_ref(friend)}, eid))
+        fields.update({"Friend__r": ref(FRIEND, friend["key"]), "Case__r": ref(CASE, case_key)})
+        if friend.get("contact_id"):
+            fields["Contact__c"] = friend["contact_id"]
+        else:
+            fields["Contact__r"] = ref(CONTACT, friend["contact_key"])
+    else:
+        fields["Group_Id__c"] = src[2:]
+    state["session"] = {"key": key, "status": "Bot", "case_key": case_key, "started_ms": ts, "last_ms": ts}
+    res.upserts.append(Upsert(SESSION, key, fields, eid))
+    return True
+
+
+def _subject(event: dict, display_name: str, max_chars: int) -> str:
+    msg = event.get("message") or {}
+    text = " ".join((ev.render_text(msg) if msg.get("type") == "text" else "").split())
+    base = f"LINE: {text}" if text else f"LINE inquiry from {display_name}"
+    return base if len(base) <= max_chars else base[: max_chars - 1] + "…"
+
+
+def _message_record(event: dict, eid: str, ts: int, standby: bool) -> Upsert:
+    etype = event.get("type", "")
+    fields: dict = {"Webhook_Event_Id__c": eid[:32], "Direction__c": "Inbound", "Sent_At__c": sf_datetime(ts),
+                    "Delivery_Status__c": "Received", "Standby__c": standby}
+    if etype != "message":
+        fields["Type__c"] = etype if etype in _RECORDED_TYPES else "event"
+        fields["Direction__c"] = "System" if etype in ("join", "leave", "memberJoined", "memberLeft") else "Inbound"
+        if etype == "postback":
+            pb = event.get("postback") or {}
+            fields["Postback_Data__c"] = (pb.get("data") or "")[:300]
+            params = pb.get("params") or {}
+            fields["Text__c"] = " ".join(f"{k}={v}" for k, v in params.items()) if params else ""
+        elif etype == "beacon":
+            b = event.get("beacon") or {}
+            fields["Text__c"] = f"beacon {b.get('type', '')} hwid={b.get('hwid', '')}"
+        elif etype == "videoPlayComplete":
+            fields["Text__c"] = f"video played: {(event.get('videoPlayComplete') or {}).get('trackingId', '')}"
+        elif etype in ("memberJoined", "memberLeft"):
+            members = (event.get("joined") or event.get("left") or {}).get("members") or []
+            fields["Text__c"] = ", ".join(m.get("userId", "") for m in members)
+        elif etype == "accountLink":
+            link = event.get("link") or {}
+            fields["Text__c"] = f"account link {link.get('result', '')}"
+        elif etype == "membership":
+            m = event.get("membership") or {}
+            fields["Text__c"] = f"membership {m.get('type', '')} {m.get('membershipId', '')}"
+        return Upsert(MESSAGE, f"ev:{eid}", fields, eid)
+
+    msg = event.get("message") or {}
+    mtype = msg.get("type", "")
+    fields["Type__c"] = mtype if mtype in ev.MESSAGE_TYPES else "event"
+    fields["LINE_Message_Id__c"] = str(msg.get("id", ""))[:64]
+    if msg.get("quotedMessageId"):
+        fields["Quoted_Message_Key__c"] = str(msg["quotedMessageId"])[:80]
+    if mtype == "text":
+        fields["Text__c"] = ev.render_text(msg)
+    elif mtype == "sticker":
+        fields.update({"Sticker_Package_Id__c": str(msg.get("packageId", "")),
+                       "Sticker_Id__c": str(msg.get("stickerId", "")),
+                       "Preview_URL__c": ev.STICKER_PREVIEW.format(id=msg.get("stickerId", ""))})
+        keywords = msg.get("keywords") or []
+        if keywords:
+            fields["Sticker_Keywords__c"] = ", ".join(keywords)[:255]
+        if msg.get("text"):
+            fields["Text__c"] = msg["text"]
+    elif mtype == "location":
+        fields.update({"Location_Title__c": (msg.get("title") or "")[:255],
+                       "Location_Address__c": (msg.get("address") or "")[:255],
+                       "Latitude__c": msg.get("latitude"), "Longitude__c": msg.get("longitude")})
+    elif mtype in ev.MEDIA_TYPES:
+        provider = msg.get("contentProvider") or {}
+        if provider.get("type") == "external":
+            fields["Preview_URL__c"] = (provider.get("previewImageUrl") or provider.get("originalContentUrl") or "")[:255]
+            fields["Content_Status__c"] = "Stored"
+        else:
+            fields["Content_Status__c"] = "Pending"
+        if msg.get("fileName"):
+            fields["File_Name__c"] = msg["fileName"][:255]
+        if msg.get("fileSize") is not None:
+            fields["File_Size__c"] = msg["fileSize"]
+        if msg.get("duration") is not None:
+            fields["Duration_Ms__c"] = msg["duration"]
+    key = str(msg.get("id") or f"ev:{eid}")
+    return Upsert(MESSAGE, key, fields, eid)
+
+
+_RECORDED_TYPES = {"postback", "join", "leave", "memberJoined", "memberLeft", "accountLink", "beacon",
+                   "videoPlayComplete", "membership"}
+
+
+def _reply(res: Result, event: dict, eid: str, session: dict, texts: list[str]) -> None:
+    src = event.get("source") or {}
+    to = src.get("groupId") or src.get("roomId") or src.get("userId")
+    keys = [f"bot:{eid}:{i}" for i in range(len(texts))]
+    ts = int(event.get("timestamp") or 0)
+    for k, text in zip(keys, texts):
+        res.upserts.append(Upsert(MESSAGE, k, {
+            "Chat_Session__r": ref(SESSION, session["key"]), "Direction__c": "Bot", "Type__c": "text",
+            "Text__c": text, "Sent_At__c": sf_datetime(ts), "Delivery_Status__c": "Pending"}, eid))
+    res.replies.append(Reply(key=f"r:{eid}", to=to, reply_token=event.get("replyToken"), event_ms=ts,
+                             messages=[{"type": "text", "text": t} for t in texts], record_keys=keys))

@@ -1,0 +1,113 @@
+"""LINE webhook events: identity, conversation, and how each type is treated.
+
+Works on the plain JSON dicts LINE sends (tolerant of older shapes and new fields), so the
+webhook can route an event without the SDK's models and workers see exactly what arrived.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+# How each webhook event type in the spec (webhook.yml) is treated.
+#   message: recorded in the conversation (+ answered)   record: recorded in the conversation
+#   friend: updates the LINE friend record               log: logged and acknowledged, nothing else
+EVENT_TREATMENT = {
+    "message": "message",
+    "unsend": "message",
+    "postback": "record",
+    "follow": "friend",
+    "unfollow": "friend",
+    "accountLink": "record",
+    "join": "record",
+    "leave": "record",
+    "memberJoined": "record",
+    "memberLeft": "record",
+    "videoPlayComplete": "record",
+    "beacon": "record",
+    "membership": "record",
+    "things": "log",
+    "module": "log",
+    "activated": "log",
+    "deactivated": "log",
+    "botSuspended": "log",
+    "botResumed": "log",
+    "delivery": "log",
+}
+
+MESSAGE_TYPES = {"text", "image", "video", "audio", "file", "location", "sticker"}
+MEDIA_TYPES = {"image", "video", "audio", "file"}
+STICKER_PREVIEW = "https://stickershop.line-scdn.net/stickershop/v1/sticker/{id}/android/sticker.png"
+
+
+def treatment(event: dict) -> str:
+    return EVENT_TREATMENT.get(event.get("type", ""), "log")
+
+
+def event_id(event: dict) -> str:
+    """LINE's webhookEventId; older payloads lack it, so fall back to a digest of the event."""
+    eid = event.get("webhookEventId")
+    if isinstance(eid, str) and eid:
+        return eid
+    canonical = json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "h" + hashlib.sha256(canonical.encode()).hexdigest()[:25]
+
+
+def source_key(event: dict) -> str:
+    """Who the conversation is with: a user, a group or a room; '-' for channel-level events."""
+    src = event.get("source") or {}
+    kind = src.get("type")
+    if kind == "group" and src.get("groupId"):
+        return "g:" + src["groupId"]
+    if kind == "room" and src.get("roomId"):
+        return "r:" + src["roomId"]
+    if src.get("userId"):
+        return src["userId"]
+    return "-"
+
+
+def conversation_id(channel_id: str, event: dict) -> str:
+    return f"{channel_id}:{source_key(event)}"
+
+
+def user_id(event: dict) -> str | None:
+    return (event.get("source") or {}).get("userId")
+
+
+def render_text(message: dict) -> str:
+    """Text with LINE emoji replaced by `(emoji:product/id)` placeholders.
+
+    LINE gives emoji positions as UTF-16 code unit offsets into the text.
+    """
+    text = message.get("text") or ""
+    emojis = message.get("emojis") or []
+    if not emojis:
+        return text
+    units = text.encode("utf-16-le")
+    out, pos = [], 0
+    for e in sorted(emojis, key=lambda e: e.get("index", 0)):
+        start, length = int(e.get("index", 0)) * 2, int(e.get("length", 0)) * 2
+        if start < pos or start + length > len(units):
+            continue  # malformed position: keep the text as sent
+        out.append(units[pos:start].decode("utf-16-le", errors="replace"))
+        out.append(f"(emoji:{e.get('productId', '?')}/{e.get('emojiId', '?')})")
+        pos = start + length
+    out.append(units[pos:].decode("utf-16-le", errors="replace"))
+    return "".join(out)
+
+
+def redacted(event: dict, redact) -> dict:
+    """A copy of the event with free text masked (card numbers, security codes, admin rules).
+
+    Runs at the edge, so nothing sensitive reaches Redis, logs or Salesforce. Built-in masks keep
+    the text's length, so LINE emoji positions stay valid.
+    """
+    msg = event.get("message")
+    pb = event.get("postback")
+    if not (isinstance(msg, dict) and isinstance(msg.get("text"), str)) and not (isinstance(pb, dict) and isinstance(pb.get("data"), str)):
+        return event
+    out = dict(event)
+    if isinstance(msg, dict) and isinstance(msg.get("text"), str):
+        out["message"] = {**msg, "text": redact(msg["text"])}
+    if isinstance(pb, dict) and isinstance(pb.get("data"), str):
+        out["postback"] = {**pb, "data": redact(pb["data"])}
+    return out

@@ -1,0 +1,69 @@
+"""Salesforce writes as data: every write is an upsert on an external id.
+
+The domain produces `Upsert`s; the Salesforce gateway packs any number of them into Composite
+calls of sObject Collection upserts. Parents are referenced by their external ids
+(`{"Chat_Session__r": {"Session_Key__c": key}}`), so nothing needs an Id looked up first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable
+
+CONTACT = "Contact"
+FRIEND = "LINE_Friend__c"
+CASE = "Case"
+SESSION = "LINE_Chat_Session__c"
+MESSAGE = "LINE_Chat_Message__c"
+
+KEY_FIELDS = {
+    CONTACT: "LINE_Contact_Key__c",
+    FRIEND: "Friend_Key__c",
+    CASE: "LINE_Inquiry_Key__c",
+    SESSION: "Session_Key__c",
+    MESSAGE: "Message_Key__c",
+}
+# Parents before children: one Composite call runs its subrequests in this order.
+WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, MESSAGE]
+
+
+@dataclass
+class Upsert:
+    sobject: str
+    key: str
+    fields: dict = field(default_factory=dict)
+    event_id: str | None = None  # the event this write serves (for per-event outcomes)
+
+    @property
+    def key_field(self) -> str:
+        return KEY_FIELDS[self.sobject]
+
+    @property
+    def ident(self) -> tuple[str, str]:
+        return (self.sobject, self.key)
+
+
+def ref(sobject: str, key: str) -> dict:
+    """An external-id reference to a parent record."""
+    return {KEY_FIELDS[sobject]: key}
+
+
+def merge(upserts: Iterable[Upsert]) -> list[Upsert]:
+    """Collapse writes to the same record (later fields win), keeping first-seen order.
+
+    A Collections request may not name the same external id twice, and two events of one
+    conversation in one batch often touch the same session record.
+    """
+    merged: dict[tuple[str, str], Upsert] = {}
+    for u in upserts:
+        if u.ident in merged:
+            merged[u.ident].fields.update(u.fields)
+        else:
+            merged[u.ident] = Upsert(u.sobject, u.key, dict(u.fields), u.event_id)
+    return list(merged.values())
+
+
+def sf_datetime(ms: int | float) -> str:
+    """LINE millisecond timestamp -> Salesforce datetime literal."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

@@ -1,0 +1,36 @@
+"""The few errors jobs decide on. Gateways translate every SDK/HTTP error into one of these."""
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base: `service` says which edge failed; `status` is the HTTP status when there was one."""
+
+    retryable = False
+
+    def __init__(self, service: str, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.status = status
+        self.code = code
+
+
+class Retryable(GatewayError):
+    """Worth trying again later: 5xx, timeouts, connection errors, a lock contention."""
+
+    retryable = True
+
+
+class RateLimited(Retryable):
+    """The service asked us to slow down (LINE 429, Salesforce REQUEST_LIMIT_EXCEEDED)."""
+
+    def __init__(self, service: str, message: str, *, retry_after: float | None = None, **kw):
+        super().__init__(service, message, **kw)
+        self.retry_after = retry_after
+
+
+class AuthError(Retryable):
+    """Credentials rejected. Retried (an admin may fix it), but loudly logged."""
+
+
+class Permanent(GatewayError):
+    """The request itself is wrong; the same request will fail again."""

@@ -1,0 +1,261 @@
+"""Salesforce REST through simple-salesforce, with timeouts, one session refresh, and batching.
+
+* Auth: OAuth 2.0 JWT bearer (private key from the environment) or username/password+token.
+  We request the token ourselves (so the login URL is configurable) and hand the session to
+  simple-salesforce. A session expiry (INVALID_SESSION_ID) is refreshed once and the call retried.
+* Every request goes through a requests.Session with a default timeout.
+* `upsert_many` writes any number of records as Composite calls of sObject Collection upserts:
+  up to 25 collections of 200 records in ONE API call.
+* `Sforce-Limit-Info` is read on every response, so callers can slow down before the daily limit.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import jwt
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (SalesforceError, SalesforceExpiredSession, SalesforceGeneralError,
+                                          SalesforceMalformedRequest, SalesforceRefusedRequest,
+                                          SalesforceResourceNotFound)
+
+from connector.domain.records import WRITE_ORDER, Upsert
+from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable
+
+log = logging.getLogger(__name__)
+SERVICE = "salesforce"
+COLLECTION_SIZE = 200
+COMPOSITE_SIZE = 25
+RETRYABLE_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG", "QUERY_TIMEOUT",
+                   "API_CURRENTLY_DISABLED", "PROCESSING_HALTED"}
+
+
+class TimeoutSession(requests.Session):
+    """A requests.Session that never waits forever and remembers the org's API usage."""
+
+    def __init__(self, timeout_s: float, verify: str | bool = True):
+        super().__init__()
+        self.timeout_s = timeout_s
+        self.verify = verify
+        self.api_usage: tuple[int, int] | None = None
+
+    def request(self, method, url, **kwargs):  # noqa: D401 - requests API
+        kwargs.setdefault("timeout", self.timeout_s)
+        resp = super().request(method, url, **kwargs)
+        info = resp.headers.get("Sforce-Limit-Info", "")
+        if info.startswith("api-usage="):
+            used, _, limit = info[len("api-usage="):].partition("/")
+            if used.isdigit() and limit.isdigit():
+                self.api_usage = (int(used), int(limit))
+        return resp
+
+
+@dataclass
+class RecordResult:
+    ok: bool
+    id: str | None = None
+    created: bool | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return not self.ok and (self.code in RETRYABLE_CODES)
+
+
+class SalesforceGateway:
+    def __init__(self, config):
+        s = config.settings.salesforce
+        self.settings = s
+        self.config = config
+        self.http = TimeoutSession(s.timeout_seconds, verify=s.ca_bundle or True)
+        self._sf: Salesforce | None = None
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    # -- auth -----------------------------------------------------------------------------------
+    def _token_request(self) -> dict:
+        s, c = self.settings, self.config
+        url = s.login_url.rstrip("/") + "/services/oauth2/token"
+        if s.auth == "jwt":
+            claims = {"iss": c.sf_consumer_key, "sub": c.sf_username, "aud": s.login_url.rstrip("/"),
+                      "exp": int(time.time()) + 180}
+            try:
+                assertion = jwt.encode(claims, str(c.sf_private_key), algorithm="RS256")
+            except (ValueError, TypeError) as exc:
+                raise AuthError(SERVICE, f"the private key in {s.private_key_env} is not a usable RSA key ({type(exc).__name__})") from None
+            data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+        else:
+            data = {"grant_type": "password", "client_id": c.sf_consumer_key, "client_secret": str(c.sf_consumer_secret),
+                    "username": c.sf_username, "password": str(c.sf_password)}
+        try:
+            resp = self.http.post(url, data=data)
+        except requests.RequestException as exc:
+            raise Retryable(SERVICE, f"login: {type(exc).__name__}") from None
+        if resp.status_code >= 500:
+            raise Retryable(SERVICE, f"login: HTTP {resp.status_code}", status=resp.status_code)
+        if resp.status_code != 200:
+            body = _json(resp) or {}
+            raise AuthError(SERVICE, f"login refused: {body.get('error', resp.status_code)} {body.get('error_description', '')}".strip(),
+                            status=resp.status_code)
+        return resp.json()
+
+    def _login(self) -> Salesforce:
+        token = self._token_request()
+        instance = token["instance_url"]
+        sf = Salesforce(instance_url=instance, session_id=token["access_token"], session=self.http,
+                        version=self.settings.api_version)
+        log.info("salesforce session opened instance=%s", instance)
+        return sf
+
+    def client(self) -> Salesforce:
+        with self._lock:
+            if self._sf is None:
+                self._sf = self._login()
+            return self._sf
+
+    def _refresh(self, stale: Salesforce) -> Salesforce:
+        with self._lock:
+            if self._sf is stale:  # one refresh for all threads that saw the expiry
+                self._sf = self._login()
+            return self._sf
+
+    def call(self, what: str, fn: Callable[[Salesforce], Any]) -> Any:
+        """Run fn(client), refreshing an expired session once, translating errors."""
+        sf = self.client()
+        for attempt in (1, 2):
+            try:
+                self.calls += 1
+                return fn(sf)
+            except SalesforceExpiredSession:
+                if attempt == 2:
+                    raise AuthError(SERVICE, f"{what}: session still invalid after refresh", status=401) from None
+                log.info("salesforce session expired; refreshing once")
+                sf = self._refresh(sf)
+            except SalesforceError as exc:
+                raise _translate(exc, what) from None
+            except requests.RequestException as exc:
+                raise Retryable(SERVICE, f"{what}: {type(exc).__name__}") from None
+        raise AssertionError("unreachable")
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        return self.http.api_usage
+
+    # -- operations -----------------------------------------------------------------------------
+    def query(self, soql: str) -> list[dict]:
+        return self.call("query", lambda sf: sf.query_all(soql))["records"]
+
+    def composite(self, subrequests: list[dict], *, all_or_none: bool = False) -> list[dict]:
+        body = {"allOrNone": all_or_none, "compositeRequest": subrequests}
+        return self.call("composite", lambda sf: sf.restful("composite", method="POST", json=body))["compositeResponse"]
+
+    def upsert_many(self, upserts: Iterable[Upsert]) -> dict[tuple[str, str], RecordResult]:
+        """Upsert records (already merged: one per key) in as few API calls as possible.
+
+        Raises a GatewayError only when a whole call failed; per-record failures are returned.
+        """
+        upserts = list(upserts)
+        order = {name: i for i, name in enumerate(WRITE_ORDER)}
+        by_type: dict[str, list[Upsert]] = {}
+        for u in sorted(upserts, key=lambda u: order.get(u.sobject, len(order))):
+            by_type.setdefault(u.sobject, []).append(u)
+        subs: list[tuple[dict, list[Upsert]]] = []
+        for sobject, items in by_type.items():
+            for i in range(0, len(items), COLLECTION_SIZE):
+                chunk = items[i:i + COLLECTION_SIZE]
+                key_field = chunk[0].key_field
+                records = [{"attributes": {"type": sobject}, key_field: u.key, **u.fields} for u in chunk]
+                subs.append(({"method": "PATCH", "referenceId": f"r{len(subs)}",
+                              "url": f"/services/data/v{self.settings.api_version}/composite/sobjects/{sobject}/{key_field}",
+                              "body": {"allOrNone": False, "records": records}}, chunk))
+        results: dict[tuple[str, str], RecordResult] = {}
+        for i in range(0, len(subs), COMPOSITE_SIZE):
+            group = subs[i:i + COMPOSITE_SIZE]
+            responses = self.composite([s for s, _ in group])
+            for (sub, chunk), resp in zip(group, responses):
+                body = resp.get("body")
+                if resp.get("httpStatusCode", 500) >= 300 or not isinstance(body, list) or len(body) != len(chunk) \
+                        or (body and "success" not in body[0]):
+                    err = (body[0] if isinstance(body, list) and body else {}) or {}
+                    code = err.get("errorCode", f"HTTP_{resp.get('httpStatusCode')}")
+                    for u in chunk:
+                        results[u.ident] = RecordResult(False, code=code, message=str(err.get("message", ""))[:300])
+                    continue
+                for u, r in zip(chunk, body):
+                    if r.get("success"):
+                        results[u.ident] = RecordResult(True, id=r.get("id"), created=r.get("created"))
+                    else:
+                        err = (r.get("errors") or [{}])[0]
+                        results[u.ident] = RecordResult(False, code=err.get("statusCode") or err.get("errorCode"),
+                                                        message=str(err.get("message", ""))[:300])
+        return results
+
+    def create_file(self, *, title: str, path_on_client: str, data_b64: str, parent: tuple[str, str, str],
+                    then_update: tuple[str, str, str, dict] | None = None) -> dict:
+        """Store a Salesforce file linked to a record found by external id, in ONE call.
+
+        Composite: look up the record's Id, insert the ContentVersion with FirstPublishLocationId,
+        read back its ContentDocumentId, and optionally write it onto another record.
+        """
+        v = self.settings.api_version
+        link_sobject, link_key_field, link_key = parent
+        subs = [
+            {"method": "GET", "referenceId": "parent",
+             "url": f"/services/data/v{v}/sobjects/{link_sobject}/{link_key_field}/{_quote(link_key)}?fields=Id"},
+            {"method": "POST", "referenceId": "version", "url": f"/services/data/v{v}/sobjects/ContentVersion",
+             "body": {"Title": title, "PathOnClient": path_on_client, "VersionData": data_b64,
+                      "FirstPublishLocationId": "@{parent.Id}"}},
+            {"method": "GET", "referenceId": "doc",
+             "url": f"/services/data/v{v}/sobjects/ContentVersion/@{{version.id}}?fields=ContentDocumentId"},
+        ]
+        if then_update:
+            sobject, key_field, key, fields = then_update
+            subs.append({"method": "PATCH", "referenceId": "record",
+                         "url": f"/services/data/v{v}/sobjects/{sobject}/{key_field}/{_quote(key)}",
+                         "body": {**fields, "Content_Document_Id__c": "@{doc.ContentDocumentId}"}})
+        responses = self.composite(subs, all_or_none=True)
+        for r in responses:
+            if r.get("httpStatusCode", 500) >= 300:
+                err = (r.get("body") or [{}])[0] if isinstance(r.get("body"), list) else {}
+                code = err.get("errorCode", "")
+                cls = Retryable if code in RETRYABLE_CODES or r.get("httpStatusCode", 500) >= 500 else Permanent
+                raise cls(SERVICE, f"file: {r.get('referenceId')} {code} {err.get('message', '')}"[:300],
+                          status=r.get("httpStatusCode"), code=code)
+        return {"content_document_id": responses[2]["body"].get("ContentDocumentId"),
+                "content_version_id": responses[1]["body"].get("id")}
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        self.call("delete", lambda sf: getattr(sf, sobject).delete(record_id))
+
+
+def _quote(value: str) -> str:
+    return requests.utils.quote(value, safe="")
+
+
+def _json(resp) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _translate(exc: SalesforceError, what: str) -> GatewayError:
+    content = exc.content if isinstance(getattr(exc, "content", None), list) else []
+    code = (content[0] or {}).get("errorCode") if content and isinstance(content[0], dict) else None
+    status = getattr(exc, "status", None)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return RateLimited(SERVICE, f"{what}: daily API request limit exceeded", status=status, code=code, retry_after=900)
+    if isinstance(exc, SalesforceRefusedRequest):
+        return AuthError(SERVICE, f"{what}: refused ({code})", status=status, code=code)
+    if isinstance(exc, (SalesforceMalformedRequest, SalesforceResourceNotFound)):
+        return Permanent(SERVICE, f"{what}: {code or status}", status=status, code=code)
+    if isinstance(exc, SalesforceGeneralError) and status == 429:
+        return RateLimited(SERVICE, f"{what}: HTTP 429", status=status, code=code)
+    if code in RETRYABLE_CODES or (status or 500) >= 500 or isinstance(exc, SalesforceGeneralError):
+        return Retryable(SERVICE, f"{what}: HTTP {status} {code or ''}".strip(), status=status, code=code)
+    return Permanent(SERVICE, f"{what}: {code or status}", status=status, code=code)

@@ -1,0 +1,206 @@
+"""Drain: apply queued LINE events to Salesforce and answer on LINE, in order, exactly once.
+
+One drain job claims every ready conversation it can (up to `batch_max_events` events), so a
+backlog turns into few, large Salesforce calls while a quiet system answers each event at once.
+See store.py for the ordering and locking, conversation.py for what each event means.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+from connector.domain import conversation, events as ev
+from connector.domain.records import MESSAGE, Upsert, merge, sf_datetime
+from connector.gateways.errors import GatewayError, Permanent, RateLimited
+from connector.jobs import delivery
+from connector.runtime import Runtime, get_runtime
+from connector.store import Claimed, Outcome
+
+log = logging.getLogger(__name__)
+
+
+def drain() -> int:
+    """RQ entry point: drain until nothing is claimable. Returns the number of events applied."""
+    return Drainer(get_runtime()).run()
+
+
+@dataclass
+class Step:
+    raw: bytes
+    entry: dict
+    eid: str
+    result: conversation.Result | None = None
+    error: str | None = None            # the domain could not apply it (a bug or bad data): dead letter
+
+
+@dataclass
+class Plan:
+    claimed: Claimed
+    steps: list[Step] = field(default_factory=list)
+
+
+class Drainer:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.qs = rt.settings.queue
+
+    def run(self, max_batches: int | None = None) -> int:
+        done = batches = 0
+        while max_batches is None or batches < max_batches:
+            if self.rt.store.paused_until("salesforce") > time.time():
+                break
+            token, claimed = self.rt.store.claim(max_events=self.qs.batch_max_events,
+                                                 lock_ms=self.qs.lock_seconds * 1000)
+            if not claimed:
+                break
+            done += self.process(token, claimed)
+            batches += 1
+        return done
+
+    # -- one batch ------------------------------------------------------------------------------
+    def process(self, token: str, claimed: list[Claimed]) -> int:
+        plans = [self._decide(c) for c in claimed]
+        steps = [s for p in plans for s in p.steps if s.result]
+        self._deliver(steps)
+        self.rt.store.extend_locks(token, [c.conv for c in claimed], self.qs.lock_seconds * 1000)
+        results, failure = self._write(steps)
+        outcomes, applied, content = [], 0, []
+        for plan in plans:
+            outcome, n, media = self._outcome(plan, results, failure)
+            outcomes.append(outcome)
+            applied += n
+            content.extend(media)
+        lost = self.rt.store.commit(token, outcomes)
+        if lost:
+            log.warning("drain: lock lost for %d conversation(s); another worker will redo them", len(lost))
+        for channel_id, item in content:
+            if outcome_conv_ok(item, lost):
+                self.rt.queue.enqueue("connector.jobs.content.fetch", channel_id, item,
+                                      retry=delivery.retry_policy(self.rt), result_ttl=0,
+                                      job_id=f"content-{item['message_key']}",
+                                      on_failure=delivery.to_dead_letter)
+        self.rt.store.count("events_applied", applied)
+        return applied
+
+    def _decide(self, c: Claimed) -> Plan:
+        plan = Plan(c)
+        state = c.state
+        s = self.rt.settings
+        for raw, entry in zip(c.raw, c.entries):
+            event = entry["event"]
+            eid = ev.event_id(event)
+            step = Step(raw, entry, eid)
+            try:
+                channel = self.rt.config.channel(entry["channel"])
+                profile = self._profile(channel.id, event) if not (state or {}).get("friend") else None
+                ctx = conversation.Context(
+                    channel_id=channel.id, text=channel.text, profile=profile,
+                    reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
+                    subject_max_chars=s.salesforce.case.subject_max_chars,
+                    reply_in_groups=channel.settings.reply_in_groups)
+                step.result = conversation.apply(state, event, ctx)
+                state = step.result.state
+                log.info("event %s %s conv=%s: %s", eid, event.get("type"), _short(c.conv), step.result.note)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the conversation
+                step.error = f"{type(exc).__name__}: {exc}"[:300]
+                log.exception("event %s could not be applied; dead-lettered", eid)
+            plan.steps.append(step)
+        return plan
+
+    def _profile(self, channel_id: str, event: dict) -> dict | None:
+        uid = ev.user_id(event)
+        if not uid or ev.source_key(event) != uid:
+            return None
+        try:
+            return self.rt.line.profile(channel_id, uid)
+        except GatewayError as exc:
+            log.warning("profile of a new friend unavailable (%s); using a placeholder name", exc)
+            return None
+
+    def _deliver(self, steps: list[Step]) -> None:
+        for step in steps:
+            for reply in step.result.replies:
+                outcome = delivery.deliver_reply(self.rt, step.entry["channel"], reply)
+                fields = {"Delivery_Status__c": outcome["status"]}
+                if outcome.get("ids"):
+                    fields["LINE_Message_Id__c"] = outcome["ids"][0]
+                if outcome.get("error"):
+                    fields["Delivery_Error__c"] = outcome["error"][:255]
+                if outcome.get("at"):
+                    fields["Sent_At__c"] = sf_datetime(outcome["at"] * 1000)
+                for i, key in enumerate(reply.record_keys):
+                    per = dict(fields)
+                    if outcome.get("ids") and i < len(outcome["ids"]):
+                        per["LINE_Message_Id__c"] = outcome["ids"][i]
+                    step.result.upserts.append(Upsert(MESSAGE, key, per, step.eid))
+
+    def _write(self, steps: list[Step]):
+        """Write every step's upserts in as few calls as possible. Returns (per-record results, call failure)."""
+        upserts = [u for s in steps for u in s.result.upserts]
+        if not upserts:
+            return {}, None
+        try:
+            return self.rt.salesforce.upsert_many(merge(upserts)), None
+        except GatewayError as exc:
+            log.warning("salesforce write failed for %d records: %s", len(upserts), exc)
+            if isinstance(exc, RateLimited):
+                self.rt.store.pause("salesforce", time.time() + (exc.retry_after or 60))
+            return {}, exc
+
+    def _outcome(self, plan: Plan, results: dict, failure: GatewayError | None):
+        """How far this conversation got: the finished prefix, its state, and what to retry."""
+        c, store = plan.claimed, self.rt.store
+        done, state, media, attempts = 0, None, [], c.attempts
+        for step in plan.steps:
+            if step.error:
+                store.dead_letter(step.raw, conv=c.conv, kind="event", error=step.error, attempts=attempts + 1)
+                done += 1
+                continue
+            idents = {u.ident for u in step.result.upserts}
+            if failure is not None and idents:
+                error, retryable = str(failure), failure.retryable
+            else:
+                bad = [results.get(i) for i in idents if not (results.get(i) and results[i].ok)]
+                error = "; ".join(f"{r.code}: {r.message}" if r else "no result" for r in bad)[:300] if bad else None
+                retryable = any(r is None or r.retryable for r in bad) or _parent_failed(step, results)
+            if error is None:
+                done += 1
+                state = step.result.state
+                media.extend((step.entry["channel"], m) for m in step.result.content)
+                continue
+            if not retryable or attempts + 1 > len(self.qs.retry_intervals_seconds):
+                log.error("event %s dead-lettered after %d attempt(s): %s", step.eid, attempts + 1, error)
+                store.dead_letter(step.raw, conv=c.conv, kind="event", error=error, attempts=attempts + 1)
+                done += 1
+                state = step.result.state
+                attempts = 0
+                continue
+            delay = self._backoff(attempts, failure)
+            return Outcome(c.conv, done, state, retry_at=time.time() + delay, failed=True), done, media
+        return Outcome(c.conv, done, state), done, media
+
+    def _backoff(self, attempts: int, failure: GatewayError | None) -> float:
+        intervals = self.qs.retry_intervals_seconds
+        base = intervals[min(attempts, len(intervals) - 1)]
+        if isinstance(failure, RateLimited) and failure.retry_after:
+            base = max(base, failure.retry_after)
+        jitter = self.qs.retry_jitter
+        return base * (1 + random.uniform(-jitter, jitter))
+
+
+def _parent_failed(step: Step, results: dict) -> bool:
+    """A child fails when its parent in the same batch failed; that is worth a retry."""
+    return any(r is not None and not r.ok and r.code in ("INVALID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
+               and "foreign key" in (r.message or "").lower() for r in
+               (results.get(u.ident) for u in step.result.upserts))
+
+
+def outcome_conv_ok(item: dict, lost: list[str]) -> bool:
+    return not any(item["session_key"].startswith(conv + ":") for conv in lost)
+
+
+def _short(conv: str) -> str:
+    channel, _, rest = conv.partition(":")
+    return f"{channel}:{rest[:6]}…" if len(rest) > 6 else conv

@@ -1,0 +1,278 @@
+"""Redis state: dedupe keys, per-conversation inboxes, locks, conversation state, dead letters.
+
+How ordering and "nothing lost, nothing twice" work:
+
+* The webhook runs INGEST for every event: one Lua call sets the dedupe key (`webhookEventId`,
+  kept >= 24 h), appends the sealed event to the conversation's inbox list and marks the
+  conversation ready (a sorted set scored by "not before"). Only if the conversation *became*
+  ready does the webhook enqueue a drain job; one job drains many conversations.
+* A drain job CLAIMs ready conversations: it takes each conversation's lock (token, TTL) and reads
+  the head of its inbox, never removing anything. A conversation is only ever held by one
+  drainer, so its events are applied in order whatever the number of workers.
+* After the effects are written (idempotent upserts, LINE sends with retry keys) COMMIT trims
+  the processed entries and saves the conversation state - only if the lock token still matches,
+  so a drainer whose lock expired can never trim entries it did not process.
+* A killed worker leaves its entries in the inbox; its lock expires, and the sweeper re-drains.
+* Failures BACKOFF: the conversation's "not before" moves into the future (nobody hammers
+  Salesforce), the attempt count grows; past the last retry the head event goes to the dead
+  letter registry, from where `connector failed replay` puts it back.
+
+Every value holding personal data (events, state, dead letters) is sealed with the Vault.
+Scripts touch keys derived from the conversation id; this assumes a single Redis, not a cluster.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import redis
+
+from connector.crypto import Vault
+
+PREFIX = "ln:"
+
+_INGEST = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  return redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3])
+end
+return -1
+"""
+
+_CLAIM = """
+local prefix = ARGV[5]
+local convs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[6])
+local out = {}
+local budget = tonumber(ARGV[2])
+for _, conv in ipairs(convs) do
+  if budget <= 0 then break end
+  local lock = prefix .. 'lock:' .. conv
+  if redis.call('SET', lock, ARGV[4], 'NX', 'PX', ARGV[3]) then
+    local entries = redis.call('LRANGE', prefix .. 'inbox:' .. conv, 0, budget - 1)
+    if #entries == 0 then
+      redis.call('ZREM', KEYS[1], conv)
+      redis.call('DEL', lock)
+    else
+      budget = budget - #entries
+      local state = redis.call('GET', prefix .. 'state:' .. conv) or ''
+      local attempts = redis.call('GET', prefix .. 'attempts:' .. conv) or '0'
+      table.insert(out, {conv, state, attempts, entries})
+    end
+  end
+end
+return out
+"""
+
+_COMMIT = """
+local prefix, conv = ARGV[2], ARGV[3]
+local lock = prefix .. 'lock:' .. conv
+if redis.call('GET', lock) ~= ARGV[1] then return 0 end
+if ARGV[5] ~= '' then redis.call('SET', prefix .. 'state:' .. conv, ARGV[5]) end
+local n = tonumber(ARGV[4])
+if n > 0 then
+  redis.call('LTRIM', prefix .. 'inbox:' .. conv, n, -1)
+  redis.call('DEL', prefix .. 'attempts:' .. conv)
+end
+if tonumber(ARGV[6]) >= 0 and redis.call('LLEN', prefix .. 'inbox:' .. conv) > 0 then
+  redis.call('ZADD', KEYS[1], ARGV[6], conv)
+  if ARGV[7] == '1' then redis.call('INCR', prefix .. 'attempts:' .. conv) end
+elseif redis.call('LLEN', prefix .. 'inbox:' .. conv) == 0 then
+  redis.call('ZREM', KEYS[1], conv)
+end
+redis.call('DEL', lock)
+return 1
+"""
+
+_REPLAY = """
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if not entry then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('RPUSH', ARGV[3] .. 'inbox:' .. ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[2])
+return 1
+"""
+
+
+@dataclass
+class Claimed:
+    conv: str
+    state: dict | None
+    attempts: int
+    entries: list[dict]          # opened entries: {"channel", "conv", "event", "received_at"}
+    raw: list[bytes] = field(repr=False, default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What to do with one claimed conversation after its batch ran."""
+    conv: str
+    done: int                     # entries from the head that are finished (trimmed)
+    state: dict | None            # state after those entries (None: unchanged)
+    retry_at: float | None = None  # when the rest may be retried (None: as soon as possible)
+    failed: bool = False          # the rest failed: counts as an attempt
+
+
+class Store:
+    def __init__(self, client: redis.Redis, vault: Vault, *, dedupe_ttl_s: int = 48 * 3600, prefix: str = PREFIX):
+        self.r = client
+        self.vault = vault
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.p = prefix
+        self._ingest = client.register_script(_INGEST)
+        self._claim = client.register_script(_CLAIM)
+        self._commit = client.register_script(_COMMIT)
+        self._replay = client.register_script(_REPLAY)
+
+    # -- keys -----------------------------------------------------------------------------------
+    @property
+    def ready_key(self) -> str:
+        return self.p + "ready"
+
+    def inbox_key(self, conv: str) -> str:
+        return f"{self.p}inbox:{conv}"
+
+    # -- webhook side ---------------------------------------------------------------------------
+    def ingest(self, items: Iterable[tuple[str, str, str, dict]], now: float | None = None) -> tuple[list[str], int]:
+        """Store events durably. items: (channel_id, event_id, conv, event).
+
+        Returns (conversations that became ready, number of duplicates skipped). Raises
+        redis.RedisError when Redis cannot take them: the caller must answer 5xx so LINE redelivers.
+        """
+        now = time.time() if now is None else now
+        items = list(items)
+        if not items:
+            return [], 0
+        pipe = self.r.pipeline(transaction=False)
+        for channel_id, event_id, conv, event in items:
+            entry = self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event, "received_at": now})
+            self._ingest(keys=[f"{self.p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), self.ready_key],
+                         args=[self.dedupe_ttl_s, entry, conv, now], client=pipe)
+        results = pipe.execute()
+        ready = [conv for (_, _, conv, _), res in zip(items, results) if res == 1]
+        duplicates = sum(1 for res in results if res == -1)
+        return ready, duplicates
+
+    # -- worker side ----------------------------------------------------------------------------
+    def claim(self, *, max_events: int, lock_ms: int, now: float | None = None, scan: int = 1000) -> tuple[str, list[Claimed]]:
+        now = time.time() if now is None else now
+        token = secrets.token_hex(8)
+        rows = self._claim(keys=[self.ready_key], args=[now, max_events, lock_ms, token, self.p, scan])
+        claimed = []
+        for conv, state, attempts, entries in rows:
+            conv = conv.decode() if isinstance(conv, bytes) else conv
+            claimed.append(Claimed(
+                conv=conv,
+                state=self.vault.open_json(state) if state else None,
+                attempts=int(attempts),
+                entries=[self.vault.open_json(e) for e in entries],
+                raw=list(entries),
+            ))
+        return token, claimed
+
+    def extend_locks(self, token: str, convs: Iterable[str], lock_ms: int) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for conv in convs:
+            pipe.set(f"{self.p}lock:{conv}", token, xx=True, px=lock_ms)
+        pipe.execute()
+
+    def commit(self, token: str, outcomes: Iterable[Outcome]) -> list[str]:
+        """Apply outcomes; returns the conversations whose lock had been lost (nothing applied)."""
+        outcomes = list(outcomes)
+        pipe = self.r.pipeline(transaction=False)
+        for o in outcomes:
+            state = self.vault.seal_json(o.state) if o.state is not None else b""
+            retry_at = -1 if o.retry_at is None and not o.failed else (o.retry_at or time.time())
+            self._commit(keys=[self.ready_key],
+                         args=[token, self.p, o.conv, o.done, state, retry_at, "1" if o.failed else "0"],
+                         client=pipe)
+        results = pipe.execute()
+        return [o.conv for o, ok in zip(outcomes, results) if not ok]
+
+    def pending(self, now: float | None = None) -> int:
+        """Conversations ready to drain now."""
+        now = time.time() if now is None else now
+        return self.r.zcount(self.ready_key, "-inf", now)
+
+    def backlog(self) -> dict[str, int]:
+        convs = self.r.zrange(self.ready_key, 0, -1)
+        pipe = self.r.pipeline(transaction=False)
+        for c in convs:
+            pipe.llen(self.inbox_key(c.decode()))
+        lens = pipe.execute() if convs else []
+        return {"conversations": len(convs), "events": sum(lens)}
+
+    # -- dead letters ---------------------------------------------------------------------------
+    def dead_letter(self, entry_raw: bytes, *, conv: str, kind: str, error: str, attempts: int,
+                    now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        dl_id = f"{int(now * 1000)}-{secrets.token_hex(4)}"
+        record = self.vault.seal_json({"id": dl_id, "conv": conv, "kind": kind, "error": error[:500],
+                                       "attempts": attempts, "at": now,
+                                       "entry": entry_raw.decode() if isinstance(entry_raw, bytes) else entry_raw})
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(self.p + "dlq", dl_id, record)
+        pipe.zadd(self.p + "dlq:index", {dl_id: now})
+        pipe.execute()
+        return dl_id
+
+    def dead_letters(self) -> list[dict]:
+        ids = [i.decode() for i in self.r.zrange(self.p + "dlq:index", 0, -1)]
+        if not ids:
+            return []
+        rows = self.r.hmget(self.p + "dlq", ids)
+        out = []
+        for raw in rows:
+            if raw:
+                rec = self.vault.open_json(raw)
+                rec.pop("entry", None)
+                out.append(rec)
+        return out
+
+    def replay(self, dl_id: str, now: float | None = None) -> bool:
+        """Put a dead-lettered event back at the end of its conversation's inbox, once."""
+        now = time.time() if now is None else now
+        raw = self.r.hget(self.p + "dlq", dl_id)
+        if not raw:
+            return False
+        rec = self.vault.open_json(raw)
+        if rec["kind"] != "event":
+            raise ValueError(f"dead letter {dl_id} is a {rec['kind']!r}, replay it with its own job")
+        return bool(self._replay(keys=[self.p + "dlq", self.p + "dlq:index", self.ready_key],
+                                 args=[dl_id, rec["conv"], self.p, rec["entry"].encode(), now]))
+
+    # -- small shared keys ----------------------------------------------------------------------
+    def marker(self, key: str) -> dict | None:
+        raw = self.r.get(f"{self.p}sent:{key}")
+        return json.loads(raw) if raw else None
+
+    def set_marker(self, key: str, value: dict, ttl_s: int = 7 * 24 * 3600) -> None:
+        self.r.set(f"{self.p}sent:{key}", json.dumps(value), ex=ttl_s)
+
+    def pause(self, service: str, until: float) -> None:
+        self.r.set(f"{self.p}pause:{service}", until, ex=max(1, int(until - time.time()) + 1))
+
+    def paused_until(self, service: str) -> float:
+        raw = self.r.get(f"{self.p}pause:{service}")
+        return float(raw) if raw else 0.0
+
+    def get_state(self, conv: str) -> dict | None:
+        raw = self.r.get(f"{self.p}state:{conv}")
+        return self.vault.open_json(raw) if raw else None
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.r.hincrby(self.p + "metrics", name, n)
+
+    def metrics(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.r.hgetall(self.p + "metrics").items()}
+
+
+def redis_client(url: str, *, tls_verify: bool = True, timeout_s: float = 5.0) -> redis.Redis:
+    kwargs: dict[str, Any] = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
+                              "health_check_interval": 30}
+    if url.startswith("rediss://") and not tls_verify:
+        kwargs["ssl_cert_reqs"] = None  # Heroku Redis uses a self-signed certificate
+    return redis.Redis.from_url(url, **kwargs)

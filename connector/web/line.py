@@ -1,0 +1,75 @@
+"""LINE webhook: verify on the raw bytes, store durably, answer in milliseconds.
+
+401 bad or missing signature (nothing stored) · 400 signed but not a webhook body · 413 over the
+size limit · 503 Redis cannot take it (LINE redelivers) · 200 stored, or a duplicate, or LINE's
+URL verification (empty `events`).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+
+import redis
+from flask import Blueprint, current_app, jsonify, request
+
+from connector.domain import events as ev
+from connector.jobs import enqueue_drains
+
+log = logging.getLogger(__name__)
+bp = Blueprint("line", __name__)
+
+
+def signature_of(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def verified_channel(channels, body: bytes, signature: str):
+    """The channel whose current or previous secret signed this body, or None."""
+    for channel in channels:
+        for secret in channel.secrets:
+            if hmac.compare_digest(signature_of(secret, body), signature):
+                return channel
+    return None
+
+
+@bp.post("/line/webhook")
+@bp.post("/line/webhook/<name>")
+def webhook(name: str | None = None):
+    rt = current_app.extensions["connector"]
+    channels = rt.config.channels
+    if name is not None:
+        channel = rt.config.channel_by_name(name)
+        if channel is None:
+            return jsonify(error="unknown channel"), 404
+        channels = [channel]
+    body = request.get_data(cache=False)
+    signature = request.headers.get("x-line-signature", "")
+    channel = verified_channel(channels, body, signature) if signature else None
+    if channel is None:
+        log.warning("line webhook rejected: %s signature (%d bytes)", "bad" if signature else "missing", len(body))
+        return jsonify(error="invalid signature"), 401
+    try:
+        payload = json.loads(body)
+        events = payload["events"]
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise ValueError("events must be a list of objects")
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("line webhook rejected: signed body is not a webhook (%s) channel=%s", type(exc).__name__, channel.name)
+        return jsonify(error="malformed webhook body"), 400
+    if not events:
+        return jsonify(status="ok"), 200  # LINE's URL verification
+
+    redact = rt.redactor.redact
+    items = [(channel.id, ev.event_id(e), ev.conversation_id(channel.id, e), ev.redacted(e, redact)) for e in events]
+    try:
+        ready, duplicates = rt.store.ingest(items)
+        if ready:
+            enqueue_drains(rt, 1)
+    except redis.RedisError as exc:
+        log.error("line webhook: redis unavailable (%s); answering 503 so LINE redelivers", type(exc).__name__)
+        return jsonify(error="temporarily unavailable"), 503
+    log.info("line webhook channel=%s events=%d duplicates=%d", channel.name, len(events), duplicates)
+    return jsonify(status="ok"), 200
