@@ -1,0 +1,57 @@
+"""Latency (and accuracy) of the bot with 2,000 articles indexed.
+
+    .venv/bin/python bench/bot/bench_latency.py [--articles 2000] [--split dev|test|all]
+
+Builds the large KB in memory (make_large_kb.py), indexes it, runs every
+question of the split through Answerer.decide and prints p50/p95 per question,
+the build time, the state round-trip time and the eval metrics at that size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from make_large_kb import make  # noqa: E402
+
+from connector.bot_eval import evaluate  # noqa: E402
+from connector.domain.knowledge import Answerer, Article, KnowledgeIndex  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--articles", type=int, default=2000)
+    ap.add_argument("--split", default="all", choices=["dev", "test", "all"])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    arts = [Article.from_dict(d) for d in make(args.articles)]
+    t0 = time.perf_counter()
+    idx = KnowledgeIndex.build(arts)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    state = json.dumps(idx.to_state(), ensure_ascii=False)
+    idx = KnowledgeIndex.from_state(json.loads(state))
+    restore_s = time.perf_counter() - t0
+    splits = ["dev", "test"] if args.split == "all" else [args.split]
+    qs = []
+    for s in splits:
+        qs += [json.loads(l) for l in (HERE / f"questions_{s}.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+    answerer = Answerer(idx)
+    answerer.decide("ウォームアップ")
+    res = None
+    for _ in range(args.repeat):  # keep the last run (warm caches), as a long-lived worker would be
+        res = evaluate(answerer, qs)
+    print(f"articles: {len(idx)}  questions: {len(qs)} ({args.split})")
+    print(f"build: {build_s:.1f} s  state: {len(state) / 1e6:.1f} MB JSON, serialise+restore {restore_s:.2f} s")
+    print(f"p50_ms: {res['p50_ms']}  p95_ms: {res['p95_ms']}")
+    for k in ("top1_accuracy", "answer_rate", "wrong_answer_rate"):
+        print(f"{k}: {res[k]}")
+
+
+if __name__ == "__main__":
+    main()

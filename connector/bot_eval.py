@@ -1,0 +1,196 @@
+"""`connector bot eval`: measure the auto-reply bot on a KB and a question set.
+
+    connector bot eval --kb KB.json --questions Q.jsonl [--json]
+
+KB.json is a JSON array of articles ``{"id", "title", "question", "answer",
+"body"}`` (optional ``"url"``, ``"examples"``); Q.jsonl has one
+``{"text": ..., "expected": "<article id>" | null}`` per line. Metrics:
+
+* ``top1_accuracy``: answered with the expected article / answerable items
+  (declining or clarifying counts as a miss);
+* ``answer_rate``: items answered from the KB / all items;
+* ``wrong_answer_rate``: (answered with another article, or answered a null
+  item) / all items;
+* ``p50_ms`` / ``p95_ms``: latency of one ``Answerer.decide`` call
+  (nearest-rank percentiles);
+* ``predictions``: one ``{"text", "expected", "predicted", "score", "kind"}``
+  per question, ``score`` being the decision's confidence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from connector.domain.knowledge import ANSWER, Answerer, Article, KnowledgeIndex
+from connector.domain.knowledge.analysis import MODES
+from connector.domain.knowledge.answerer import DEFAULT_ANSWER_THRESHOLD, DEFAULT_CLARIFY_THRESHOLD
+
+
+class InputError(Exception):
+    """Bad arguments or input file: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="connector bot eval", description="Evaluate the knowledge bot.")
+    p.add_argument("--kb", required=True, help="JSON array of articles")
+    p.add_argument("--questions", required=True, help="JSONL: {text, expected}")
+    p.add_argument("--json", action="store_true", help="emit one JSON object")
+    p.add_argument("--mode", default=None, choices=sorted(MODES), help="analyser (for comparisons)")
+    p.add_argument("--answer-threshold", type=float, default=DEFAULT_ANSWER_THRESHOLD)
+    p.add_argument("--clarify-threshold", type=float, default=DEFAULT_CLARIFY_THRESHOLD)
+    return p
+
+
+def load_kb(path: str) -> list[Article]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise InputError(f"cannot read KB file {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"KB file {path} is not valid JSON: {e}") from None
+    if not isinstance(data, list):
+        raise InputError(f"KB file {path} must be a JSON array of articles")
+    out: list[Article] = []
+    seen: set[str] = set()
+    for n, item in enumerate(data, 1):
+        if not isinstance(item, dict):
+            raise InputError(f"KB file {path}: article #{n} is not an object")
+        missing = [k for k in ("id", "title", "question", "answer") if not isinstance(item.get(k), str)]
+        if missing:
+            raise InputError(f"KB file {path}: article #{n} lacks string field(s) {', '.join(missing)}")
+        if item["id"] in seen:
+            raise InputError(f"KB file {path}: duplicate article id {item['id']!r}")
+        seen.add(item["id"])
+        ex = item.get("examples") or []
+        if not isinstance(ex, list) or not all(isinstance(x, str) for x in ex):
+            raise InputError(f"KB file {path}: article #{n} examples must be a list of strings")
+        if not isinstance(item.get("body", ""), str):
+            raise InputError(f"KB file {path}: article #{n} body must be a string")
+        out.append(Article.from_dict(item))
+    return out
+
+
+def load_questions(path: str, known_ids: set[str]) -> list[dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise InputError(f"cannot read questions file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"questions file {path} is not UTF-8: {e}") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"questions file {path} line {n}: invalid JSON ({e.msg})") from None
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str) or "expected" not in item:
+            raise InputError(f'questions file {path} line {n}: need {{"text": str, "expected": id | null}}')
+        exp = item["expected"]
+        if exp is not None and not isinstance(exp, str):
+            raise InputError(f"questions file {path} line {n}: expected must be an article id or null")
+        if exp is not None and exp not in known_ids:
+            raise InputError(f"questions file {path} line {n}: expected id {exp!r} is not in the KB")
+        out.append({"text": item["text"], "expected": exp})
+    if not out:
+        raise InputError(f"questions file {path} has no questions")
+    return out
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return 0.0
+    s = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(s)))
+    return s[rank - 1]
+
+
+def evaluate(answerer: Answerer, questions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    predictions = []
+    times = []
+    for q in questions:
+        t0 = time.perf_counter()
+        d = answerer.decide(q["text"])
+        times.append((time.perf_counter() - t0) * 1000.0)
+        predicted = d.article.id if d.kind == ANSWER and d.article is not None else None
+        predictions.append(
+            {"text": q["text"], "expected": q["expected"], "predicted": predicted,
+             "score": round(d.confidence, 4), "kind": d.kind}
+        )
+    return metrics(predictions, times)
+
+
+def metrics(predictions: Sequence[dict[str, Any]], times_ms: Sequence[float]) -> dict[str, Any]:
+    total = len(predictions)
+    answerable = [p for p in predictions if p["expected"] is not None]
+    correct = sum(1 for p in answerable if p["predicted"] == p["expected"])
+    answered = sum(1 for p in predictions if p["predicted"] is not None)
+    wrong = sum(1 for p in predictions if p["predicted"] is not None and p["predicted"] != p["expected"])
+    return {
+        "items": total,
+        "answerable": len(answerable),
+        "top1_accuracy": round(correct / len(answerable), 4) if answerable else 0.0,
+        "answer_rate": round(answered / total, 4) if total else 0.0,
+        "wrong_answer_rate": round(wrong / total, 4) if total else 0.0,
+        "p50_ms": round(percentile(times_ms, 50), 3),
+        "p95_ms": round(percentile(times_ms, 95), 3),
+        "predictions": list(predictions),
+    }
+
+
+def _print_text(res: dict[str, Any], out) -> None:
+    print(f"items: {res['items']} (answerable {res['answerable']})", file=out)
+    for k in ("top1_accuracy", "answer_rate", "wrong_answer_rate", "p50_ms", "p95_ms"):
+        print(f"{k}: {res[k]}", file=out)
+    misses = [p for p in res["predictions"] if p["predicted"] != p["expected"]]
+    if misses:
+        print("misses (text | expected | predicted | kind | score):", file=out)
+        for p in misses:
+            print(f"  {p['text']} | {p['expected']} | {p['predicted']} | {p['kind']} | {p['score']}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if not 0.0 <= args.clarify_threshold <= args.answer_threshold <= 1.0:
+            raise InputError("need 0 <= --clarify-threshold <= --answer-threshold <= 1")
+        articles = load_kb(args.kb)
+        questions = load_questions(args.questions, {a.id for a in articles})
+    except InputError as e:
+        print(f"connector bot eval: error: {e}", file=sys.stderr)
+        return 2
+    kwargs = {"mode": args.mode} if args.mode else {}
+    index = KnowledgeIndex.build(articles, **kwargs)
+    answerer = Answerer(index, answer_threshold=args.answer_threshold, clarify_threshold=args.clarify_threshold)
+    res = evaluate(answerer, questions)
+    try:
+        if args.json:
+            json.dump(res, sys.stdout, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            _print_text(res, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # output piped into `head` etc.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Knowledge-based auto reply: normalisation, ranking and answer decisions.
+
+Pure domain code: no I/O. Build a :class:`KnowledgeIndex` from
+:class:`Article` objects, persist it with ``to_state()``/``from_state()``
+(JSON-able), and let an :class:`Answerer` decide what to do with a message.
+See docs/bot.md.
+"""
+
+from .answerer import (
+    DEFAULT_ANSWER_THRESHOLD,
+    DEFAULT_CLARIFY_THRESHOLD,
+    Answerer,
+    confidence,
+    short_answer,
+)
+from .index import KnowledgeIndex
+from .models import ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, NO_MATCH, Article, Candidate, Decision
+from .normalize import normalize
+from .rules import is_greeting, is_handoff_request
+from .synonyms import DEFAULT_SYNONYMS
+
+__all__ = [
+    "ANSWER",
+    "CLARIFY",
+    "DEFAULT_ANSWER_THRESHOLD",
+    "DEFAULT_CLARIFY_THRESHOLD",
+    "DEFAULT_SYNONYMS",
+    "GREETING",
+    "HANDOFF_REQUEST",
+    "NO_MATCH",
+    "Answerer",
+    "Article",
+    "Candidate",
+    "Decision",
+    "KnowledgeIndex",
+    "confidence",
+    "is_greeting",
+    "is_handoff_request",
+    "normalize",
+    "short_answer",
+]

@@ -1,0 +1,201 @@
+"""Feature extraction: text -> weighted bag of features for BM25.
+
+Feature families (prefix in the feature string):
+
+* ``s:`` surface character 2- and 3-grams of the normalised text (robust to
+  missing spaces, typos and conjugation), plus whole Latin/digit words;
+* ``r:`` character 2- and 3-grams of the kana *reading* (Janome), so
+  「にもつがとどかない」 meets 「荷物が届かない」;
+* ``w:`` dictionary base forms of content words (Janome), 「届か」 -> 「届く」;
+* ``c:`` concept tokens from synonym groups (matched on the surface, and with
+  ``m`` also on the Janome reading and base forms).
+
+Which families are used is the analyser's ``mode``; the approach comparison in
+docs/bot.md was measured by switching modes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from .normalize import is_kanji, normalize
+
+MODES: dict[str, frozenset[str]] = {
+    "char": frozenset({"s"}),
+    "char+syn": frozenset({"s", "c"}),  # synonyms matched on the surface only (no Janome)
+    "word": frozenset({"w"}),
+    "word+syn": frozenset({"w", "c", "m"}),
+    "hybrid": frozenset({"s", "w", "c", "m"}),
+    "hybrid+reading": frozenset({"s", "r", "w", "c", "m"}),
+}
+DEFAULT_MODE = "hybrid"
+
+_LATIN = re.compile(r"[a-z0-9]+")
+# Base forms that carry no topic.
+_STOP_BASE = frozenset(
+    "する なる ある いる れる られる せる させる できる 出来る ます です だ た ない ぬ たい てる "
+    "いう 思う ほしい 欲しい もらう くれる いただく ください 下さい よう こと もの の ん やつ "
+    "これ それ あれ どれ ここ そこ どこ なに 何 いつ 方 方法 さん お願い おねがい".split()
+)
+_CONTENT_POS = ("名詞", "動詞", "形容詞", "副詞")
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> Any | None:
+    try:
+        from janome.tokenizer import Tokenizer
+    except ImportError:  # pragma: no cover - janome is a declared dependency
+        return None
+    tk = Tokenizer()
+    list(tk.tokenize("ウォームアップ用の文です。"))  # load dictionary pages now, not on the first user
+    return tk
+
+
+def janome_available() -> bool:
+    return _tokenizer() is not None
+
+
+def _ngrams(text: str, out: Counter, prefix: str, weight: float, unigram_kanji: bool) -> None:
+    for seg in text.split(" "):
+        n = len(seg)
+        if n == 0:
+            continue
+        if n == 1:
+            out[prefix + seg] += weight
+            continue
+        for i in range(n - 1):
+            out[prefix + seg[i : i + 2]] += weight
+        for i in range(n - 2):
+            out[prefix + seg[i : i + 3]] += weight
+        if unigram_kanji:
+            for ch in seg:
+                if is_kanji(ch):
+                    out[prefix + ch] += weight * 0.5
+
+
+class Morph:
+    """Janome view of a text: normalised reading, base-form string, tokens."""
+
+    __slots__ = ("reading", "bases", "base_string", "tokens")
+
+    def __init__(self, reading: str, bases: list[str], base_string: str, tokens: set[str]):
+        self.reading = reading
+        self.bases = bases  # content-word base forms (normalised)
+        self.base_string = base_string  # every token's base form, concatenated
+        self.tokens = tokens  # normalised surfaces and base forms of all tokens
+
+
+def _morph(text: str) -> Morph:
+    tk = _tokenizer()
+    if tk is None:
+        n = normalize(text)
+        return Morph(n, [], n.replace(" ", ""), set(n.split()))
+    src = unicodedata.normalize("NFKC", text)
+    readings: list[str] = []
+    all_bases: list[str] = []
+    bases: list[str] = []
+    tokens: set[str] = set()
+    for tok in tk.tokenize(src):
+        surface = tok.surface
+        reading = tok.reading if tok.reading and tok.reading != "*" else surface
+        readings.append(reading)
+        base = tok.base_form if tok.base_form and tok.base_form != "*" else surface
+        nb = normalize(base)
+        ns = normalize(surface)
+        all_bases.append(nb)
+        tokens.update(x for x in (nb, ns, normalize(reading)) if x)
+        pos = tok.part_of_speech.split(",", 1)[0]
+        if pos in _CONTENT_POS and nb and nb not in _STOP_BASE and not (len(nb) == 1 and not is_kanji(nb)):
+            bases.append(nb)
+    # Readings are joined without spaces (Japanese has none); punctuation in
+    # them still cuts segments once normalised.
+    return Morph(normalize("".join(readings)), bases, "".join(all_bases).replace(" ", ""), tokens)
+
+
+_KANA_OR_LATIN = re.compile(r"^[\u3041-\u309f a-z0-9]+$")
+
+
+class SynonymMatcher:
+    """Finds synonym-group concepts in a text.
+
+    A variant matches as a substring of the normalised surface, of the kana
+    reading, or of the base-form string (so conjugations match:
+    「なくなり」 ~ 「なくなる」). Short kana/Latin variants (under 4
+    characters once normalised, e.g. 「えら」 from エラー) only match a whole
+    token, so they do not fire inside unrelated words.
+    """
+
+    def __init__(self, groups: Mapping[str, Sequence[str]], *, use_morph: bool = True):
+        self.groups = {k: tuple(v) for k, v in groups.items()}
+        subs: dict[str, set[str]] = {}
+        whole: dict[str, set[str]] = {}
+        for name, variants in self.groups.items():
+            for v in (name, *variants):
+                nv = normalize(v).replace(" ", "")
+                if not nv:
+                    continue
+                target = whole if (len(nv) < 4 and _KANA_OR_LATIN.match(nv)) else subs
+                target.setdefault(nv, set()).add(name)
+                # Also match the kana reading of written variants ("返品" ~ "へんぴん").
+                if use_morph and janome_available() and any(is_kanji(c) for c in nv):
+                    rv = _morph(v).reading.replace(" ", "")
+                    if rv:
+                        (whole if len(rv) < 4 else subs).setdefault(rv, set()).add(name)
+        self._subs = sorted(subs.items())
+        self._whole = whole
+
+    def concepts(self, surface: str, morph: Morph) -> set[str]:
+        hay = (surface.replace(" ", ""), morph.reading.replace(" ", ""), morph.base_string)
+        found: set[str] = set()
+        for pat, names in self._subs:
+            if pat in hay[0] or pat in hay[1] or pat in hay[2]:
+                found |= names
+        for tok in morph.tokens | set(surface.split()):
+            names = self._whole.get(tok)
+            if names:
+                found |= names
+        return found
+
+
+class Analyzer:
+    def __init__(self, mode: str = DEFAULT_MODE, synonyms: Mapping[str, Sequence[str]] | None = None):
+        if mode not in MODES:
+            raise ValueError(f"unknown analyzer mode {mode!r}; choose one of {sorted(MODES)}")
+        self.mode = mode
+        self.families = MODES[mode]
+        self.synonyms = SynonymMatcher(synonyms or {}, use_morph=self.needs_morph)
+
+    @property
+    def needs_morph(self) -> bool:
+        return bool(self.families & {"r", "w", "m"})
+
+    def features(self, text: str, weight: float = 1.0) -> Counter:
+        out: Counter = Counter()
+        surface = normalize(text)
+        if not surface:
+            return out
+        fam = self.families
+        if self.needs_morph:
+            morph = _morph(text)
+        else:
+            morph = Morph("", [], surface.replace(" ", ""), set(surface.split()))
+        reading, bases = morph.reading, morph.bases
+        if "s" in fam:
+            _ngrams(surface, out, "s:", weight, unigram_kanji=False)
+            for word in _LATIN.findall(surface):
+                if len(word) >= 2:
+                    out["s:" + word] += weight
+        if "r" in fam and reading:
+            _ngrams(reading, out, "r:", weight, unigram_kanji=False)
+        if "w" in fam:
+            for b in bases:
+                out["w:" + b] += weight
+        if "c" in fam:
+            for c in self.synonyms.concepts(surface, morph):
+                out["c:" + c] += weight
+        return out

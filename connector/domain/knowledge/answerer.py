@@ -1,0 +1,101 @@
+"""Turning a user message into a decision: answer, clarify, hand off, greet, or decline."""
+
+from __future__ import annotations
+
+import math
+
+from .index import KnowledgeIndex
+from .models import ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, NO_MATCH, Article, Decision
+from .normalize import normalize
+from .rules import is_greeting, is_handoff_request
+
+# Calibrated on bench/bot/questions_dev.jsonl only (see docs/bot.md, "Re-tuning").
+CONF_A = 6.0       # slope on the top score
+CONF_B = 0.0       # slope on the relative gap to the runner-up (0: the dev grid found no gain)
+CONF_C = 0.30      # top score at which confidence is 0.5 (with CONF_B = 0)
+DEFAULT_ANSWER_THRESHOLD = 0.47
+DEFAULT_CLARIFY_THRESHOLD = 0.25
+CLARIFY_CANDIDATES = 3
+
+
+def confidence(top: float, second: float) -> float:
+    """Map the top two match scores (0..1) to a 0..1 confidence.
+
+    Logistic in the top score and in the relative margin over the runner-up:
+    a strong match that clearly beats the next article is confident; two
+    articles matching equally well are not, whatever their score.
+    """
+    if top <= 0:
+        return 0.0
+    gap = (top - second) / top
+    z = CONF_A * (top - CONF_C) + CONF_B * (gap - 0.5)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+class Answerer:
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        *,
+        answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
+        clarify_threshold: float = DEFAULT_CLARIFY_THRESHOLD,
+        max_candidates: int = CLARIFY_CANDIDATES,
+    ):
+        if not 0.0 <= clarify_threshold <= answer_threshold <= 1.0:
+            raise ValueError("need 0 <= clarify_threshold <= answer_threshold <= 1")
+        self.index = index
+        self.answer_threshold = answer_threshold
+        self.clarify_threshold = clarify_threshold
+        self.max_candidates = max_candidates
+
+    def decide(self, text: str) -> Decision:
+        if is_handoff_request(text):
+            return Decision(HANDOFF_REQUEST, None, (), 1.0)
+        if is_greeting(text):
+            return Decision(GREETING, None, (), 1.0)
+        if not normalize(text):
+            return Decision(NO_MATCH, None, (), 0.0)
+        cands = self.index.search(text, k=max(self.max_candidates, 2))
+        if not cands:
+            return Decision(NO_MATCH, None, (), 0.0)
+        top = cands[0].score
+        second = cands[1].score if len(cands) > 1 else 0.0
+        conf = round(confidence(top, second), 4)
+        shown = tuple(cands[: self.max_candidates])
+        if conf >= self.answer_threshold:
+            article = self.index.get(cands[0].article_id)
+            return Decision(ANSWER, article, shown, conf)
+        if conf >= self.clarify_threshold:
+            return Decision(CLARIFY, None, shown, conf)
+        return Decision(NO_MATCH, None, shown, conf)
+
+
+_SENTENCE_END = "。！？!?\n"
+MORE_LABEL = "続きはこちら: "
+
+
+def short_answer(article: Article, max_chars: int = 500, url: str | None = None) -> str:
+    """Chat-bubble-sized answer text.
+
+    Returns the article's answer when it fits in ``max_chars``; otherwise cuts
+    it at the last sentence end (。！？!? or newline) that fits, falling back
+    to a hard cut with an ellipsis, and appends 「続きはこちら: url」 when a url
+    (argument, else ``article.url``) is known. The result never exceeds
+    ``max_chars`` unless ``max_chars`` is too small to hold the link line.
+    """
+    text = (article.answer or article.body or "").strip()
+    link = url or article.url
+    if len(text) <= max_chars:
+        return text
+    suffix = f"\n{MORE_LABEL}{link}" if link else ""
+    room = max(1, max_chars - len(suffix))
+    cut = -1
+    for i in range(min(room, len(text)) - 1, -1, -1):
+        if text[i] in _SENTENCE_END:
+            cut = i + 1
+            break
+    if cut > 0:
+        head = text[:cut].rstrip()
+    else:
+        head = text[: max(0, room - 1)].rstrip() + "…"
+    return head + suffix

@@ -1,0 +1,177 @@
+"""BM25 index over Knowledge articles (no I/O; JSON-able state)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .analysis import DEFAULT_MODE, Analyzer
+from .models import Article, Candidate
+from .synonyms import DEFAULT_SYNONYMS
+
+STATE_FORMAT = "knowledge-index/1"
+
+# Field weights: what the article is about (title, canonical question, learned
+# examples) dominates; answer and body help with recall at a lower weight.
+FIELD_WEIGHTS = {"title": 1.0, "question": 1.0, "examples": 1.0, "answer": 0.5, "body": 0.15}
+# Query-side weight of each feature family (see analysis.py).
+FAMILY_WEIGHTS = {"s": 0.25, "r": 0.3, "w": 1.0, "c": 3.0}
+K1 = 1.2
+B = 0.5
+# Query features that occur in no article still count in the normaliser (an
+# off-topic message should not look like a perfect match), but at this weight.
+UNSEEN_WEIGHT = 0.5
+
+
+class KnowledgeIndex:
+    def __init__(
+        self,
+        *,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
+        mode: str = DEFAULT_MODE,
+        family_weights: Mapping[str, float] | None = None,
+    ):
+        self._synonyms = {k: list(v) for k, v in (DEFAULT_SYNONYMS if synonyms is None else synonyms).items()}
+        self.mode = mode
+        self.analyzer = Analyzer(mode, self._synonyms)
+        self.family_weights = dict(FAMILY_WEIGHTS if family_weights is None else family_weights)
+        self._articles: dict[str, Article] = {}
+        self._docs: dict[str, dict[str, float]] = {}
+        self._dirty = True
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        self._idf: dict[str, float] = {}
+        self._ids: list[str] = []
+        self._max_idf = 0.0
+
+    # ----------------------------------------------------------------- build
+    @classmethod
+    def build(
+        cls,
+        articles: Iterable[Article],
+        *,
+        synonyms: Mapping[str, Sequence[str]] | None = None,
+        mode: str = DEFAULT_MODE,
+    ) -> "KnowledgeIndex":
+        """Index ``articles``. ``synonyms`` replaces the default groups (pass
+        ``{**DEFAULT_SYNONYMS, ...}`` to extend them)."""
+        idx = cls(synonyms=synonyms, mode=mode)
+        for a in articles:
+            idx._add(a)
+        idx._refresh()
+        return idx
+
+    def _analyse(self, a: Article) -> dict[str, float]:
+        feats: dict[str, float] = {}
+        parts = [("title", a.title), ("question", a.question), ("answer", a.answer), ("body", a.body)]
+        parts += [("examples", e) for e in a.examples]
+        for field_name, text in parts:
+            if not text:
+                continue
+            for f, v in self.analyzer.features(text, FIELD_WEIGHTS[field_name]).items():
+                feats[f] = feats.get(f, 0.0) + v
+        return {f: round(v, 4) for f, v in feats.items()}
+
+    def _add(self, a: Article) -> None:
+        self._articles[a.id] = a
+        self._docs[a.id] = self._analyse(a)
+        self._dirty = True
+
+    def upsert(self, article: Article) -> None:
+        self._add(article)
+
+    def remove(self, article_id: str) -> None:
+        if self._articles.pop(article_id, None) is not None:
+            del self._docs[article_id]
+            self._dirty = True
+
+    def __len__(self) -> int:
+        return len(self._articles)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._articles
+
+    def get(self, article_id: str) -> Article | None:
+        return self._articles.get(article_id)
+
+    @property
+    def articles(self) -> list[Article]:
+        return list(self._articles.values())
+
+    def _refresh(self) -> None:
+        if not self._dirty:
+            return
+        self._ids = list(self._docs)
+        n = len(self._ids)
+        lengths = [sum(self._docs[i].values()) for i in self._ids]
+        avg = (sum(lengths) / n) if n else 1.0
+        df: dict[str, int] = {}
+        for i in self._ids:
+            for f in self._docs[i]:
+                df[f] = df.get(f, 0) + 1
+        self._idf = {f: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for f, d in df.items()}
+        self._max_idf = math.log(1.0 + (n + 0.5) / 0.5) if n else 0.0
+        postings: dict[str, list[tuple[int, float]]] = {}
+        for pos, (i, dl) in enumerate(zip(self._ids, lengths)):
+            norm = K1 * (1.0 - B + B * dl / avg) if avg else K1
+            for f, tf in self._docs[i].items():
+                w = self._idf[f] * tf * (K1 + 1.0) / (tf + norm)
+                postings.setdefault(f, []).append((pos, w))
+        self._postings = postings
+        self._dirty = False
+
+    # ---------------------------------------------------------------- search
+    def search(self, text: str, k: int = 5) -> list[Candidate]:
+        """Top ``k`` articles with a 0..1 match score (empty when nothing matches)."""
+        self._refresh()
+        q = self.analyzer.features(text)
+        if not q or not self._ids:
+            return []
+        fw = self.family_weights
+        scores: dict[int, float] = {}
+        bound = 0.0
+        for f in q:
+            w = fw.get(f[0], 1.0)
+            if w <= 0:
+                continue
+            idf = self._idf.get(f)
+            if idf is None:
+                bound += UNSEEN_WEIGHT * w * self._max_idf * (K1 + 1.0)
+                continue
+            bound += w * idf * (K1 + 1.0)
+            for pos, pw in self._postings[f]:
+                scores[pos] = scores.get(pos, 0.0) + w * pw
+        if not scores or bound <= 0:
+            return []
+        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        out = []
+        for pos, s in top:
+            a = self._articles[self._ids[pos]]
+            out.append(Candidate(article_id=a.id, title=a.title, score=round(min(1.0, s / bound), 6)))
+        return out
+
+    # ----------------------------------------------------------------- state
+    def to_state(self) -> dict[str, Any]:
+        """JSON-able state (no pickle); restoring it skips re-analysing articles."""
+        return {
+            "format": STATE_FORMAT,
+            "mode": self.mode,
+            "synonyms": self._synonyms,
+            "family_weights": self.family_weights,
+            "articles": [a.to_dict() for a in self._articles.values()],
+            "features": self._docs,
+        }
+
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> "KnowledgeIndex":
+        if not isinstance(d, Mapping) or d.get("format") != STATE_FORMAT:
+            raise ValueError(f"not a {STATE_FORMAT} state")
+        idx = cls(synonyms=d["synonyms"], mode=d["mode"], family_weights=d.get("family_weights"))
+        feats = d["features"]
+        for ad in d["articles"]:
+            a = Article.from_dict(ad)
+            idx._articles[a.id] = a
+            idx._docs[a.id] = {str(f): float(v) for f, v in feats[a.id].items()}
+        idx._dirty = True
+        idx._refresh()
+        return idx
