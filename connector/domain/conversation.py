@@ -112,7 +112,7 @@ def _ensure_friend(state: dict, res: Result, event: dict, ctx: Context, ts: int)
     name = (profile.get("displayName") or "LINE User").strip() or "LINE User"
     state["friend"] = {"key": key, "user_id": uid, "display_name": name, "contact_key": key,
                        "contact_id": None, "status": "Unknown"}
-    res.upserts.append(Upsert(CONTACT, key, {"LastName": name[:80], "LeadSource": "LINE"}))
+    res.upserts.append(Upsert(CONTACT, key, {"LastName": name[:80]}))
     fields = {"Name": name[:80], "LINE_User_Id__c": uid, "Channel_Id__c": ctx.channel_id,
               "Display_Name__c": name[:255], "Contact__r": ref(CONTACT, key), "Status__c": "Unknown"}
     if profile.get("pictureUrl"):

@@ -45,6 +45,7 @@ class TimeoutSession(requests.Session):
 
     def request(self, method, url, **kwargs):  # noqa: D401 - requests API
         kwargs.setdefault("timeout", self.timeout_s)
+        kwargs.setdefault("verify", self.verify)  # else REQUESTS_CA_BUNDLE in the environment wins
         resp = super().request(method, url, **kwargs)
         info = resp.headers.get("Sforce-Limit-Info", "")
         if info.startswith("api-usage="):

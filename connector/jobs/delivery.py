@@ -20,6 +20,7 @@ from rq import Retry
 from connector.domain.records import MESSAGE, Upsert, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent
 from connector.gateways.line import InvalidReplyToken
+from connector.jobs import job_id
 from connector.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def deliver_reply(rt: Runtime, channel_id: str, reply) -> dict:
     except GatewayError as exc:
         log.warning("reply %s not delivered yet (%s); handing to a push job", reply.key, exc)
         rt.queue.enqueue(push, channel_id, reply.key, reply.to, reply.messages, reply.record_keys,
-                         retry=retry_policy(rt), result_ttl=0, job_id=f"push-{reply.key}",
+                         retry=retry_policy(rt), result_ttl=0, job_id=job_id("push", reply.key),
                          on_failure=to_dead_letter)
         return {"status": "Pending", "error": str(exc)[:255], "at": None}
     result = {"status": "Sent", "ids": ids, "at": now}

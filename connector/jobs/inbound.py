@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from connector.domain import conversation, events as ev
 from connector.domain.records import MESSAGE, Upsert, merge, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent, RateLimited
-from connector.jobs import delivery
+from connector.jobs import delivery, job_id
 from connector.runtime import Runtime, get_runtime
 from connector.store import Claimed, Outcome
 
@@ -79,7 +79,7 @@ class Drainer:
             if outcome_conv_ok(item, lost):
                 self.rt.queue.enqueue("connector.jobs.content.fetch", channel_id, item,
                                       retry=delivery.retry_policy(self.rt), result_ttl=0,
-                                      job_id=f"content-{item['message_key']}",
+                                      job_id=job_id("content", item["message_key"]),
                                       on_failure=delivery.to_dead_letter)
         self.rt.store.count("events_applied", applied)
         return applied

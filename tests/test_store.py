@@ -1,0 +1,98 @@
+"""Redis store: events survive until processed, one drainer per conversation, nothing trimmed twice."""
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+
+from connector.crypto import Vault, new_key
+from connector.store import Outcome, Store
+
+
+@pytest.fixture
+def store(redis_url):
+    return Store(redis_lib.Redis.from_url(redis_url), Vault([new_key()]))
+
+
+def ev(n):
+    return {"type": "message", "webhookEventId": f"E{n}"}
+
+
+def test_ingest_marks_a_conversation_ready_only_once(store):
+    ready, dup = store.ingest([("c", "E1", "c:U1", ev(1)), ("c", "E2", "c:U1", ev(2))])
+    assert ready == ["c:U1"] and dup == 0
+    assert store.backlog() == {"conversations": 1, "events": 2}
+
+
+def test_duplicate_event_ids_are_skipped(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    ready, dup = store.ingest([("c", "E1", "c:U1", ev(1))])
+    assert ready == [] and dup == 1
+
+
+def test_a_claimed_conversation_cannot_be_claimed_by_another_drainer(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    _, first = store.claim(max_events=10, lock_ms=10_000)
+    _, second = store.claim(max_events=10, lock_ms=10_000)
+    assert [c.conv for c in first] == ["c:U1"] and second == []
+
+
+def test_claim_reads_events_in_arrival_order_without_removing_them(store):
+    store.ingest([("c", f"E{i}", "c:U1", ev(i)) for i in range(5)])
+    token, claimed = store.claim(max_events=10, lock_ms=10_000)
+    assert [e["event"]["webhookEventId"] for e in claimed[0].entries] == [f"E{i}" for i in range(5)]
+    assert store.backlog()["events"] == 5
+
+
+def test_commit_trims_only_what_was_processed_and_keeps_later_arrivals(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    token, claimed = store.claim(max_events=10, lock_ms=10_000)
+    store.ingest([("c", "E2", "c:U1", ev(2))])  # arrives while the drainer works
+    assert store.commit(token, [Outcome("c:U1", 1, {"s": 1})]) == []
+    _, again = store.claim(max_events=10, lock_ms=10_000)
+    assert [e["event"]["webhookEventId"] for e in again[0].entries] == ["E2"]
+    assert again[0].state == {"s": 1}
+
+
+def test_a_drainer_whose_lock_expired_cannot_commit(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    token, _ = store.claim(max_events=10, lock_ms=1)
+    import time; time.sleep(0.01)
+    token2, claimed2 = store.claim(max_events=10, lock_ms=10_000)
+    assert store.commit(token, [Outcome("c:U1", 1, None)]) == ["c:U1"]
+    assert store.backlog()["events"] == 1  # the late drainer trimmed nothing
+    assert store.commit(token2, [Outcome("c:U1", 1, None)]) == []
+    assert store.backlog() == {"conversations": 0, "events": 0}
+
+
+def test_failed_batch_backs_off_and_counts_an_attempt(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))], now=100)
+    token, _ = store.claim(max_events=10, lock_ms=10_000, now=100)
+    store.commit(token, [Outcome("c:U1", 0, None, retry_at=200, failed=True)])
+    assert store.claim(max_events=10, lock_ms=10_000, now=150)[1] == []
+    _, claimed = store.claim(max_events=10, lock_ms=10_000, now=200)
+    assert claimed[0].attempts == 1
+
+
+def test_claim_respects_the_event_budget_across_conversations(store):
+    store.ingest([("c", f"E{u}{i}", f"c:U{u}", ev(i)) for u in range(3) for i in range(4)])
+    _, claimed = store.claim(max_events=6, lock_ms=10_000)
+    assert sum(len(c.entries) for c in claimed) == 6
+
+
+def test_dead_letter_replays_once_and_returns_to_its_conversation(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    token, claimed = store.claim(max_events=10, lock_ms=10_000)
+    dl = store.dead_letter(claimed[0].raw[0], conv="c:U1", kind="event", error="boom", attempts=3)
+    store.commit(token, [Outcome("c:U1", 1, None)])
+    assert [d["id"] for d in store.dead_letters()] == [dl]
+    assert store.replay(dl) is True
+    assert store.replay(dl) is False
+    _, again = store.claim(max_events=10, lock_ms=10_000)
+    assert again[0].entries[0]["event"]["webhookEventId"] == "E1"
+    assert store.dead_letters() == []
+
+
+def test_events_are_sealed_at_rest(store, redis_url):
+    store.ingest([("c", "E1", "c:U1", {"message": {"text": "田中です"}})])
+    raw = redis_lib.Redis.from_url(redis_url).lindex("ln:inbox:c:U1", 0)
+    assert "田中".encode() not in raw
