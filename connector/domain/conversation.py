@@ -19,6 +19,26 @@ from connector.domain import events as ev
 from connector.domain.records import (CASE, CONTACT, FRIEND, MESSAGE, SESSION, Upsert, ref, sf_datetime)
 
 
+@dataclass
+class Turn:
+    """What the bot says in answer to one customer event (see `Context.responder`)."""
+    messages: list[dict]                                      # LINE message objects (text, quickReply, flex...)
+    records: list[dict] = field(default_factory=list)        # per message: extra fields for its record
+    upserts: list[Upsert] = field(default_factory=list)      # other writes (Case status, question examples...)
+    status: str | None = None                                 # new session status, e.g. "Queued" on handoff
+    signals: list[dict] = field(default_factory=list)        # work for other jobs, e.g. {"kind": "queued", ...}
+    note: str = ""
+
+
+# A responder decides what the bot says to a customer's message or postback while the session is
+# with the bot: (state, event, opened) -> Turn | None. It may update state["session"] in place.
+Responder = Callable[[dict, dict, bool], "Turn | None"]
+# Handlers of the relay's own events (type "x-connector.<name>", e.g. operator actions), which go
+# through the same ordered per-conversation inbox as LINE events: (state, event, ctx) -> Result.
+INTERNAL_PREFIX = "x-connector."
+internal_handlers: dict[str, Callable[[dict, dict, "Context"], "Result"]] = {}
+
+
 @dataclass(frozen=True)
 class Context:
     channel_id: str
@@ -27,6 +47,7 @@ class Context:
     reopen_window_ms: int = 0
     subject_max_chars: int = 80
     reply_in_groups: bool = False
+    responder: Responder | None = None      # None: only the welcome text on a new inquiry
 
 
 @dataclass
@@ -46,6 +67,7 @@ class Result:
     upserts: list[Upsert] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     content: list[dict] = field(default_factory=list)   # media to fetch: {message_id, message_key, session_key, case_key, type}
+    signals: list[dict] = field(default_factory=list)   # work for other jobs (see Turn.signals)
     note: str = ""                                       # log line (ids only, never text)
 
 
@@ -57,6 +79,13 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     standby = event.get("mode") == "standby"
     src = ev.source_key(event)
     res = Result(state=state)
+
+    if etype.startswith(INTERNAL_PREFIX):
+        handler = internal_handlers.get(etype[len(INTERNAL_PREFIX):])
+        if handler is None:
+            res.note = f"{etype}: no handler, ignored"
+            return res
+        return handler(state, event, ctx)
 
     if src == "-" or treatment == "log":
         res.note = f"{etype or 'unknown'} event: logged, nothing to record"
@@ -96,11 +125,31 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
                                 "session_key": session["key"], "case_key": session.get("case_key"),
                                 "file_name": msg.get("fileName")})
 
-    answer = not standby and (is_user or ctx.reply_in_groups) and etype == "message"
-    if opened and answer:
-        _reply(res, event, eid, session, [ctx.text("welcome")])
+    answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback")
+    if answer and ctx.responder is not None and session["status"] == "Bot":
+        turn = ctx.responder(state, event, opened)
+        if turn is not None:
+            apply_turn(res, event, eid, session, turn, ts)
+    elif answer and opened and etype == "message":
+        _reply(res, event, eid, session, [{"type": "text", "text": ctx.text("welcome")}])
     res.note = res.note or f"{etype}: recorded" + (" (standby, not answered)" if standby else "")
     return res
+
+
+def apply_turn(res: Result, event: dict, eid: str, session: dict, turn: Turn, ts: int) -> None:
+    """Fold a bot Turn into the result: its messages, records, writes, status and signals."""
+    if turn.messages:
+        _reply(res, event, eid, session, turn.messages, turn.records)
+    res.upserts.extend(turn.upserts)
+    res.signals.extend(turn.signals)
+    if turn.status and turn.status != session["status"]:
+        session["status"] = turn.status
+        fields = {"Status__c": turn.status}
+        if turn.status == "Queued":
+            fields["Queued_At__c"] = sf_datetime(ts)
+        res.upserts.append(Upsert(SESSION, session["key"], fields, eid))
+    if turn.note:
+        res.note = turn.note
 
 
 def _ensure_friend(state: dict, res: Result, event: dict, ctx: Context, ts: int) -> None:
@@ -255,14 +304,22 @@ _RECORDED_TYPES = {"postback", "join", "leave", "memberJoined", "memberLeft", "a
                    "videoPlayComplete", "membership"}
 
 
-def _reply(res: Result, event: dict, eid: str, session: dict, texts: list[str]) -> None:
+def _reply(res: Result, event: dict, eid: str, session: dict, messages: list[dict],
+           records: list[dict] | None = None) -> None:
+    """Answer the event (max 5 LINE messages), recording each bot message as a message record."""
     src = event.get("source") or {}
     to = src.get("groupId") or src.get("roomId") or src.get("userId")
-    keys = [f"bot:{eid}:{i}" for i in range(len(texts))]
+    messages = messages[:5]
+    keys = [f"bot:{eid}:{i}" for i in range(len(messages))]
     ts = int(event.get("timestamp") or 0)
-    for k, text in zip(keys, texts):
-        res.upserts.append(Upsert(MESSAGE, k, {
-            "Chat_Session__r": ref(SESSION, session["key"]), "Direction__c": "Bot", "Type__c": "text",
-            "Text__c": text, "Sent_At__c": sf_datetime(ts), "Delivery_Status__c": "Pending"}, eid))
+    for i, (k, msg) in enumerate(zip(keys, messages)):
+        fields = {"Chat_Session__r": ref(SESSION, session["key"]), "Direction__c": "Bot",
+                  "Type__c": msg.get("type", "text"), "Text__c": msg.get("text") or msg.get("altText") or "",
+                  "Sent_At__c": sf_datetime(ts), "Delivery_Status__c": "Pending"}
+        if msg.get("type") == "sticker":
+            fields.update({"Sticker_Package_Id__c": str(msg.get("packageId", "")), "Sticker_Id__c": str(msg.get("stickerId", ""))})
+        if records and i < len(records):
+            fields.update(records[i])
+        res.upserts.append(Upsert(MESSAGE, k, fields, eid))
     res.replies.append(Reply(key=f"r:{eid}", to=to, reply_token=event.get("replyToken"), event_ms=ts,
-                             messages=[{"type": "text", "text": t} for t in texts], record_keys=keys))
+                             messages=messages, record_keys=keys))

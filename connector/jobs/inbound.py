@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from connector.domain import conversation, events as ev
 from connector.domain.records import MESSAGE, Upsert, merge, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent, RateLimited
-from connector.jobs import delivery, job_id
+from connector.jobs import delivery, hooks, job_id
 from connector.runtime import Runtime, get_runtime
 from connector.store import Claimed, Outcome
 
@@ -66,12 +66,13 @@ class Drainer:
         self._deliver(steps)
         self.rt.store.extend_locks(token, [c.conv for c in claimed], self.qs.lock_seconds * 1000)
         results, failure = self._write(steps)
-        outcomes, applied, content = [], 0, []
+        outcomes, applied, content, signals = [], 0, [], []
         for plan in plans:
-            outcome, n, media = self._outcome(plan, results, failure)
+            outcome, n, media, sigs = self._outcome(plan, results, failure)
             outcomes.append(outcome)
             applied += n
             content.extend(media)
+            signals.extend(sigs)
         lost = self.rt.store.commit(token, outcomes)
         if lost:
             log.warning("drain: lock lost for %d conversation(s); another worker will redo them", len(lost))
@@ -81,6 +82,7 @@ class Drainer:
                                       retry=delivery.retry_policy(self.rt), result_ttl=0,
                                       job_id=job_id("content", item["message_key"]),
                                       on_failure=delivery.to_dead_letter)
+        hooks.dispatch(self.rt, [sig for sig in signals if sig.get("conv") not in lost])
         self.rt.store.count("events_applied", applied)
         return applied
 
@@ -99,7 +101,8 @@ class Drainer:
                     channel_id=channel.id, text=channel.text, profile=profile,
                     reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
                     subject_max_chars=s.salesforce.case.subject_max_chars,
-                    reply_in_groups=channel.settings.reply_in_groups)
+                    reply_in_groups=channel.settings.reply_in_groups,
+                    responder=hooks.responder(self.rt, channel))
                 step.result = conversation.apply(state, event, ctx)
                 state = step.result.state
                 log.info("event %s %s conv=%s: %s", eid, event.get("type"), _short(c.conv), step.result.note)
@@ -152,7 +155,7 @@ class Drainer:
     def _outcome(self, plan: Plan, results: dict, failure: GatewayError | None):
         """How far this conversation got: the finished prefix, its state, and what to retry."""
         c, store = plan.claimed, self.rt.store
-        done, state, media, attempts = 0, None, [], c.attempts
+        done, state, media, signals, attempts = 0, None, [], [], c.attempts
         for step in plan.steps:
             if step.error:
                 store.dead_letter(step.raw, conv=c.conv, kind="event", error=step.error, attempts=attempts + 1)
@@ -169,6 +172,7 @@ class Drainer:
                 done += 1
                 state = step.result.state
                 media.extend((step.entry["channel"], m) for m in step.result.content)
+                signals.extend(dict(sig, conv=c.conv, channel=step.entry["channel"]) for sig in step.result.signals)
                 continue
             if not retryable or attempts + 1 > len(self.qs.retry_intervals_seconds):
                 log.error("event %s dead-lettered after %d attempt(s): %s", step.eid, attempts + 1, error)
@@ -178,8 +182,8 @@ class Drainer:
                 attempts = 0
                 continue
             delay = self._backoff(attempts, failure)
-            return Outcome(c.conv, done, state, retry_at=time.time() + delay, failed=True), done, media
-        return Outcome(c.conv, done, state), done, media
+            return Outcome(c.conv, done, state, retry_at=time.time() + delay, failed=True), done, media, signals
+        return Outcome(c.conv, done, state), done, media, signals
 
     def _backoff(self, attempts: int, failure: GatewayError | None) -> float:
         intervals = self.qs.retry_intervals_seconds
