@@ -41,7 +41,7 @@ def test_in_and_null_comparisons(contacts, sf):
 def test_order_desc_nulls_last_limit_offset(contacts, sf):
     result = sf.query("SELECT LastName FROM Contact ORDER BY MailingCity DESC NULLS LAST, "
                       "LastName LIMIT 2 OFFSET 1")
-    assert names(result) == ["tanabe", "O'Brien"]
+    assert names(result) == ["Tanaka", "O'Brien"]  # tanabe < Tanaka: case-insensitive
 
 
 def test_date_literals_and_datetimes(contacts, sf):
