@@ -100,12 +100,8 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
         _friend_event(state, res, event, ctx, ts, eid, standby)
         return res
 
-    if etype == "unsend":
-        mid = (event.get("unsend") or {}).get("messageId")
-        if mid:
-            res.upserts.append(Upsert(MESSAGE, str(mid), {"Text__c": "", "Unsent__c": True,
-                                                          "Unsent_At__c": sf_datetime(ts)}, eid))
-        res.note = "unsend: message text removed"
+    if etype in ("unsend", "messageEdited"):
+        _change_recorded_message(state, res, event, eid, ts)
         return res
 
     if etype == "message" and (event.get("message") or {}).get("type") not in ev.MESSAGE_TYPES:
@@ -118,6 +114,8 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     record = _message_record(event, eid, ts, standby)
     record.fields["Chat_Session__r"] = ref(SESSION, session["key"])
     res.upserts.append(record)
+    if etype == "message":
+        _remember(state, record.key, session["key"])
     if etype == "message" and record.fields.get("Type__c") in ev.MEDIA_TYPES:
         msg = event["message"]
         if (msg.get("contentProvider") or {}).get("type", "line") == "line":
@@ -150,6 +148,37 @@ def apply_turn(res: Result, event: dict, eid: str, session: dict, turn: Turn, ts
         res.upserts.append(Upsert(SESSION, session["key"], fields, eid))
     if turn.note:
         res.note = turn.note
+
+
+RECENT_MESSAGES = 200  # LINE allows unsend within 24 h; remember where recent messages were recorded
+
+
+def _remember(state: dict, message_key: str, session_key: str) -> None:
+    recent = state.setdefault("recent", [])
+    recent.append([message_key, session_key])
+    del recent[:-RECENT_MESSAGES]
+
+
+def _change_recorded_message(state: dict, res: Result, event: dict, eid: str, ts: int) -> None:
+    """Unsend clears a message's text; an edit replaces it. Only messages we recorded are touched.
+
+    The write names the message's own session, so it can never create an orphan record or move
+    a message; an unsend of a message we never recorded (older than we remember) is only logged.
+    """
+    if event["type"] == "unsend":
+        mid = str((event.get("unsend") or {}).get("messageId") or "")
+        fields = {"Text__c": "", "Unsent__c": True, "Unsent_At__c": sf_datetime(ts)}
+    else:
+        msg = event.get("message") or {}
+        mid = str(msg.get("id") or "")
+        fields = {"Text__c": ev.render_text(msg)}
+    session_key = next((s for k, s in reversed(state.get("recent", [])) if k == mid), None)
+    if not session_key:
+        res.note = f"{event['type']}: message not recorded here; nothing to change"
+        return
+    fields["Chat_Session__r"] = ref(SESSION, session_key)
+    res.upserts.append(Upsert(MESSAGE, mid, fields, eid))
+    res.note = "unsend: message text removed" if event["type"] == "unsend" else "messageEdited: text replaced"
 
 
 def _ensure_friend(state: dict, res: Result, event: dict, ctx: Context, ts: int) -> None:

@@ -14,6 +14,7 @@ import json
 EVENT_TREATMENT = {
     "message": "message",
     "unsend": "message",
+    "messageEdited": "message",
     "postback": "record",
     "follow": "friend",
     "unfollow": "friend",

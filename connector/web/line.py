@@ -63,7 +63,10 @@ def webhook(name: str | None = None):
         return jsonify(status="ok"), 200  # LINE's URL verification
 
     redact = rt.redactor.redact
-    items = [(channel.id, ev.event_id(e), ev.conversation_id(channel.id, e), ev.redacted(e, redact)) for e in events]
+    items = []
+    for e in events:
+        eid = ev.event_id(e)  # older payloads have none: derived from the raw event, then stamped in
+        items.append((channel.id, eid, ev.conversation_id(channel.id, e), {**ev.redacted(e, redact), "webhookEventId": eid}))
     try:
         ready, duplicates = rt.store.ingest(items)
         if ready:

@@ -64,9 +64,23 @@ def test_standby_events_are_recorded_but_never_answered():
     assert any(u.fields.get("Standby__c") for u in res.upserts if u.sobject == MESSAGE)
 
 
-def test_unsend_clears_the_text_and_marks_the_message():
+def test_unsend_clears_the_text_and_marks_the_message_in_its_own_session():
+    first = conversation.apply(None, event(1, message={"id": "42", "type": "text", "text": "消したい"}), ctx())
+    res = conversation.apply(first.state, event(3, "unsend", unsend={"messageId": "42"}), ctx())
+    assert [(u.key, u.fields["Text__c"], u.fields["Unsent__c"], u.fields["Chat_Session__r"]) for u in res.upserts] == [
+        ("42", "", True, {"Session_Key__c": first.state["session"]["key"]})]
+
+
+def test_unsend_of_a_message_never_recorded_writes_nothing():
     res = conversation.apply({"friend": {"key": "k", "user_id": USER}}, event(3, "unsend", unsend={"messageId": "42"}), ctx())
-    assert [(u.key, u.fields["Text__c"], u.fields["Unsent__c"]) for u in res.upserts] == [("42", "", True)]
+    assert res.upserts == [] and "not recorded" in res.note
+
+
+def test_an_edited_message_gets_its_new_text():
+    first = conversation.apply(None, event(1, message={"id": "43", "type": "text", "text": "明日"}), ctx())
+    edited = event(2, "messageEdited", message={"id": "43", "type": "text", "text": "明後日"})
+    res = conversation.apply(first.state, edited, ctx())
+    assert [(u.key, u.fields["Text__c"]) for u in res.upserts] == [("43", "明後日")]
 
 
 def test_follow_sets_the_friend_status_and_greets():

@@ -118,6 +118,12 @@ def _morph(text: str) -> Morph:
 
 
 _KANA_OR_LATIN = re.compile(r"^[\u3041-\u309f a-z0-9]+$")
+# Function morphemes (auxiliaries, light verbs, particles) never count as a
+# whole-token synonym hit: normalised セール is 「せる」, the causative auxiliary.
+_FUNCTION_TOKENS = frozenset(
+    "せる させる れる られる ます です だ た たい ない ぬ いる ある する なる くる いく やる て で に を は が の "
+    "か よ ね な わ も と や し そう".split()
+)
 
 
 class SynonymMatcher:
@@ -155,7 +161,7 @@ class SynonymMatcher:
         for pat, names in self._subs:
             if pat in hay[0] or pat in hay[1] or pat in hay[2]:
                 found |= names
-        for tok in morph.tokens | set(surface.split()):
+        for tok in (morph.tokens - _FUNCTION_TOKENS) | set(surface.split()):
             names = self._whole.get(tok)
             if names:
                 found |= names

@@ -38,6 +38,9 @@ class KnowledgeIndex:
         self.family_weights = dict(FAMILY_WEIGHTS if family_weights is None else family_weights)
         self._articles: dict[str, Article] = {}
         self._docs: dict[str, dict[str, float]] = {}
+        # Concepts of each article's "about" fields (title + canonical question):
+        # what the article is about, as opposed to what its answer mentions.
+        self._about: dict[str, list[str]] = {}
         self._dirty = True
         self._postings: dict[str, list[tuple[int, float]]] = {}
         self._idf: dict[str, float] = {}
@@ -63,6 +66,7 @@ class KnowledgeIndex:
 
     def _analyse(self, a: Article) -> dict[str, float]:
         feats: dict[str, float] = {}
+        about: set[str] = set()
         parts = [("title", a.title), ("question", a.question), ("answer", a.answer), ("body", a.body)]
         parts += [("examples", e) for e in a.examples]
         for field_name, text in parts:
@@ -70,6 +74,9 @@ class KnowledgeIndex:
                 continue
             for f, v in self.analyzer.features(text, FIELD_WEIGHTS[field_name]).items():
                 feats[f] = feats.get(f, 0.0) + v
+                if field_name in ("title", "question") and f.startswith("c:"):
+                    about.add(f)
+        self._about[a.id] = sorted(about)
         return {f: round(v, 4) for f, v in feats.items()}
 
     def _add(self, a: Article) -> None:
@@ -83,6 +90,7 @@ class KnowledgeIndex:
     def remove(self, article_id: str) -> None:
         if self._articles.pop(article_id, None) is not None:
             del self._docs[article_id]
+            self._about.pop(article_id, None)
             self._dirty = True
 
     def __len__(self) -> int:
@@ -123,32 +131,97 @@ class KnowledgeIndex:
     # ---------------------------------------------------------------- search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """Top ``k`` articles with a 0..1 match score (empty when nothing matches)."""
+        return self.search_detailed(text, k)[0]
+
+    def search_detailed(self, text: str, k: int = 5) -> tuple[list[Candidate], list[dict[str, float]]]:
+        """Like :meth:`search`, plus per-candidate match statistics for the
+        second-stage scorer (``scorer.py``): for each candidate, the IDF-weighted
+        share of the query's features it matches per family, the share matched
+        in the article's "about" fields (title / question / examples), the
+        unmatched content-word mass, and its rank in the char-only and
+        word/concept-only channels."""
         self._refresh()
         q = self.analyzer.features(text)
         if not q or not self._ids:
-            return []
+            return [], []
         fw = self.family_weights
         scores: dict[int, float] = {}
+        by_chan = ({}, {})  # char channel, word+concept channel
         bound = 0.0
+        qfeats: list[tuple[str, str, float]] = []  # (feature, family, query mass)
+        unseen_words = 0
+        max_idf = self._max_idf
         for f in q:
-            w = fw.get(f[0], 1.0)
+            fam = f[0]
+            w = fw.get(fam, 1.0)
             if w <= 0:
                 continue
             idf = self._idf.get(f)
             if idf is None:
-                bound += UNSEEN_WEIGHT * w * self._max_idf * (K1 + 1.0)
+                m = UNSEEN_WEIGHT * w * max_idf * (K1 + 1.0)
+                bound += m
+                qfeats.append((f, fam, m))
+                if fam == "w":
+                    unseen_words += 1
                 continue
-            bound += w * idf * (K1 + 1.0)
+            m = w * idf * (K1 + 1.0)
+            bound += m
+            qfeats.append((f, fam, m))
+            chan = by_chan[0] if fam in ("s", "r") else by_chan[1]
             for pos, pw in self._postings[f]:
-                scores[pos] = scores.get(pos, 0.0) + w * pw
+                v = w * pw
+                scores[pos] = scores.get(pos, 0.0) + v
+                chan[pos] = chan.get(pos, 0.0) + v
         if not scores or bound <= 0:
-            return []
+            return [], []
         top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        out = []
+        chan_best = [max(c.items(), key=lambda kv: (kv[1], -kv[0]))[0] if c else -1 for c in by_chan]
+        fam_mass: dict[str, float] = {}
+        for _, fam, m in qfeats:
+            fam_mass[fam] = fam_mass.get(fam, 0.0) + m
+        n_concepts = sum(1 for _, fam, _ in qfeats if fam == "c")
+        n_words = sum(1 for _, fam, _ in qfeats if fam == "w")
+        out: list[Candidate] = []
+        details: list[dict[str, float]] = []
         for pos, s in top:
-            a = self._articles[self._ids[pos]]
+            aid = self._ids[pos]
+            a = self._articles[aid]
             out.append(Candidate(article_id=a.id, title=a.title, score=round(min(1.0, s / bound), 6)))
-        return out
+            doc = self._docs[aid]
+            about = self._about.get(aid, ())
+            matched: dict[str, float] = {}
+            strong: dict[str, float] = {}
+            miss_c = 0
+            miss_w_idf = 0.0
+            for f, fam, m in qfeats:
+                tf = doc.get(f)
+                if tf:
+                    matched[fam] = matched.get(fam, 0.0) + m
+                    if tf >= 0.9:
+                        strong[fam] = strong.get(fam, 0.0) + m
+                elif fam == "c":
+                    miss_c += 1
+                elif fam == "w":
+                    miss_w_idf += m / ((K1 + 1.0) * fw.get("w", 1.0) * max_idf) if max_idf else 0.0
+            det = {
+                "score": s / bound,
+                "n_concepts": float(n_concepts),
+                "n_words": float(n_words),
+                "miss_concepts": float(miss_c),
+                "miss_word_idf": miss_w_idf,
+                "unseen_words": float(unseen_words),
+                "about_cov": (sum(1 for c in about if c in q) / len(about)) if about else 0.0,
+                "has_about": 1.0 if about else 0.0,
+                "char_top": 1.0 if chan_best[0] == pos else 0.0,
+                "word_top": 1.0 if chan_best[1] == pos else 0.0,
+            }
+            for fam in ("s", "w", "c"):
+                tot = fam_mass.get(fam, 0.0)
+                det["cov_" + fam] = matched.get(fam, 0.0) / tot if tot else 0.0
+                det["strong_" + fam] = strong.get(fam, 0.0) / tot if tot else 0.0
+            det["strong_all"] = sum(strong.values()) / bound
+            details.append(det)
+        return out, details
 
     # ----------------------------------------------------------------- state
     def to_state(self) -> dict[str, Any]:
@@ -160,6 +233,7 @@ class KnowledgeIndex:
             "family_weights": self.family_weights,
             "articles": [a.to_dict() for a in self._articles.values()],
             "features": self._docs,
+            "about": self._about,
         }
 
     @classmethod
@@ -168,10 +242,15 @@ class KnowledgeIndex:
             raise ValueError(f"not a {STATE_FORMAT} state")
         idx = cls(synonyms=d["synonyms"], mode=d["mode"], family_weights=d.get("family_weights"))
         feats = d["features"]
+        about = d.get("about") or {}
         for ad in d["articles"]:
             a = Article.from_dict(ad)
             idx._articles[a.id] = a
             idx._docs[a.id] = {str(f): float(v) for f, v in feats[a.id].items()}
+            if a.id in about:
+                idx._about[a.id] = [str(f) for f in about[a.id]]
+            else:  # older state: concepts weighted like a title / question hit
+                idx._about[a.id] = sorted(f for f, v in idx._docs[a.id].items() if f.startswith("c:") and v >= 1.0)
         idx._dirty = True
         idx._refresh()
         return idx
