@@ -6,6 +6,7 @@ port=6379
 answers() { (exec 3<>/dev/tcp/127.0.0.1/"$1" && printf 'PING\r\n' >&3 && head -c 5 <&3 | grep -q PONG) 2>/dev/null; }
 if answers "$port"; then
   export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/13}" TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/12}"
+  [ -z "${STACK_REDIS_URL:-}" ] || export STACK_REDIS_URL
   exec "$@"
 fi
 if ! command -v redis-server >/dev/null 2>&1; then

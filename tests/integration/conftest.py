@@ -1,6 +1,7 @@
 """The whole system on loopback: sandbox + gunicorn web + real worker processes + real Redis."""
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -9,7 +10,7 @@ from connector.devstack import LocalStack
 from tests.conftest import TEST_REDIS_URL
 
 # A database of its own, so the demo and other suites can run beside these tests.
-STACK_REDIS_URL = re.sub(r"/\d+$", "/10", TEST_REDIS_URL)
+STACK_REDIS_URL = os.environ.get("STACK_REDIS_URL") or re.sub(r"/\d+$", "/10", TEST_REDIS_URL)
 
 
 @pytest.fixture
