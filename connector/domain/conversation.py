@@ -352,3 +352,30 @@ def _reply(res: Result, event: dict, eid: str, session: dict, messages: list[dic
         res.upserts.append(Upsert(MESSAGE, k, fields, eid))
     res.replies.append(Reply(key=f"r:{eid}", to=to, reply_token=event.get("replyToken"), event_ms=ts,
                              messages=messages, record_keys=keys))
+
+
+def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
+    """The customer proved who they are (support id, account link): use their existing Contact.
+
+    The friend record points at the verified Contact from now on, and so do later Cases and
+    sessions; the open session and its Case are moved to it too.
+    """
+    res = Result(state=state)
+    eid, ts = ev.event_id(event), int(event.get("timestamp") or 0)
+    contact_id = (event.get("data") or {}).get("contact_id")
+    friend = state.get("friend")
+    if not friend or not contact_id:
+        res.note = "identity.linked: no friend or contact id; ignored"
+        return res
+    friend["contact_id"] = contact_id
+    res.upserts.append(Upsert(FRIEND, friend["key"], {"Contact__c": contact_id, "Verified__c": True}, eid))
+    session = state.get("session")
+    if session and session["status"] != "Closed":
+        res.upserts.append(Upsert(SESSION, session["key"], {"Contact__c": contact_id}, eid))
+        if session.get("case_key"):
+            res.upserts.append(Upsert(CASE, session["case_key"], {"ContactId": contact_id}, eid))
+    res.note = "identity.linked: friend linked to a verified Contact"
+    return res
+
+
+internal_handlers["identity.linked"] = _identity_linked

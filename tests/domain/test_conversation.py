@@ -153,3 +153,25 @@ def test_channel_level_and_unknown_events_are_only_logged():
               {"type": "somethingNew", "timestamp": 1, "webhookEventId": "B", "source": {"type": "user", "userId": USER}}):
         res = conversation.apply(None, e, ctx())
         assert res.upserts == [] and res.replies == [] and res.note
+
+
+def test_identity_linking_moves_the_friend_and_the_open_inquiry_to_the_verified_contact():
+    first = conversation.apply(None, event(1), ctx())
+    link = {"type": "x-connector.identity.linked", "webhookEventId": "X1", "timestamp": 1700000005000,
+            "source": {"type": "user", "userId": USER}, "data": {"contact_id": "003000000000001AAA"}}
+    res = conversation.apply(first.state, link, ctx())
+    assert {(u.sobject, tuple(sorted(u.fields.items()))) for u in res.upserts} == {
+        (FRIEND, (("Contact__c", "003000000000001AAA"), ("Verified__c", True))),
+        (SESSION, (("Contact__c", "003000000000001AAA"),)),
+        (CASE, (("ContactId", "003000000000001AAA"),)),
+    }
+    res.state["session"]["status"] = "Closed"
+    later = conversation.apply(res.state, event(2), ctx())
+    new_case = [u for u in later.upserts if u.sobject == CASE][0]
+    assert new_case.fields["ContactId"] == "003000000000001AAA" and "Contact" not in new_case.fields
+
+
+def test_an_unknown_internal_event_is_ignored_with_a_note():
+    res = conversation.apply(None, {"type": "x-connector.nope", "webhookEventId": "X2", "timestamp": 1,
+                                    "source": {"type": "user", "userId": USER}}, ctx())
+    assert res.upserts == [] and "no handler" in res.note
