@@ -49,16 +49,19 @@ def test_four_workers_keep_every_users_messages_in_order(make_stack):
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_loses_nothing_and_repeats_nothing(make_stack):
-    stack = make_stack(workers=1, overrides={"queue": {"lock_seconds": 5}})
-    stack.sandbox.set_latency("salesforce", 400)
-    ids = users(10)
-    send_interleaved(stack, ids, per_user=10, threads=10)
-    time.sleep(1.0)  # the worker is inside a batch, waiting on Salesforce
+    import threading
+
     import redis
+    stack = make_stack(workers=1, overrides={"queue": {"lock_seconds": 5}})
+    stack.sandbox.set_latency("salesforce", 3000)  # every batch waits 3 s on Salesforce
+    ids = users(10)
+    sender = threading.Thread(target=send_interleaved, args=(stack, ids, 10, 10))
+    sender.start()
     r = redis.Redis.from_url(stack.redis_url)
-    assert r.keys("ln:lock:*"), "the worker should be holding conversations when it is killed"
-    stack.kill_worker(stack.worker_procs[0])
+    stack.wait_until(lambda: r.keys("ln:lock:*"), timeout=30, interval=0.01, what="a batch in flight")
+    stack.kill_worker(stack.worker_procs[0])  # SIGKILL while it holds conversations
     stack.start_worker()
+    sender.join(120)
     stack.sandbox.set_latency("salesforce", 0)
     drained(stack, timeout=120)
     assert_in_order_once(stack.sandbox.salesforce, ids, 10)
