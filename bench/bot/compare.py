@@ -5,6 +5,12 @@
 For each analyser mode: calibrate confidence + thresholds on the dev split
 (tune.calibrate), then report dev and held-out test metrics with those
 settings. The test split is only evaluated, never used to choose anything.
+
+Legacy: this compares analyser modes under the score-only confidence
+(answerer.confidence / CONF_*). Since the second-stage scorer, Answerer
+decides with scorer.probabilities and ignores CONF_*, so the thresholds this
+script calibrates no longer drive Answerer; the table it produced is kept in
+docs/bot.md as the baseline. Train and check the scorer with train_scorer.py.
 """
 from __future__ import annotations
 

@@ -8,6 +8,9 @@ maximising dev top-1 accuracy subject to a dev wrong-answer rate at most
 --max-wrong (kept below the 0.05 target to leave room for unseen questions).
 Prints the best settings; copy them into answerer.py by hand. Never run it on
 questions_test.jsonl.
+
+Legacy: calibrates the score-only confidence (CONF_*), which Answerer no
+longer uses; the decision model is trained by train_scorer.py.
 """
 from __future__ import annotations
 

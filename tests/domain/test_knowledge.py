@@ -217,3 +217,41 @@ def test_short_answer_without_url_and_without_sentence_end() -> None:
     assert len(out) <= 30 and out.endswith("…") and "続き" not in out
     b = Article("y", "t", "q", "質問1？答えです。\n次の行" + "あ" * 100)
     assert short_answer(b, max_chars=12) == "質問1？答えです。"
+
+
+# ------------------------------------------------------ second-stage scorer
+def test_search_detailed_matches_search(index: KnowledgeIndex) -> None:
+    cands, details = index.search_detailed("返品したいんだけど", 3)
+    assert cands == index.search("返品したいんだけど", 3)
+    assert len(details) == len(cands)
+    assert {"score", "cov_c", "strong_c", "about_cov", "miss_nouns", "word_top"} <= set(details[0])
+    assert details[0]["cov_c"] == 1.0 and details[0]["about_cov"] == 1.0
+
+
+def test_off_topic_noun_lowers_confidence(index: KnowledgeIndex) -> None:
+    a = Answerer(index)
+    plain = a.decide("返品したいです")
+    other = a.decide("フリマで買ったバッグの返品")  # about another shop's purchase
+    assert plain.kind == ANSWER and plain.article is not None and plain.article.id == "return"
+    assert other.confidence < plain.confidence and other.kind != ANSWER
+
+
+def test_function_tokens_do_not_fire_synonyms() -> None:
+    arts = [Article("sale", "セール", "セールはいつ？", "年2回です。"), Article("fee", "送料", "送料はいくら", "550円です。")]
+    idx = KnowledgeIndex.build(arts)
+    top = idx.search("取材させてもらえませんか", 1)
+    assert not top or top[0].article_id != "sale" or top[0].score < 0.2
+
+
+def test_goodnight_is_a_greeting() -> None:
+    assert is_greeting("おやすみ") and is_greeting("おやすみなさい🌙")
+    assert not is_greeting("定期便をお休みしたい")
+
+
+def test_state_keeps_about_concepts(index: KnowledgeIndex) -> None:
+    state = json.loads(json.dumps(index.to_state(), ensure_ascii=False))
+    restored = KnowledgeIndex.from_state(state)
+    assert restored.search_detailed("返品したい", 2) == index.search_detailed("返品したい", 2)
+    del state["about"]  # state written before the scorer: falls back to title/question-weight concepts
+    old = KnowledgeIndex.from_state(state)
+    assert old.search("返品したい", 1)[0].article_id == "return"

@@ -43,6 +43,15 @@ _STOP_BASE = frozenset(
     "これ それ あれ どれ ここ そこ どこ なに 何 いつ 方 方法 さん お願い おねがい".split()
 )
 _CONTENT_POS = ("名詞", "動詞", "形容詞", "副詞")
+# Nouns any shop message may contain: they say nothing about the topic, so an
+# article not containing them is no evidence of a mismatch (see scorer.py).
+GENERIC_NOUNS = frozenset(
+    normalize(w) for w in (
+        "注文 商品 購入 今日 明日 昨日 前 後 あと 今 さっき 先日 自分 私 僕 俺 わたし 方法 やり方 仕方 "
+        "場合 感じ 時 とき 事 こと 件 ところ 所 大丈夫 お願い 質問 問題 確認 利用 対応 可能 必要 "
+        "一 二 1 2 回 個 つ 日 ほう 方 全部 みんな 何 なに どれ どこ いつ 皆 ちょっと 本当 やつ もの".split()
+    )
+)
 
 
 @lru_cache(maxsize=1)
@@ -81,15 +90,17 @@ def _ngrams(text: str, out: Counter, prefix: str, weight: float, unigram_kanji: 
 class Morph:
     """Janome view of a text: normalised reading, base-form string, tokens."""
 
-    __slots__ = ("reading", "bases", "base_string", "tokens")
+    __slots__ = ("reading", "bases", "base_string", "tokens", "nouns")
 
-    def __init__(self, reading: str, bases: list[str], base_string: str, tokens: set[str]):
+    def __init__(self, reading: str, bases: list[str], base_string: str, tokens: set[str], nouns: tuple[str, ...] = ()):
         self.reading = reading
         self.bases = bases  # content-word base forms (normalised)
         self.base_string = base_string  # every token's base form, concatenated
         self.tokens = tokens  # normalised surfaces and base forms of all tokens
+        self.nouns = nouns  # content nouns (normalised base forms), a subset of bases
 
 
+@lru_cache(maxsize=512)
 def _morph(text: str) -> Morph:
     tk = _tokenizer()
     if tk is None:
@@ -99,6 +110,7 @@ def _morph(text: str) -> Morph:
     readings: list[str] = []
     all_bases: list[str] = []
     bases: list[str] = []
+    nouns: list[str] = []
     tokens: set[str] = set()
     for tok in tk.tokenize(src):
         surface = tok.surface
@@ -112,9 +124,16 @@ def _morph(text: str) -> Morph:
         pos = tok.part_of_speech.split(",", 1)[0]
         if pos in _CONTENT_POS and nb and nb not in _STOP_BASE and not (len(nb) == 1 and not is_kanji(nb)):
             bases.append(nb)
+            if pos == "名詞" and nb not in GENERIC_NOUNS:
+                nouns.append(nb)
     # Readings are joined without spaces (Japanese has none); punctuation in
     # them still cuts segments once normalised.
-    return Morph(normalize("".join(readings)), bases, "".join(all_bases).replace(" ", ""), tokens)
+    return Morph(normalize("".join(readings)), bases, "".join(all_bases).replace(" ", ""), tokens, tuple(nouns))
+
+
+def query_nouns(text: str) -> tuple[str, ...]:
+    """Content nouns of a message (cached Janome analysis; empty without Janome)."""
+    return _morph(text).nouns if _tokenizer() is not None else ()
 
 
 _KANA_OR_LATIN = re.compile(r"^[\u3041-\u309f a-z0-9]+$")

@@ -8,22 +8,27 @@ from .index import KnowledgeIndex
 from .models import ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, NO_MATCH, Article, Decision
 from .normalize import normalize
 from .rules import is_greeting, is_handoff_request
+from .scorer import RERANK_K, probabilities
 
-# Calibrated on bench/bot/questions_dev.jsonl only (see docs/bot.md, "Re-tuning").
-CONF_A = 6.0       # slope on the top score
-CONF_B = 0.0       # slope on the relative gap to the runner-up (0: the dev grid found no gain)
-CONF_C = 0.30      # top score at which confidence is 0.5 (with CONF_B = 0)
-DEFAULT_ANSWER_THRESHOLD = 0.47
-DEFAULT_CLARIFY_THRESHOLD = 0.25
+# Decision.confidence is the second-stage scorer's probability that the top
+# candidate is the right article (scorer.py). Thresholds chosen by 5-fold
+# cross-validation on the dev questions only (docs/bot.md, "Re-tuning").
+DEFAULT_ANSWER_THRESHOLD = 0.88
+DEFAULT_CLARIFY_THRESHOLD = 0.45
 CLARIFY_CANDIDATES = 3
+
+# Legacy score-only confidence (the pre-scorer decision rule; kept for
+# comparisons and for callers that imported it).
+CONF_A = 6.0       # slope on the top score
+CONF_B = 0.0       # slope on the relative gap to the runner-up
+CONF_C = 0.30      # top score at which confidence is 0.5 (with CONF_B = 0)
 
 
 def confidence(top: float, second: float) -> float:
-    """Map the top two match scores (0..1) to a 0..1 confidence.
+    """Legacy: map the top two match scores (0..1) to a 0..1 confidence.
 
-    Logistic in the top score and in the relative margin over the runner-up:
-    a strong match that clearly beats the next article is confident; two
-    articles matching equally well are not, whatever their score.
+    Logistic in the top score and in the relative margin over the runner-up.
+    ``Answerer`` no longer uses it (see ``scorer.probabilities``).
     """
     if top <= 0:
         return 0.0
@@ -55,12 +60,10 @@ class Answerer:
             return Decision(GREETING, None, (), 1.0)
         if not normalize(text):
             return Decision(NO_MATCH, None, (), 0.0)
-        cands = self.index.search(text, k=max(self.max_candidates, 2))
+        cands, details = self.index.search_detailed(text, k=max(self.max_candidates, RERANK_K))
         if not cands:
             return Decision(NO_MATCH, None, (), 0.0)
-        top = cands[0].score
-        second = cands[1].score if len(cands) > 1 else 0.0
-        conf = round(confidence(top, second), 4)
+        conf = round(probabilities(details)[0], 4)
         shown = tuple(cands[: self.max_candidates])
         if conf >= self.answer_threshold:
             article = self.index.get(cands[0].article_id)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .analysis import DEFAULT_MODE, Analyzer
+from .analysis import DEFAULT_MODE, Analyzer, query_nouns
 from .models import Article, Candidate
 from .synonyms import DEFAULT_SYNONYMS
 
@@ -131,22 +131,25 @@ class KnowledgeIndex:
     # ---------------------------------------------------------------- search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """Top ``k`` articles with a 0..1 match score (empty when nothing matches)."""
-        return self.search_detailed(text, k)[0]
+        return self._search(text, k, False)[0]
 
     def search_detailed(self, text: str, k: int = 5) -> tuple[list[Candidate], list[dict[str, float]]]:
         """Like :meth:`search`, plus per-candidate match statistics for the
         second-stage scorer (``scorer.py``): for each candidate, the IDF-weighted
         share of the query's features it matches per family, the share matched
         in the article's "about" fields (title / question / examples), the
-        unmatched content-word mass, and its rank in the char-only and
-        word/concept-only channels."""
+        unmatched content-word mass and nouns, and whether it also ranks first
+        on words + concepts alone."""
+        return self._search(text, k, True)
+
+    def _search(self, text: str, k: int, with_details: bool) -> tuple[list[Candidate], list[dict[str, float]]]:
         self._refresh()
         q = self.analyzer.features(text)
         if not q or not self._ids:
             return [], []
         fw = self.family_weights
         scores: dict[int, float] = {}
-        by_chan = ({}, {})  # char channel, word+concept channel
+        word_chan: dict[int, float] = {}
         bound = 0.0
         qfeats: list[tuple[str, str, float]] = []  # (feature, family, query mass)
         unseen_words = 0
@@ -167,18 +170,25 @@ class KnowledgeIndex:
             m = w * idf * (K1 + 1.0)
             bound += m
             qfeats.append((f, fam, m))
-            chan = by_chan[0] if fam in ("s", "r") else by_chan[1]
-            for pos, pw in self._postings[f]:
-                v = w * pw
-                scores[pos] = scores.get(pos, 0.0) + v
-                chan[pos] = chan.get(pos, 0.0) + v
+            if with_details and fam not in ("s", "r"):  # word + concept channel
+                for pos, pw in self._postings[f]:
+                    v = w * pw
+                    scores[pos] = scores.get(pos, 0.0) + v
+                    word_chan[pos] = word_chan.get(pos, 0.0) + v
+            else:
+                for pos, pw in self._postings[f]:
+                    scores[pos] = scores.get(pos, 0.0) + w * pw
         if not scores or bound <= 0:
             return [], []
         top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        chan_best = [max(c.items(), key=lambda kv: (kv[1], -kv[0]))[0] if c else -1 for c in by_chan]
+        if not with_details:
+            return [Candidate(article_id=self._ids[pos], title=self._articles[self._ids[pos]].title,
+                              score=round(min(1.0, s / bound), 6)) for pos, s in top], []
+        word_best = max(word_chan.items(), key=lambda kv: (kv[1], -kv[0]))[0] if word_chan else -1
         fam_mass: dict[str, float] = {}
         for _, fam, m in qfeats:
             fam_mass[fam] = fam_mass.get(fam, 0.0) + m
+        nouns = ["w:" + x for x in query_nouns(text)] if "w" in self.analyzer.families else []
         n_concepts = sum(1 for _, fam, _ in qfeats if fam == "c")
         n_words = sum(1 for _, fam, _ in qfeats if fam == "w")
         out: list[Candidate] = []
@@ -187,6 +197,8 @@ class KnowledgeIndex:
             aid = self._ids[pos]
             a = self._articles[aid]
             out.append(Candidate(article_id=a.id, title=a.title, score=round(min(1.0, s / bound), 6)))
+            if not with_details:
+                continue
             doc = self._docs[aid]
             about = self._about.get(aid, ())
             matched: dict[str, float] = {}
@@ -210,10 +222,10 @@ class KnowledgeIndex:
                 "miss_concepts": float(miss_c),
                 "miss_word_idf": miss_w_idf,
                 "unseen_words": float(unseen_words),
+                "miss_nouns": float(sum(1 for x in nouns if x not in doc)),
                 "about_cov": (sum(1 for c in about if c in q) / len(about)) if about else 0.0,
                 "has_about": 1.0 if about else 0.0,
-                "char_top": 1.0 if chan_best[0] == pos else 0.0,
-                "word_top": 1.0 if chan_best[1] == pos else 0.0,
+                "word_top": 1.0 if word_best == pos else 0.0,
             }
             for fam in ("s", "w", "c"):
                 tot = fam_mass.get(fam, 0.0)

@@ -1,0 +1,177 @@
+"""Train the second-stage scorer (connector/domain/knowledge/scorer.py) on DEV data only.
+
+    .venv/bin/python bench/bot/train_scorer.py [--questions bench/bot/questions_dev.jsonl ...] [--large]
+
+For every dev question the index returns its top-K candidates with match
+statistics (KnowledgeIndex.search_detailed); each candidate is one row
+labelled 1 if it is the expected article. A pure-Python L2 logistic
+regression is fitted on these rows; the bot answers with the candidate of
+highest probability when that probability clears the answer threshold.
+Reports 5-fold cross-validated top-1 / wrong rate per threshold (folds are
+split by question), then fits on all data and prints the weights to paste
+into scorer.py. Never pass questions_test.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request, normalize  # noqa: E402
+from connector.domain.knowledge import scorer as S  # noqa: E402
+
+K = S.RERANK_K
+
+
+def load(path: str) -> list[dict]:
+    return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+def question_rows(idx: KnowledgeIndex, qs: list[dict]) -> list[tuple[str | None, list[str], list[list[float]]]]:
+    """Per question: (expected, candidate ids, feature vectors); empty lists when rules fire."""
+    out = []
+    for q in qs:
+        t = q["text"]
+        if is_handoff_request(t) or is_greeting(t) or not normalize(t):
+            out.append((q["expected"], [], []))
+            continue
+        cands, det = idx.search_detailed(t, K)
+        out.append((q["expected"], [c.article_id for c in cands], S.vectors(det)))
+    return out
+
+
+def fit(X: list[list[float]], y: list[int], l2: float = 1.0, iters: int = 1500, lr: float = 1.0) -> list[float]:
+    """L2-regularised logistic regression by full-batch gradient descent (bias last, not penalised)."""
+    n, d = len(X), len(X[0])
+    w = [0.0] * (d + 1)
+    for it in range(iters):
+        g = [0.0] * (d + 1)
+        for xi, yi in zip(X, y):
+            z = w[-1] + sum(a * b for a, b in zip(w, xi))
+            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+            e = p - yi
+            for j in range(d):
+                g[j] += e * xi[j]
+            g[-1] += e
+        for j in range(d):
+            w[j] -= lr * (g[j] / n + l2 * w[j] / n)
+        w[-1] -= lr * g[-1] / n
+    return w
+
+
+def prob(w: list[float], x: list[float]) -> float:
+    z = w[-1] + sum(a * b for a, b in zip(w, x))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def decide_rows(w, rows):
+    """(expected, best id, best prob) per question."""
+    res = []
+    for exp, ids, vecs in rows:
+        if not ids:
+            res.append((exp, None, 0.0))
+            continue
+        ps = [prob(w, v) for v in vecs[: 1 if TOP_ONLY else None]]
+        j = max(range(len(ps)), key=lambda i: (ps[i], -i))
+        res.append((exp, ids[j], ps[j]))
+    return res
+
+
+def sweep(res, thresholds):
+    n = len(res)
+    n_ans = sum(1 for r in res if r[0] is not None)
+    out = []
+    for t in thresholds:
+        c = sum(1 for e, p, s in res if s >= t and p == e)
+        wr = sum(1 for e, p, s in res if s >= t and p is not None and p != e)
+        out.append((t, c / n_ans, wr / n))
+    return out
+
+
+TOP_ONLY = False
+
+
+def flat(rows):
+    X, y = [], []
+    for exp, ids, vecs in rows:
+        for i, v in list(zip(ids, vecs))[: 1 if TOP_ONLY else None]:
+            X.append(v)
+            y.append(1 if i == exp else 0)
+    return X, y
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", nargs="+", default=[str(HERE / "questions_dev.jsonl")])
+    ap.add_argument("--large", action="store_true", help="also train on the same questions against the 2,000-article KB")
+    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--features", default=None, help="comma-separated subset of scorer.ALL_FEATURES (default: scorer.FEATURES)")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--show-negatives", action="store_true")
+    ap.add_argument("--top-only", action="store_true", help="decide on the BM25 top candidate only (no reranking)")
+    args = ap.parse_args()
+    global TOP_ONLY
+    TOP_ONLY = args.top_only
+    feats = tuple(args.features.split(",")) if args.features else S.FEATURES
+    full = S.vectors
+    S.vectors = lambda det: full(det, feats)
+    if any("test" in q for q in args.questions):
+        sys.exit("refusing to train on the held-out split")
+    kb = [Article.from_dict(d) for d in json.loads((HERE / "kb.json").read_text(encoding="utf-8"))]
+    qs = [q for p in args.questions for q in load(p)]
+    idx = KnowledgeIndex.build(kb)
+    rows = question_rows(idx, qs)
+    rows_l = None
+    if args.large:
+        from make_large_kb import make
+        big = KnowledgeIndex.build([Article.from_dict(d) for d in make(2000)])
+        rows_l = question_rows(big, qs)
+    order = list(range(len(rows)))
+    random.Random(1).shuffle(order)
+    ths = [x / 100 for x in range(20, 96, 2)]
+    cv, cv_l = [], []
+    for f in range(args.folds):
+        test_ids = set(order[f :: args.folds])
+        tr = [rows[i] for i in range(len(rows)) if i not in test_ids]
+        if rows_l:
+            tr += [rows_l[i] for i in range(len(rows)) if i not in test_ids]
+        w = fit(*flat(tr), l2=args.l2)
+        cv += decide_rows(w, [rows[i] for i in sorted(test_ids)])
+        if rows_l:
+            cv_l += decide_rows(w, [rows_l[i] for i in sorted(test_ids)])
+    print(f"{len(qs)} questions, features: {args.features or S.FEATURES}")
+    for cap in (0.02, 0.03, 0.04, 0.05):
+        ok = [(a, wr, t) for t, a, wr in sweep(cv, [x / 200 for x in range(0, 200)]) if wr <= cap]
+        print(f"CV best top1 at wrong<={cap}: {max(ok) if ok else None}")
+    print("CV (small KB | large KB): threshold top1 wrong")
+    big_sw = sweep(cv_l, ths) if rows_l else [(t, float('nan'), float('nan')) for t in ths]
+    if args.verbose:
+        for (t, a, wr), (_, al, wl) in zip(sweep(cv, ths), big_sw):
+            print(f"  {t:.2f}  {a:.3f} {wr:.3f}   |  {al:.3f} {wl:.3f}")
+    if args.show_negatives:
+        texts = [q["text"] for q in qs]
+        seq = [i for f in range(args.folds) for i in sorted(order[f :: args.folds])]
+        neg = [(r[2], texts[i], r[1], r[0]) for i, r in zip(seq, cv) if r[1] is not None and r[1] != r[0]]
+        pos = sorted(r[2] for r in cv if r[1] is not None and r[1] == r[0])
+        for p_, t, got, exp in sorted(neg, reverse=True)[:25]:
+            better = sum(1 for x in pos if x > p_)
+            print(f"  NEG {p_:.3f} (correct above: {better}) {t} -> {got} (exp {exp})")
+    allrows = rows + (rows_l or [])
+    w = fit(*flat(allrows), l2=args.l2)
+    print("WEIGHTS = (" + ", ".join(f"{x:.4f}" for x in w[:-1]) + ")")
+    print(f"BIAS = {w[-1]:.4f}")
+    if args.verbose:
+        print("fit-on-all (small KB):")
+        for t, a, wr in sweep(decide_rows(w, rows), ths)[::3]:
+            print(f"  {t:.2f}  {a:.3f} {wr:.3f}")
+
+
+if __name__ == "__main__":
+    main()
