@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from connector.domain import conversation, events as ev
@@ -19,6 +20,8 @@ from connector.runtime import Runtime, get_runtime
 from connector.store import Claimed, Outcome
 
 log = logging.getLogger(__name__)
+# LINE calls of different conversations overlap; Salesforce gets one call per batch anyway.
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="line")
 
 
 def drain() -> int:
@@ -61,11 +64,11 @@ class Drainer:
 
     # -- one batch ------------------------------------------------------------------------------
     def process(self, token: str, claimed: list[Claimed]) -> int:
-        plans = [self._decide(c) for c in claimed]
-        steps = [s for p in plans for s in p.steps if s.result]
-        self._deliver(steps)
+        profiles = self._new_friend_profiles(claimed)
+        plans = [self._decide(c, profiles) for c in claimed]
+        self._deliver(plans)
         self.rt.store.extend_locks(token, [c.conv for c in claimed], self.qs.lock_seconds * 1000)
-        results, failure = self._write(steps)
+        results, failure = self._write([s for p in plans for s in p.steps if s.result])
         outcomes, applied, content, signals = [], 0, [], []
         for plan in plans:
             outcome, n, media, sigs = self._outcome(plan, results, failure)
@@ -86,7 +89,22 @@ class Drainer:
         self.rt.store.count("events_applied", applied)
         return applied
 
-    def _decide(self, c: Claimed) -> Plan:
+    def _new_friend_profiles(self, claimed: list[Claimed]) -> dict[str, dict | None]:
+        """LINE profiles of friends seen for the first time, fetched in parallel across conversations."""
+        wanted = {}
+        for c in claimed:
+            if not (c.state or {}).get("friend"):
+                for entry in c.entries:
+                    uid = ev.user_id(entry["event"])
+                    if uid and ev.source_key(entry["event"]) == uid:
+                        wanted[c.conv] = (entry["channel"], entry["event"])
+                        break
+        if not wanted:
+            return {}
+        futures = {conv: _POOL.submit(self._profile, ch, event) for conv, (ch, event) in wanted.items()}
+        return {conv: f.result() for conv, f in futures.items()}
+
+    def _decide(self, c: Claimed, profiles: dict[str, dict | None]) -> Plan:
         plan = Plan(c)
         state = c.state
         s = self.rt.settings
@@ -96,7 +114,7 @@ class Drainer:
             step = Step(raw, entry, eid)
             try:
                 channel = self.rt.config.channel(entry["channel"])
-                profile = self._profile(channel.id, event) if not (state or {}).get("friend") else None
+                profile = profiles.get(c.conv) if not (state or {}).get("friend") else None
                 ctx = conversation.Context(
                     channel_id=channel.id, text=channel.text, profile=profile,
                     reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
@@ -122,7 +140,13 @@ class Drainer:
             log.warning("profile of a new friend unavailable (%s); using a placeholder name", exc)
             return None
 
-    def _deliver(self, steps: list[Step]) -> None:
+    def _deliver(self, plans: list[Plan]) -> None:
+        """Send the batch's LINE replies: conversations in parallel, each one's replies in order."""
+        jobs = [[s for s in p.steps if s.result and s.result.replies] for p in plans]
+        for future in [_POOL.submit(self._deliver_conversation, steps) for steps in jobs if steps]:
+            future.result()
+
+    def _deliver_conversation(self, steps: list[Step]) -> None:
         for step in steps:
             for reply in step.result.replies:
                 outcome = delivery.deliver_reply(self.rt, step.entry["channel"], reply)
