@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from connector.domain import conversation, events as ev
 from connector.domain.records import MESSAGE, Upsert, merge, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent, RateLimited
-from connector.jobs import delivery, hooks, job_id
+from connector.jobs import delivery, enqueue_drains, hooks, job_id
 from connector.runtime import Runtime, get_runtime
 from connector.store import Claimed, Outcome
 
@@ -50,9 +50,14 @@ class Drainer:
         self.qs = rt.settings.queue
 
     def run(self, max_batches: int | None = None) -> int:
+        """Drain batch after batch; after half the job timeout, hand over to a fresh job."""
         done = batches = 0
+        deadline = time.monotonic() + self.qs.job_timeout_seconds / 2
         while max_batches is None or batches < max_batches:
             if self.rt.store.paused_until("salesforce") > time.time():
+                break
+            if time.monotonic() > deadline:
+                enqueue_drains(self.rt, 1)
                 break
             token, claimed = self.rt.store.claim(max_events=self.qs.batch_max_events,
                                                  lock_ms=self.qs.lock_seconds * 1000)
