@@ -213,6 +213,9 @@ def dev() -> int:
         print(f"  curl -s -XPOST {stack.sandbox.urls['line_api']}/__sandbox__/line/users/U1/messages "
               f"-H 'content-type: application/json' -d '{{\"channelId\": \"{stack.channels[0].channel_id}\", "
               f"\"message\": {{\"type\": \"text\", \"text\": \"こんにちは\"}}}}'")
+        print("See what LINE delivered, and what Salesforce holds:")
+        print(f"  curl -s {stack.sandbox.urls['line_api']}/__sandbox__/line/delivered?userId=U1")
+        print(f"  curl -sk {stack.sandbox.urls['salesforce']}/__sandbox__/salesforce/records/LINE_Chat_Message__c")
         print("Ctrl-C stops everything.")
         try:
             while all(p.poll() is None for p in stack.procs):
