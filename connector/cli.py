@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     bot = sub.add_parser("bot", help="auto-reply bot").add_subparsers(dest="action", required=True)
     bot.add_parser("eval", help="evaluate the answer engine on a KB and questions", add_help=False)
 
+    kb = sub.add_parser("knowledge", help="Knowledge articles for the bot").add_subparsers(dest="action", required=True)
+    ks = kb.add_parser("sync", help="pull changed Knowledge articles into the bot's index now")
+    ks.add_argument("--full", action="store_true", help="re-read every Online article and rebuild the index")
+    ks.add_argument("--language", help="only this channel language (default: every bot-enabled channel's)")
+
     sub.add_parser("dev", help="run sandbox + web + worker in the foreground for trying things by hand")
     sub.add_parser("demo", help="run the scripted demo on the sandbox and print what happened")
 
@@ -82,6 +87,14 @@ def _run(args, rest) -> int:
     elif cmd == "bot":
         from connector import bot_eval
         return bot_eval.main(rest)
+    elif cmd == "knowledge":
+        from connector.jobs.knowledge import run_sync
+        rt = _runtime(args)
+        results = run_sync(rt, language=args.language, full=args.full)
+        for stats in results.values():
+            print(json.dumps(stats, ensure_ascii=False))
+        if not results:
+            print("no channel has the bot enabled (line.channels[].bot.enabled); nothing to sync", file=sys.stderr)
     elif cmd in ("dev", "demo"):
         from connector import devstack
         return devstack.dev() if cmd == "dev" else devstack.demo()

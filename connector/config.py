@@ -55,6 +55,71 @@ class QueueSettings(_Section):
         return v
 
 
+# -- auto-reply bot (issue 4) -------------------------------------------------------------------
+_SF_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"   # a Salesforce API name: safe to put into SOQL
+
+
+class BotSettings(_Section):
+    """Per channel: the auto-reply bot (docs/bot.md, "Integration")."""
+    enabled: bool = False
+    answer_threshold: float = Field(0.47, ge=0, le=1)
+    clarify_threshold: float = Field(0.25, ge=0, le=1)
+    max_unsuccessful: int = Field(2, ge=1, le=20)
+    unsolved_hands_off: bool = True
+    bot_only: bool = False
+    business_hours: dict[str, Any] = Field(default_factory=dict)
+    article_url_template: str | None = None
+    max_answer_chars: int = Field(500, ge=100, le=5000)
+    related_articles: int = Field(2, ge=0, le=5)
+    loading_seconds: int = Field(20, ge=5, le=60)
+
+    @model_validator(mode="after")
+    def _check(self) -> "BotSettings":
+        if self.clarify_threshold > self.answer_threshold:
+            raise ValueError("clarify_threshold must not be above answer_threshold")
+        from connector.domain.business_hours import BusinessHours
+        BusinessHours.from_config(self.business_hours)  # raises ValueError naming the bad key
+        if self.article_url_template:
+            try:
+                self.article_url_template.format(url_name="x", id="x", article_number="x", language="x")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"article_url_template: unknown placeholder {exc}; "
+                                 "use {url_name}, {id}, {article_number}, {language}") from None
+        return self
+
+    def hours(self):
+        from connector.domain.business_hours import BusinessHours
+        return BusinessHours.from_config(self.business_hours)
+
+
+class KnowledgeFieldSettings(_Section):
+    """Which Knowledge__kav fields hold what (orgs differ). null: the org has no such field."""
+    title: str = Field("Title", pattern=_SF_NAME)
+    question: str | None = Field(None, pattern=_SF_NAME)
+    answer: str = Field("Summary", pattern=_SF_NAME)
+    body: str | None = Field(None, pattern=_SF_NAME)
+    url: str | None = Field(None, pattern=_SF_NAME)
+
+
+class KnowledgeSettings(_Section):
+    """Knowledge sync for the bot (docs/bot.md, "Integration")."""
+    sobject: str = Field("Knowledge__kav", pattern=_SF_NAME)
+    fields: KnowledgeFieldSettings = Field(default_factory=KnowledgeFieldSettings)
+    languages: dict[str, str] = Field(default_factory=dict)
+    sync_interval_seconds: int = Field(900, ge=0)
+    overlap_seconds: int = Field(60, ge=0, le=86400)
+    question_examples: bool = True
+
+    @field_validator("languages")
+    @classmethod
+    def _codes(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+        bad = sorted(k for k, code in v.items() if not re.match(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", code))
+        if bad:
+            raise ValueError(f"not a Knowledge language code for {', '.join(bad)} (e.g. ja, en_US)")
+        return v
+
+
 class ChannelSettings(_Section):
     id: str = Field(pattern=r"^\S+$")
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
@@ -65,6 +130,7 @@ class ChannelSettings(_Section):
     language: str = "ja"
     reply_in_groups: bool = False
     texts: dict[str, str] = Field(default_factory=dict)
+    bot: BotSettings = Field(default_factory=BotSettings)
 
     @field_validator("texts")
     @classmethod
@@ -133,6 +199,25 @@ class RedactionSettings(_Section):
     rules: list[RedactionRuleSettings] = Field(default_factory=list)
 
 
+class RoutingSettings(_Section):
+    """Operator chat on the relay side (see docs/operator-chat.md and docs/routing.md)."""
+    default_capacity: int = Field(3, ge=0, le=50)
+    # The console beats every 60 s while Available: 150 s tolerates one lost beat.
+    presence_ttl_seconds: float = Field(150, gt=0)
+    entitled_priority: int = Field(1, ge=0)
+    avg_handle_time_seconds: float = Field(300, gt=0)
+    notice_position_step: int = Field(3, ge=1)
+    notice_wait_change_seconds: float = Field(120, ge=0)
+    notice_min_interval_seconds: float = Field(60, ge=0)
+    notify_assignment: bool = True
+    callout_max_skew_seconds: int = Field(300, ge=10, le=3600)
+    callout_max_body_bytes: int = Field(1024 * 1024, gt=0)
+    outbound_sweep_delay_seconds: float = Field(120, gt=0)
+    outbound_sweep_interval_seconds: float = Field(60, gt=0)
+    media_url_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    close_case_status: str | None = "Closed"
+
+
 class Settings(_Section):
     public_base_url: str = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -143,6 +228,8 @@ class Settings(_Section):
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
 
 
 class Secret(str):

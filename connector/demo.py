@@ -16,7 +16,8 @@ WIDTH = 78
 
 def run() -> int:
     print("Starting the sandbox (LINE, Salesforce, Twilio stand-ins), the web process and a worker...")
-    with LocalStack() as stack:
+    from connector import demo_bot  # issue 4: the bot runs on channels 2 and 3
+    with demo_bot.configure(LocalStack(channels=3)) as stack:
         try:
             _scenario(stack)
         except TimeoutError as exc:
@@ -110,3 +111,14 @@ def _scenario(stack: LocalStack) -> None:
     print(f"  Salesforce API calls used: {sf.api_calls}  (for {len(sf.find('LINE_Chat_Message__c', Direction__c='Inbound')) + 1} inbound events and 1 file)")
     if not all(checks.values()):
         raise TimeoutError("a check failed")
+
+    # issue 4: the auto-reply bot (connector/demo_bot.py)
+    from connector.demo_bot import bot_steps
+    bot_checks = bot_steps(stack, step, says)
+    step("Checks (bot)")
+    for name, ok in bot_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(bot_checks.values()):
+        raise TimeoutError("a bot check failed")
+
+    from connector.demo_operator import operator_steps; operator_steps(stack, step, says)  # noqa: E702 issue 5: operator chat

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,21 @@ ROOT = Path(__file__).resolve().parent.parent
 METADATA_DIR = ROOT / "sfdc_metadata" / "force-app" / "main" / "default"
 SF_USER = "integration@connector.sandbox"
 SF_CONSUMER_KEY = "connector-sandbox-app"
+
+
+def _die_with_parent() -> None:
+    """Child processes get SIGTERM when the process that started them dies (Linux), so an
+    interrupted test run never leaves workers behind consuming another run's queue.
+    The kernel ties this to the forking *thread*, so it is only used from the main thread."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _guard():
+    return _die_with_parent if threading.current_thread() is threading.main_thread() else None
 
 
 def free_port() -> int:
@@ -125,19 +141,24 @@ class LocalStack:
     def start_web(self) -> None:
         cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "connector.wsgi:app"]
         env = {**self.environ(), "PORT": str(self.web_port), "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")}
-        self.procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self._log("web"), stderr=subprocess.STDOUT))
+        self.procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self._log("web"), stderr=subprocess.STDOUT,
+                                           preexec_fn=_guard()))
         _wait_http(self.web_url + "/healthz", timeout=20)
 
     def start_worker(self) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "connector.cli", "worker"]
         proc = subprocess.Popen(cmd, env=self.environ(), cwd=ROOT, stdout=self._log(f"worker{len(self.worker_procs) + 1}"),
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, preexec_fn=_guard(), start_new_session=True)
         self.procs.append(proc)
         self.worker_procs.append(proc)
         return proc
 
     def kill_worker(self, proc: subprocess.Popen, sig=signal.SIGKILL) -> None:
-        proc.send_signal(sig)
+        """Kill a worker and its children (RQ's scheduler runs in a child process)."""
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
         proc.wait(10)
 
     def _log(self, name: str):
@@ -147,6 +168,11 @@ class LocalStack:
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
+        for p in self.worker_procs:  # their own process groups: take the scheduler child too
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         for p in self.procs:
             try:
                 p.wait(10)

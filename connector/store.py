@@ -252,6 +252,9 @@ class Store:
     def set_marker(self, key: str, value: dict, ttl_s: int = 7 * 24 * 3600) -> None:
         self.r.set(f"{self.p}sent:{key}", json.dumps(value), ex=ttl_s)
 
+    def clear_marker(self, key: str) -> None:
+        self.r.delete(f"{self.p}sent:{key}")
+
     def pause(self, service: str, until: float) -> None:
         self.r.set(f"{self.p}pause:{service}", until, ex=max(1, int(until - time.time()) + 1))
 

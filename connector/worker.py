@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+
+import redis
 
 from rq import SimpleWorker
 
@@ -34,6 +37,17 @@ class Sweeper(threading.Thread):
 
     def sweep_once(self) -> bool:
         store = self.rt.store
+        # issue 4: Knowledge sync every knowledge.sync_interval_seconds (a Redis key elects one worker)
+        try:
+            from connector.jobs.knowledge import maybe_schedule
+            maybe_schedule(self.rt)
+        except Exception as exc:  # noqa: BLE001 - never stop the drain sweep for it
+            log.warning("sweeper: knowledge sync not scheduled: %s", type(exc).__name__)
+        try:  # issue 5: presence expiry, routing, queue notices, pending operator messages
+            from connector.jobs.routing import tick
+            tick(self.rt)
+        except Exception as exc:  # noqa: BLE001 - never stop the drain sweep for it
+            log.warning("sweeper: routing tick failed: %s", type(exc).__name__)
         if store.pending() and self.rt.queue.count < 2:
             enqueue_drains(self.rt, 1)
             return True
@@ -44,8 +58,17 @@ def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
     sweeper = Sweeper(rt)
     if not burst:
         sweeper.start()
-    worker = SimpleWorker([rt.queue], connection=rt.redis)
     try:
-        return worker.work(with_scheduler=True, burst=burst, logging_level=rt.settings.log_level)
+        delay = 1.0
+        while True:
+            worker = SimpleWorker([rt.queue], connection=rt.redis)
+            try:
+                return worker.work(with_scheduler=True, burst=burst, logging_level=rt.settings.log_level)
+            except redis.ConnectionError as exc:
+                # Redis restarted or failed over: what was in flight is still in the inboxes
+                # (or abandoned in RQ's registries); reconnect instead of exiting.
+                log.warning("worker lost Redis (%s); reconnecting in %.0f s", type(exc).__name__, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
     finally:
         sweeper.stopped.set()

@@ -33,16 +33,12 @@ from connector.domain.business_hours import BusinessHours
 from connector.domain.conversation import Turn
 from connector.domain.knowledge import (ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, Answerer, Article, Decision,
                                         short_answer)
-from connector.domain.records import CASE, KEY_FIELDS, Upsert, ref, sf_datetime
+from connector.domain.records import CASE, EXAMPLE, KEY_FIELDS, Upsert, ref, sf_datetime
 
 log = logging.getLogger(__name__)
 
 # Question-example candidates an admin reviews (sfdc_metadata: LINE_Question_Example__c).
-EXAMPLE = "LINE_Question_Example__c"
-EXAMPLE_KEY = "Example_Key__c"
-# Upserts are keyed by external id; records.py knows the core objects, the bot adds its own.
-# (Asked of the lead: add this entry to records.KEY_FIELDS directly.)
-KEY_FIELDS.setdefault(EXAMPLE, EXAMPLE_KEY)
+EXAMPLE_KEY = KEY_FIELDS[EXAMPLE]
 
 PREFIX = "bot:"
 RELATED_MIN_RATIO = 0.6     # a related article's match score is at least this share of the answer's
@@ -77,11 +73,12 @@ class BotResponder:
         ctx = _Ctx(session, bot, event)
         etype = event.get("type")
         if etype == "postback":
-            data = str((event.get("postback") or {}).get("data") or "")
+            postback = event.get("postback")
+            data = str(postback.get("data") or "") if isinstance(postback, dict) else ""
             return self._postback(ctx, data) if data.startswith(PREFIX) else None
-        if etype != "message":
+        msg = event.get("message")
+        if etype != "message" or not isinstance(msg, dict):
             return None
-        msg = event.get("message") or {}
         if msg.get("type") != "text":
             return Turn([self._text("bot_non_text", [self._human()])], note=f"bot: non-text ({msg.get('type')})")
         text = ev.render_text(msg)
@@ -193,12 +190,13 @@ class BotResponder:
         key = "unsolved:" + hashlib.sha256(f"{session_key}|{article_id}|{question}".encode()).hexdigest()[:40]
         article = self.answerer.index.get(article_id)
         fields = {"Question__c": question, "Article_Id__c": article_id[:18], "Source__c": UNSOLVED,
-                  "Session_Key__c": session_key[:120]}
+                  "Status__c": "Candidate", "Session_Key__c": session_key[:120]}
         if article is not None:
             fields["Article_Title__c"] = article.title[:255]
         if ctx.session.get("case_key"):
             fields["Case__r"] = ref(CASE, ctx.session["case_key"])
-        # Status__c is left to its default (Candidate) so a repeat never undoes an admin's review.
+        # The key covers session, article and the exact question, so only a retry of this very event
+        # writes it again (before an admin could have reviewed it).
         return Upsert(EXAMPLE, key, fields, ctx.eid)
 
     # -- LINE message helpers ------------------------------------------------------------------

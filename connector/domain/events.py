@@ -41,7 +41,8 @@ STICKER_PREVIEW = "https://stickershop.line-scdn.net/stickershop/v1/sticker/{id}
 
 
 def treatment(event: dict) -> str:
-    return EVENT_TREATMENT.get(event.get("type", ""), "log")
+    etype = event.get("type")
+    return EVENT_TREATMENT.get(etype, "log") if isinstance(etype, str) else "log"
 
 
 def event_id(event: dict) -> str:
@@ -53,16 +54,19 @@ def event_id(event: dict) -> str:
     return "h" + hashlib.sha256(canonical.encode()).hexdigest()[:25]
 
 
+def _source(event: dict) -> dict:
+    src = event.get("source")
+    return src if isinstance(src, dict) else {}
+
+
 def source_key(event: dict) -> str:
     """Who the conversation is with: a user, a group or a room; '-' for channel-level events."""
-    src = event.get("source") or {}
+    src = _source(event)
     kind = src.get("type")
-    if kind == "group" and src.get("groupId"):
-        return "g:" + src["groupId"]
-    if kind == "room" and src.get("roomId"):
-        return "r:" + src["roomId"]
-    if src.get("userId"):
-        return src["userId"]
+    for key, prefix in (("groupId", "g:"), ("roomId", "r:"), ("userId", "")):
+        value = src.get(key)
+        if isinstance(value, str) and value and (key == "userId" or kind == key[:-2]):
+            return prefix + value
     return "-"
 
 
@@ -71,7 +75,8 @@ def conversation_id(channel_id: str, event: dict) -> str:
 
 
 def user_id(event: dict) -> str | None:
-    return (event.get("source") or {}).get("userId")
+    uid = _source(event).get("userId")
+    return uid if isinstance(uid, str) else None
 
 
 def render_text(message: dict) -> str:

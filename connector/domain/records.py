@@ -15,6 +15,8 @@ FRIEND = "LINE_Friend__c"
 CASE = "Case"
 SESSION = "LINE_Chat_Session__c"
 MESSAGE = "LINE_Chat_Message__c"
+EXAMPLE = "LINE_Question_Example__c"
+ROUTING = "LINE_Routing__c"
 
 KEY_FIELDS = {
     CONTACT: "LINE_Contact_Key__c",
@@ -22,9 +24,11 @@ KEY_FIELDS = {
     CASE: "LINE_Inquiry_Key__c",
     SESSION: "Session_Key__c",
     MESSAGE: "Message_Key__c",
+    EXAMPLE: "Example_Key__c",
+    ROUTING: "Routing_Key__c",
 }
 # Parents before children: one Composite call runs its subrequests in this order.
-WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, MESSAGE]
+WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE]
 
 
 @dataclass

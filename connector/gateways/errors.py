@@ -15,21 +15,35 @@ class GatewayError(Exception):
 
 
 class Retryable(GatewayError):
-    """Worth trying again later: 5xx, timeouts, connection errors, a lock contention."""
+    """Worth trying again later: 5xx, timeouts, connection errors, a lock contention.
+
+    `maybe_applied` is False only when the request surely did not take effect (the connection
+    was never made, or the service refused it outright); a 5xx or a read timeout may hide a
+    request that was applied, which matters for anything that must not happen twice.
+    """
 
     retryable = True
+
+    def __init__(self, service: str, message: str, *, maybe_applied: bool = True, **kw):
+        super().__init__(service, message, **kw)
+        self.maybe_applied = maybe_applied
 
 
 class RateLimited(Retryable):
     """The service asked us to slow down (LINE 429, Salesforce REQUEST_LIMIT_EXCEEDED)."""
 
     def __init__(self, service: str, message: str, *, retry_after: float | None = None, **kw):
+        kw.setdefault("maybe_applied", False)
         super().__init__(service, message, **kw)
         self.retry_after = retry_after
 
 
 class AuthError(Retryable):
     """Credentials rejected. Retried (an admin may fix it), but loudly logged."""
+
+    def __init__(self, service: str, message: str, **kw):
+        kw.setdefault("maybe_applied", False)
+        super().__init__(service, message, **kw)
 
 
 class Permanent(GatewayError):

@@ -9,8 +9,9 @@ import logging
 import uuid
 
 import urllib3
-from linebot.v3.messaging import (ApiClient, ApiException, Configuration, MessagingApi, MessagingApiBlob,
-                                  PushMessageRequest, ReplyMessageRequest, ShowLoadingAnimationRequest)
+from linebot.v3.messaging import (ApiClient, ApiException, ChatReference, Configuration, MarkMessagesAsReadRequest,
+                                  MessagingApi, MessagingApiBlob, PushMessageRequest, ReplyMessageRequest,
+                                  ShowLoadingAnimationRequest)
 
 from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable
 
@@ -89,13 +90,22 @@ class LineGateway:
         self._call("loading", lambda: self._api(channel_id).show_loading_animation_with_http_info(
             ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=seconds), _request_timeout=self.timeout))
 
+    def mark_as_read(self, channel_id: str, user_id: str) -> None:
+        """Mark the user's messages as read (an operator opened the chat)."""
+        req = MarkMessagesAsReadRequest(chat=ChatReference(user_id=user_id))
+        self._call("mark_as_read", lambda: self._api(channel_id).mark_messages_as_read_with_http_info(
+            req, _request_timeout=self.timeout))
+
     def _call(self, what: str, fn):
         try:
             resp = fn()
         except ApiException as exc:
             raise _translate(exc, what) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise Retryable(SERVICE, f"{what}: {type(exc).__name__}") from None
+            reason = getattr(exc, "reason", None) or exc
+            never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError,
+                                             urllib3.exceptions.ConnectTimeoutError, ConnectionRefusedError))
+            raise Retryable(SERVICE, f"{what}: {type(reason).__name__}", maybe_applied=not never_sent) from None
         headers = getattr(resp, "headers", None) or {}
         log.debug("line %s ok x-line-request-id=%s", what, headers.get("x-line-request-id"))
         return resp

@@ -1,21 +1,24 @@
 """Sending to LINE exactly once.
 
-* A reply uses the free reply token while it is fresh; otherwise (or if it was rejected as
-  expired) a push with an `X-Line-Retry-Key` derived from what it delivers, so a repeated push
-  is answered 409 by LINE and counted as delivered.
-* A marker in Redis records each delivered reply; a retried job finds it and sends nothing.
-  A second marker is set just before a reply-token call: if a crash hides whether it went
-  out, a later "invalid reply token" means it did (the token is single use), and we never
-  push on top of a reply that may have been delivered.
-* When LINE is unavailable, the reply is handed to a `push` job with RQ retries.
+* A reply uses the free reply token while it is fresh; otherwise a push with an
+  `X-Line-Retry-Key` derived from what it delivers (LINE answers a repeated key 409: delivered).
+* A marker in Redis records each delivered reply; a retried batch finds it and sends nothing.
+* A "try" marker is set just before a reply-token call and kept when the outcome is unknown
+  (a 5xx or a read timeout may hide a reply LINE applied). A later attempt then replies again
+  with the same token: "invalid reply token" proves the first one went out (tokens are single
+  use). Once the token has expired an unconfirmed reply is marked Failed and never pushed, so a
+  customer never gets the same answer twice. Errors that prove nothing was sent (429,
+  connection refused) clear the marker, and the reply may still go out by push.
+* Work LINE could not take now goes to a `finish` job with RQ retries.
 """
 from __future__ import annotations
 
 import logging
 import random
 import time
+from datetime import timedelta
 
-from rq import Retry
+from rq import Callback, Retry
 
 from connector.domain.records import MESSAGE, Upsert, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent
@@ -26,6 +29,10 @@ from connector.runtime import Runtime, get_runtime
 log = logging.getLogger(__name__)
 
 
+class Unconfirmed(Permanent):
+    """A reply may have been delivered, but its token expired before LINE confirmed it."""
+
+
 def retry_policy(rt: Runtime) -> Retry:
     q = rt.settings.queue
     intervals = [max(1, int(i * (1 + random.uniform(-q.retry_jitter, q.retry_jitter)))) for i in q.retry_intervals_seconds]
@@ -33,61 +40,79 @@ def retry_policy(rt: Runtime) -> Retry:
 
 
 def deliver_reply(rt: Runtime, channel_id: str, reply) -> dict:
-    """Send one Reply. Returns {"status": "Sent"|"Pending"|"Failed", "ids", "error", "at"}."""
-    store = rt.store
-    done = store.marker(reply.key)
+    """Send one Reply now if LINE takes it. Returns {"status": "Sent"|"Pending"|"Failed", "ids", "error", "at"}."""
+    done = rt.store.marker(reply.key)
     if done:
         return done
-    tried_reply = store.marker(reply.key + ":try")
-    now = time.time()
-    fresh = bool(reply.reply_token) and (now * 1000 - reply.event_ms) < rt.settings.line.reply_token_max_age_seconds * 1000
     try:
-        if fresh or tried_reply:
-            store.set_marker(reply.key + ":try", {"at": now}, ttl_s=24 * 3600)
-            try:
-                ids = rt.line.reply(channel_id, reply.reply_token, reply.messages)
-            except InvalidReplyToken:
-                if tried_reply:
-                    log.info("reply %s: token already used by an earlier attempt; counted as delivered", reply.key)
-                    ids = []
-                else:
-                    ids = rt.line.push(channel_id, reply.to, reply.messages, key=reply.key)
-        else:
-            ids = rt.line.push(channel_id, reply.to, reply.messages, key=reply.key)
+        return _sent(rt, reply.key, _send(rt, channel_id, reply.key, reply.to, reply.reply_token, reply.event_ms,
+                                          reply.messages))
     except Permanent as exc:
-        result = {"status": "Failed", "error": str(exc), "at": now}
-        store.set_marker(reply.key, result)
-        log.error("reply %s failed permanently: %s", reply.key, exc)
-        return result
+        return _failed(rt, reply.key, exc)
     except GatewayError as exc:
-        log.warning("reply %s not delivered yet (%s); handing to a push job", reply.key, exc)
-        rt.queue.enqueue(push, channel_id, reply.key, reply.to, reply.messages, reply.record_keys,
-                         retry=retry_policy(rt), result_ttl=0, job_id=job_id("push", reply.key),
-                         on_failure=to_dead_letter)
+        log.warning("reply %s not delivered yet (%s); handing to a job", reply.key, exc)
+        # A few seconds later, so the batch's own write of this record (status Pending) lands first.
+        rt.queue.enqueue_in(timedelta(seconds=3), finish, channel_id, reply.key, reply.to, reply.reply_token,
+                            reply.event_ms, reply.messages, reply.record_keys, retry=retry_policy(rt), result_ttl=0,
+                            job_id=job_id("reply", reply.key), on_failure=to_dead_letter)
         return {"status": "Pending", "error": str(exc)[:255], "at": None}
-    result = {"status": "Sent", "ids": ids, "at": now}
-    store.set_marker(reply.key, result)
+
+
+def _send(rt: Runtime, channel_id: str, key: str, to: str, token: str | None, event_ms: int,
+          messages: list[dict]) -> list[str]:
+    """One delivery attempt (see the module doc). Returns LINE's message ids."""
+    store, try_key = rt.store, key + ":try"
+    tried = store.marker(try_key)
+    now = time.time()
+    fresh = bool(token) and (now * 1000 - event_ms) < rt.settings.line.reply_token_max_age_seconds * 1000
+    if fresh:
+        store.set_marker(try_key, {"at": now}, ttl_s=24 * 3600)
+        try:
+            return rt.line.reply(channel_id, token, messages)
+        except InvalidReplyToken:
+            if tried:
+                log.info("reply %s: token already used by an earlier attempt; counted as delivered", key)
+                return []
+            store.clear_marker(try_key)  # rejected on first use: nothing was delivered
+        except GatewayError as exc:
+            if not exc.maybe_applied and not tried:
+                store.clear_marker(try_key)
+            raise
+    elif tried:
+        raise Unconfirmed("line", "reply not confirmed before its token expired; not pushed, to avoid a duplicate")
+    return rt.line.push(channel_id, to, messages, key=key)
+
+
+def _sent(rt: Runtime, key: str, ids: list[str]) -> dict:
+    result = {"status": "Sent", "ids": ids, "at": time.time()}
+    rt.store.set_marker(key, result)
     return result
 
 
-def push(channel_id: str, key: str, to: str, messages: list[dict], record_keys: list[str]) -> None:
-    """RQ job: push a reply that could not be sent in time; then record its delivery status."""
+def _failed(rt: Runtime, key: str, exc: Exception) -> dict:
+    result = {"status": "Failed", "error": str(exc)[:255], "at": time.time()}
+    rt.store.set_marker(key, result)
+    log.error("reply %s failed: %s", key, exc)
+    return result
+
+
+def finish(channel_id: str, key: str, to: str, token: str | None, event_ms: int, messages: list[dict],
+           record_keys: list[str]) -> None:
+    """RQ job: deliver a reply LINE could not take in the batch; then record its delivery status."""
     rt = get_runtime()
-    if not rt.store.marker(key):
-        try:
-            ids = rt.line.push(channel_id, to, messages, key=key)
-            result = {"status": "Sent", "ids": ids, "at": time.time()}
-        except Permanent as exc:
-            result = {"status": "Failed", "error": str(exc)[:255], "at": time.time()}
-        rt.store.set_marker(key, result)
     result = rt.store.marker(key)
+    if not result:
+        try:
+            result = _sent(rt, key, _send(rt, channel_id, key, to, token, event_ms, messages))
+        except Permanent as exc:
+            result = _failed(rt, key, exc)
     fields = {"Delivery_Status__c": result["status"]}
     if result.get("error"):
         fields["Delivery_Error__c"] = result["error"][:255]
     if result.get("at"):
         fields["Sent_At__c"] = sf_datetime(result["at"] * 1000)
-    upserts = [Upsert(MESSAGE, k, dict(fields, **({"LINE_Message_Id__c": result["ids"][i]}
-                                                   if i < len(result.get("ids") or []) else {})))
+    ids = result.get("ids") or []
+    upserts = [Upsert(MESSAGE, k, dict(fields, **({"LINE_Message_Id__c": ids[i]} if i < len(ids) else {})))
                for i, k in enumerate(record_keys)]
     if upserts:
         results = rt.salesforce.upsert_many(upserts)
@@ -96,10 +121,13 @@ def push(channel_id: str, key: str, to: str, messages: list[dict], record_keys: 
             raise RuntimeError(f"delivery status not recorded: {bad[0].code}")
 
 
-def to_dead_letter(job, connection, exc_type, exc_value, tb) -> None:
+def _to_dead_letter(job, connection, exc_type, exc_value, tb) -> None:
     """RQ on_failure: after the last retry, keep the job in the dead-letter registry."""
     if job.retries_left:
         return
     rt = get_runtime()
     rt.store.dead_letter(job.id.encode(), conv="-", kind="job", error=f"{exc_type.__name__}: {exc_value}"[:500],
                          attempts=(job.retry_intervals and len(job.retry_intervals) + 1) or 1)
+
+
+to_dead_letter = Callback(_to_dead_letter)  # on_failure= of every job with retries

@@ -15,7 +15,10 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 
-PLUGINS: list[str] = []
+PLUGINS: list[str] = [
+    "connector.jobs.bot",  # issue 4: the auto-reply bot (responder factory)
+    "connector.jobs.routing",  # issue 5: operator routing ("queued" signal, session.* internal events)
+]
 responder_factories: list[Callable] = []
 signal_handlers: dict[str, Callable] = {}
 _loaded = False

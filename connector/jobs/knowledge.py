@@ -1,0 +1,395 @@
+"""Knowledge sync: published Salesforce Knowledge articles -> a local answer index in Redis.
+
+`sync()` (RQ job; also `connector knowledge sync [--full] [--language ja]`, and scheduled by the
+worker every `knowledge.sync_interval_seconds`) pulls, per language of the channels whose bot is
+enabled:
+
+* Online article versions changed since the last sync's high-water mark (LastModifiedDate, minus
+  `knowledge.overlap_seconds` for transactions that committed late) and upserts them;
+* Archived versions changed since the mark and removes their articles (unless that article has
+  a newer Online version);
+* approved question examples (`LINE_Question_Example__c`, Status Approved) as `Article.examples`.
+
+A full sync (`--full`, or when there is no cached index) reads every Online article and rebuilds,
+so articles that stopped being Online for any reason disappear. Field names come from
+`knowledge.fields` (orgs differ). The index state, its version counter and the mark live in Redis:
+
+    ln:kb:{lang}           JSON {"format", "index": KnowledgeIndex.to_state(), "meta": {id: {v, u, n}}}
+    ln:kb:{lang}:version   a new random token whenever the index changes (workers reload on change)
+    ln:kb:{lang}:mark      LastModifiedDate high-water mark (Salesforce's clock)
+    ln:kb:{lang}:lock      one sync per language at a time
+
+Answering a message reads only the in-process copy (`load_index`): no Salesforce call.
+`learn_from_case(case_key)` turns articles operators sent on a Case into question-example candidates.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request
+from connector.domain.records import CASE, SESSION, Upsert, ref
+from connector.domain.records import EXAMPLE
+from connector.gateways.errors import GatewayError
+from connector.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "line-kb/1"
+MAX_EXAMPLES_PER_ARTICLE = 50
+LOCK_SECONDS = 600
+DUE_KEY = "ln:kb:sync-due"
+
+
+def state_key(lang: str) -> str:
+    return f"ln:kb:{lang}"
+
+
+def version_key(lang: str) -> str:
+    return f"ln:kb:{lang}:version"
+
+
+def mark_key(lang: str) -> str:
+    return f"ln:kb:{lang}:mark"
+
+
+def lock_key(lang: str) -> str:
+    return f"ln:kb:{lang}:lock"
+
+
+# -- entry points --------------------------------------------------------------------------------
+def sync(language: str | None = None, full: bool = False) -> dict:
+    """RQ entry point. Returns {language: stats}."""
+    return run_sync(get_runtime(), language=language, full=full)
+
+
+def run_sync(rt: Runtime, language: str | None = None, full: bool = False) -> dict:
+    langs = [language] if language else bot_languages(rt)
+    return {lang: sync_language(rt, lang, full=full) for lang in langs}
+
+
+def bot_languages(rt: Runtime) -> list[str]:
+    """Languages of the channels whose bot is enabled (no bot: nothing to sync, no Knowledge query)."""
+    out: list[str] = []
+    for ch in rt.config.channels:
+        if ch.settings.bot.enabled and ch.language not in out:
+            out.append(ch.language)
+    return out
+
+
+def maybe_schedule(rt: Runtime) -> bool:
+    """Called by every worker's sweeper: enqueue a sync once per interval across all workers."""
+    interval = rt.settings.knowledge.sync_interval_seconds
+    if not interval or not bot_languages(rt):
+        return False
+    if not rt.redis.set(DUE_KEY, "1", nx=True, ex=int(interval)):
+        return False
+    rt.queue.enqueue("connector.jobs.knowledge.sync", result_ttl=0, failure_ttl=24 * 3600,
+                     job_id=f"kb-sync-{int(time.time()) // max(1, int(interval))}")
+    return True
+
+
+# -- sync ----------------------------------------------------------------------------------------
+def sync_language(rt: Runtime, lang: str, *, full: bool = False) -> dict:
+    r = rt.redis
+    token = secrets.token_hex(8)
+    if not r.set(lock_key(lang), token, nx=True, ex=LOCK_SECONDS):
+        log.info("knowledge sync %s: another sync is running; skipped", lang)
+        return {"language": lang, "skipped": True}
+    try:
+        return _sync(rt, lang, full)
+    finally:
+        if (r.get(lock_key(lang)) or b"").decode() == token:
+            r.delete(lock_key(lang))
+
+
+def _sync(rt: Runtime, lang: str, full: bool) -> dict:
+    ks = rt.settings.knowledge
+    r = rt.redis
+    cached = _load_state(r, lang)
+    mark_raw = r.get(mark_key(lang))
+    mark = _parse_dt(mark_raw.decode()) if mark_raw else None
+    full = full or cached is None or mark is None
+    code = ks.languages.get(lang, lang)
+    where = f"PublishStatus = 'Online' AND Language = '{code}'"
+    since = None
+    if not full:
+        since = _soql_dt(mark - timedelta(seconds=ks.overlap_seconds))
+        where += f" AND LastModifiedDate >= {since}"
+    f = ks.fields
+    cols = ["Id", "KnowledgeArticleId", "LastModifiedDate", "UrlName", "ArticleNumber"]
+    for name in (f.title, f.question, f.answer, f.body, f.url):
+        if name and name not in cols:
+            cols.append(name)
+    online = rt.salesforce.query(f"SELECT {', '.join(cols)} FROM {ks.sobject} WHERE {where}")
+    calls = 1
+    archived: list[dict] = []
+    if not full:
+        archived = rt.salesforce.query(
+            f"SELECT Id, KnowledgeArticleId, LastModifiedDate FROM {ks.sobject} "
+            f"WHERE PublishStatus = 'Archived' AND Language = '{code}' AND LastModifiedDate >= {since}")
+        calls += 1
+    examples = _approved_examples(rt) if ks.question_examples else None
+    calls += examples is not None
+
+    upserted = removed = examples_changed = 0
+    if full:
+        old_ids = set((cached or {}).get("meta", {}))
+        meta: dict[str, dict] = {}
+        articles: dict[str, Article] = {}
+        for rec in online:
+            a = _article(rec, f, lang, examples or {})
+            articles[a.id] = a
+            meta[a.id] = _meta(rec)
+        index = KnowledgeIndex.build(articles.values())
+        upserted = len(articles)
+        removed = len(old_ids - set(articles))
+        changed = True
+    else:
+        index = KnowledgeIndex.from_state(cached["index"])
+        meta = dict(cached.get("meta") or {})
+        online_ids = set()
+        for rec in online:
+            current_examples = examples if examples is not None else {}
+            a = _article(rec, f, lang, current_examples)
+            if examples is None and a.id in index:   # examples unavailable: keep what we had
+                a = dataclasses.replace(a, examples=index.get(a.id).examples)
+            online_ids.add(a.id)
+            current = index.get(a.id)
+            if current != a:
+                index.upsert(a)
+                if current is not None and dataclasses.replace(current, examples=a.examples) == a:
+                    examples_changed += 1
+                else:
+                    upserted += 1
+            meta[a.id] = _meta(rec)
+        for rec in archived:
+            aid = rec.get("KnowledgeArticleId") or rec["Id"]
+            if aid in online_ids or aid not in index:
+                continue
+            indexed_version = (meta.get(aid) or {}).get("v")
+            if indexed_version in (None, rec["Id"]):
+                index.remove(aid)
+                meta.pop(aid, None)
+                removed += 1
+        if examples is not None:
+            for a in index.articles:
+                want = examples.get(a.id, ())
+                if a.examples != want:
+                    index.upsert(dataclasses.replace(a, examples=want))
+                    examples_changed += 1
+        changed = bool(upserted or removed or examples_changed)
+
+    new_mark = max([_parse_dt(rec["LastModifiedDate"]) for rec in online + archived if rec.get("LastModifiedDate")]
+                   + ([mark] if mark else []), default=None)
+    pipe = r.pipeline(transaction=True)
+    if changed:
+        state = {"format": STATE_FORMAT, "language": lang, "synced_at": time.time(),
+                 "index": index.to_state(), "meta": meta}
+        pipe.set(state_key(lang), json.dumps(state, ensure_ascii=False, separators=(",", ":")))
+        pipe.set(version_key(lang), secrets.token_hex(8))   # a change marker, unique even after a Redis flush
+    if new_mark is not None:
+        pipe.set(mark_key(lang), _soql_dt(new_mark))
+    pipe.execute()
+    stats = {"language": lang, "full": full, "fetched": len(online), "archived_seen": len(archived),
+             "upserted": upserted, "removed": removed, "examples_changed": examples_changed,
+             "articles": len(index), "changed": changed, "queries": calls}
+    log.info("knowledge sync %s: %s", lang, " ".join(f"{k}={v}" for k, v in stats.items() if k != "language"))
+    return stats
+
+
+def _approved_examples(rt: Runtime) -> dict[str, tuple[str, ...]] | None:
+    """Approved question examples by article id; None when the object is not there (not deployed)."""
+    try:
+        rows = rt.salesforce.query(f"SELECT Article_Id__c, Question__c FROM {EXAMPLE} WHERE Status__c = 'Approved'")
+    except GatewayError as exc:
+        log.warning("knowledge sync: question examples unavailable (%s); keeping the current ones", exc)
+        return None
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        aid, q = row.get("Article_Id__c"), " ".join(str(row.get("Question__c") or "").split())
+        if aid and q and q not in out.setdefault(aid, []):
+            out[aid].append(q)
+    return {aid: tuple(sorted(qs)[:MAX_EXAMPLES_PER_ARTICLE]) for aid, qs in out.items()}
+
+
+def _article(rec: dict, f, lang: str, examples: dict) -> Article:
+    aid = rec.get("KnowledgeArticleId") or rec["Id"]
+    return Article(id=aid, title=_plain(rec.get(f.title)), question=_plain(rec.get(f.question)) if f.question else "",
+                   answer=_plain(rec.get(f.answer)), body=_plain(rec.get(f.body)) if f.body else "",
+                   url=(rec.get(f.url) or None) if f.url else None, language=lang,
+                   examples=tuple(examples.get(aid, ())))
+
+
+def _meta(rec: dict) -> dict:
+    return {"v": rec["Id"], "u": rec.get("UrlName"), "n": rec.get("ArticleNumber")}
+
+
+_TAG = re.compile(r"<[^>]+>")
+_BREAK = re.compile(r"<\s*(br\s*/?|/p|/div|/li|/h\d)\s*>", re.I)
+
+
+def _plain(value) -> str:
+    """Rich-text fields hold HTML: keep the text and line breaks for a chat bubble."""
+    text = str(value or "")
+    if "<" in text and ">" in text:
+        text = _TAG.sub("", _BREAK.sub("\n", text))
+    text = html.unescape(text) if "&" in text else text
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _parse_dt(value: str) -> datetime:
+    text = value.strip().replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _soql_dt(dt: datetime) -> str:
+    """A SOQL datetime literal, truncated to the second (the query uses >=, so nothing is missed)."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _load_state(r, lang: str) -> dict | None:
+    raw = r.get(state_key(lang))
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and data.get("format") == STATE_FORMAT else None
+
+
+# -- the in-process copy used to answer ----------------------------------------------------------
+class _Cache:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_lang: dict[str, tuple[bytes | None, KnowledgeIndex, dict]] = {}
+
+
+_cache = _Cache()
+
+
+def load_index(r, lang: str) -> tuple[KnowledgeIndex, dict]:
+    """(index, meta) of `lang`: the in-process copy, reloaded only when Redis has a newer version.
+
+    Costs one Redis GET per call and never a Salesforce call. Without a synced index the bot still
+    greets and hands off (an empty index matches nothing).
+    """
+    version = r.get(version_key(lang))
+    with _cache.lock:
+        cur = _cache.by_lang.get(lang)
+        if cur is not None and cur[0] == version:
+            return cur[1], cur[2]
+        state = _load_state(r, lang)
+        if state is None:
+            index, meta = KnowledgeIndex.build([]), {}
+        else:
+            index, meta = KnowledgeIndex.from_state(state["index"]), state.get("meta") or {}
+        _cache.by_lang[lang] = (version, index, meta)
+        log.info("knowledge index %s loaded: version %s, %d article(s)", lang,
+                 version.decode() if version else "-", len(index))
+        return index, meta
+
+
+# -- learning from operators ---------------------------------------------------------------------
+_ID = re.compile(r"\b(?:ka|kA)[0-9A-Za-z]{13}(?:[0-9A-Za-z]{3})?\b")
+
+
+def learn_from_case(case_key: str) -> int:
+    """RQ job: question-example candidates from the articles operators sent on a Case.
+
+    The console inserts an article as "title\\nsummary" into the draft; an operator message that
+    carries `Knowledge_Article_Id__c`, a Knowledge id, the article's public URL (per the channel's
+    `article_url_template`) or starts with an indexed article's title counts as using that article.
+    The customer's question is the first inbound text of the session that is not a greeting or a
+    request for a person. Returns the number of new candidates (idempotent: keyed by Case and
+    article; existing ones, maybe reviewed already, are left alone). Meant to be enqueued when a session closes (see docs/bot.md).
+    """
+    return run_learn(get_runtime(), case_key)
+
+
+def run_learn(rt: Runtime, case_key: str) -> int:
+    safe = case_key.replace("\\", "\\\\").replace("'", "\\'")
+    sessions = rt.salesforce.query(
+        f"SELECT Id, Session_Key__c, Channel_Id__c FROM {SESSION} WHERE Case__r.LINE_Inquiry_Key__c = '{safe}'")
+    upserts: list[Upsert] = []
+    for s in sessions:
+        msgs = rt.salesforce.query(
+            "SELECT Direction__c, Type__c, Text__c, Knowledge_Article_Id__c, Sent_At__c, Message_Key__c "
+            f"FROM LINE_Chat_Message__c WHERE Chat_Session__c = '{s['Id']}' ORDER BY Sent_At__c ASC, Name ASC")
+        try:
+            channel = rt.config.channel(s.get("Channel_Id__c") or "")
+        except KeyError:
+            continue
+        index, meta = load_index(rt.redis, channel.language)
+        question = next((m["Text__c"] for m in msgs if m.get("Direction__c") == "Inbound" and m.get("Type__c") == "text"
+                         and m.get("Text__c") and not is_greeting(m["Text__c"]) and not is_handoff_request(m["Text__c"])),
+                        None)
+        if not question:
+            continue
+        used: list[str] = []
+        for m in msgs:
+            if m.get("Direction__c") != "Operator":
+                continue
+            for aid in _articles_in(m, index, meta, channel):
+                if aid not in used:
+                    used.append(aid)
+        for aid in used:
+            key = "operator:" + hashlib.sha256(f"{case_key}|{aid}".encode()).hexdigest()[:40]
+            article = index.get(aid)
+            fields = {"Question__c": question, "Article_Id__c": aid[:18], "Source__c": "Operator", "Status__c": "Candidate",
+                      "Session_Key__c": s["Session_Key__c"][:120], "Case__r": ref(CASE, case_key)}
+            if article is not None:
+                fields["Article_Title__c"] = article.title[:255]
+            upserts.append(Upsert(EXAMPLE, key, fields))
+    if upserts:
+        # Only new candidates: never reset a candidate an admin already reviewed.
+        keys = ", ".join("'" + u.key + "'" for u in upserts)
+        existing = {row["Example_Key__c"] for row in rt.salesforce.query(
+            f"SELECT Example_Key__c FROM {EXAMPLE} WHERE Example_Key__c IN ({keys})")}
+        upserts = [u for u in upserts if u.key not in existing]
+    if upserts:
+        from connector.domain import bot as _bot  # noqa: F401 - registers the example's external id
+        results = rt.salesforce.upsert_many(upserts)
+        bad = [r for r in results.values() if not r.ok]
+        if bad:
+            raise GatewayError("salesforce", f"question examples: {bad[0].code} {bad[0].message}")
+    log.info("learn_from_case: %d new candidate(s)", len(upserts))
+    return len(upserts)
+
+
+def _articles_in(message: dict, index: KnowledgeIndex, meta: dict, channel) -> list[str]:
+    found: list[str] = []
+    if message.get("Knowledge_Article_Id__c"):
+        found.append(message["Knowledge_Article_Id__c"])
+    text = message.get("Text__c") or ""
+    versions = {m.get("v"): aid for aid, m in meta.items()}
+    for token in _ID.findall(text):
+        aid = token if token in index else versions.get(token)
+        if aid:
+            found.append(aid)
+    template = channel.settings.bot.article_url_template
+    first_line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    for a in index.articles:
+        m = meta.get(a.id) or {}
+        if template:
+            url = template.format(url_name=m.get("u") or "", id=a.id, article_number=m.get("n") or "",
+                                  language=a.language)
+            if url in text:
+                found.append(a.id)
+                continue
+        if a.title and first_line == a.title.strip():
+            found.append(a.id)
+    return [aid for aid in found if aid in index]

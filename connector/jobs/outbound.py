@@ -1,0 +1,186 @@
+"""Operator -> LINE: deliver one outbound message record exactly once, then record the outcome.
+
+The record arrives from the `message.send` callout (sealed in the job's arguments) or from the
+sweep of records still Pending in Salesforce. Exactly once:
+
+* the push carries `X-Line-Retry-Key` = retry_key("op:" + record Id) (the message key), so a
+  second push of the same record - a retried job, a sweep racing the callout, a lost marker -
+  is answered 409 by LINE and counted as delivered;
+* a marker in Redis remembers the outcome, so a retried job only writes the status back;
+* a short per-record lock keeps two jobs of the same record from working at once.
+
+Outcome on the record (upsert by Message_Key__c): Delivery_Status__c Sent (+ LINE_Message_Id__c,
+Sent_At__c, the error cleared) or Failed (+ Delivery_Error__c, the reason). LINE unavailable
+(5xx, timeout, 429) -> the job raises and RQ retries; the record stays Pending meanwhile and
+the sweep would find it again after its last retry.
+
+Images: the ContentVersion's bytes are fetched from Salesforce once, sealed in Redis and served
+to LINE from a short-lived signed URL on the relay (connector/web/media.py).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from connector.domain import operator as operator_domain
+from connector.domain.records import MESSAGE, Upsert, sf_datetime
+from connector.gateways.errors import Permanent
+from connector.jobs import delivery, job_id
+from connector.runtime import get_runtime
+from connector.web import media
+
+log = logging.getLogger(__name__)
+MAX_TEXT_UTF16 = 5000
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+LOCK_MS = 120_000
+
+
+class Undeliverable(Exception):
+    """The record cannot become a LINE message (the reason goes to Delivery_Error__c)."""
+
+
+def deliver(sealed: bytes) -> str:
+    """RQ job: deliver one operator message record (sealed callout record)."""
+    rt = get_runtime()
+    record = rt.vault.open_json(sealed)
+    key = record["messageKey"]
+    lock = f"{rt.store.p}op:lock:{key}"
+    if not rt.redis.set(lock, "1", nx=True, px=LOCK_MS):
+        log.info("outbound %s: another job is delivering it", key)
+        return "busy"
+    try:
+        result = rt.store.marker(key)
+        if not result:
+            result = _push(rt, record)
+            rt.store.set_marker(key, result)
+        _write_back(rt, key, result)
+        return result["status"]
+    finally:
+        rt.redis.delete(lock)
+
+
+def _push(rt, record: dict) -> dict:
+    now = time.time()
+    try:
+        channel_id, _, to = operator_domain.parse_session_key(record.get("sessionKey") or "")
+        rt.config.channel(channel_id)
+        message = _message(rt, record)
+    except (ValueError, KeyError):
+        return {"status": "Failed", "error": "not a session of a configured LINE channel", "at": now}
+    except Undeliverable as exc:
+        return {"status": "Failed", "error": str(exc)[:255], "at": now}
+    try:
+        ids = rt.line.push(channel_id, to, [message], key=record["messageKey"])
+    except Permanent as exc:  # 409 is not here: the gateway counts it as delivered
+        log.warning("outbound %s failed: %s", record["messageKey"], exc)
+        return {"status": "Failed", "error": str(exc)[:255], "at": now}
+    log.info("outbound %s pushed to LINE", record["messageKey"])
+    return {"status": "Sent", "ids": ids, "at": now}
+
+
+def _message(rt, record: dict) -> dict:
+    mtype = record.get("messageType")
+    if mtype == "text":
+        text = record.get("text") or ""
+        if not text.strip():
+            raise Undeliverable("empty text")
+        if len(text.encode("utf-16-le")) // 2 > MAX_TEXT_UTF16:
+            raise Undeliverable(f"text longer than {MAX_TEXT_UTF16} characters (LINE's limit)")
+        return {"type": "text", "text": text}
+    if mtype == "sticker":
+        if not record.get("stickerPackageId") or not record.get("stickerId"):
+            raise Undeliverable("sticker without package or sticker id")
+        return {"type": "sticker", "packageId": str(record["stickerPackageId"]), "stickerId": str(record["stickerId"])}
+    if mtype == "image":
+        url = image_url(rt, record)
+        return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
+    raise Undeliverable(f"message type {mtype!r} cannot be sent")
+
+
+def image_url(rt, record: dict) -> str:
+    """Fetch the image once (sealed in Redis), return a signed URL LINE can fetch until it expires."""
+    version_id = record.get("contentVersionId") or _latest_version(rt, record.get("contentDocumentId"))
+    if not version_id:
+        raise Undeliverable("image without a file")
+    ttl = rt.settings.routing.media_url_ttl_seconds
+    blob = media.blob_key(rt.store.p, version_id)
+    if not rt.redis.exists(blob):
+        try:
+            data = rt.salesforce.call("content", lambda sf: sf._call_salesforce(
+                "GET", f"{sf.base_url}sobjects/ContentVersion/{version_id}/VersionData").content)
+        except Permanent as exc:
+            raise Undeliverable(f"image file not readable: {exc}") from None
+        if len(data) > MAX_IMAGE_BYTES:
+            raise Undeliverable("image larger than 10 MB (LINE's limit)")
+        if media.image_type(data) is None:
+            raise Undeliverable("image must be JPEG or PNG")
+        rt.redis.set(blob, rt.vault.seal(data), ex=ttl + 60)
+    token = media.make_token(rt.config.encryption_keys, version_id, int(time.time()) + ttl)
+    return f"{rt.settings.public_base_url.rstrip('/')}/media/{token}"
+
+
+def _latest_version(rt, document_id: str | None) -> str | None:
+    if not document_id:
+        return None
+    rows = rt.salesforce.query("SELECT Id FROM ContentVersion WHERE ContentDocumentId = "
+                               f"'{_soql(document_id)}' AND IsLatest = true LIMIT 1")
+    return rows[0]["Id"] if rows else None
+
+
+def _write_back(rt, key: str, result: dict) -> None:
+    fields = {"Delivery_Status__c": result["status"], "Sent_At__c": sf_datetime(result["at"] * 1000),
+              "Delivery_Error__c": result.get("error")}
+    if result.get("ids"):
+        fields["LINE_Message_Id__c"] = result["ids"][0]
+    res = rt.salesforce.upsert_many([Upsert(MESSAGE, key, fields)])
+    r = res.get((MESSAGE, key))
+    if not (r and r.ok):
+        raise RuntimeError(f"delivery status of {key} not recorded: {r.code if r else 'no result'}")
+
+
+# --------------------------------------------------------------------------- the sweep
+
+_SWEEP_FIELDS = ("Id, Message_Key__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
+                 "Content_Document_Id__c, Chat_Session__r.Session_Key__c")
+
+
+def sweep_due(rt) -> bool:
+    """At most one sweep per `outbound_sweep_interval_seconds` across all workers."""
+    ttl = max(1, int(rt.settings.routing.outbound_sweep_interval_seconds))
+    return bool(rt.redis.set(f"{rt.store.p}op:sweep", "1", nx=True, ex=ttl))
+
+
+def sweep_job() -> int:
+    return sweep(get_runtime())
+
+
+def sweep(rt, now: float | None = None) -> int:
+    """Enqueue delivery of operator records still Pending after `outbound_sweep_delay_seconds`
+    (their callout was lost or failed): one SOQL query. Returns how many were enqueued."""
+    s = rt.settings.routing
+    now = time.time() if now is None else now
+    before = datetime.fromtimestamp(now - s.outbound_sweep_delay_seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = rt.salesforce.query(
+        f"SELECT {_SWEEP_FIELDS} FROM {MESSAGE} WHERE Direction__c = 'Operator' AND Delivery_Status__c = 'Pending' "
+        f"AND CreatedDate < {before} ORDER BY CreatedDate ASC LIMIT 200")
+    n = 0
+    for row in rows:
+        key = row.get("Message_Key__c") or ""
+        if not key.startswith("op:") or key.startswith("op:pending:"):
+            continue
+        record = {"id": row["Id"], "messageKey": key, "messageType": row.get("Type__c"), "text": row.get("Text__c"),
+                  "sessionKey": (row.get("Chat_Session__r") or {}).get("Session_Key__c"),
+                  "stickerPackageId": row.get("Sticker_Package_Id__c"), "stickerId": row.get("Sticker_Id__c"),
+                  "contentVersionId": None, "contentDocumentId": row.get("Content_Document_Id__c")}
+        rt.queue.enqueue("connector.jobs.outbound.deliver", rt.vault.seal_json(record),
+                         retry=delivery.retry_policy(rt), job_id=job_id("op", key), result_ttl=0,
+                         failure_ttl=7 * 24 * 3600, on_failure=delivery.to_dead_letter)
+        n += 1
+    if n:
+        log.info("outbound sweep: %d pending operator message(s) re-enqueued", n)
+    return n
+
+
+def _soql(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")

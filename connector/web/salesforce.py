@@ -1,0 +1,131 @@
+"""Callouts from Salesforce (Apex `LineConnectorCallout`): verify, dedupe, enqueue, answer 202.
+
+Contract (docs/salesforce.md): `POST /salesforce/callout`, JSON envelope
+`{"type", "id", "sentAt", "data"}`, headers `X-Connector-Timestamp` (unix seconds) and
+`X-Connector-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`.
+
+* The signature is checked on the raw bytes against every secret in CONNECTOR_CALLOUT_SECRETS
+  (comma-separated, newest first), so a rotation never rejects a callout.
+* The timestamp must be within `routing.callout_max_skew_seconds` (300) of our clock: an old
+  captured request is useless.
+* Replays: the envelope id is remembered (SET NX) for longer than the skew window; the same id
+  again is answered 409, which Apex counts as success (nothing is done twice).
+* Then the work is only ENQUEUED (sealed: operator texts are personal data): one outbound job per
+  message record, one routing job for any other type. No Salesforce or LINE call happens here.
+
+202 accepted · 400 malformed (signed, but not an envelope we understand) · 401 bad/missing/stale
+signature · 409 replay · 413 too large · 503 Redis unavailable (Apex leaves the message Pending;
+the relay's sweeper delivers it later).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+
+import redis
+from flask import Blueprint, current_app, jsonify, request
+
+from connector.jobs import job_id
+
+log = logging.getLogger(__name__)
+bp = Blueprint("salesforce", __name__)
+
+TYPES = {"message.send", "session.close", "session.transfer", "session.decline", "session.read",
+         "presence.update"}
+MESSAGE_TYPES = {"text", "sticker", "image"}
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """What Apex sends: "v1=" + lowercase hex HMAC-SHA256(secret, timestamp + "." + body)."""
+    return "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify(secrets, timestamp: str, body: bytes, signature: str) -> bool:
+    if not signature.startswith("v1="):
+        return False
+    return any(hmac.compare_digest(sign(s, timestamp, body), signature) for s in secrets)
+
+
+def _envelope(body: bytes) -> dict:
+    env = json.loads(body)
+    if not isinstance(env, dict):
+        raise ValueError("not an object")
+    if env.get("type") not in TYPES:
+        raise ValueError("unknown type")
+    if not isinstance(env.get("id"), str) or not 0 < len(env["id"]) <= 200:
+        raise ValueError("bad id")
+    if not isinstance(env.get("data"), dict):
+        raise ValueError("bad data")
+    if env["type"] == "message.send":
+        records = env["data"].get("records")
+        if not isinstance(records, list) or not records:
+            raise ValueError("no records")
+        for r in records:
+            if not isinstance(r, dict) or not str(r.get("messageKey") or "").startswith("op:") \
+                    or not isinstance(r.get("sessionKey"), str) or r.get("messageType") not in MESSAGE_TYPES:
+                raise ValueError("bad record")
+    return env
+
+
+@bp.post("/salesforce/callout")
+def callout():
+    rt = current_app.extensions["connector"]
+    settings = rt.settings.routing
+    if (request.content_length or 0) > settings.callout_max_body_bytes:
+        return jsonify(error="request body too large"), 413
+    body = request.get_data(cache=False)
+    if len(body) > settings.callout_max_body_bytes:
+        return jsonify(error="request body too large"), 413
+    secrets = rt.config.callout_secrets
+    timestamp = request.headers.get("X-Connector-Timestamp", "")
+    signature = request.headers.get("X-Connector-Signature", "")
+    if not secrets:
+        log.error("salesforce callout rejected: CONNECTOR_CALLOUT_SECRETS is not set")
+        return jsonify(error="invalid signature"), 401
+    if not timestamp.isdigit() or not signature or not verify(secrets, timestamp, body, signature):
+        log.warning("salesforce callout rejected: %s signature (%d bytes)", "bad" if signature else "missing", len(body))
+        return jsonify(error="invalid signature"), 401
+    skew = abs(time.time() - int(timestamp))
+    if skew > settings.callout_max_skew_seconds:
+        log.warning("salesforce callout rejected: timestamp %.0f s off", skew)
+        return jsonify(error="stale timestamp"), 401
+    try:
+        env = _envelope(body)
+    except (ValueError, TypeError, AttributeError) as exc:
+        log.warning("salesforce callout rejected: signed body is not an envelope (%s)", exc)
+        return jsonify(error="malformed envelope"), 400
+
+    seen = f"{rt.store.p}callout:seen:{hashlib.sha256(env['id'].encode()).hexdigest()}"
+    ttl = max(600, 2 * settings.callout_max_skew_seconds + 60)
+    try:
+        if not rt.redis.set(seen, "1", nx=True, ex=ttl):
+            log.info("salesforce callout %s: replay of an envelope already accepted", env["type"])
+            return jsonify(error="replay", accepted=False), 409
+        try:
+            _enqueue(rt, env)
+        except Exception:
+            rt.redis.delete(seen)  # not accepted: a retry of this envelope must not count as a replay
+            raise
+    except redis.RedisError as exc:
+        log.error("salesforce callout: redis unavailable (%s); answering 503", type(exc).__name__)
+        return jsonify(error="temporarily unavailable"), 503
+    log.info("salesforce callout %s accepted", env["type"])
+    return jsonify(accepted=True), 202
+
+
+def _enqueue(rt, env: dict) -> None:
+    from connector.jobs import delivery
+
+    seal = rt.vault.seal_json
+    if env["type"] == "message.send":
+        for record in env["data"]["records"]:
+            rt.queue.enqueue("connector.jobs.outbound.deliver", seal(record), retry=delivery.retry_policy(rt),
+                             job_id=job_id("op", record["messageKey"]), result_ttl=0,
+                             failure_ttl=7 * 24 * 3600, on_failure=delivery.to_dead_letter)
+        return
+    rt.queue.enqueue("connector.jobs.routing.callout", seal(env), retry=delivery.retry_policy(rt),
+                     job_id=job_id("callout", env["id"]), result_ttl=0, failure_ttl=7 * 24 * 3600,
+                     on_failure=delivery.to_dead_letter)
