@@ -70,7 +70,7 @@ class BotResponder:
         session = state["session"]
         bot = session.setdefault("bot", {})
         bot.setdefault("misses", 0)
-        ctx = _Ctx(session, bot, event)
+        ctx = _Ctx(session, bot, event, entitled=bool((state.get("friend") or {}).get("entitled")))
         etype = event.get("type")
         if etype == "postback":
             postback = event.get("postback")
@@ -174,7 +174,7 @@ class BotResponder:
         if available:
             return Turn([self._text("bot_handoff")], upserts=upserts, status="Queued",
                         signals=[{"kind": "queued", "session_key": session["key"], "case_key": case_key,
-                                  "priority": 0, "reason": reason}],
+                                  "priority": 0, "entitled": ctx.entitled, "reason": reason}],
                         note=f"bot: handoff to the queue ({why})")
         if self.settings.bot_only:
             message = self._text("bot_handoff_bot_only")
@@ -217,9 +217,10 @@ class BotResponder:
 
 
 class _Ctx:
-    def __init__(self, session: dict, bot: dict, event: dict):
+    def __init__(self, session: dict, bot: dict, event: dict, entitled: bool = False):
         self.session = session
         self.bot = bot
+        self.entitled = entitled
         self.eid = ev.event_id(event)
         self.ts = int(event.get("timestamp") or 0)
 

@@ -368,6 +368,7 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
         res.note = "identity.linked: no friend or contact id; ignored"
         return res
     friend["contact_id"] = contact_id
+    friend["entitled"] = bool((event.get("data") or {}).get("entitled"))  # e.g. an annual-plan customer
     res.upserts.append(Upsert(FRIEND, friend["key"], {"Contact__c": contact_id, "Verified__c": True}, eid))
     session = state.get("session")
     if session and session["status"] != "Closed":

@@ -68,7 +68,8 @@ def handoff(state: dict, event: dict, ctx) -> Result:
     res.upserts.append(Upsert(SESSION, session["key"], {"Status__c": "Queued", "Queued_At__c": sf_datetime(ts)},
                               conversation_event_id(event)))
     res.signals.append({"kind": "queued", "session_key": session["key"], "case_key": session.get("case_key"),
-                        "priority": int(data.get("priority") or 0), "skills": list(data.get("skills") or [])})
+                        "priority": int(data.get("priority") or 0), "skills": list(data.get("skills") or []),
+                        "entitled": bool((state.get("friend") or {}).get("entitled"))})
     res.note = f"{HANDOFF}: session queued for an operator"
     return res
 

@@ -153,6 +153,16 @@ def callout(sealed: bytes) -> str:
     except (ValueError, KeyError):
         log.warning("%s ignored: not a session of a configured channel", kind)
         return "ignored"
+    if kind == "identity.link":
+        # The customer proved who they are (support id checked in Salesforce): from now on the
+        # conversation uses that Contact, and an entitled customer is routed with priority.
+        if not str(data.get("contactId") or "").startswith("003"):
+            log.warning("identity.link ignored: not a Contact id")
+            return "ignored"
+        submit_internal(rt, channel_id, source, "identity.linked",
+                        {"contact_id": data["contactId"], "entitled": bool(data.get("entitled"))},
+                        idempotency_key=env["id"])
+        return "linked"
     if kind == "session.read":
         if source["type"] == "user":
             rt.line.mark_as_read(channel_id, source["userId"])

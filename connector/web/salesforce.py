@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("salesforce", __name__)
 
 TYPES = {"message.send", "session.close", "session.transfer", "session.decline", "session.read",
-         "presence.update"}
+         "presence.update", "identity.link"}
 MESSAGE_TYPES = {"text", "sticker", "image"}
 
 

@@ -154,9 +154,18 @@ def test_asking_for_a_person_inside_hours_queues_the_session(index, how):
     [case] = [u for u in upserts(res, CASE) if "LINE_Handoff_Reason__c" in u.fields]
     assert case.fields["LINE_Handoff_Reason__c"] == "Requested" and "LINE_Follow_Up__c" not in case.fields
     assert res.signals == [{"kind": "queued", "session_key": session_key, "case_key": session_key, "priority": 0,
-                            "reason": "Requested"}]
+                            "entitled": False, "reason": "Requested"}]
     # with an operator now, the bot stays out of it
     assert not messages(chat.say("まだですか"))
+
+
+def test_a_verified_entitled_customer_is_queued_with_priority(index):
+    chat = Chat(make(index))
+    chat.say("注文した商品がまだ届きません")
+    chat._apply(chat._event(type="x-connector.identity.linked", data={"contact_id": "003000000000001AAA",
+                                                                       "entitled": True}))
+    res = chat.say("オペレーターと話したい")
+    assert res.signals[0]["entitled"] is True
 
 
 def test_not_solved_records_a_question_example_candidate_and_hands_off(index):

@@ -254,3 +254,22 @@ def test_tick_sweeps_outbound_only_where_operators_work(rt, sb):
     presence(rt, operators(sb)[0])
     routing.tick(rt)
     assert "outbound-sweep" in rt.queue.job_ids
+
+
+def test_an_identity_link_from_salesforce_moves_the_inquiry_to_the_verified_contact(rt, sb):
+    customer_writes(rt, "会員サポートIDで確認をお願いします")
+    key = conv_state(rt)["session"]["key"]
+    contact_id = sb.salesforce.insert("Contact", {"LastName": "年間プラン 顧客"})
+    assert callout(rt, "identity.link", {"sessionKey": key, "contactId": contact_id, "entitled": True},
+                   envelope_id="s:link:1") == "linked"
+    run_jobs(rt)
+    friend = sb.salesforce.records("LINE_Friend__c")[0]
+    assert friend["Contact__c"] == contact_id and friend["Verified__c"] is True
+    assert sb.salesforce.find("Case", LINE_Inquiry_Key__c=key)[0]["ContactId"] == contact_id
+    assert conv_state(rt)["friend"]["entitled"] is True
+
+
+def test_an_identity_link_that_is_not_a_contact_id_is_ignored(rt, sb):
+    customer_writes(rt, "こんにちは")
+    key = conv_state(rt)["session"]["key"]
+    assert callout(rt, "identity.link", {"sessionKey": key, "contactId": "001000000000001AAA"}) == "ignored"
