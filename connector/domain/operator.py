@@ -46,10 +46,14 @@ def parse_session_key(session_key: str) -> tuple[str, dict, str]:
 
 
 def _current(state: dict, event: dict, res: Result, name: str) -> dict | None:
+    """The session the event is about, if it is the conversation's current and still open one."""
     session = state.get("session")
     key = (event.get("data") or {}).get("session_key")
     if not session or (key and session.get("key") != key):
         res.note = f"{name}: not the current session; ignored"
+        return None
+    if session.get("status") == "Closed":
+        res.note = f"{name}: session already closed; ignored"
         return None
     return session
 
@@ -79,9 +83,6 @@ def assigned(state: dict, event: dict, ctx) -> Result:
     session = _current(state, event, res, ASSIGNED)
     if session is None:
         return res
-    if session.get("status") == "Closed":
-        res.note = f"{ASSIGNED}: session already closed; ignored"
-        return res
     data = event.get("data") or {}
     session["status"] = "Operator"
     session["operator_id"] = data.get("operator_id")
@@ -94,9 +95,6 @@ def requeued(state: dict, event: dict, ctx) -> Result:
     session = _current(state, event, res, REQUEUED)
     if session is None:
         return res
-    if session.get("status") == "Closed":
-        res.note = f"{REQUEUED}: session already closed; ignored"
-        return res
     session["status"] = "Queued"
     session.pop("operator_id", None)
     res.note = f"{REQUEUED}: back in the queue ({(event.get('data') or {}).get('reason')})"
@@ -107,9 +105,6 @@ def closed(state: dict, event: dict, ctx) -> Result:
     res = Result(state=state)
     session = _current(state, event, res, CLOSED)
     if session is None:
-        return res
-    if session.get("status") == "Closed":
-        res.note = f"{CLOSED}: already closed"
         return res
     data = event.get("data") or {}
     eid = conversation_event_id(event)
