@@ -4,8 +4,12 @@ How ordering and "nothing lost, nothing twice" work:
 
 * The webhook runs INGEST for every event: one Lua call sets the dedupe key (`webhookEventId`,
   kept >= 24 h), appends the sealed event to the conversation's inbox list and marks the
-  conversation ready (a sorted set scored by "not before"). Only if the conversation *became*
-  ready does the webhook enqueue a drain job; one job drains many conversations.
+  conversation ready (a sorted set scored by "not before"). If the conversation *became* ready
+  it rings the doorbell: only the first ring since the last drain job started asks the webhook
+  to enqueue a drain (RQ's enqueue costs three round trips, too much for every event); that
+  job drains every ready conversation, and clears the bell when it starts so that more work
+  arriving meanwhile brings in another worker. The bell expires by itself, so a lost job is
+  replaced by the next ring (and the workers' sweeper catches the rest).
 * A drain job CLAIMs ready conversations: it takes each conversation's lock (token, TTL) and reads
   the head of its inbox, never removing anything. A conversation is only ever held by one
   drainer, so its events are applied in order whatever the number of workers.
@@ -33,11 +37,16 @@ import redis
 from connector.crypto import Vault
 
 PREFIX = "ln:"
+DOORBELL_MS = 5000
 
 _INGEST = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   redis.call('RPUSH', KEYS[2], ARGV[2])
-  return redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3])
+  if redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3]) == 1 then
+    if redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[5]) then return 1 end
+    return 2
+  end
+  return 0
 end
 return -1
 """
@@ -132,6 +141,14 @@ class Store:
     def ready_key(self) -> str:
         return self.p + "ready"
 
+    @property
+    def doorbell_key(self) -> str:
+        return self.p + "doorbell"
+
+    def drain_started(self) -> None:
+        """A drain job is running: the next conversation that becomes ready rings for another."""
+        self.r.delete(self.doorbell_key)
+
     def inbox_key(self, conv: str) -> str:
         return f"{self.p}inbox:{conv}"
 
@@ -139,8 +156,9 @@ class Store:
     def ingest(self, items: Iterable[tuple[str, str, str, dict]], now: float | None = None) -> tuple[list[str], int]:
         """Store events durably. items: (channel_id, event_id, conv, event).
 
-        Returns (conversations that became ready, number of duplicates skipped). Raises
-        redis.RedisError when Redis cannot take them: the caller must answer 5xx so LINE redelivers.
+        Returns (conversations that rang the doorbell: enqueue a drain job if any, number of
+        duplicates skipped). Raises redis.RedisError when Redis cannot take them: the caller
+        must answer 5xx so LINE redelivers.
         """
         now = time.time() if now is None else now
         items = list(items)
@@ -149,8 +167,9 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for channel_id, event_id, conv, event in items:
             entry = self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event, "received_at": now})
-            self._ingest(keys=[f"{self.p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), self.ready_key],
-                         args=[self.dedupe_ttl_s, entry, conv, now], client=pipe)
+            self._ingest(keys=[f"{self.p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), self.ready_key,
+                               self.doorbell_key],
+                         args=[self.dedupe_ttl_s, entry, conv, now, DOORBELL_MS], client=pipe)
         results = pipe.execute()
         ready = [conv for (_, _, conv, _), res in zip(items, results) if res == 1]
         duplicates = sum(1 for res in results if res == -1)

@@ -96,3 +96,11 @@ def test_events_are_sealed_at_rest(store, redis_url):
     store.ingest([("c", "E1", "c:U1", {"message": {"text": "田中です"}})])
     raw = redis_lib.Redis.from_url(redis_url).lindex("ln:inbox:c:U1", 0)
     assert "田中".encode() not in raw
+
+
+def test_only_the_first_newly_ready_conversation_rings_for_a_drain_until_one_starts(store):
+    wake, _ = store.ingest([("c", "E1", "c:U1", ev(1)), ("c", "E2", "c:U2", ev(2))])
+    assert wake == ["c:U1"]  # one drain job will take both
+    assert store.ingest([("c", "E3", "c:U3", ev(3))])[0] == []
+    store.drain_started()
+    assert store.ingest([("c", "E4", "c:U4", ev(4))])[0] == ["c:U4"]  # more work: another worker

@@ -30,7 +30,7 @@ def submit_internal(rt, channel_id: str, source: dict, name: str, data: dict, *,
     from connector.domain import events as ev
     event = {"type": f"x-connector.{name}", "webhookEventId": "x" + job_id("i", idempotency_key)[2:],
              "timestamp": timestamp_ms or int(time.time() * 1000), "source": source, "mode": "active", "data": data}
-    ready, duplicates = rt.store.ingest([(channel_id, event["webhookEventId"], ev.conversation_id(channel_id, event), event)])
-    if ready:
+    wake, duplicates = rt.store.ingest([(channel_id, event["webhookEventId"], ev.conversation_id(channel_id, event), event)])
+    if wake:
         enqueue_drains(rt, 1)
     return not duplicates

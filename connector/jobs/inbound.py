@@ -26,7 +26,9 @@ _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="line")
 
 def drain() -> int:
     """RQ entry point: drain until nothing is claimable. Returns the number of events applied."""
-    return Drainer(get_runtime()).run()
+    rt = get_runtime()
+    rt.store.drain_started()
+    return Drainer(rt).run()
 
 
 @dataclass

@@ -68,8 +68,8 @@ def webhook(name: str | None = None):
         eid = ev.event_id(e)  # older payloads have none: derived from the raw event, then stamped in
         items.append((channel.id, eid, ev.conversation_id(channel.id, e), {**ev.redacted(e, redact), "webhookEventId": eid}))
     try:
-        ready, duplicates = rt.store.ingest(items)
-        if ready:
+        wake, duplicates = rt.store.ingest(items)
+        if wake:
             enqueue_drains(rt, 1)
     except redis.RedisError as exc:
         log.error("line webhook: redis unavailable (%s); answering 503 so LINE redelivers", type(exc).__name__)
