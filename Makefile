@@ -37,5 +37,19 @@ test-salesforce: install $(NODE_STAMP)
 	@$(BIN)/python scripts/validate_metadata.py
 	@cd sfdc_metadata && npm run --silent lint:apex && npm run --silent test:unit -- --ci
 
+# Benchmarks on loopback against the sandbox (~5 min): table + bench/results/latest.json.
+# The ingress benchmark needs wrk (installed here with apt-get when run as root).
+bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)); } || \
+	  { echo "the ingress benchmark needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }
+	@command -v redis-server >/dev/null || { echo "the chaos run needs redis-server: sudo apt-get install -y redis-server"; exit 1; }
+	@scripts/with-redis.sh $(BIN)/python -m bench.run
+
+# The full chaos run (>= 5,000 events, worker SIGKILLs, Redis restarts, injected faults; 1-3 min).
+chaos: install
+	@command -v redis-server >/dev/null || { echo "the chaos run needs redis-server: sudo apt-get install -y redis-server"; exit 1; }
+	@scripts/with-redis.sh $(BIN)/python -m bench.chaos
+
 clean:
 	rm -rf $(VENV) sfdc_metadata/node_modules .pytest_cache

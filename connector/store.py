@@ -164,13 +164,19 @@ class Store:
         items = list(items)
         if not items:
             return [], 0
-        pipe = self.r.pipeline(transaction=False)
+        calls = []
         for channel_id, event_id, conv, event in items:
             entry = self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event, "received_at": now})
-            self._ingest(keys=[f"{self.p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), self.ready_key,
-                               self.doorbell_key],
-                         args=[self.dedupe_ttl_s, entry, conv, now, DOORBELL_MS], client=pipe)
-        results = pipe.execute()
+            calls.append(([f"{self.p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), self.ready_key,
+                           self.doorbell_key], [self.dedupe_ttl_s, entry, conv, now, DOORBELL_MS]))
+        if len(calls) == 1:
+            # the usual webhook: one EVALSHA round trip (a pipeline first asks SCRIPT EXISTS: two)
+            results = [self._ingest(keys=calls[0][0], args=calls[0][1])]
+        else:
+            pipe = self.r.pipeline(transaction=False)
+            for keys, args in calls:
+                self._ingest(keys=keys, args=args, client=pipe)
+            results = pipe.execute()
         ready = [conv for (_, _, conv, _), res in zip(items, results) if res == 1]
         duplicates = sum(1 for res in results if res == -1)
         return ready, duplicates

@@ -1,4 +1,4 @@
-"""The worker process: an RQ worker with the scheduler, plus a sweeper.
+"""The worker process: an RQ worker plus a sweeper thread that also schedules.
 
 Jobs run in-process (RQ's SimpleWorker, no fork per job) so the Salesforce session and HTTP
 connection pools are reused across jobs; every job is idempotent, so a worker killed mid-job
@@ -14,6 +14,9 @@ import time
 import redis
 
 from rq import SimpleWorker
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+from rq.utils import current_timestamp
 
 from connector.jobs import enqueue_drains
 from connector.runtime import Runtime
@@ -21,7 +24,55 @@ from connector.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
+def enqueue_due_jobs(rt: Runtime) -> int:
+    """Move retries and delayed jobs whose time has come onto the queue (what RQ's scheduler does).
+
+    Done here, by whichever worker holds a short lock, instead of by RQ's scheduler process:
+    that process dies with a Redis restart and its lock is only taken back every 10 minutes,
+    leaving retries waiting that long.
+    """
+    lock_ms = int(rt.settings.queue.sweep_interval_seconds * 2000)
+    if not rt.redis.set(rt.store.p + "scheduler", "1", nx=True, px=lock_ms):
+        return 0
+    registry = ScheduledJobRegistry(queue=rt.queue)
+    job_ids = registry.get_jobs_to_schedule(current_timestamp())
+    if not job_ids:
+        return 0
+    with rt.redis.pipeline() as pipe:
+        for job in Job.fetch_many(job_ids, connection=rt.redis):
+            if job is not None:
+                rt.queue._enqueue_job(job, pipeline=pipe, at_front=job.should_enqueue_at_front())
+        for job_id in job_ids:
+            registry.remove(job_id, pipeline=pipe)
+        pipe.execute()
+    return len(job_ids)
+
+
+def enqueue_drain_if_ready(rt: Runtime) -> bool:
+    """Conversations whose drainer died or whose backoff has passed get a drain job."""
+    if rt.store.pending() and rt.queue.count < 2:
+        enqueue_drains(rt, 1)
+        return True
+    return False
+
+
+def _knowledge_sync(rt: Runtime) -> None:
+    from connector.jobs.knowledge import maybe_schedule  # issue 4: a Redis key elects one worker
+    maybe_schedule(rt)
+
+
+def _routing(rt: Runtime) -> None:
+    from connector.jobs.routing import tick  # issue 5: presence expiry, routing, queue notices, sweep
+    tick(rt)
+
+
+PERIODIC = [("scheduled jobs", enqueue_due_jobs), ("knowledge sync", _knowledge_sync),
+            ("routing", _routing), ("drains", enqueue_drain_if_ready)]
+
+
 class Sweeper(threading.Thread):
+    """Runs the periodic tasks every `queue.sweep_interval_seconds`; one failing never stops the others."""
+
     def __init__(self, rt: Runtime):
         super().__init__(name="sweeper", daemon=True)
         self.rt = rt
@@ -30,28 +81,14 @@ class Sweeper(threading.Thread):
     def run(self) -> None:
         interval = self.rt.settings.queue.sweep_interval_seconds
         while not self.stopped.wait(interval):
-            try:
-                self.sweep_once()
-            except Exception as exc:  # noqa: BLE001 - keep sweeping through Redis hiccups
-                log.warning("sweeper: %s", type(exc).__name__)
+            self.sweep_once()
 
-    def sweep_once(self) -> bool:
-        store = self.rt.store
-        # issue 4: Knowledge sync every knowledge.sync_interval_seconds (a Redis key elects one worker)
-        try:
-            from connector.jobs.knowledge import maybe_schedule
-            maybe_schedule(self.rt)
-        except Exception as exc:  # noqa: BLE001 - never stop the drain sweep for it
-            log.warning("sweeper: knowledge sync not scheduled: %s", type(exc).__name__)
-        try:  # issue 5: presence expiry, routing, queue notices, pending operator messages
-            from connector.jobs.routing import tick
-            tick(self.rt)
-        except Exception as exc:  # noqa: BLE001 - never stop the drain sweep for it
-            log.warning("sweeper: routing tick failed: %s", type(exc).__name__)
-        if store.pending() and self.rt.queue.count < 2:
-            enqueue_drains(self.rt, 1)
-            return True
-        return False
+    def sweep_once(self) -> None:
+        for name, task in PERIODIC:
+            try:
+                task(self.rt)
+            except Exception as exc:  # noqa: BLE001 - keep sweeping through Redis hiccups
+                log.warning("sweeper: %s failed: %s", name, type(exc).__name__)
 
 
 def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
@@ -63,7 +100,7 @@ def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
         while True:
             worker = SimpleWorker([rt.queue], connection=rt.redis)
             try:
-                return worker.work(with_scheduler=True, burst=burst, logging_level=rt.settings.log_level)
+                return worker.work(with_scheduler=False, burst=burst, logging_level=rt.settings.log_level)
             except redis.ConnectionError as exc:
                 # Redis restarted or failed over: what was in flight is still in the inboxes
                 # (or abandoned in RQ's registries); reconnect instead of exiting.

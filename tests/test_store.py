@@ -104,3 +104,23 @@ def test_only_the_first_newly_ready_conversation_rings_for_a_drain_until_one_sta
     assert store.ingest([("c", "E3", "c:U3", ev(3))])[0] == []
     store.drain_started()
     assert store.ingest([("c", "E4", "c:U4", ev(4))])[0] == ["c:U4"]  # more work: another worker
+
+
+def test_a_worker_moves_due_retries_onto_the_queue_without_rqs_scheduler(redis_url):
+    from datetime import timedelta
+
+    from connector.config import load_config
+    from connector.runtime import Runtime
+    from connector.worker import enqueue_due_jobs
+    from tests.conftest import base_settings
+    import os
+    env = {"REDIS_URL": redis_url, "CONNECTOR_ENCRYPTION_KEYS": new_key(), "LINE_MAIN_SECRET": "s",
+           "LINE_MAIN_TOKEN": "t", "SF_USERNAME": "u", "SF_CONSUMER_KEY": "c", "SF_PASSWORD": "p",
+           "SF_CONSUMER_SECRET": "x"}
+    rt = Runtime(load_config(data=base_settings(), environ=env))
+    rt.queue.enqueue_in(timedelta(milliseconds=10), "os.getcwd")
+    assert rt.queue.count == 0
+    import time
+    time.sleep(1.1)  # RQ schedules with a resolution of one second
+    assert enqueue_due_jobs(rt) == 1 and rt.queue.count == 1
+    assert enqueue_due_jobs(rt) == 0  # another worker within the same tick finds nothing (lock)

@@ -114,6 +114,7 @@ class LineGateway:
 def _configuration(host: str, token: str) -> Configuration:
     cfg = Configuration(host=host.rstrip("/"), access_token=str(token))
     cfg.retries = 0  # our own backoff decides; never let urllib3 repeat a POST
+    cfg.connection_pool_maxsize = 32  # the drain overlaps up to 16 LINE calls per worker
     return cfg
 
 

@@ -1,0 +1,86 @@
+"""Burst: 10,000 messages from 2,000 new users arriving at once; how long until all is done.
+
+The events are built first, then POSTed to the webhook as fast as possible in bodies of 20
+events (LINE batches events per webhook), in five rounds so each user's messages keep their
+order. Done = every message is in Salesforce and every new user has had their welcome reply.
+
+The floor: the calls that must be made, at the sandbox's latency (Salesforce 150 ms, LINE
+80 ms per call):
+  * LINE: one profile lookup and one welcome reply per new user (2 x 2,000 calls x 80 ms);
+  * Salesforce: the records to write (per new user Contact, LINE_Friend__c, Case, session,
+    welcome message; per event the message record), at most 25 x 200 = 5,000 records per
+    Composite call (150 ms each).
+spread over the 2 workers, each making one Salesforce call at a time and up to
+LINE_CONCURRENCY (16, the drain's LINE pool) LINE calls at a time:
+  floor_s = LINE calls x 80 ms / (2 x 16) + ceil(records / 5,000) x 150 ms / 2.
+`floor_serial_s` is the same with one call at a time per worker (no LINE concurrency), the
+model the connector had before LINE calls of different conversations went parallel.
+"""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bench.common import BENCH_REDIS_URL, log, user_id, wait_for
+from bench.pipeline import LINE_MS, SF_MS
+
+WORKERS = 2
+LINE_CONCURRENCY = 16
+
+
+def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: dict | None = None) -> dict:
+    from connector.devstack import LocalStack
+    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=WORKERS, log_level="WARNING", overrides=overrides)
+    try:
+        stack.start()
+        sb = stack.sandbox
+        ch = stack.channels[0].channel_id
+        sb.set_latency("salesforce", SF_MS)
+        sb.set_latency("line", LINE_MS)
+        ids = [user_id(i, "burst") for i in range(users)]
+        log(f"burst: building {users * per_user} events")
+        rounds = []
+        for r in range(per_user):
+            evs = [sb.line.send_user_message(ch, u, {"type": "text", "text": f"burst {r}"}, deliver=False) for u in ids]
+            rounds.append([evs[i:i + body_events] for i in range(0, len(evs), body_events)])
+        total = users * per_user
+        calls0 = sb.salesforce.api_calls
+        log(f"burst: posting {total} events in {sum(len(x) for x in rounds)} webhooks")
+        t0 = time.time()
+        statuses: dict[int, int] = {}
+        for bodies in rounds:
+            with ThreadPoolExecutor(16) as pool:
+                for st in pool.map(lambda evs: sb.line._deliver(ch, evs), bodies):
+                    statuses[st] = statuses.get(st, 0) + 1
+        ingest_s = time.time() - t0
+        log(f"burst: ingested in {ingest_s:.1f}s; draining")
+        count = lambda: len(sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound"))  # noqa: E731
+        wait_for(lambda: count() >= total, 900, interval=1.0, what="all burst messages in Salesforce")
+        t_sf = time.time() - t0
+        replied = lambda: len({d["to"] for d in sb.line.delivered()}) >= users  # noqa: E731
+        wait_for(replied, 600, interval=1.0, what="a welcome reply for every user")
+        drain_s = time.time() - t0
+        sf_calls = sb.salesforce.api_calls - calls0
+        records = total + users * 5
+        line_calls = 2 * users
+        sf_min = math.ceil(records / 5000)
+        floor = (line_calls * LINE_MS / LINE_CONCURRENCY + sf_min * SF_MS) / 1000 / WORKERS
+        floor_serial = (line_calls * LINE_MS + sf_min * SF_MS) / 1000 / WORKERS
+        line_log = sb.request_log("line_api")
+        return {
+            "events": total, "users": users, "webhook_statuses": statuses, "ingest_s": round(ingest_s, 1),
+            "drain_s": round(drain_s, 1), "to_salesforce_s": round(t_sf, 1), "floor_s": round(floor, 1),
+            "ratio": round(drain_s / floor, 2), "floor_serial_s": round(floor_serial, 1),
+            "ratio_serial": round(drain_s / floor_serial, 3), "sf_calls": sf_calls,
+            "sf_calls_per_message": round(sf_calls / total, 4), "line_calls": len(line_log),
+            "floor_model": f"({line_calls} LINE calls x {LINE_MS} ms / {LINE_CONCURRENCY} + ceil({records}/5000) SF calls"
+                           f" x {SF_MS} ms) / {WORKERS} workers",
+        }
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    import json
+    print(json.dumps(run(), indent=2))
