@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from connector.domain import conversation, events as ev
@@ -71,9 +71,7 @@ class Drainer:
 
     # -- one batch ------------------------------------------------------------------------------
     def process(self, token: str, claimed: list[Claimed]) -> int:
-        profiles = self._new_friend_profiles(claimed)
-        plans = [self._decide(c, profiles) for c in claimed]
-        self._deliver(plans)
+        plans = self._decide_and_deliver(claimed)
         self.rt.store.extend_locks(token, [c.conv for c in claimed], self.qs.lock_seconds * 1000)
         results, failure = self._write([s for p in plans for s in p.steps if s.result])
         outcomes, applied, content, signals = [], 0, [], []
@@ -96,22 +94,38 @@ class Drainer:
         self.rt.store.count("events_applied", applied)
         return applied
 
-    def _new_friend_profiles(self, claimed: list[Claimed]) -> dict[str, dict | None]:
-        """LINE profiles of friends seen for the first time, fetched in parallel across conversations."""
-        wanted = {}
-        for c in claimed:
-            if not (c.state or {}).get("friend"):
-                for entry in c.entries:
-                    uid = ev.user_id(entry["event"])
-                    if uid and ev.source_key(entry["event"]) == uid:
-                        wanted[c.conv] = (entry["channel"], entry["event"])
-                        break
-        if not wanted:
-            return {}
-        futures = {conv: _POOL.submit(self._profile, ch, event) for conv, (ch, event) in wanted.items()}
-        return {conv: f.result() for conv, f in futures.items()}
+    def _decide_and_deliver(self, claimed: list[Claimed]) -> list[Plan]:
+        """The batch's LINE side, pipelined across conversations.
 
-    def _decide(self, c: Claimed, profiles: dict[str, dict | None]) -> Plan:
+        A new friend's profile is fetched on the LINE pool; as soon as it is in, the
+        conversation is decided (here, one at a time: the domain and the bot are not shared
+        across threads) and its replies go back to the pool, in order within the conversation.
+        No conversation waits for the slowest profile of the batch.
+        """
+        fetches = {_POOL.submit(self._new_friend_profile, c): i for i, c in enumerate(claimed)}
+        plans: list[Plan | None] = [None] * len(claimed)
+        sends = []
+        for future in as_completed(fetches):
+            i = fetches[future]
+            plans[i] = self._decide(claimed[i], future.result())
+            steps = [s for s in plans[i].steps if s.result and s.result.replies]
+            if steps:
+                sends.append(_POOL.submit(self._deliver_conversation, steps))
+        for future in sends:
+            future.result()
+        return plans
+
+    def _new_friend_profile(self, c: Claimed) -> dict | None:
+        """The LINE profile of a friend this conversation has not seen before (None otherwise)."""
+        if (c.state or {}).get("friend"):
+            return None
+        for entry in c.entries:
+            uid = ev.user_id(entry["event"])
+            if uid and ev.source_key(entry["event"]) == uid:
+                return self._profile(entry["channel"], entry["event"])
+        return None
+
+    def _decide(self, c: Claimed, profile: dict | None) -> Plan:
         plan = Plan(c)
         state = c.state
         s = self.rt.settings
@@ -121,9 +135,9 @@ class Drainer:
             step = Step(raw, entry, eid)
             try:
                 channel = self.rt.config.channel(entry["channel"])
-                profile = profiles.get(c.conv) if not (state or {}).get("friend") else None
                 ctx = conversation.Context(
-                    channel_id=channel.id, text=channel.text, profile=profile,
+                    channel_id=channel.id, text=channel.text,
+                    profile=profile if not (state or {}).get("friend") else None,
                     reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
                     subject_max_chars=s.salesforce.case.subject_max_chars,
                     reply_in_groups=channel.settings.reply_in_groups,
@@ -146,12 +160,6 @@ class Drainer:
         except GatewayError as exc:
             log.warning("profile of a new friend unavailable (%s); using a placeholder name", exc)
             return None
-
-    def _deliver(self, plans: list[Plan]) -> None:
-        """Send the batch's LINE replies: conversations in parallel, each one's replies in order."""
-        jobs = [[s for s in p.steps if s.result and s.result.replies] for p in plans]
-        for future in [_POOL.submit(self._deliver_conversation, steps) for steps in jobs if steps]:
-            future.result()
 
     def _deliver_conversation(self, steps: list[Step]) -> None:
         for step in steps:
