@@ -35,7 +35,7 @@ test-python: install
 
 test-salesforce: install $(NODE_STAMP)
 	@$(BIN)/python scripts/validate_metadata.py
-	@cd sfdc_metadata && npm run --silent lint:apex && npm run --silent test:unit -- --ci
+	@cd sfdc_metadata && npm run --silent lint:apex && npm run --silent test:unit -- -- --ci
 
 # Benchmarks on loopback against the sandbox (~5 min): table + bench/results/latest.json.
 # The ingress benchmark needs wrk (installed here with apt-get when run as root).

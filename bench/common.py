@@ -11,6 +11,8 @@ import secrets
 import subprocess
 import sys
 import time
+
+from connector.devstack import wait_for  # noqa: F401 - re-exported for the benchmarks
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,16 +147,6 @@ def start_gunicorn(stack, app: str = "connector.wsgi:app") -> subprocess.Popen:
     stack.procs.append(proc)
     _wait_http(stack.web_url + "/healthz", timeout=30)
     return proc
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def log(msg: str) -> None:

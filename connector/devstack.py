@@ -195,16 +195,21 @@ class LocalStack:
 
     # -- waiting ---------------------------------------------------------------------------------
     def wait_until(self, predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval)
-        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; logs in {self.workdir}")
+        return wait_for(predicate, timeout, interval, f"{what}; logs in {self.workdir}")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.workdir.glob("*.log")))
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll until predicate() is truthy and return its value; TimeoutError naming `what` otherwise."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _wait_http(url: str, timeout: float) -> None:

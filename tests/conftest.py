@@ -14,16 +14,22 @@ CHANNEL_SECRET = "8c570fa6dd201bb328f1c1eac23a96d8"
 CHANNEL_TOKEN = "test-token"
 
 
-@pytest.fixture
-def redis_url():
-    client = redis_lib.Redis.from_url(TEST_REDIS_URL)
+def fresh_redis(url: str):
+    """A client on an emptied Redis database, emptied again afterwards (use with `yield from`)."""
+    client = redis_lib.Redis.from_url(url)
     try:
         client.ping()
     except redis_lib.ConnectionError:
-        pytest.fail(f"tests need a Redis at {TEST_REDIS_URL} (make test starts one)")
+        pytest.fail(f"tests need a Redis at {url} (make test starts one)")
     client.flushdb()
-    yield TEST_REDIS_URL
+    yield client
     client.flushdb()
+
+
+@pytest.fixture
+def redis_url():
+    for _ in fresh_redis(TEST_REDIS_URL):
+        yield TEST_REDIS_URL
 
 
 @pytest.fixture

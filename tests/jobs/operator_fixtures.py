@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-import redis as redis_lib
+from tests.conftest import fresh_redis
 
 from connector.config import load_config
 from connector.crypto import new_key
@@ -47,14 +47,7 @@ def sb(op_sandbox):
 
 @pytest.fixture
 def op_redis():
-    client = redis_lib.Redis.from_url(OP_REDIS_URL)
-    try:
-        client.ping()
-    except redis_lib.ConnectionError:
-        pytest.fail(f"tests need a Redis at {OP_REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
+    yield from fresh_redis(OP_REDIS_URL)
 
 
 def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}"):

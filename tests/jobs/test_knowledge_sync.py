@@ -8,7 +8,6 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import redis as redis_lib
 
 from connector.config import load_config
 from connector.crypto import new_key
@@ -19,7 +18,7 @@ from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime
 from connector.sandbox import Sandbox, SandboxChannel
 from connector.sandbox.salesforce_store import SalesforceUser, format_datetime
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_REDIS_URL, fresh_redis
 
 REDIS_URL = re.sub(r"/\d+$", "/14", TEST_REDIS_URL)
 CHANNEL = "1000000001"
@@ -49,15 +48,8 @@ def lenient_sandbox():
 
 @pytest.fixture
 def r():
-    client = redis_lib.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis_lib.ConnectionError:
-        pytest.fail(f"tests need a Redis at {REDIS_URL}")
-    client.flushdb()
     knowledge._cache.by_lang.clear()
-    yield client
-    client.flushdb()
+    yield from fresh_redis(REDIS_URL)
     knowledge._cache.by_lang.clear()
 
 
