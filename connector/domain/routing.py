@@ -286,8 +286,20 @@ class RoutingState:
 # --------------------------------------------------------------------------- effects
 
 
+class _Effect:
+    """What routing asks the caller to do; `to_dict` carries its `kind` for effect_from_dict."""
+
+    __slots__ = ()
+    kind = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["kind"] = self.kind
+        return d
+
+
 @dataclass(frozen=True, slots=True)
-class Assignment:
+class Assignment(_Effect):
     """A session given to an operator: set Case owner + session operator, write a routing record."""
 
     session_key: str
@@ -305,14 +317,9 @@ class Assignment:
 
     kind = "assignment"
 
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["kind"] = self.kind
-        return d
-
 
 @dataclass(frozen=True, slots=True)
-class Requeued:
+class Requeued(_Effect):
     """A session an operator held went back to the queue."""
 
     session_key: str
@@ -323,14 +330,9 @@ class Requeued:
 
     kind = "requeued"
 
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["kind"] = self.kind
-        return d
-
 
 @dataclass(frozen=True, slots=True)
-class Released:
+class Released(_Effect):
     """A session left routing (closed); ``operator_id`` is None if it was still queued."""
 
     session_key: str
@@ -339,11 +341,6 @@ class Released:
     at: float
 
     kind = "released"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["kind"] = self.kind
-        return d
 
 
 Effect = Union[Assignment, Requeued, Released]

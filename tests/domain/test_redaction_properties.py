@@ -6,18 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.domain.redaction import Redactor, Rule
+from tests.domain.luhn import luhn_valid
 
 REDACTOR = Redactor()
 SEPARATORS = " \u00a0\u3000-\u2010\u2011\u2012\u2013\u2212\uff0d\u30fc\uff70"
-
-
-def luhn_valid(digits: list[int]) -> bool:
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def digit_runs(text: str) -> list[list[list[int]]]:
