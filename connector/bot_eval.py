@@ -29,7 +29,6 @@ from typing import Any
 
 from connector.domain.knowledge import ANSWER, Answerer, Article, KnowledgeIndex
 from connector.domain.knowledge.analysis import MODES
-from connector.domain.knowledge.answerer import DEFAULT_ANSWER_THRESHOLD, DEFAULT_CLARIFY_THRESHOLD
 
 
 class InputError(Exception):
@@ -47,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", required=True, help="JSONL: {text, expected}")
     p.add_argument("--json", action="store_true", help="emit one JSON object")
     p.add_argument("--mode", default=None, choices=sorted(MODES), help="analyser (for comparisons)")
-    p.add_argument("--answer-threshold", type=float, default=DEFAULT_ANSWER_THRESHOLD)
-    p.add_argument("--clarify-threshold", type=float, default=DEFAULT_CLARIFY_THRESHOLD)
+    p.add_argument("--lexical", action="store_true", help="BM25 only, without the embedding model (for comparisons)")
+    p.add_argument("--answer-threshold", type=float, default=None, help="default: the scorer model's")
+    p.add_argument("--clarify-threshold", type=float, default=None, help="default: the scorer model's")
     return p
 
 
@@ -167,7 +167,8 @@ def _print_text(res: dict[str, Any], out) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        if not 0.0 <= args.clarify_threshold <= args.answer_threshold <= 1.0:
+        given = [t for t in (args.clarify_threshold, args.answer_threshold) if t is not None]
+        if any(not 0.0 <= t <= 1.0 for t in given) or (len(given) == 2 and given[0] > given[1]):
             raise InputError("need 0 <= --clarify-threshold <= --answer-threshold <= 1")
         articles = load_kb(args.kb)
         questions = load_questions(args.questions, {a.id for a in articles})
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"connector bot eval: error: {e}", file=sys.stderr)
         return 2
     kwargs = {"mode": args.mode} if args.mode else {}
+    if not args.lexical:
+        from connector.gateways.embedder import get_encoder
+        kwargs["encoder"] = get_encoder()
     index = KnowledgeIndex.build(articles, **kwargs)
     answerer = Answerer(index, answer_threshold=args.answer_threshold, clarify_threshold=args.clarify_threshold)
     res = evaluate(answerer, questions)

@@ -62,8 +62,9 @@ _SF_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"   # a Salesforce API name: safe to put int
 class BotSettings(_Section):
     """Per channel: the auto-reply bot (docs/bot.md, "Integration")."""
     enabled: bool = False
-    answer_threshold: float = Field(0.47, ge=0, le=1)
-    clarify_threshold: float = Field(0.25, ge=0, le=1)
+    # None: the scorer model's own thresholds (docs/bot.md), which differ with and without knowledge.semantic.
+    answer_threshold: float | None = Field(None, ge=0, le=1)
+    clarify_threshold: float | None = Field(None, ge=0, le=1)
     max_unsuccessful: int = Field(2, ge=1, le=20)
     unsolved_hands_off: bool = True
     bot_only: bool = False
@@ -75,7 +76,8 @@ class BotSettings(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> "BotSettings":
-        if self.clarify_threshold > self.answer_threshold:
+        if (self.clarify_threshold is not None and self.answer_threshold is not None
+                and self.clarify_threshold > self.answer_threshold):
             raise ValueError("clarify_threshold must not be above answer_threshold")
         from connector.domain.business_hours import BusinessHours
         BusinessHours.from_config(self.business_hours)  # raises ValueError naming the bad key
@@ -109,6 +111,8 @@ class KnowledgeSettings(_Section):
     sync_interval_seconds: int = Field(900, ge=0)
     overlap_seconds: int = Field(60, ge=0, le=86400)
     question_examples: bool = True
+    # Rank with sentence embeddings (multilingual-E5, bundled) next to BM25; false: BM25 alone.
+    semantic: bool = True
 
     @field_validator("languages")
     @classmethod

@@ -1,6 +1,6 @@
 """Train the second-stage scorer (connector/domain/knowledge/scorer.py) on DEV data only.
 
-    .venv/bin/python bench/bot/train_scorer.py [--questions bench/bot/questions_dev.jsonl ...] [--large]
+    .venv/bin/python bench/bot/train_scorer.py [--questions bench/bot/questions_dev.jsonl ...] [--large] [--semantic]
 
 For every dev question the index returns its top-K candidates with match
 statistics (KnowledgeIndex.search_detailed); each candidate is one row
@@ -9,7 +9,8 @@ regression is fitted on these rows; the bot answers with the candidate of
 highest probability when that probability clears the answer threshold.
 Reports 5-fold cross-validated top-1 / wrong rate per threshold (folds are
 split by question), then fits on all data and prints the weights to paste
-into scorer.py. Never pass questions_test.jsonl.
+into scorer.py (``LEXICAL``, or ``HYBRID`` with ``--semantic``: the index then
+has the embedding channel). Never pass questions_test.jsonl.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request, normalize  # noqa: E402
+from connector.domain.knowledge import index as index_module  # noqa: E402
 from connector.domain.knowledge import scorer as S  # noqa: E402
 
 K = S.RERANK_K
@@ -42,27 +44,71 @@ def question_rows(idx: KnowledgeIndex, qs: list[dict]) -> list[tuple[str | None,
             out.append((q["expected"], [], []))
             continue
         cands, det = idx.search_detailed(t, K)
-        out.append((q["expected"], [c.article_id for c in cands], S.vectors(det)))
+        out.append((q["expected"], [c.article_id for c in cands], S.vectors(det, FEATS)))
     return out
 
 
-def fit(X: list[list[float]], y: list[int], l2: float = 1.0, iters: int = 1500, lr: float = 1.0) -> list[float]:
-    """L2-regularised logistic regression by full-batch gradient descent (bias last, not penalised)."""
-    n, d = len(X), len(X[0])
-    w = [0.0] * (d + 1)
-    for it in range(iters):
-        g = [0.0] * (d + 1)
-        for xi, yi in zip(X, y):
-            z = w[-1] + sum(a * b for a, b in zip(w, xi))
-            p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-            e = p - yi
-            for j in range(d):
-                g[j] += e * xi[j]
-            g[-1] += e
-        for j in range(d):
-            w[j] -= lr * (g[j] / n + l2 * w[j] / n)
-        w[-1] -= lr * g[-1] / n
-    return w
+def fit(X: list[list[float]], y: list[int], l2: float = 1.0, iters: int = 3000, lr: float = 0.5) -> list[float]:
+    """L2-regularised logistic regression by full-batch gradient descent on standardised
+    features (so the penalty treats them alike); returns raw-scale weights, bias last."""
+    import numpy as np
+
+    A = np.asarray(X, dtype=float)
+    t = np.asarray(y, dtype=float)
+    mu, sd = A.mean(0), A.std(0) + 1e-9
+    Z = (A - mu) / sd
+    n, d = Z.shape
+    w = np.zeros(d)
+    b = 0.0
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-np.clip(Z @ w + b, -30.0, 30.0)))
+        e = p - t
+        w -= lr * (Z.T @ e / n + l2 * w / n)
+        b -= lr * e.sum() / n
+    raw = w / sd
+    return [*raw.tolist(), float(b - (raw * mu).sum())]
+
+
+class CachedEncoder:
+    """The real encoder with its vectors memoised on disk (re-runs skip re-embedding the 2,000-article KB)."""
+
+    def __init__(self, inner, path: Path):
+        import numpy as np
+
+        self.inner, self.name, self.path = inner, inner.name, path
+        self.cache: dict[str, object] = {}
+        if path.exists():
+            with np.load(path) as z:
+                self.cache = {k: z[k] for k in z.files}
+        self.dirty = False
+
+    def _get(self, texts, kind):
+        import hashlib
+
+        import numpy as np
+
+        keys = [kind + hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        if not keys:
+            return np.zeros((0, self.inner.dim), np.float32)
+        missing = [(k, t) for k, t in zip(keys, texts) if k not in self.cache]
+        if missing:
+            fn = self.inner.queries if kind == "q" else self.inner.passages
+            for (k, _), v in zip(missing, fn([t for _, t in missing])):
+                self.cache[k] = v
+            self.dirty = True
+        return np.stack([self.cache[k] for k in keys])
+
+    def queries(self, texts):
+        return self._get(list(texts), "q")
+
+    def passages(self, texts):
+        return self._get(list(texts), "p")
+
+    def save(self) -> None:
+        import numpy as np
+
+        if self.dirty:
+            np.savez(self.path, **self.cache)
 
 
 def prob(w: list[float], x: list[float]) -> float:
@@ -95,6 +141,7 @@ def sweep(res, thresholds):
 
 
 TOP_ONLY = False
+FEATS: tuple[str, ...] = S.LEXICAL.features
 
 
 def flat(rows):
@@ -111,28 +158,38 @@ def main() -> None:
     ap.add_argument("--questions", nargs="+", default=[str(HERE / "questions_dev.jsonl")])
     ap.add_argument("--large", action="store_true", help="also train on the same questions against the 2,000-article KB")
     ap.add_argument("--l2", type=float, default=1.0)
-    ap.add_argument("--features", default=None, help="comma-separated subset of scorer.ALL_FEATURES (default: scorer.FEATURES)")
+    ap.add_argument("--features", default=None,
+                    help="comma-separated subset of scorer.ALL_FEATURES (default: the model's features)")
+    ap.add_argument("--semantic", action="store_true", help="index with the embedding channel (scorer.HYBRID)")
+    ap.add_argument("--lexical-share", type=float, default=None, help="override index.LEXICAL_SHARE")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--show-negatives", action="store_true")
     ap.add_argument("--top-only", action="store_true", help="decide on the BM25 top candidate only (no reranking)")
     args = ap.parse_args()
-    global TOP_ONLY
+    global TOP_ONLY, FEATS
     TOP_ONLY = args.top_only
-    feats = tuple(args.features.split(",")) if args.features else S.FEATURES
-    full = S.vectors
-    S.vectors = lambda det: full(det, feats)
+    model = S.HYBRID if args.semantic else S.LEXICAL
+    FEATS = tuple(args.features.split(",")) if args.features else model.features
+    if args.lexical_share is not None:
+        index_module.LEXICAL_SHARE = args.lexical_share
+    encoder = None
+    if args.semantic:
+        from connector.gateways.embedder import get_encoder
+        encoder = CachedEncoder(get_encoder(), Path("/tmp/train_scorer_vectors.npz"))
     if any("test" in q for q in args.questions):
         sys.exit("refusing to train on the held-out split")
     kb = [Article.from_dict(d) for d in json.loads((HERE / "kb.json").read_text(encoding="utf-8"))]
     qs = [q for p in args.questions for q in load(p)]
-    idx = KnowledgeIndex.build(kb)
+    idx = KnowledgeIndex.build(kb, encoder=encoder)
     rows = question_rows(idx, qs)
     rows_l = None
     if args.large:
         from make_large_kb import make
-        big = KnowledgeIndex.build([Article.from_dict(d) for d in make(2000)])
+        big = KnowledgeIndex.build([Article.from_dict(d) for d in make(2000)], encoder=encoder)
         rows_l = question_rows(big, qs)
+    if encoder is not None:
+        encoder.save()
     order = list(range(len(rows)))
     random.Random(1).shuffle(order)
     ths = [x / 100 for x in range(20, 96, 2)]
@@ -146,7 +203,7 @@ def main() -> None:
         cv += decide_rows(w, [rows[i] for i in sorted(test_ids)])
         if rows_l:
             cv_l += decide_rows(w, [rows_l[i] for i in sorted(test_ids)])
-    print(f"{len(qs)} questions, features: {args.features or S.FEATURES}")
+    print(f"{len(qs)} questions, features: {','.join(FEATS)}")
     for cap in (0.02, 0.03, 0.04, 0.05):
         ok = [(a, wr, t) for t, a, wr in sweep(cv, [x / 200 for x in range(0, 200)]) if wr <= cap]
         print(f"CV best top1 at wrong<={cap}: {max(ok) if ok else None}")

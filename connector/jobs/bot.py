@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from connector.domain.bot import BotResponder
 from connector.domain.knowledge import Answerer
+from connector.gateways.embedder import get_encoder
 from connector.jobs import hooks
 from connector.jobs.knowledge import load_index
 
@@ -33,7 +34,7 @@ def responder_factory(rt, channel):
         if event.get("type") not in ("message", "postback"):
             return None
         _show_loading(rt, channel, event, settings.loading_seconds)
-        index, meta = load_index(rt.redis, channel.language)
+        index, meta = load_index(rt.redis, channel.language, get_encoder(rt.settings.knowledge.semantic))
         answerer = Answerer(index, answer_threshold=settings.answer_threshold,
                             clarify_threshold=settings.clarify_threshold)
         template = settings.article_url_template

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta, timezone
 from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request
 from connector.domain.records import CASE, SESSION, Upsert, ref
 from connector.domain.records import EXAMPLE
+from connector.gateways.embedder import get_encoder
 from connector.gateways.errors import GatewayError
 from connector.runtime import Runtime, get_runtime
 
@@ -114,6 +115,7 @@ def sync_language(rt: Runtime, lang: str, *, full: bool = False) -> dict:
 def _sync(rt: Runtime, lang: str, full: bool) -> dict:
     ks = rt.settings.knowledge
     r = rt.redis
+    encoder = get_encoder(ks.semantic)
     cached = _load_state(r, lang)
     mark_raw = r.get(mark_key(lang))
     mark = _parse_dt(mark_raw.decode()) if mark_raw else None
@@ -149,12 +151,12 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
             a = _article(rec, f, lang, examples or {})
             articles[a.id] = a
             meta[a.id] = _meta(rec)
-        index = KnowledgeIndex.build(articles.values())
+        index = KnowledgeIndex.build(articles.values(), encoder=encoder)
         upserted = len(articles)
         removed = len(old_ids - set(articles))
         changed = True
     else:
-        index = KnowledgeIndex.from_state(cached["index"])
+        index = KnowledgeIndex.from_state(cached["index"], encoder=encoder)
         meta = dict(cached.get("meta") or {})
         online_ids = set()
         for rec in online:
@@ -281,22 +283,24 @@ class _Cache:
 _cache = _Cache()
 
 
-def load_index(r, lang: str) -> tuple[KnowledgeIndex, dict]:
+def load_index(r, lang: str, encoder=None) -> tuple[KnowledgeIndex, dict]:
     """(index, meta) of `lang`: the in-process copy, reloaded only when Redis has a newer version.
 
     Costs one Redis GET per call and never a Salesforce call. Without a synced index the bot still
-    greets and hands off (an empty index matches nothing).
+    greets and hands off (an empty index matches nothing). With an `encoder` (semantic.Encoder),
+    the vectors the sync stored are reused; articles without them are embedded here.
     """
     version = r.get(version_key(lang))
     with _cache.lock:
         cur = _cache.by_lang.get(lang)
-        if cur is not None and cur[0] == version:
+        if cur is not None and cur[0] == version and cur[1].encoder is encoder:
             return cur[1], cur[2]
         state = _load_state(r, lang)
         if state is None:
-            index, meta = KnowledgeIndex.build([]), {}
+            index, meta = KnowledgeIndex.build([], encoder=encoder), {}
         else:
-            index, meta = KnowledgeIndex.from_state(state["index"]), state.get("meta") or {}
+            index = KnowledgeIndex.from_state(state["index"], encoder=encoder)
+            meta = state.get("meta") or {}
         _cache.by_lang[lang] = (version, index, meta)
         log.info("knowledge index %s loaded: version %s, %d article(s)", lang,
                  version.decode() if version else "-", len(index))
@@ -333,7 +337,7 @@ def run_learn(rt: Runtime, case_key: str) -> int:
             channel = rt.config.channel(s.get("Channel_Id__c") or "")
         except KeyError:
             continue
-        index, meta = load_index(rt.redis, channel.language)
+        index, meta = load_index(rt.redis, channel.language, get_encoder(rt.settings.knowledge.semantic))
         question = next((m["Text__c"] for m in msgs if m.get("Direction__c") == "Inbound" and m.get("Type__c") == "text"
                          and m.get("Text__c") and not is_greeting(m["Text__c"]) and not is_handoff_request(m["Text__c"])),
                         None)

@@ -6,24 +6,17 @@ Pure domain code: no I/O. Build a :class:`KnowledgeIndex` from
 See docs/bot.md.
 """
 
-from .answerer import (
-    DEFAULT_ANSWER_THRESHOLD,
-    DEFAULT_CLARIFY_THRESHOLD,
-    Answerer,
-    confidence,
-    short_answer,
-)
+from .answerer import Answerer, confidence, short_answer
 from .index import KnowledgeIndex
 from .models import ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, NO_MATCH, Article, Candidate, Decision
 from .normalize import normalize
 from .rules import is_greeting, is_handoff_request
+from .semantic import Encoder
 from .synonyms import DEFAULT_SYNONYMS
 
 __all__ = [
     "ANSWER",
     "CLARIFY",
-    "DEFAULT_ANSWER_THRESHOLD",
-    "DEFAULT_CLARIFY_THRESHOLD",
     "DEFAULT_SYNONYMS",
     "GREETING",
     "HANDOFF_REQUEST",
@@ -32,6 +25,7 @@ __all__ = [
     "Article",
     "Candidate",
     "Decision",
+    "Encoder",
     "KnowledgeIndex",
     "confidence",
     "is_greeting",

@@ -8,13 +8,12 @@ from .index import KnowledgeIndex
 from .models import ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, NO_MATCH, Article, Decision
 from .normalize import normalize
 from .rules import is_greeting, is_handoff_request
-from .scorer import RERANK_K, probabilities
+from .scorer import RERANK_K, model_for, probabilities
 
 # Decision.confidence is the second-stage scorer's probability that the top
-# candidate is the right article (scorer.py). Thresholds chosen by 5-fold
-# cross-validation on the dev questions only (docs/bot.md, "Re-tuning").
-DEFAULT_ANSWER_THRESHOLD = 0.88
-DEFAULT_CLARIFY_THRESHOLD = 0.45
+# candidate is the right article (scorer.py). Unless given, the thresholds are
+# the scorer model's own, chosen by 5-fold cross-validation on the dev questions
+# only (docs/bot.md, "Re-tuning").
 CLARIFY_CANDIDATES = 3
 
 # Legacy score-only confidence (the pre-scorer decision rule; kept for
@@ -42,11 +41,13 @@ class Answerer:
         self,
         index: KnowledgeIndex,
         *,
-        answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
-        clarify_threshold: float = DEFAULT_CLARIFY_THRESHOLD,
+        answer_threshold: float | None = None,
+        clarify_threshold: float | None = None,
         max_candidates: int = CLARIFY_CANDIDATES,
     ):
-        if not 0.0 <= clarify_threshold <= answer_threshold <= 1.0:
+        """Thresholds left None are the scorer model's defaults (scorer.LEXICAL / HYBRID)."""
+        given = [t for t in (clarify_threshold, answer_threshold) if t is not None]
+        if any(not 0.0 <= t <= 1.0 for t in given) or (len(given) == 2 and given[0] > given[1]):
             raise ValueError("need 0 <= clarify_threshold <= answer_threshold <= 1")
         self.index = index
         self.answer_threshold = answer_threshold
@@ -63,12 +64,19 @@ class Answerer:
         cands, details = self.index.search_detailed(text, k=max(self.max_candidates, RERANK_K))
         if not cands:
             return Decision(NO_MATCH, None, (), 0.0)
-        conf = round(probabilities(details)[0], 4)
-        shown = tuple(cands[: self.max_candidates])
-        if conf >= self.answer_threshold:
-            article = self.index.get(cands[0].article_id)
+        model = model_for(details)
+        probs = probabilities(details, model)
+        ranked = list(zip(cands, probs))
+        if model.rerank:
+            ranked.sort(key=lambda cp: -cp[1])  # stable: ties keep the index's order
+        conf = round(ranked[0][1], 4)
+        shown = tuple(c for c, _ in ranked[: self.max_candidates])
+        answer_at = model.answer_threshold if self.answer_threshold is None else self.answer_threshold
+        clarify_at = model.clarify_threshold if self.clarify_threshold is None else self.clarify_threshold
+        if conf >= answer_at:
+            article = self.index.get(ranked[0][0].article_id)
             return Decision(ANSWER, article, shown, conf)
-        if conf >= self.clarify_threshold:
+        if conf >= min(clarify_at, answer_at):
             return Decision(CLARIFY, None, shown, conf)
         return Decision(NO_MATCH, None, shown, conf)
 

@@ -6,8 +6,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .analysis import DEFAULT_MODE, Analyzer, query_nouns
 from .models import Article, Candidate
+from .semantic import Encoder, embed_articles, pack, prepare, unpack, zscores
 from .synonyms import DEFAULT_SYNONYMS
 
 STATE_FORMAT = "knowledge-index/1"
@@ -22,6 +25,9 @@ B = 0.5
 # Query features that occur in no article still count in the normaliser (an
 # off-topic message should not look like a perfect match), but at this weight.
 UNSEEN_WEIGHT = 0.5
+# With an encoder, candidates are ranked by LEXICAL_SHARE * z(BM25) + (1 - LEXICAL_SHARE) * z(cosine),
+# both standardised over the articles (chosen on the dev questions, docs/bot.md).
+LEXICAL_SHARE = 0.6
 
 
 class KnowledgeIndex:
@@ -31,6 +37,7 @@ class KnowledgeIndex:
         synonyms: Mapping[str, Sequence[str]] | None = None,
         mode: str = DEFAULT_MODE,
         family_weights: Mapping[str, float] | None = None,
+        encoder: Encoder | None = None,
     ):
         self._synonyms = {k: list(v) for k, v in (DEFAULT_SYNONYMS if synonyms is None else synonyms).items()}
         self.mode = mode
@@ -46,6 +53,12 @@ class KnowledgeIndex:
         self._idf: dict[str, float] = {}
         self._ids: list[str] = []
         self._max_idf = 0.0
+        # Semantic channel (semantic.py): vectors per article, embedded lazily in batches.
+        self.encoder = encoder
+        self._vectors: dict[str, np.ndarray] = {}
+        self._unembedded: set[str] = set()
+        self._matrix = np.zeros((0, 0), np.float32)
+        self._owner = np.zeros(0, np.int64)
 
     # ----------------------------------------------------------------- build
     @classmethod
@@ -55,10 +68,12 @@ class KnowledgeIndex:
         *,
         synonyms: Mapping[str, Sequence[str]] | None = None,
         mode: str = DEFAULT_MODE,
+        encoder: Encoder | None = None,
     ) -> "KnowledgeIndex":
         """Index ``articles``. ``synonyms`` replaces the default groups (pass
-        ``{**DEFAULT_SYNONYMS, ...}`` to extend them)."""
-        idx = cls(synonyms=synonyms, mode=mode)
+        ``{**DEFAULT_SYNONYMS, ...}`` to extend them); with an ``encoder`` the
+        semantic channel ranks too (semantic.py)."""
+        idx = cls(synonyms=synonyms, mode=mode, encoder=encoder)
         for a in articles:
             idx._add(a)
         idx._refresh()
@@ -82,6 +97,9 @@ class KnowledgeIndex:
     def _add(self, a: Article) -> None:
         self._articles[a.id] = a
         self._docs[a.id] = self._analyse(a)
+        if self.encoder is not None:
+            self._vectors.pop(a.id, None)
+            self._unembedded.add(a.id)
         self._dirty = True
 
     def upsert(self, article: Article) -> None:
@@ -91,6 +109,8 @@ class KnowledgeIndex:
         if self._articles.pop(article_id, None) is not None:
             del self._docs[article_id]
             self._about.pop(article_id, None)
+            self._vectors.pop(article_id, None)
+            self._unembedded.discard(article_id)
             self._dirty = True
 
     def __len__(self) -> int:
@@ -106,7 +126,16 @@ class KnowledgeIndex:
     def articles(self) -> list[Article]:
         return list(self._articles.values())
 
+    def _embed_pending(self) -> None:
+        if self.encoder is None or not self._unembedded:
+            return
+        todo = [self._articles[i] for i in sorted(self._unembedded)]
+        self._vectors.update(embed_articles(self.encoder, todo))
+        self._unembedded.clear()
+        self._dirty = True
+
     def _refresh(self) -> None:
+        self._embed_pending()
         if not self._dirty:
             return
         self._ids = list(self._docs)
@@ -126,7 +155,24 @@ class KnowledgeIndex:
                 w = self._idf[f] * tf * (K1 + 1.0) / (tf + norm)
                 postings.setdefault(f, []).append((pos, w))
         self._postings = postings
+        if self.encoder is not None and self._vectors:
+            rows = [self._vectors[i] for i in self._ids]
+            self._matrix = np.vstack(rows)
+            self._owner = np.repeat(np.arange(n), [len(r) for r in rows])
+        else:
+            self._matrix = np.zeros((0, 0), np.float32)
+            self._owner = np.zeros(0, np.int64)
         self._dirty = False
+
+    def _semantic(self, text: str) -> np.ndarray | None:
+        """Per article (index order): best cosine of its vectors with ``text``."""
+        if self.encoder is None or not len(self._owner):
+            return None
+        # einsum, not @: a BLAS call would wake OpenBLAS threads that then fight the model's OpenMP threads
+        sims = np.einsum("ij,j->i", self._matrix, self.encoder.queries([prepare(text)])[0])
+        best = np.full(len(self._ids), -1.0, np.float32)
+        np.maximum.at(best, self._owner, sims)
+        return best
 
     # ---------------------------------------------------------------- search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
@@ -178,13 +224,24 @@ class KnowledgeIndex:
             else:
                 for pos, pw in self._postings[f]:
                     scores[pos] = scores.get(pos, 0.0) + w * pw
-        if not scores or bound <= 0:
+        dense = self._semantic(text)
+        if bound <= 0 or (not scores and dense is None):
             return [], []
-        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        if dense is None:
+            top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        else:
+            lexical = np.zeros(len(self._ids))
+            for pos, s in scores.items():
+                lexical[pos] = s
+            fused = LEXICAL_SHARE * zscores(lexical) + (1.0 - LEXICAL_SHARE) * zscores(dense.astype(np.float64))
+            order = np.argsort(-fused, kind="stable")[:k]
+            top = [(int(pos), scores.get(int(pos), 0.0)) for pos in order]
         if not with_details:
             return [Candidate(article_id=self._ids[pos], title=self._articles[self._ids[pos]].title,
                               score=round(min(1.0, s / bound), 6)) for pos, s in top], []
         word_best = max(word_chan.items(), key=lambda kv: (kv[1], -kv[0]))[0] if word_chan else -1
+        lexical_best = max(scores.items(), key=lambda kv: (kv[1], -kv[0]))[0] if scores else -1
+        dense_best = int(np.argmax(dense)) if dense is not None else -1
         fam_mass: dict[str, float] = {}
         for _, fam, m in qfeats:
             fam_mass[fam] = fam_mass.get(fam, 0.0) + m
@@ -227,6 +284,11 @@ class KnowledgeIndex:
                 "has_about": 1.0 if about else 0.0,
                 "word_top": 1.0 if word_best == pos else 0.0,
             }
+            if dense is not None:
+                det["dense"] = float(dense[pos])
+                det["fused"] = float(fused[pos])
+                det["lexical_top"] = 1.0 if lexical_best == pos else 0.0
+                det["dense_top"] = 1.0 if dense_best == pos else 0.0
             for fam in ("s", "w", "c"):
                 tot = fam_mass.get(fam, 0.0)
                 det["cov_" + fam] = matched.get(fam, 0.0) / tot if tot else 0.0
@@ -246,13 +308,25 @@ class KnowledgeIndex:
             "articles": [a.to_dict() for a in self._articles.values()],
             "features": self._docs,
             "about": self._about,
+            **self._vector_state(),
         }
 
+    def _vector_state(self) -> dict[str, Any]:
+        if self.encoder is None:
+            return {}
+        self._embed_pending()
+        dim = next((v.shape[1] for v in self._vectors.values()), 0)
+        return {"encoder": self.encoder.name, "dim": dim,
+                "vectors": {aid: pack(v) for aid, v in self._vectors.items()}}
+
     @classmethod
-    def from_state(cls, d: Mapping[str, Any]) -> "KnowledgeIndex":
+    def from_state(cls, d: Mapping[str, Any], *, encoder: Encoder | None = None) -> "KnowledgeIndex":
+        """Restore a state. With an ``encoder``, vectors stored by the same
+        encoder are reused; others (or none stored) are re-embedded."""
         if not isinstance(d, Mapping) or d.get("format") != STATE_FORMAT:
             raise ValueError(f"not a {STATE_FORMAT} state")
-        idx = cls(synonyms=d["synonyms"], mode=d["mode"], family_weights=d.get("family_weights"))
+        idx = cls(synonyms=d["synonyms"], mode=d["mode"], family_weights=d.get("family_weights"), encoder=encoder)
+        stored = (d.get("vectors") or {}) if encoder is not None and d.get("encoder") == encoder.name else {}
         feats = d["features"]
         about = d.get("about") or {}
         for ad in d["articles"]:
@@ -263,6 +337,12 @@ class KnowledgeIndex:
                 idx._about[a.id] = [str(f) for f in about[a.id]]
             else:  # older state: concepts weighted like a title / question hit
                 idx._about[a.id] = sorted(f for f, v in idx._docs[a.id].items() if f.startswith("c:") and v >= 1.0)
+            if encoder is not None:
+                vec = unpack(stored[a.id], int(d["dim"])) if a.id in stored else None
+                if vec is not None and len(vec) == 1 + len(a.examples):
+                    idx._vectors[a.id] = vec
+                else:
+                    idx._unembedded.add(a.id)
         idx._dirty = True
         idx._refresh()
         return idx

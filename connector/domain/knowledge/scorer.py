@@ -1,15 +1,19 @@
-"""Second-stage scorer: which candidate to answer with, and how sure to be.
+"""Second-stage scorer: how sure to be of the top-ranked article.
 
-BM25 ranks; this module re-scores the top ``RERANK_K`` candidates with a small
-logistic regression over match statistics that BM25's single number hides
-(see ``KnowledgeIndex.search_detailed``). Weights are fitted on the dev split
-only by ``bench/bot/train_scorer.py`` (pure Python, no numpy).
+The index ranks (BM25, fused with the semantic channel when there is one);
+this module gives the probability that the top candidate is right with a small
+logistic regression over match statistics that the ranking's single number
+hides (see ``KnowledgeIndex.search_detailed``). There is one :class:`Model` per
+kind of index, each with the thresholds chosen for it: ``LEXICAL`` (BM25 only)
+and ``HYBRID`` (BM25 + embeddings). Weights are fitted on the dev split only by
+``bench/bot/train_scorer.py``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 RERANK_K = 5
 
@@ -18,18 +22,53 @@ ALL_FEATURES = (
     "score", "gap", "rel", "rank0", "cov_s", "cov_w", "cov_c", "strong_s", "strong_w", "strong_c",
     "strong_all", "has_c", "miss_concepts", "miss_word_idf", "word_top", "qlen",
     "unseen_words", "about_cov", "has_about", "full_c", "miss_nouns",
+    # semantic channel (index with an encoder only)
+    "dense", "dgap", "fused", "fgap", "lexical_top", "dense_top", "agree",
 )
-# The model in use: chosen by 5-fold cross-validation on the dev questions
-# (questions_dev.jsonl + questions_dev_extra.jsonl), fitted on those questions
-# against both the 47-article KB and the 2,000-article KB so that the same
-# threshold holds as the KB grows. See docs/bot.md.
-FEATURES = ("score", "gap", "cov_c", "strong_c", "about_cov", "miss_nouns", "word_top")
-WEIGHTS: tuple[float, ...] = (0.9239, 1.4777, -0.2023, 1.5091, 1.3026, -1.1092, 0.4423)
-BIAS = -0.3878
 
 
-def vectors(details: Sequence[dict[str, float]], features: Sequence[str] | None = None) -> list[list[float]]:
-    """Feature vectors (in ``features`` order, default ``FEATURES``) for candidates in BM25 order.
+@dataclass(frozen=True)
+class Model:
+    name: str
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    answer_threshold: float   # default Answerer thresholds for this model
+    clarify_threshold: float
+    rerank: bool = False      # answer with the most probable candidate, not the top-ranked one
+
+    def probability(self, vector: Sequence[float]) -> float:
+        z = self.bias + sum(a * b for a, b in zip(self.weights, vector))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+# Both chosen by 5-fold cross-validation on the dev questions (questions_dev.jsonl +
+# questions_dev_extra.jsonl), fitted on those questions against both the 47-article KB and the
+# 2,000-article KB so that the thresholds hold as the KB grows. See docs/bot.md.
+LEXICAL = Model(
+    "lexical",
+    ("score", "gap", "cov_c", "strong_c", "about_cov", "miss_nouns", "word_top"),
+    (0.9239, 1.4777, -0.2023, 1.5091, 1.3026, -1.1092, 0.4423), -0.3878,
+    answer_threshold=0.88, clarify_threshold=0.45,
+)
+HYBRID = Model(
+    "hybrid",
+    ALL_FEATURES,
+    (3.3239, 5.7165, 1.3271, 0.0838, -0.6616, 1.2339, -1.1554, -4.8097, -3.8978, 0.1943, 3.8915, -0.6569,
+     0.5683, 0.7813, 0.0432, -0.5744, 0.0861, 2.3566, 1.7987, 0.2084, -1.1093, 36.0183, 62.4516, -0.0052,
+     0.0043, 2.2495, -0.5521, -0.5368),
+    -35.5235,
+    answer_threshold=0.74, clarify_threshold=0.25, rerank=True,
+)
+
+
+def model_for(details: Sequence[dict[str, float]]) -> Model:
+    """The model for what the index produced: HYBRID when it has the semantic channel."""
+    return HYBRID if details and "dense" in details[0] else LEXICAL
+
+
+def vectors(details: Sequence[dict[str, float]], features: Sequence[str]) -> list[list[float]]:
+    """Feature vectors (in ``features`` order) for candidates in ranking order.
 
     * ``score``: BM25 share of the query explained (Candidate.score); ``gap``:
       its lead over the best other candidate;
@@ -40,7 +79,11 @@ def vectors(details: Sequence[dict[str, float]], features: Sequence[str] | None 
     * ``miss_nouns``: query content nouns (not generic shop words) absent
       from the article — 「フリマ」「ホテル」 in 「フリマで買った商品の返品」「ホテルの予約」
       mark a message about something else (capped at 3);
-    * ``word_top``: the article also ranks first on words + concepts alone.
+    * ``word_top``: the article also ranks first on words + concepts alone;
+    * semantic channel: ``dense`` (best cosine with the article's vectors),
+      ``dgap`` (its lead over the best other candidate), ``fused`` / ``fgap``
+      (the fused ranking score and lead), ``lexical_top`` / ``dense_top``
+      (first on BM25 / on cosine alone), ``agree`` (both).
     """
     if not details:
         return []
@@ -61,13 +104,15 @@ def vectors(details: Sequence[dict[str, float]], features: Sequence[str] | None 
             "miss_nouns": min(d["miss_nouns"], 3.0),
             "full_c": 1.0 if d["n_concepts"] and d["miss_concepts"] == 0 else 0.0,
         }
-        out.append([row[f] for f in (features or FEATURES)])
+        if "dense" in d:
+            row["dgap"] = d["dense"] - max((x["dense"] for j, x in enumerate(details) if j != i), default=0.0)
+            row["fgap"] = d["fused"] - max((x["fused"] for j, x in enumerate(details) if j != i), default=0.0)
+            row["agree"] = d["lexical_top"] * d["dense_top"]
+        out.append([row[f] for f in features])
     return out
 
 
-def probabilities(details: Sequence[dict[str, float]]) -> list[float]:
-    out = []
-    for v in vectors(details):
-        z = BIAS + sum(a * b for a, b in zip(WEIGHTS, v))
-        out.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
-    return out
+def probabilities(details: Sequence[dict[str, float]], model: Model | None = None) -> list[float]:
+    """Probability that each candidate is right, with ``model`` (default: ``model_for(details)``)."""
+    model = model or model_for(details)
+    return [model.probability(v) for v in vectors(details, model.features)]
