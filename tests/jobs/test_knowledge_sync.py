@@ -4,6 +4,7 @@ Uses Redis database 14 (not the shared test database) so it can run beside other
 """
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -309,3 +310,40 @@ def test_learn_from_case_turns_an_article_an_operator_sent_into_a_candidate(sb):
     [example] = sb.salesforce.find("LINE_Question_Example__c", Source__c="Operator")
     assert example["Question__c"] == "ポイントっていつまで使えるの"
     assert example["Article_Id__c"] == "kA0000000000003AAA" and example["Status__c"] == "Candidate"
+
+
+# -- semantic channel ------------------------------------------------------------------------------
+def test_the_sync_stores_article_vectors_so_workers_never_embed_articles(sb):
+    from connector.gateways.embedder import get_encoder
+
+    seed_all(sb)
+    rt = runtime(sb)
+    knowledge.run_sync(rt)
+    state = json.loads(rt.redis.get(knowledge.state_key("ja")))["index"]
+    assert state["encoder"] == get_encoder().name and set(state["vectors"]) == set(ARTICLES)
+
+    class Counting:
+        name = get_encoder().name
+
+        def __init__(self):
+            self.passages_embedded = 0
+
+        def queries(self, texts):
+            return get_encoder().queries(texts)
+
+        def passages(self, texts):
+            self.passages_embedded += len(texts)
+            return get_encoder().passages(texts)
+
+    worker_encoder = Counting()
+    index, _ = knowledge.load_index(rt.redis, "ja", worker_encoder)
+    assert index.search("返品したい", 1)
+    assert worker_encoder.passages_embedded == 0
+
+
+def test_without_the_semantic_channel_the_state_has_no_vectors(sb):
+    seed_all(sb)
+    rt = runtime(sb, knowledge_settings={"semantic": False})
+    knowledge.run_sync(rt)
+    state = json.loads(rt.redis.get(knowledge.state_key("ja")))["index"]
+    assert "vectors" not in state and len(state["articles"]) == len(ARTICLES)
