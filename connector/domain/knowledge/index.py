@@ -176,7 +176,9 @@ class KnowledgeIndex:
 
     # ---------------------------------------------------------------- search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
-        """Top ``k`` articles with a 0..1 match score (empty when nothing matches)."""
+        """Top ``k`` articles; ``score`` is the 0..1 BM25 match share. Without an encoder the list is
+        empty when no word matches; with one, every article has a semantic score, so any message
+        with text gets candidates."""
         return self._search(text, k, False)[0]
 
     def search_detailed(self, text: str, k: int = 5) -> tuple[list[Candidate], list[dict[str, float]]]:
