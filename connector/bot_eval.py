@@ -29,6 +29,7 @@ from typing import Any
 
 from connector.domain.knowledge import ANSWER, Answerer, Article, KnowledgeIndex
 from connector.domain.knowledge.analysis import MODES
+from connector.domain.knowledge.answerer import check_thresholds
 
 
 class InputError(Exception):
@@ -167,9 +168,10 @@ def _print_text(res: dict[str, Any], out) -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        given = [t for t in (args.clarify_threshold, args.answer_threshold) if t is not None]
-        if any(not 0.0 <= t <= 1.0 for t in given) or (len(given) == 2 and given[0] > given[1]):
-            raise InputError("need 0 <= --clarify-threshold <= --answer-threshold <= 1")
+        try:
+            check_thresholds(args.answer_threshold, args.clarify_threshold)
+        except ValueError:
+            raise InputError("need 0 <= --clarify-threshold <= --answer-threshold <= 1") from None
         articles = load_kb(args.kb)
         questions = load_questions(args.questions, {a.id for a in articles})
     except InputError as e:

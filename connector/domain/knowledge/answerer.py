@@ -36,6 +36,13 @@ def confidence(top: float, second: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def check_thresholds(answer_threshold: float | None, clarify_threshold: float | None) -> None:
+    """ValueError unless 0 <= clarify <= answer <= 1 (None: the model's default, not checked)."""
+    given = [t for t in (clarify_threshold, answer_threshold) if t is not None]
+    if any(not 0.0 <= t <= 1.0 for t in given) or (len(given) == 2 and given[0] > given[1]):
+        raise ValueError("need 0 <= clarify_threshold <= answer_threshold <= 1")
+
+
 class Answerer:
     def __init__(
         self,
@@ -46,9 +53,7 @@ class Answerer:
         max_candidates: int = CLARIFY_CANDIDATES,
     ):
         """Thresholds left None are the scorer model's defaults (scorer.LEXICAL / HYBRID)."""
-        given = [t for t in (clarify_threshold, answer_threshold) if t is not None]
-        if any(not 0.0 <= t <= 1.0 for t in given) or (len(given) == 2 and given[0] > given[1]):
-            raise ValueError("need 0 <= clarify_threshold <= answer_threshold <= 1")
+        check_thresholds(answer_threshold, clarify_threshold)
         self.index = index
         self.answer_threshold = answer_threshold
         self.clarify_threshold = clarify_threshold
