@@ -24,6 +24,14 @@ from bench.common import (BENCH_REDIS_URL, ROOT, children, cpu_seconds, log, pct
                           start_gunicorn, text_event, user_id, webhook_body)
 
 
+def _server() -> str:
+    """The web server as gunicorn.conf.py configures it from this environment."""
+    wc = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+    per = (f"threads {os.environ.get('GUNICORN_THREADS', '8')}" if wc == "gthread"
+           else f"worker_connections {os.environ.get('GUNICORN_WORKER_CONNECTIONS', '1000')}")
+    return f"gunicorn {wc}, WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}, {per}"
+
+
 def make_bodies(channel, n: int, salt: str) -> list[tuple[str, bytes]]:
     out = []
     base = int(time.time() * 1000)
@@ -151,7 +159,7 @@ def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s
             "cpu_ratio": round(bare["web_cpu_ms_per_request"] / relay["web_cpu_ms_per_request"], 3)
             if relay["web_cpu_ms_per_request"] else None,
             "wrk_relay": relay, "wrk_bare": bare, "fixed_relay": fixed_relay, "fixed_bare": fixed_bare,
-            "server": f"gunicorn gthread, WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}, threads 8",
+            "server": _server(),
             "load": f"wrk -t{threads} -c{conns} -d{duration_s}s, one distinct signed event per request",
         }
         bad = relay["non_2xx"] + fixed_relay["statuses"].get(0, 0)

@@ -26,6 +26,7 @@ Scripts touch keys derived from the conversation id; this assumes a single Redis
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -35,6 +36,7 @@ from typing import Any, Iterable
 import redis
 
 from connector.crypto import Vault
+from connector.group_commit import GroupCommit, pack
 
 PREFIX = "ln:"
 DOORBELL_MS = 5000
@@ -131,7 +133,8 @@ class Store:
         self.vault = vault
         self.dedupe_ttl_s = dedupe_ttl_s
         self.p = prefix
-        self._ingest = client.register_script(_INGEST)
+        self._ingest_sha = hashlib.sha1(_INGEST.encode()).hexdigest()
+        self._writes = GroupCommit(client, scripts={self._ingest_sha: _INGEST})
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
         self._replay = client.register_script(_REPLAY)
@@ -164,19 +167,16 @@ class Store:
         items = list(items)
         if not items:
             return [], 0
-        calls = []
-        for channel_id, event_id, conv, event in items:
-            entry = self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event, "received_at": now})
-            calls.append(([f"{self.p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), self.ready_key,
-                           self.doorbell_key], [self.dedupe_ttl_s, entry, conv, now, DOORBELL_MS]))
-        if len(calls) == 1:
-            # the usual webhook: one EVALSHA round trip (a pipeline first asks SCRIPT EXISTS: two)
-            results = [self._ingest(keys=calls[0][0], args=calls[0][1])]
-        else:
-            pipe = self.r.pipeline(transaction=False)
-            for keys, args in calls:
-                self._ingest(keys=keys, args=args, client=pipe)
-            results = pipe.execute()
+        p, ttl, ready_key, doorbell = self.p, self.dedupe_ttl_s, self.ready_key, self.doorbell_key
+        commands = [
+            pack("EVALSHA", self._ingest_sha, 4, f"{p}dedupe:{channel_id}:{event_id}", f"{p}inbox:{conv}", ready_key,
+                 doorbell, ttl, self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event,
+                                                     "received_at": now}), conv, now, DOORBELL_MS)
+            for channel_id, event_id, conv, event in items]
+        results = self._writes.write(commands)  # with the other requests' writes: one round trip
+        for res in results:
+            if isinstance(res, Exception):
+                raise res
         ready = [conv for (_, _, conv, _), res in zip(items, results) if res == 1]
         duplicates = sum(1 for res in results if res == -1)
         return ready, duplicates
