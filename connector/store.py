@@ -26,6 +26,7 @@ Scripts touch keys derived from the conversation id; this assumes a single Redis
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -237,7 +238,7 @@ class Store:
         dl_id = f"{int(now * 1000)}-{secrets.token_hex(4)}"
         record = self.vault.seal_json({"id": dl_id, "conv": conv, "kind": kind, "error": error[:500],
                                        "attempts": attempts, "at": now,
-                                       "entry": entry_raw.decode() if isinstance(entry_raw, bytes) else entry_raw})
+                                       "entry_b64": base64.b64encode(entry_raw).decode()})
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(self.p + "dlq", dl_id, record)
         pipe.zadd(self.p + "dlq:index", {dl_id: now})
@@ -254,6 +255,7 @@ class Store:
             if raw:
                 rec = self.vault.open_json(raw)
                 rec.pop("entry", None)
+                rec.pop("entry_b64", None)
                 out.append(rec)
         return out
 
@@ -267,7 +269,7 @@ class Store:
         if rec["kind"] != "event":
             raise ValueError(f"dead letter {dl_id} is a {rec['kind']!r}, replay it with its own job")
         return bool(self._replay(keys=[self.p + "dlq", self.p + "dlq:index", self.ready_key],
-                                 args=[dl_id, rec["conv"], self.p, rec["entry"].encode(), now]))
+                                 args=[dl_id, rec["conv"], self.p, dead_letter_entry(rec), now]))
 
     # -- small shared keys ----------------------------------------------------------------------
     def marker(self, key: str) -> dict | None:
@@ -296,6 +298,13 @@ class Store:
 
     def metrics(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.r.hgetall(self.p + "metrics").items()}
+
+
+def dead_letter_entry(record: dict) -> bytes:
+    """What was dead-lettered: the sealed inbox entry of an event, or a job's id."""
+    if "entry_b64" in record:
+        return base64.b64decode(record["entry_b64"])
+    return record["entry"].encode()  # written before sealed values were binary (Fernet text)
 
 
 def redis_client(url: str, *, tls_verify: bool = True, timeout_s: float = 5.0) -> redis.Redis:

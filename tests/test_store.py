@@ -1,8 +1,11 @@
 """Redis store: events survive until processed, one drainer per conversation, nothing trimmed twice."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis as redis_lib
+from cryptography.fernet import Fernet
 
 from connector.crypto import Vault, new_key
 from connector.store import Outcome, Store
@@ -90,6 +93,20 @@ def test_dead_letter_replays_once_and_returns_to_its_conversation(store):
     _, again = store.claim(max_events=10, lock_ms=10_000)
     assert again[0].entries[0]["event"]["webhookEventId"] == "E1"
     assert store.dead_letters() == []
+
+
+def test_a_dead_letter_written_by_the_fernet_version_still_replays(store, redis_url):
+    key = new_key()
+    old = Store(redis_lib.Redis.from_url(redis_url), Vault([key]))
+    legacy_entry = Fernet(key.encode()).encrypt(json.dumps({"channel": "c", "conv": "c:U1", "event": ev(1),
+                                                            "received_at": 1.0}).encode())
+    record = Fernet(key.encode()).encrypt(json.dumps({"id": "1-ab", "conv": "c:U1", "kind": "event", "error": "boom",
+                                                      "attempts": 3, "at": 1.0, "entry": legacy_entry.decode()}).encode())
+    old.r.hset("ln:dlq", "1-ab", record)
+    old.r.zadd("ln:dlq:index", {"1-ab": 1.0})
+    assert old.replay("1-ab") is True
+    _, claimed = old.claim(max_events=10, lock_ms=10_000)
+    assert claimed[0].entries[0]["event"]["webhookEventId"] == "E1"
 
 
 def test_events_are_sealed_at_rest(store, redis_url):

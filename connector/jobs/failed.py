@@ -5,6 +5,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from connector.jobs import enqueue_drains
+from connector.store import dead_letter_entry
 
 
 def replay(rt, dl_id: str) -> bool:
@@ -12,13 +13,13 @@ def replay(rt, dl_id: str) -> bool:
     raw = rt.redis.hget(rt.store.p + "dlq", dl_id)
     if not raw:
         return False
-    kind = rt.vault.open_json(raw)["kind"]
-    if kind == "event":
+    record = rt.vault.open_json(raw)
+    if record["kind"] == "event":
         if rt.store.replay(dl_id):
             enqueue_drains(rt, 1)
             return True
         return False
-    job_id = rt.vault.open_json(raw)["entry"]
+    job_id = dead_letter_entry(record).decode()
     try:
         job = Job.fetch(job_id, connection=rt.redis)
     except NoSuchJobError:

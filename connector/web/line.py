@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 
+import orjson
 import redis
 from flask import Blueprint, current_app, jsonify, request
 
@@ -53,7 +53,7 @@ def webhook(name: str | None = None):
         log.warning("line webhook rejected: %s signature (%d bytes)", "bad" if signature else "missing", len(body))
         return jsonify(error="invalid signature"), 401
     try:
-        payload = json.loads(body)
+        payload = orjson.loads(body)
         events = payload["events"]
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             raise ValueError("events must be a list of objects")
