@@ -140,7 +140,9 @@ class GroupCommit:
 
     def _connection(self):
         if self._conn is None or self._pid != os.getpid():
-            self._conn = self._pool.make_connection()  # same settings (TLS, auth, timeouts) as the pool's
+            # The pool's settings (TLS, auth, timeouts), but not one of its connections: the pool
+            # counts what it makes against max_connections and never hears of this one again.
+            self._conn = self._pool.connection_class(**self._pool.connection_kwargs)
             self._pid = os.getpid()
         return self._conn
 

@@ -82,6 +82,16 @@ def test_a_connection_killed_while_idle_is_replaced_on_the_next_write(client):
     assert gc.write([pack("INCR", "after-kill")]) == [1]
 
 
+def test_reconnecting_again_and_again_does_not_use_up_the_clients_connection_pool(redis_url):
+    client = redis_lib.Redis.from_url(redis_url, max_connections=2)
+    gc = GroupCommit(client)
+    for i in range(5):  # five Redis restarts, as far as this process can tell
+        gc.write([pack("CLIENT", "SETNAME", "group-commit-test")])
+        client.client_kill_filter(_type="normal", skipme=True)
+    assert gc.write([pack("INCR", "still-writing")]) == [1]
+    assert client.ping()
+
+
 def _closed_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
