@@ -121,6 +121,8 @@ def closed(state: dict, event: dict, ctx) -> Result:
     session.pop("operator_id", None)
     if case_key:
         state["last_case"] = {"key": case_key, "closed_ms": ts}
+        # the learning loop: the articles operators used on this Case become question candidates
+        res.signals.append({"kind": "closed", "session_key": session["key"], "case_key": case_key})
     text = ctx.text("session_closed") if ctx is not None else ""
     if text and data.get("notify", True):
         _, source, to = parse_session_key(session["key"])

@@ -78,4 +78,13 @@ def _show_loading(rt, channel, event: dict, seconds: int) -> None:
         log.info("loading animation not shown: %s", type(exc).__name__)
 
 
+def on_closed(rt, signal: dict) -> None:
+    """Signal handler: a session closed. Learn from the articles its operators sent (own job)."""
+    from connector.jobs import delivery, job_id
+    rt.queue.enqueue("connector.jobs.knowledge.learn_from_case", signal["case_key"],
+                     job_id=job_id("learn", signal["session_key"]), retry=delivery.retry_policy(rt),
+                     result_ttl=0, failure_ttl=7 * 24 * 3600, on_failure=delivery.to_dead_letter)
+
+
 hooks.responder_factories.append(responder_factory)
+hooks.signal_handlers["closed"] = on_closed

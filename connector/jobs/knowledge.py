@@ -319,7 +319,8 @@ def learn_from_case(case_key: str) -> int:
     `article_url_template`) or starts with an indexed article's title counts as using that article.
     The customer's question is the first inbound text of the session that is not a greeting or a
     request for a person. Returns the number of new candidates (idempotent: keyed by Case and
-    article; existing ones, maybe reviewed already, are left alone). Meant to be enqueued when a session closes (see docs/bot.md).
+    article; existing ones, maybe reviewed already, are left alone). Enqueued when a session closes
+    (the "closed" signal, jobs/bot.py).
     """
     return run_learn(get_runtime(), case_key)
 

@@ -3,10 +3,13 @@ presence expiry. Real Redis (db 15), the sandbox in-process with the deployed sc
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
-from connector.jobs import routing
+from connector.jobs import knowledge, routing
+from connector.sandbox.salesforce_store import format_datetime
 from tests.jobs.operator_fixtures import (CHANNEL, CUSTOMER, CUSTOMER2, conv_state, customer_writes,  # noqa: F401
                                           handoff, op_redis, op_sandbox, operators, rt, run_jobs, sb)
+from tests.jobs.test_knowledge_sync import seed_all
 
 
 def callout(rt, type_: str, data: dict, envelope_id: str | None = None) -> str:
@@ -176,6 +179,23 @@ def test_close_updates_session_and_case_and_the_next_message_starts_a_new_sessio
     new = conv_state(rt)["session"]
     assert new["key"] != key and new["status"] == "Bot"
     assert session_record(sb, new["key"])["Status__c"] == "Bot"
+
+
+def test_closing_a_session_turns_the_article_its_operator_sent_into_a_question_candidate(rt, sb):
+    seed_all(sb)
+    knowledge.run_sync(rt, "ja")  # the articles the relay knows (the learning loop ignores other ids)
+    a = operators(sb)[0]
+    presence(rt, a)
+    customer_writes(rt, "ポイントの期限っていつまで？")
+    key = handoff(rt)
+    sb.salesforce.insert("LINE_Chat_Message__c", {
+        "Message_Key__c": "op:1", "Chat_Session__c": session_record(sb, key)["Id"], "Direction__c": "Operator",
+        "Type__c": "text", "Text__c": "こちらの記事をご覧ください", "Knowledge_Article_Id__c": "kA0000000000003AAA",
+        "Sent_At__c": format_datetime(datetime.now(timezone.utc) + timedelta(minutes=1))})
+    callout(rt, "session.close", {"sessionKey": key, "userId": a, "reason": "解決しました"})
+    [example] = sb.salesforce.find("LINE_Question_Example__c", Source__c="Operator")
+    assert example["Question__c"] == "ポイントの期限っていつまで？"
+    assert (example["Article_Id__c"], example["Status__c"]) == ("kA0000000000003AAA", "Candidate")
 
 
 def test_late_close_of_an_old_session_does_not_touch_the_new_one(rt, sb):
