@@ -2,7 +2,8 @@
 
 Keys (CONNECTOR_ENCRYPTION_KEYS) come newest first, as url-safe base64 32-byte keys (`connector
 keygen`). Data is sealed with the first and opened with any, so a rotation is "prepend a new key,
-deploy, let the data sealed with the old one expire or be rewritten, then drop the old key".
+deploy, let the data sealed with the old one expire or be rewritten (conversation state is
+re-sealed at the customer's next message; there is no bulk re-seal command), then drop the old".
 
 A sealed value is `b"\\x01" | key id (4 bytes) | nonce (12 bytes) | ciphertext | tag (16 bytes)`.
 Each configured key is stretched with HKDF-SHA256 into the AES key; the key id (from that AES key,

@@ -20,6 +20,7 @@ benchmark (docs/benchmarks.md).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Sequence
 
@@ -43,11 +44,11 @@ def pack(*args: Arg) -> bytes:
 
 def _greenlet_yield():
     """gevent's sleep(0) when this process runs on gevent's monkey-patched threads, else None."""
-    try:
-        from gevent import monkey, sleep
-    except ImportError:
+    monkey = sys.modules.get("gevent.monkey")  # never imported: not patched (workers stay gevent-free)
+    if monkey is None or not monkey.is_module_patched("threading"):
         return None
-    return sleep if monkey.is_module_patched("threading") else None
+    from gevent import sleep
+    return sleep
 
 
 class _Waiter:
