@@ -315,6 +315,11 @@ class LineState:
                     and (channel_id is None or d["channel_id"] == channel_id)
                     and (method is None or d["method"] == method)]
 
+    def recipients(self) -> set[str]:
+        """Everyone something was delivered to (cheap enough to poll)."""
+        with self._lock:
+            return {d["to"] for d in self._deliveries}
+
     def delivered_texts(self, user_id: str | None = None, channel_id: str | None = None) -> list[str]:
         """Convenience: the text of every text message delivered, in order."""
         return [m.get("text", "") for d in self.delivered(user_id, channel_id)

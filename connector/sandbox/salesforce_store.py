@@ -720,6 +720,12 @@ class SalesforceState:
         return [r for r in self.records(type_name)
                 if all(r.get(k) == v for k, v in field_equals.items())]
 
+    def count(self, type_name: str, **field_equals) -> int:
+        """How many records match, without copying them (cheap enough to poll)."""
+        with self._lock:
+            return sum(1 for r in self.iter_records(type_name)
+                       if all(r.get(k) == v for k, v in field_equals.items()))
+
     def get(self, type_name: str, rid: str) -> dict | None:
         with self._lock:
             record = self.record_by_id(self.object(type_name), rid)

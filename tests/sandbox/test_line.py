@@ -42,6 +42,12 @@ def test_reply_with_issued_token_is_delivered(sb, line_api):
     assert sb.line.delivered("U1")[0]["method"] == "reply"
 
 
+def test_recipients_names_everyone_something_was_delivered_to(sb, line_api):
+    token = _say(sb)["replyToken"]
+    line_api.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="hi")]))
+    assert sb.line.recipients() == {"U1"}
+
+
 def test_reply_token_is_single_use(sb, line_api):
     token = _say(sb)["replyToken"]
     line_api.reply_message(ReplyMessageRequest(reply_token=token,

@@ -159,6 +159,12 @@ def test_upsert_creates_then_updates(sb, sf):
     assert len(contact["Id"]) == 18
 
 
+def test_count_agrees_with_find(sb, sf):
+    for i, name in enumerate(["Tanaka", "Sato", "Tanaka"]):
+        sf.Contact.upsert(f"LINE_Contact_Key__c/1:U{i}", {"LastName": name})
+    assert sb.salesforce.count("Contact", LastName="Tanaka") == len(sb.salesforce.find("Contact", LastName="Tanaka")) == 2
+
+
 def test_upsert_response_bodies_say_created_or_not(sb, sf):
     url = "sobjects/Contact/LINE_Contact_Key__c/1:U2"
     first = sf.restful(url, method="PATCH", json={"LastName": "A"})
