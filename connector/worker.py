@@ -57,6 +57,8 @@ def enqueue_drain_if_ready(rt: Runtime) -> bool:
 
 
 def _knowledge_sync(rt: Runtime) -> None:
+    if not any(ch.settings.bot.enabled for ch in rt.config.channels):
+        return  # no bot, no index: and no reason to load the knowledge code (numpy) into the worker
     from connector.jobs.knowledge import maybe_schedule  # issue 4: a Redis key elects one worker
     maybe_schedule(rt)
 

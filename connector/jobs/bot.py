@@ -11,11 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from connector.domain.bot import BotResponder
-from connector.domain.knowledge import Answerer
-from connector.gateways.embedder import get_encoder
 from connector.jobs import hooks
-from connector.jobs.knowledge import load_index
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +24,11 @@ def responder_factory(rt, channel):
     settings = channel.settings.bot
     if not settings.enabled:
         return None
+    # Imported here: a worker whose channels have no bot never loads the index, numpy or the model.
+    from connector.domain.bot import BotResponder
+    from connector.domain.knowledge import Answerer
+    from connector.gateways.embedder import get_encoder
+    from connector.jobs.knowledge import load_index
     hours = _hours(channel)
 
     def respond(state: dict, event: dict, opened: bool):
