@@ -86,7 +86,7 @@ class GroupCommit:
         self._conn = None
         self._pid = os.getpid()
         self._yield = _greenlet_yield()
-        self.batches = 0   # counters for the benchmark: writes sent, commands sent
+        self.batches = 0   # writes sent and commands sent, for tests and debugging
         self.commands = 0
 
     def write(self, commands: Sequence[bytes]) -> list:
