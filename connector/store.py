@@ -4,7 +4,8 @@ How ordering and "nothing lost, nothing twice" work:
 
 * The webhook runs INGEST for every event: one Lua call sets the dedupe key (`webhookEventId`,
   kept >= 24 h), appends the sealed event to the conversation's inbox list and marks the
-  conversation ready (a sorted set scored by "not before"). If the conversation *became* ready
+  conversation ready (a sorted set scored by "not before"). The calls of concurrent requests go
+  out together in one pipelined write (group_commit.py). If the conversation *became* ready
   it rings the doorbell: only the first ring since the last drain job started asks the webhook
   to enqueue a drain (RQ's enqueue costs three round trips, too much for every event); that
   job drains every ready conversation, and clears the bell when it starts so that more work
@@ -170,7 +171,7 @@ class Store:
             return [], 0
         p, ttl, ready_key, doorbell = self.p, self.dedupe_ttl_s, self.ready_key, self.doorbell_key
         commands = [
-            pack("EVALSHA", self._ingest_sha, 4, f"{p}dedupe:{channel_id}:{event_id}", f"{p}inbox:{conv}", ready_key,
+            pack("EVALSHA", self._ingest_sha, 4, f"{p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), ready_key,
                  doorbell, ttl, self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event,
                                                      "received_at": now}), conv, now, DOORBELL_MS)
             for channel_id, event_id, conv, event in items]
