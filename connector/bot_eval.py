@@ -53,9 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _id(value: Any) -> Any:
+    """Article ids are compared as text: a KB written with numeric ids (1, 2, ...) works as is."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def load_kb(path: str) -> list[Article]:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: a BOM (Windows editors, Excel) is fine
             data = json.load(f)
     except OSError as e:
         raise InputError(f"cannot read KB file {path}: {e.strerror or e}") from None
@@ -68,7 +73,9 @@ def load_kb(path: str) -> list[Article]:
     for n, item in enumerate(data, 1):
         if not isinstance(item, dict):
             raise InputError(f"KB file {path}: article #{n} is not an object")
-        missing = [k for k in ("id", "title", "question", "answer") if not isinstance(item.get(k), str)]
+        item = {**item, "id": _id(item.get("id"))}
+        missing = [k for k in ("id", "title", "answer") if not isinstance(item.get(k), str)]
+        missing += [k for k in ("question", "body") if item.get(k) is not None and not isinstance(item[k], str)]
         if missing:
             raise InputError(f"KB file {path}: article #{n} lacks string field(s) {', '.join(missing)}")
         if item["id"] in seen:
@@ -77,15 +84,13 @@ def load_kb(path: str) -> list[Article]:
         ex = item.get("examples") or []
         if not isinstance(ex, list) or not all(isinstance(x, str) for x in ex):
             raise InputError(f"KB file {path}: article #{n} examples must be a list of strings")
-        if not isinstance(item.get("body", ""), str):
-            raise InputError(f"KB file {path}: article #{n} body must be a string")
         out.append(Article.from_dict(item))
     return out
 
 
 def load_questions(path: str, known_ids: set[str]) -> list[dict[str, Any]]:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             lines = f.read().splitlines()
     except OSError as e:
         raise InputError(f"cannot read questions file {path}: {e.strerror or e}") from None
@@ -101,7 +106,7 @@ def load_questions(path: str, known_ids: set[str]) -> list[dict[str, Any]]:
             raise InputError(f"questions file {path} line {n}: invalid JSON ({e.msg})") from None
         if not isinstance(item, dict) or not isinstance(item.get("text"), str) or "expected" not in item:
             raise InputError(f'questions file {path} line {n}: need {{"text": str, "expected": id | null}}')
-        exp = item["expected"]
+        exp = _id(item["expected"]) if item["expected"] is not None else None
         if exp is not None and not isinstance(exp, str):
             raise InputError(f"questions file {path} line {n}: expected must be an article id or null")
         if exp is not None and exp not in known_ids:

@@ -87,12 +87,27 @@ def test_main_text_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "top1_accuracy:" in out and "wrong_answer_rate:" in out and "p95_ms:" in out
 
 
+def test_files_from_other_tools_are_read_as_they_come(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A BOM (Windows editors, Excel), numeric ids, and no question or a null body are all fine."""
+    kb = [{"id": 1, "title": "送料について", "answer": "送料は全国一律550円です。", "body": None},
+          {"id": 2, "title": "返品について", "question": "商品を返品したいです。", "answer": "到着後8日以内なら返品できます。"}]
+    k, q = tmp_path / "kb.json", tmp_path / "q.jsonl"
+    k.write_text(json.dumps(kb, ensure_ascii=False), encoding="utf-8-sig")
+    q.write_text('{"text": "送料いくらですか", "expected": 1}\n{"text": "商品を返品したい", "expected": "2"}\n',
+                 encoding="utf-8-sig")
+    assert main(["--kb", str(k), "--questions", str(q), "--json"]) == 0
+    preds = json.loads(capsys.readouterr().out)["predictions"]
+    assert [(p["expected"], p["predicted"]) for p in preds] == [("1", "1"), ("2", "2")]
+
+
 @pytest.mark.parametrize(
     "kb_text, q_text, needle",
     [
         ("not json", '{"text": "a", "expected": null}\n', "not valid JSON"),
         ('{"id": "x"}', '{"text": "a", "expected": null}\n', "JSON array"),
         ('[{"id": "x", "title": "t"}]', '{"text": "a", "expected": null}\n', "lacks"),
+        ('[{"id": "x", "title": "t", "answer": "a", "body": 3}]', '{"text": "a", "expected": null}\n', "lacks"),
+        ('[{"id": true, "title": "t", "answer": "a"}]', '{"text": "a", "expected": null}\n', "lacks"),
         (json.dumps(KB), "{broken\n", "line 1"),
         (json.dumps(KB), '{"text": "a"}\n', "line 1"),
         (json.dumps(KB), '{"text": "a", "expected": "nope"}\n', "not in the KB"),
