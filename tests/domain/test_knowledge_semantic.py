@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from connector.domain.knowledge import ANSWER, Answerer, Article, KnowledgeIndex
-from connector.domain.knowledge import scorer
+from connector.domain.knowledge import scorer, semantic
 
 TOPICS = {  # words the stand-in model "understands" -> topic axis
     "配送": 0, "荷物": 0, "どこ": 0, "追跡": 0,
@@ -57,6 +57,15 @@ def test_a_paraphrase_without_shared_words_finds_its_article() -> None:
     assert not lexical or lexical[0].article_id != "tracking"
     hybrid = KnowledgeIndex.build(ARTICLES, encoder=TopicEncoder())
     assert hybrid.search(text, 3)[0].article_id == "tracking"
+
+
+def test_the_model_reads_only_the_start_of_a_very_long_message() -> None:
+    """LINE allows 5,000 characters; embedding them all took seconds for nothing a KB answers."""
+    enc = TopicEncoder()
+    index = KnowledgeIndex.build(ARTICLES, encoder=enc)
+    enc.embedded.clear()
+    index.search("返品したい。" + "あ" * 5000, 3)
+    assert [len(t) for t in enc.embedded] == [semantic.MAX_CHARS]
 
 
 def test_words_still_count_when_the_model_is_unsure() -> None:
