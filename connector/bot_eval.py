@@ -186,7 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.lexical:
         from connector.gateways.embedder import get_encoder
         kwargs["encoder"] = get_encoder()
+    started = time.perf_counter()
+    if "encoder" in kwargs and len(articles) >= 200:  # the model reads every article: say so
+        print(f"connector bot eval: embedding {len(articles)} articles (about a minute per 1,000)...",
+              file=sys.stderr, flush=True)
     index = KnowledgeIndex.build(articles, **kwargs)
+    if time.perf_counter() - started > 5:
+        print(f"connector bot eval: index built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     answerer = Answerer(index, answer_threshold=args.answer_threshold, clarify_threshold=args.clarify_threshold)
     res = evaluate(answerer, questions)
     try:
