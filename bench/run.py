@@ -1,6 +1,6 @@
 """`make bench`: every benchmark on loopback against the sandbox; a table; bench/results/latest.json.
 
-    python -m bench.run [ingress pipeline burst chaos]     (default: all, in that order)
+    python -m bench.run [ingress pipeline bot burst chaos]     (default: all, in that order)
 
 Figures that can be are ratios against a baseline measured in the same run (ingress: a bare
 endpoint on the same server; burst: the floor the sandbox's latency model allows).
@@ -26,6 +26,8 @@ TARGETS = {
     "pipeline.p50_ms_to_line": None, "pipeline.p95_ms_to_line": None,
     "sf_calls_per_message.steady": (1.0, "<="), "sf_calls_per_message.new_user": (3, "<="),
     "sf_calls_per_message.backlog": (0.05, "<="),
+    "bot.p50_ms_to_line": None, "bot.p95_ms_to_line": None, "bot.sf_calls_per_message": None,
+    "bot.worker_rss_mb": None,
     "burst.drain_s": None, "burst.floor_s": None, "burst.ratio": (1.5, "<="), "burst.floor_serial_s": None,
     "memory.web_rss_mb": None, "memory.worker_rss_mb": (200, "<="),
     "chaos.events": (5000, ">="), "chaos.lost": (0, "<="), "chaos.duplicates": (0, "<="),
@@ -84,7 +86,7 @@ def _fmt(v) -> str:
 
 
 def main(argv: list[str]) -> int:
-    which = argv or ["ingress", "pipeline", "burst", "chaos"]
+    which = argv or ["ingress", "pipeline", "bot", "burst", "chaos"]
     if "ingress" in which and not shutil.which("wrk"):
         print("wrk is needed for the ingress benchmark: sudo apt-get install -y wrk  (or: brew install wrk)",
               file=sys.stderr)
@@ -102,6 +104,9 @@ def main(argv: list[str]) -> int:
             data = pipeline.run()
             results["sf_calls_per_message"] = data.pop("sf_calls_per_message")
             results["memory"] = data.pop("memory")
+        elif name == "bot":
+            from bench import bot_pipeline
+            data = bot_pipeline.run()
         elif name == "burst":
             from bench import burst
             data = burst.run()

@@ -93,10 +93,20 @@ class Sweeper(threading.Thread):
                 log.warning("sweeper: %s failed: %s", name, type(exc).__name__)
 
 
+def _warm_bot(rt: Runtime) -> None:
+    try:
+        from connector.jobs.bot import warm
+        warm(rt)
+    except Exception as exc:  # noqa: BLE001 - the first answer then loads it, a little later
+        log.warning("bot warm-up failed: %s", type(exc).__name__)
+
+
 def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
     sweeper = Sweeper(rt)
     if not burst:
         sweeper.start()
+        if any(ch.settings.bot.enabled for ch in rt.config.channels):
+            threading.Thread(target=_warm_bot, args=(rt,), name="bot-warm-up", daemon=True).start()
     try:
         delay = 1.0
         while True:

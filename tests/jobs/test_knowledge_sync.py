@@ -312,6 +312,18 @@ def test_learn_from_case_turns_an_article_an_operator_sent_into_a_candidate(sb):
     assert example["Article_Id__c"] == "kA0000000000003AAA" and example["Status__c"] == "Candidate"
 
 
+def test_a_starting_worker_loads_the_index_before_the_first_customer_asks(sb):
+    from connector.jobs import bot
+
+    seed_all(sb)
+    rt = runtime(sb)
+    knowledge.run_sync(rt)
+    knowledge._cache.by_lang.clear()
+    bot.warm(rt)
+    version, index, _ = knowledge._cache.by_lang["ja"]
+    assert version == rt.redis.get(knowledge.version_key("ja")) and {a.id for a in index.articles} == set(ARTICLES)
+
+
 # -- semantic channel ------------------------------------------------------------------------------
 def test_the_sync_stores_article_vectors_so_workers_never_embed_articles(sb):
     from connector.gateways.embedder import get_encoder
