@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import socket
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import time
 
 import pytest
 import redis as redis_lib
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.group_commit import GroupCommit, pack
 
@@ -153,3 +156,40 @@ def test_under_gevent_concurrent_requests_are_batched(redis_url):
     ok, batches = out.stdout.split()
     assert ok == "True", out.stderr
     assert int(batches) < 5  # 50 requests, a handful of round trips
+
+
+@settings(max_examples=40, deadline=None)
+@given(callers=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=12),
+       failures=st.lists(st.booleans(), min_size=1, max_size=12), seed=st.integers(0, 2 ** 16))
+def test_whatever_the_interleaving_and_failures_each_caller_gets_its_own_outcome(callers, failures, seed):
+    """Commands echo back as replies; some writes fail. Each caller hears only about its own commands:
+    its replies in order, or an error - never another caller's replies, and nobody waits forever."""
+    gc = GroupCommit(redis_lib.Redis(), wait_s=60)  # a lost wake-up shows as a thread still waiting below
+    rng = random.Random(seed)
+    attempts = iter(failures * 10)
+
+    def send(commands):
+        time.sleep(rng.random() * 0.003)  # others queue up meanwhile
+        if next(attempts, False):
+            raise redis_lib.ConnectionError("injected")
+        return list(commands)
+
+    gc._send = send
+    outcomes: dict[int, object] = {}
+
+    def caller(i, n):
+        time.sleep(rng.random() * 0.002)
+        mine = [f"{i}:{k}".encode() for k in range(n)]
+        try:
+            outcomes[i] = gc.write(mine) == mine
+        except redis_lib.RedisError:
+            outcomes[i] = "error"
+
+    threads = [threading.Thread(target=caller, args=(i, n)) for i, n in enumerate(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert all(not t.is_alive() for t in threads)
+    assert set(outcomes) == set(range(len(callers))) and all(v in (True, "error") for v in outcomes.values())
+    assert not gc._busy and not gc._queue
