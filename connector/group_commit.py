@@ -95,8 +95,14 @@ class GroupCommit:
             self._queue.append(w)
             follower = self._busy
             self._busy = True
+            w.lead = not follower
         if follower:
-            if not w.event.wait(self._wait_s):
+            try:
+                woken = w.event.wait(self._wait_s)
+            except BaseException:  # e.g. the request's greenlet killed: it must not keep the queue
+                self._leave(w)
+                raise
+            if not woken:
                 with self._lock:
                     if not w.lead and w.replies is None and w.error is None:
                         if w in self._queue:
@@ -105,7 +111,7 @@ class GroupCommit:
                 # it became the leader, or finished, just as it gave up
             if not w.lead:
                 return self._outcome(w)
-        self._lead()
+        self._lead(w)
         return self._outcome(w)
 
     @staticmethod
@@ -114,12 +120,13 @@ class GroupCommit:
             raise w.error
         return w.replies  # type: ignore[return-value]
 
-    def _lead(self) -> None:
-        if self._yield is not None:
-            self._yield()  # let requests already being handled join this write
-        with self._lock:
-            batch, self._queue = self._queue, []
+    def _lead(self, w: _Waiter) -> None:
+        batch: list[_Waiter] = []
         try:
+            if self._yield is not None:
+                self._yield()  # let requests already being handled join this write
+            with self._lock:
+                batch, self._queue = self._queue, []
             self._flush(batch)
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear how its write ended
             for x in batch:
@@ -129,15 +136,24 @@ class GroupCommit:
             if not isinstance(exc, Exception):
                 raise
         finally:
-            with self._lock:
-                if self._queue:
-                    nxt = self._queue[0]
-                    nxt.lead = True
-                    nxt.event.set()
-                else:
-                    self._busy = False
+            self._leave(w)
             for x in batch:
                 x.event.set()
+
+    def _leave(self, w: _Waiter) -> None:
+        """`w` is done with the queue; if it held the leader's role, the next waiter takes it."""
+        with self._lock:
+            if w in self._queue:  # interrupted before its commands were taken
+                self._queue.remove(w)
+            if not w.lead:
+                return
+            w.lead = False
+            if self._queue:
+                nxt = self._queue[0]
+                nxt.lead = True
+                nxt.event.set()
+            else:
+                self._busy = False
 
     def _connection(self):
         if self._conn is None or self._pid != os.getpid():

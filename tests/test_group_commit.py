@@ -193,3 +193,62 @@ def test_whatever_the_interleaving_and_failures_each_caller_gets_its_own_outcome
     assert all(not t.is_alive() for t in threads)
     assert set(outcomes) == set(range(len(callers))) and all(v in (True, "error") for v in outcomes.values())
     assert not gc._busy and not gc._queue
+
+
+class _Interrupted(BaseException):
+    """What killing a request's greenlet raises where it waits (GreenletExit is a BaseException)."""
+
+
+def test_a_waiting_request_that_is_killed_does_not_leave_the_others_waiting(client):
+    gc = GroupCommit(client, wait_s=60)
+    real_send = gc._send
+    started = threading.Event()
+
+    def slow_send(commands):
+        started.set()
+        time.sleep(0.2)
+        return real_send(commands)
+
+    gc._send = slow_send
+    results = {}
+    leader = threading.Thread(target=lambda: results.setdefault("a", gc.write([pack("INCR", "a")])))
+    leader.start()
+    started.wait(2)
+
+    class Doomed(threading.Event):  # B waits behind A and is killed there
+        def wait(self, timeout=None):
+            raise _Interrupted()
+
+    real_event = threading.Event
+    threading.Event = Doomed
+    try:
+        with pytest.raises(_Interrupted):
+            gc.write([pack("INCR", "b")])
+    finally:
+        threading.Event = real_event
+    c = threading.Thread(target=lambda: results.setdefault("c", gc.write([pack("INCR", "c")])))
+    c.start()
+    leader.join(5)
+    c.join(5)
+    assert results == {"a": [1], "c": [1]} and not gc._busy and not gc._queue
+
+
+def test_under_gevent_a_leader_killed_before_it_writes_hands_its_role_on(redis_url):
+    code = textwrap.dedent(f"""
+        from gevent import monkey; monkey.patch_all()
+        import gevent, redis
+        from connector.group_commit import GroupCommit, pack
+        gc = GroupCommit(redis.Redis.from_url({redis_url!r}))
+        leader = gevent.spawn(gc.write, [pack("INCR", "killed")])
+        follower = gevent.spawn(gc.write, [pack("INCR", "follower")])
+        gevent.sleep(0)            # the leader yields to let others join, or is already writing
+        leader.kill()
+        follower.join(5)           # its write was cut off with the leader's: an error, never a hang
+        late = gevent.spawn(gc.write, [pack("INCR", "late")])
+        late.join(5)
+        print(follower.ready(), type(follower.exception).__name__, late.value, gc._busy, len(gc._queue))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    ready, error, late, busy, queued = out.stdout.split()
+    assert ready == "True" and error in ("NoneType", "ConnectionError"), out.stderr
+    assert (late, busy, queued) == ("[1]", "False", "0"), out.stderr
