@@ -2,12 +2,13 @@
 
 Every webhook must be stored in Redis before it is acknowledged, so each request waits for one
 round trip. Paying that round trip (two syscalls, a reply to parse, a wake-up) once per request
-is most of what the relay costs. Instead, the requests of one web process take turns as
+was a large part of what the relay cost. Instead, the requests of one web process take turns as
 *leader*: the leader lets the requests already in flight queue their commands (one yield),
 sends everything queued as one pipelined write on the process's own connection, reads the
 replies and hands each request its own. Requests that arrive meanwhile queue up for the next
 leader, which is the first of them. Nobody is acknowledged before its own replies are read, so
-nothing is acknowledged that Redis has not taken.
+nothing is acknowledged that Redis has not taken; a request that dies while it waits or leads
+hands the leader's role on, so the queue never stalls.
 
 It uses only `threading`: with gunicorn's gevent workers (monkey-patched) the requests are
 greenlets, and the leader yields once before it writes so that those ready to run can join; with
