@@ -22,10 +22,10 @@ import time
 
 from bench.common import BENCH_REDIS_URL, ROOT, log, pct, user_id, wait_for
 from bench.pipeline import LINE_MS, SF_MS, Driver, paced, procs_rss
+from connector.demo_bot import ALL_DAYS
 
 QUESTIONS = ROOT / "bench" / "bot" / "questions_dev.jsonl"
 KB = ROOT / "bench" / "bot" / "kb.json"
-ALL_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def run(users: int = 100, rate: float = 5.0) -> dict:
@@ -37,7 +37,8 @@ def run(users: int = 100, rate: float = 5.0) -> dict:
     try:
         stack.start()
         sb, d = stack.sandbox, Driver(stack)
-        for i, a in enumerate(json.loads(KB.read_text(encoding="utf-8"))):
+        kb = json.loads(KB.read_text(encoding="utf-8"))
+        for i, a in enumerate(kb):
             sb.salesforce.insert("Knowledge__kav", {"Title": a["title"], "UrlName": f"bench-{i}",
                                                     "Summary": a["answer"][:1000], "Language": "ja",
                                                     "PublishStatus": "Online"})
@@ -62,7 +63,7 @@ def run(users: int = 100, rate: float = 5.0) -> dict:
         log(f"bot pipeline: slowest {sorted(round(x) for x in to_line)[-8:]} ms")
         return {"questions": users, "p50_ms_to_line": round(pct(to_line, 50)), "p95_ms_to_line": round(pct(to_line, 95)),
                 "sf_calls_per_message": round(calls / users, 2), "worker_rss_mb": max(mem["workers"]),
-                "workers_rss_mb": mem["workers"], "kb_articles": len(json.loads(KB.read_text(encoding="utf-8"))),
+                "workers_rss_mb": mem["workers"], "kb_articles": len(kb),
                 "sync_s": round(sync_s, 1)}
     finally:
         stack.stop()

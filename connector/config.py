@@ -305,6 +305,11 @@ class Config:
     def channel_by_name(self, name: str) -> Channel | None:
         return next((ch for ch in self.channels if ch.name == name), None)
 
+    @property
+    def bot_languages(self) -> list[str]:
+        """Languages of the channels whose bot is enabled (none: no index, no Knowledge query)."""
+        return list(dict.fromkeys(ch.language for ch in self.channels if ch.settings.bot.enabled))
+
 
 def _require(environ: Mapping[str, str], var: str, key: str) -> str:
     value = environ.get(var)

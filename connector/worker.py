@@ -57,7 +57,7 @@ def enqueue_drain_if_ready(rt: Runtime) -> bool:
 
 
 def _knowledge_sync(rt: Runtime) -> None:
-    if not any(ch.settings.bot.enabled for ch in rt.config.channels):
+    if not rt.config.bot_languages:
         return  # no bot, no index: and no reason to load the knowledge code (numpy) into the worker
     from connector.jobs.knowledge import maybe_schedule  # issue 4: a Redis key elects one worker
     maybe_schedule(rt)
@@ -105,7 +105,7 @@ def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
     sweeper = Sweeper(rt)
     if not burst:
         sweeper.start()
-        if any(ch.settings.bot.enabled for ch in rt.config.channels):
+        if rt.config.bot_languages:
             threading.Thread(target=_warm_bot, args=(rt,), name="bot-warm-up", daemon=True).start()
     try:
         delay = 1.0

@@ -86,7 +86,7 @@ def warm(rt) -> None:
     from connector.gateways.embedder import get_encoder
     from connector.jobs.knowledge import load_index
     encoder = get_encoder(rt.settings.knowledge.semantic)
-    for lang in dict.fromkeys(ch.language for ch in rt.config.channels if ch.settings.bot.enabled):
+    for lang in rt.config.bot_languages:
         index, _ = load_index(rt.redis, lang, encoder)
         Answerer(index).decide("配送状況を知りたい")  # touches the analyser, the model and the index
 

@@ -73,23 +73,14 @@ def sync(language: str | None = None, full: bool = False) -> dict:
 
 
 def run_sync(rt: Runtime, language: str | None = None, full: bool = False) -> dict:
-    langs = [language] if language else bot_languages(rt)
+    langs = [language] if language else rt.config.bot_languages
     return {lang: sync_language(rt, lang, full=full) for lang in langs}
-
-
-def bot_languages(rt: Runtime) -> list[str]:
-    """Languages of the channels whose bot is enabled (no bot: nothing to sync, no Knowledge query)."""
-    out: list[str] = []
-    for ch in rt.config.channels:
-        if ch.settings.bot.enabled and ch.language not in out:
-            out.append(ch.language)
-    return out
 
 
 def maybe_schedule(rt: Runtime) -> bool:
     """Called by every worker's sweeper: enqueue a sync once per interval across all workers."""
     interval = rt.settings.knowledge.sync_interval_seconds
-    if not interval or not bot_languages(rt):
+    if not interval or not rt.config.bot_languages:
         return False
     if not rt.redis.set(DUE_KEY, "1", nx=True, ex=int(interval)):
         return False
