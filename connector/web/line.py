@@ -1,8 +1,10 @@
 """LINE webhook: verify on the raw bytes, store durably, answer in milliseconds.
 
 401 bad or missing signature (nothing stored) · 400 signed but not a webhook body · 413 over the
-size limit · 503 Redis cannot take it (LINE redelivers) · 200 stored, or a duplicate, or LINE's
-URL verification (empty `events`).
+size limit · 503 Redis cannot take it (LINE redelivers) · 200 with an empty body: stored, or a
+duplicate, or LINE's URL verification (empty `events`). LINE reads only the status; a body costs
+a second send() per request (gunicorn writes the headers on their own): in the ingress benchmark
+the relay's web CPU per request fell from about 279 to 266 µs without it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from connector.jobs import enqueue_drains
 
 log = logging.getLogger(__name__)
 bp = Blueprint("line", __name__)
-_OK = b'{"status":"ok"}\n'  # what jsonify(status="ok") answers
 
 
 def signature_of(secret: str, body: bytes) -> str:
@@ -61,7 +62,7 @@ def webhook(name: str | None = None):
         log.warning("line webhook rejected: signed body is not a webhook (%s) channel=%s", type(exc).__name__, channel.name)
         return jsonify(error="malformed webhook body"), 400
     if not events:
-        return jsonify(status="ok"), 200  # LINE's URL verification
+        return _ack()  # LINE's URL verification
 
     redact = rt.redactor.redact
     items = []
@@ -76,4 +77,8 @@ def webhook(name: str | None = None):
         log.error("line webhook: redis unavailable (%s); answering 503 so LINE redelivers", type(exc).__name__)
         return jsonify(error="temporarily unavailable"), 503
     log.info("line webhook channel=%s events=%d duplicates=%d", channel.name, len(events), duplicates)
-    return current_app.response_class(_OK, 200, mimetype="application/json")  # hot path: no jsonify
+    return _ack()
+
+
+def _ack():
+    return current_app.response_class(status=200)

@@ -65,6 +65,11 @@ def test_signed_event_is_stored_and_acknowledged(app, client):
     assert stored(app) == {"conversations": 1, "events": 1}
 
 
+def test_acknowledgement_is_an_empty_200(client):
+    resp = post(client, body_of(text_event()))
+    assert (resp.status_code, resp.data, resp.headers["Content-Length"]) == (200, b"", "0")
+
+
 def test_bad_signature_is_rejected_and_nothing_is_stored(app, client):
     resp = post(client, body_of(text_event()), secret="not-the-secret")
     assert resp.status_code == 401
