@@ -33,14 +33,17 @@ Arg = bytes | str | int | float
 
 def pack(*args: Arg) -> bytes:
     """One command in the Redis protocol (RESP array of bulk strings), as redis-py encodes it."""
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, (int, float)):  # repr: the shortest text that reads back as the same float
-            a = repr(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+    return b"*%d\r\n%s" % (len(args), b"".join(map(bulk, args)))
+
+
+def bulk(a: Arg) -> bytes:
+    """One argument as a RESP bulk string (callers that send one command shape often pack its
+    constant arguments once and join them with the varying ones)."""
+    if isinstance(a, str):
+        a = a.encode()
+    elif isinstance(a, (int, float)):  # repr: the shortest text that reads back as the same float
+        a = repr(a).encode()
+    return b"$%d\r\n%s\r\n" % (len(a), a)
 
 
 def _greenlet_yield():
@@ -189,7 +192,7 @@ class GroupCommit:
     def _send(self, commands: list[bytes]) -> list:
         conn = self._connection()
         try:
-            conn.send_packed_command(commands)
+            conn.send_packed_command([b"".join(commands)])  # one send() (a list of n is n sends)
             replies = []
             for _ in commands:
                 try:

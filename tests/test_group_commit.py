@@ -37,6 +37,18 @@ def test_each_caller_gets_its_own_replies_in_order(client):
     assert gc.write([pack("SET", "a", "1"), pack("INCR", "a"), pack("GET", "a")]) == [b"OK", 2, b"2"]  # raw replies
 
 
+def test_a_group_of_commands_leaves_in_one_send(client):
+    gc = GroupCommit(client)
+    conn = gc._connection()
+    conn.connect()  # the handshake (HELLO, CLIENT SETINFO) is not ours to count
+    sends = []
+    real_send = conn.send_packed_command
+    conn.send_packed_command = lambda chunks, **kw: (sends.append(list(chunks)), real_send(chunks, **kw))
+    commands = [pack("SET", "a", "1"), pack("INCR", "a"), pack("GET", "a")]
+    assert gc.write(commands) == [b"OK", 2, b"2"]
+    assert sends == [[b"".join(commands)]]  # redis-py sends a list of n chunks as n send() calls
+
+
 def test_callers_that_arrive_during_a_write_share_the_next_one(client):
     gc = GroupCommit(client)
     slow_send = gc._send
