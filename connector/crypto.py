@@ -8,7 +8,9 @@ re-sealed at the customer's next message; there is no bulk re-seal command), the
 A sealed value is `b"\\x01" | key id (4 bytes) | nonce (12 bytes) | ciphertext | tag (16 bytes)`.
 Each configured key is stretched with HKDF-SHA256 into the AES key; the key id (from that AES key,
 not the key itself) says which key opens a value without trying them all. The nonce is random:
-fine for 2^32 seals per key, which at 1,000 messages a second is a century.
+fine for 2^32 seals per key, which at 1,000 messages a second is a century. Nonces are read from
+the OS a block at a time (`_Nonces`): one getrandom() per seal cost the webhook about 20 us on
+these machines (docs/benchmarks.md).
 
 Values written by earlier versions with Fernet (tokens starting with "gAAAAA") are still opened,
 with the same keys, so an upgrade strands nothing in Redis; everything written now is AES-GCM
@@ -20,6 +22,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 from typing import Any, Sequence
 
 import orjson
@@ -33,6 +36,33 @@ VERSION = b"\x01"
 _HEADER = 1 + 4 + 12
 _INFO = b"line-sfdc-connector vault aes-256-gcm v1"
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS  # like json.dumps: int keys become strings
+
+
+class _Nonces:
+    """12-byte AES-GCM nonces from the OS's CSPRNG, read a block at a time.
+
+    Each nonce is handed out once: under a lock across threads, and a forked child (gunicorn's
+    workers are forks) throws away the block it inherited, so parent and child never share one.
+    """
+    SIZE, BLOCK = 12, 512
+
+    def __init__(self):
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()  # a lock held by another thread at fork time stays held
+        self._block, self._pos = b"", 0
+
+    def take(self) -> bytes:
+        with self._lock:
+            if self._pos == len(self._block):
+                self._block, self._pos = os.urandom(self.SIZE * self.BLOCK), 0
+            self._pos += self.SIZE
+            return self._block[self._pos - self.SIZE:self._pos]
+
+
+_nonce = _Nonces().take
 
 
 def _aead_key(key: bytes) -> bytes:
@@ -57,7 +87,7 @@ class Vault:
         self._seal = self._keys[self._kid].encrypt
 
     def seal(self, data: bytes) -> bytes:
-        nonce = os.urandom(12)
+        nonce = _nonce()
         return VERSION + self._kid + nonce + self._seal(nonce, data, None)
 
     def open(self, token: bytes) -> bytes:

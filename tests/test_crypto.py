@@ -1,6 +1,9 @@
 """The vault: personal data in Redis is encrypted, opens with any configured key, survives upgrades."""
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -58,3 +61,36 @@ def test_json_keeps_what_the_standard_library_kept():
 def test_a_key_that_is_not_a_fernet_key_is_rejected_with_the_fix():
     with pytest.raises(ValueError, match="connector keygen"):
         Vault(["not-a-key"])
+
+
+def _nonce_of(sealed: bytes) -> bytes:
+    return sealed[5:17]
+
+
+def test_no_two_seals_share_a_nonce_even_across_threads():
+    vault = Vault([new_key()])
+    nonces: list[bytes] = []
+
+    def seal_many():
+        nonces.extend(_nonce_of(vault.seal(b"x")) for _ in range(2_000))
+
+    threads = [threading.Thread(target=seal_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(nonces)) == len(nonces) == 8_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_does_not_reuse_its_parents_nonces():
+    vault = Vault([new_key()])
+    vault.seal(b"x")  # the parent now holds a block of nonces, as a gunicorn master would
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a web worker
+        os.write(write, _nonce_of(vault.seal(b"child")))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_nonce = os.read(read, 12)
+    assert child_nonce != _nonce_of(vault.seal(b"parent"))
