@@ -46,6 +46,17 @@ def bulk(a: Arg) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(a), a)
 
 
+_forks = 0  # how many times this process has been forked into: a child must not use its parent's socket
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)  # not os.getpid() per write: a system call, and not cheap here
+
+
 def _greenlet_yield():
     """gevent's sleep(0) when this process runs on gevent's monkey-patched threads, else None."""
     monkey = sys.modules.get("gevent.monkey")  # never imported: not patched (workers stay gevent-free)
@@ -88,7 +99,7 @@ class GroupCommit:
         self._queue: list[_Waiter] = []
         self._busy = False
         self._conn = None
-        self._pid = os.getpid()
+        self._forks = _forks
         self._yield = _greenlet_yield()
         self.batches = 0   # writes sent and commands sent, for tests and debugging
         self.commands = 0
@@ -160,11 +171,11 @@ class GroupCommit:
                 self._busy = False
 
     def _connection(self):
-        if self._conn is None or self._pid != os.getpid():
+        if self._conn is None or self._forks != _forks:
             # The pool's settings (TLS, auth, timeouts), but not one of its connections: the pool
             # counts what it makes against max_connections and never hears of this one again.
             self._conn = self._pool.connection_class(**self._pool.connection_kwargs)
-            self._pid = os.getpid()
+            self._forks = _forks
         return self._conn
 
     def _flush(self, batch: list[_Waiter]) -> None:

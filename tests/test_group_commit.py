@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import socket
 import subprocess
@@ -47,6 +48,18 @@ def test_a_group_of_commands_leaves_in_one_send(client):
     commands = [pack("SET", "a", "1"), pack("INCR", "a"), pack("GET", "a")]
     assert gc.write(commands) == [b"OK", 2, b"2"]
     assert sends == [[b"".join(commands)]]  # redis-py sends a list of n chunks as n send() calls
+
+
+def test_a_forked_worker_writes_on_its_own_connection(client):
+    gc = GroupCommit(client)
+    assert gc.write([pack("PING")]) == [b"PONG"]  # the parent (gunicorn's master) has a connection
+    pid = os.fork()
+    if pid == 0:  # a worker: had it kept the parent's socket, the two would read each other's replies
+        ok = all(gc.write([pack("ECHO", f"child-{i}")]) == [f"child-{i}".encode()] for i in range(300))
+        os._exit(0 if ok else 1)
+    mine = all(gc.write([pack("ECHO", f"parent-{i}")]) == [f"parent-{i}".encode()] for i in range(300))
+    _, status = os.waitpid(pid, 0)
+    assert mine and os.waitstatus_to_exitcode(status) == 0
 
 
 def test_callers_that_arrive_during_a_write_share_the_next_one(client):
