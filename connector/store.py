@@ -178,7 +178,7 @@ class Store:
         #        DOORBELL_MS), with the constant arguments packed once
         p, head, shared, tail, seal = self.p, self._ingest_head, self._ingest_shared, self._ingest_tail, self.vault.seal_json
         commands = [
-            b"".join((head, bulk(f"{p}dedupe:{channel_id}:{event_id}"), bulk(f"{p}inbox:{conv}"), shared,
+            b"".join((head, bulk(f"{p}dedupe:{channel_id}:{event_id}"), bulk(self.inbox_key(conv)), shared,
                       bulk(seal({"channel": channel_id, "conv": conv, "event": event, "received_at": now})),
                       bulk(conv), bulk(now), tail))
             for channel_id, event_id, conv, event in items]
