@@ -33,17 +33,14 @@ Arg = bytes | str | int | float
 
 def pack(*args: Arg) -> bytes:
     """One command in the Redis protocol (RESP array of bulk strings), as redis-py encodes it."""
-    return b"*%d\r\n%s" % (len(args), b"".join(map(bulk, args)))
-
-
-def bulk(a: Arg) -> bytes:
-    """One argument as a RESP bulk string (callers that send one command shape often pack its
-    constant arguments once and join them with the varying ones)."""
-    if isinstance(a, str):
-        a = a.encode()
-    elif isinstance(a, (int, float)):  # repr: the shortest text that reads back as the same float
-        a = repr(a).encode()
-    return b"$%d\r\n%s\r\n" % (len(a), a)
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, (int, float)):  # repr: the shortest text that reads back as the same float
+            a = repr(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
 
 
 _forks = 0  # how many times this process has been forked into: a child must not use its parent's socket

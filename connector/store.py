@@ -38,7 +38,7 @@ from typing import Any, Iterable
 import redis
 
 from connector.crypto import Vault
-from connector.group_commit import GroupCommit, bulk
+from connector.group_commit import GroupCommit, pack
 
 PREFIX = "ln:"
 DOORBELL_MS = 5000
@@ -137,11 +137,6 @@ class Store:
         self.p = prefix
         self._ingest_sha = hashlib.sha1(_INGEST.encode()).hexdigest()
         self._writes = GroupCommit(client, scripts={self._ingest_sha: _INGEST})
-        # INGEST's arguments that never change, packed once (the webhook packs one command per event).
-        # 12 = EVALSHA, sha, numkeys, 4 keys, 5 arguments.
-        self._ingest_head = b"*12\r\n" + b"".join(map(bulk, ("EVALSHA", self._ingest_sha, 4)))
-        self._ingest_shared = b"".join(map(bulk, (self.ready_key, self.doorbell_key, dedupe_ttl_s)))
-        self._ingest_tail = bulk(DOORBELL_MS)
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
         self._replay = client.register_script(_REPLAY)
@@ -174,13 +169,11 @@ class Store:
         items = list(items)
         if not items:
             return [], 0
-        # = pack("EVALSHA", sha, 4, dedupe key, inbox key, ready key, doorbell key, ttl, entry, conv, now,
-        #        DOORBELL_MS), with the constant arguments packed once
-        p, head, shared, tail, seal = self.p, self._ingest_head, self._ingest_shared, self._ingest_tail, self.vault.seal_json
+        p, ttl, ready_key, doorbell = self.p, self.dedupe_ttl_s, self.ready_key, self.doorbell_key
         commands = [
-            b"".join((head, bulk(f"{p}dedupe:{channel_id}:{event_id}"), bulk(self.inbox_key(conv)), shared,
-                      bulk(seal({"channel": channel_id, "conv": conv, "event": event, "received_at": now})),
-                      bulk(conv), bulk(now), tail))
+            pack("EVALSHA", self._ingest_sha, 4, f"{p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), ready_key,
+                 doorbell, ttl, self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event,
+                                                     "received_at": now}), conv, now, DOORBELL_MS)
             for channel_id, event_id, conv, event in items]
         results = self._writes.write(commands)  # with the other requests' writes: one round trip
         for res in results:
