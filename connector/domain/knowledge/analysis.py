@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from .normalize import is_kanji, normalize
+from .normalize import is_kanji, is_katakana, kata_to_hira, normalize
 
 MODES: dict[str, frozenset[str]] = {
     "char": frozenset({"s"}),
@@ -90,14 +90,16 @@ def _ngrams(text: str, out: Counter, prefix: str, weight: float, unigram_kanji: 
 class Morph:
     """Janome view of a text: normalised reading, base-form string, tokens."""
 
-    __slots__ = ("reading", "bases", "base_string", "tokens", "nouns")
+    __slots__ = ("reading", "bases", "base_string", "tokens", "nouns", "spellings")
 
-    def __init__(self, reading: str, bases: list[str], base_string: str, tokens: set[str], nouns: tuple[str, ...] = ()):
+    def __init__(self, reading: str, bases: list[str], base_string: str, tokens: set[str], nouns: tuple[str, ...] = (),
+                 spellings: tuple[tuple[str, str], ...] = ()):
         self.reading = reading
         self.bases = bases  # content-word base forms (normalised)
         self.base_string = base_string  # every token's base form, concatenated
         self.tokens = tokens  # normalised surfaces and base forms of all tokens
         self.nouns = nouns  # content nouns (normalised base forms), a subset of bases
+        self.spellings = spellings  # (hiragana reading, written form) of content words and compound nouns
 
 
 @lru_cache(maxsize=512)
@@ -112,23 +114,57 @@ def _morph(text: str) -> Morph:
     bases: list[str] = []
     nouns: list[str] = []
     tokens: set[str] = set()
+    spellings: list[tuple[str, str]] = []
+    compound: list[tuple[str, str]] = []  # a run of nouns (注文 + 確認 + メール), spelled as one word too
+
+    def end_compound() -> None:
+        if len(compound) > 1:
+            _add_spelling(spellings, "".join(s for s, _ in compound), "".join(r for _, r in compound))
+        compound.clear()
+
     for tok in tk.tokenize(src):
         surface = tok.surface
-        reading = tok.reading if tok.reading and tok.reading != "*" else surface
+        known = bool(tok.reading) and tok.reading != "*"
+        reading = tok.reading if known else surface
         readings.append(reading)
+        pos = tok.part_of_speech.split(",", 1)[0]
+        if known and pos in _SPELLED_POS:
+            _add_spelling(spellings, surface, reading)
+        if known and pos in ("名詞", "接頭詞"):
+            compound.append((surface, reading))
+        else:
+            end_compound()
         base = tok.base_form if tok.base_form and tok.base_form != "*" else surface
         nb = normalize(base)
         ns = normalize(surface)
         all_bases.append(nb)
         tokens.update(x for x in (nb, ns, normalize(reading)) if x)
-        pos = tok.part_of_speech.split(",", 1)[0]
         if pos in _CONTENT_POS and nb and nb not in _STOP_BASE and not (len(nb) == 1 and not is_kanji(nb)):
             bases.append(nb)
             if pos == "名詞" and nb not in GENERIC_NOUNS:
                 nouns.append(nb)
+    end_compound()
     # Readings are joined without spaces (Japanese has none); punctuation in
     # them still cuts segments once normalised.
-    return Morph(normalize("".join(readings)), bases, "".join(all_bases).replace(" ", ""), tokens, tuple(nouns))
+    return Morph(normalize("".join(readings)), bases, "".join(all_bases).replace(" ", ""), tokens, tuple(nouns),
+                 tuple(dict.fromkeys(spellings)))
+
+
+# Words whose written form is worth restoring when a customer types them in kana (spelling.py).
+_SPELLED_POS = ("名詞", "動詞", "形容詞", "副詞", "接頭詞")
+MIN_SPELLED_KANA = 3  # shorter readings (いつ, かう, のし) are too often part of other words
+
+
+def _add_spelling(out: list[tuple[str, str]], surface: str, reading: str) -> None:
+    kana = kata_to_hira(reading)
+    if len(kana) >= MIN_SPELLED_KANA and kana != surface and any(is_kanji(c) or is_katakana(c) for c in surface):
+        out.append((kana, surface))
+
+
+def spellings(text: str) -> tuple[tuple[str, str], ...]:
+    """(hiragana reading, written form) of the words of ``text`` written in kanji or katakana
+    (empty without Janome): 「送料」 -> ("そうりょう", "送料"), 「注文確認メール」 -> ("ちゅうもんかくにんめーる", ...)."""
+    return _morph(text).spellings if _tokenizer() is not None else ()
 
 
 def query_nouns(text: str) -> tuple[str, ...]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .analysis import DEFAULT_MODE, Analyzer, query_nouns
+from .analysis import DEFAULT_MODE, Analyzer, query_nouns, spellings
 from .models import Article, Candidate
 from .semantic import Encoder, embed_articles, pack, prepare, unpack, zscores
+from .spelling import Lexicon
 from .synonyms import DEFAULT_SYNONYMS
 
 STATE_FORMAT = "knowledge-index/1"
@@ -28,6 +30,17 @@ UNSEEN_WEIGHT = 0.5
 # With an encoder, candidates are ranked by LEXICAL_SHARE * z(BM25) + (1 - LEXICAL_SHARE) * z(cosine),
 # both standardised over the articles (chosen on the dev questions, docs/bot.md).
 LEXICAL_SHARE = 0.6
+
+
+def _fields(a: Article) -> list[tuple[str, str]]:
+    """(field name, text) of everything indexed about an article."""
+    return [("title", a.title), ("question", a.question), ("answer", a.answer), ("body", a.body),
+            *(("examples", e) for e in a.examples)]
+
+
+def _interned(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Distinct (reading, written form) pairs; their strings shared across articles (2,000 articles: 53k pairs)."""
+    return [(sys.intern(r), sys.intern(w)) for r, w in dict.fromkeys(pairs)]
 
 
 class KnowledgeIndex:
@@ -48,6 +61,10 @@ class KnowledgeIndex:
         # Concepts of each article's "about" fields (title + canonical question):
         # what the article is about, as opposed to what its answer mentions.
         self._about: dict[str, list[str]] = {}
+        # (reading, written form) of each article's words: kana-typed messages are respelled
+        # with them before ranking (spelling.py).
+        self._spellings: dict[str, list[tuple[str, str]]] = {}
+        self._lexicon = Lexicon()
         self._dirty = True
         self._postings: dict[str, list[tuple[int, float]]] = {}
         self._idf: dict[str, float] = {}
@@ -82,8 +99,7 @@ class KnowledgeIndex:
     def _analyse(self, a: Article) -> dict[str, float]:
         feats: dict[str, float] = {}
         about: set[str] = set()
-        parts = [("title", a.title), ("question", a.question), ("answer", a.answer), ("body", a.body)]
-        parts += [("examples", e) for e in a.examples]
+        parts = _fields(a)
         for field_name, text in parts:
             if not text:
                 continue
@@ -92,7 +108,13 @@ class KnowledgeIndex:
                 if field_name in ("title", "question") and f.startswith("c:"):
                     about.add(f)
         self._about[a.id] = sorted(about)
+        self._spellings[a.id] = self._spellings_of(parts)
         return {f: round(v, 4) for f, v in feats.items()}
+
+    def _spellings_of(self, parts: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        if not self.analyzer.needs_morph:  # the analyser runs no Janome: none to be had for free
+            return []
+        return _interned(p for _, text in parts if text for p in spellings(text))
 
     def _add(self, a: Article) -> None:
         self._articles[a.id] = a
@@ -109,6 +131,7 @@ class KnowledgeIndex:
         if self._articles.pop(article_id, None) is not None:
             del self._docs[article_id]
             self._about.pop(article_id, None)
+            self._spellings.pop(article_id, None)
             self._vectors.pop(article_id, None)
             self._unembedded.discard(article_id)
             self._dirty = True
@@ -155,6 +178,7 @@ class KnowledgeIndex:
                 w = self._idf[f] * tf * (K1 + 1.0) / (tf + norm)
                 postings.setdefault(f, []).append((pos, w))
         self._postings = postings
+        self._lexicon = Lexicon(self._spellings.values())
         if self.encoder is not None and self._vectors:
             rows = [self._vectors[i] for i in self._ids]
             self._matrix = np.vstack(rows)
@@ -190,8 +214,13 @@ class KnowledgeIndex:
         on words + concepts alone."""
         return self._search(text, k, True)
 
-    def _search(self, text: str, k: int, with_details: bool) -> tuple[list[Candidate], list[dict[str, float]]]:
+    def respell(self, text: str) -> str:
+        """``text`` as the index ranks it: kana-typed words spelled as the articles spell them (spelling.py)."""
         self._refresh()
+        return self._lexicon.respell(text)
+
+    def _search(self, text: str, k: int, with_details: bool) -> tuple[list[Candidate], list[dict[str, float]]]:
+        text = self.respell(text)
         q = self.analyzer.features(text)
         if not q or not self._ids:
             return [], []
@@ -310,6 +339,7 @@ class KnowledgeIndex:
             "articles": [a.to_dict() for a in self._articles.values()],
             "features": self._docs,
             "about": self._about,
+            "spellings": self._spellings,
             **self._vector_state(),
         }
 
@@ -331,6 +361,7 @@ class KnowledgeIndex:
         stored = (d.get("vectors") or {}) if encoder is not None and d.get("encoder") == encoder.name else {}
         feats = d["features"]
         about = d.get("about") or {}
+        spelled = d.get("spellings") or {}
         for ad in d["articles"]:
             a = Article.from_dict(ad)
             idx._articles[a.id] = a
@@ -339,6 +370,10 @@ class KnowledgeIndex:
                 idx._about[a.id] = [str(f) for f in about[a.id]]
             else:  # older state: concepts weighted like a title / question hit
                 idx._about[a.id] = sorted(f for f, v in idx._docs[a.id].items() if f.startswith("c:") and v >= 1.0)
+            if a.id in spelled:
+                idx._spellings[a.id] = _interned((str(r), str(w)) for r, w in spelled[a.id])
+            else:  # older state: analysed once here, stored by the next sync
+                idx._spellings[a.id] = idx._spellings_of(_fields(a))
             if encoder is not None:
                 vec = unpack(stored[a.id], int(d["dim"])) if a.id in stored else None
                 if vec is not None and len(vec) == 1 + len(a.examples):

@@ -54,6 +54,10 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", s).strip()
 
 
+def is_katakana(ch: str) -> bool:
+    return _KATA_START <= ord(ch) <= 0x30FA
+
+
 def is_kanji(ch: str) -> bool:
     o = ord(ch)
     return 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or ch == "々"
