@@ -153,10 +153,17 @@ def flat(rows):
     return X, y
 
 
+# KBs with fewer fields than kb.json (orgs map different article fields, or none for some):
+# the scorer is trained on these too (--shapes) so that its threshold holds on them.
+SHAPES = {"no-question": ("question",), "no-body": ("body",), "title+answer": ("question", "body")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", nargs="+", default=[str(HERE / "questions_dev.jsonl")])
     ap.add_argument("--large", action="store_true", help="also train on the same questions against the 2,000-article KB")
+    ap.add_argument("--shapes", action="store_true",
+                    help="also train on kb.json without its question field, its body, or both (SHAPES)")
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--features", default=None,
                     help="comma-separated subset of scorer.ALL_FEATURES (default: the model's features)")
@@ -179,54 +186,59 @@ def main() -> None:
         encoder = CachedEncoder(get_encoder(), Path("/tmp/train_scorer_vectors.npz"))
     if any("test" in q for q in args.questions):
         sys.exit("refusing to train on the held-out split")
-    kb = [Article.from_dict(d) for d in json.loads((HERE / "kb.json").read_text(encoding="utf-8"))]
+    kb = json.loads((HERE / "kb.json").read_text(encoding="utf-8"))
     qs = [q for p in args.questions for q in load(p)]
-    idx = KnowledgeIndex.build(kb, encoder=encoder)
-    rows = question_rows(idx, qs)
-    rows_l = None
+
+    def rows_for(articles: list[dict]) -> list:
+        return question_rows(KnowledgeIndex.build([Article.from_dict(d) for d in articles], encoder=encoder), qs)
+
+    # Every KB the scorer learns from, each with the same questions; "47" is kb.json as it is.
+    kbs = {"47": rows_for(kb)}
     if args.large:
         from make_large_kb import make
-        big = KnowledgeIndex.build([Article.from_dict(d) for d in make(2000)], encoder=encoder)
-        rows_l = question_rows(big, qs)
+        kbs["2000"] = rows_for(make(2000))
+    if args.shapes:
+        for name, drop in SHAPES.items():
+            kbs[name] = rows_for([{k: v for k, v in d.items() if k not in drop} for d in kb])
     if encoder is not None:
         encoder.save()
-    order = list(range(len(rows)))
+    order = list(range(len(qs)))
     random.Random(1).shuffle(order)
     ths = [x / 100 for x in range(20, 96, 2)]
-    cv, cv_l = [], []
+    cv: dict[str, list] = {name: [] for name in kbs}
     for f in range(args.folds):
         test_ids = set(order[f :: args.folds])
-        tr = [rows[i] for i in range(len(rows)) if i not in test_ids]
-        if rows_l:
-            tr += [rows_l[i] for i in range(len(rows)) if i not in test_ids]
+        tr = [r for rows in kbs.values() for i, r in enumerate(rows) if i not in test_ids]
         w = fit(*flat(tr), l2=args.l2)
-        cv += decide_rows(w, [rows[i] for i in sorted(test_ids)])
-        if rows_l:
-            cv_l += decide_rows(w, [rows_l[i] for i in sorted(test_ids)])
-    print(f"{len(qs)} questions, features: {','.join(FEATS)}")
+        for name, rows in kbs.items():
+            cv[name] += decide_rows(w, [rows[i] for i in sorted(test_ids)])
+    print(f"{len(qs)} questions, features: {','.join(FEATS)}; KBs: {', '.join(kbs)}")
     for cap in (0.02, 0.03, 0.04, 0.05):
-        ok = [(a, wr, t) for t, a, wr in sweep(cv, [x / 200 for x in range(0, 200)]) if wr <= cap]
-        print(f"CV best top1 at wrong<={cap}: {max(ok) if ok else None}")
-    print("CV (small KB | large KB): threshold top1 wrong")
-    big_sw = sweep(cv_l, ths) if rows_l else [(t, float('nan'), float('nan')) for t in ths]
+        cells = []
+        for name, res in cv.items():
+            ok = [(a, wr, t) for t, a, wr in sweep(res, [x / 200 for x in range(0, 200)]) if wr <= cap]
+            cells.append(f"{name} {max(ok)[0]:.3f}@{max(ok)[2]:.3f}" if ok else f"{name} -")
+        print(f"CV best top1 at wrong<={cap}: " + "  ".join(cells))
     if args.verbose:
-        for (t, a, wr), (_, al, wl) in zip(sweep(cv, ths), big_sw):
-            print(f"  {t:.2f}  {a:.3f} {wr:.3f}   |  {al:.3f} {wl:.3f}")
+        print("CV per threshold, top1/wrong: " + "  ".join(kbs))
+        sweeps = [sweep(res, ths) for res in cv.values()]
+        for row in zip(*sweeps):
+            print(f"  {row[0][0]:.2f}  " + "  ".join(f"{a:.3f}/{wr:.3f}" for _, a, wr in row))
     if args.show_negatives:
         texts = [q["text"] for q in qs]
         seq = [i for f in range(args.folds) for i in sorted(order[f :: args.folds])]
-        neg = [(r[2], texts[i], r[1], r[0]) for i, r in zip(seq, cv) if r[1] is not None and r[1] != r[0]]
-        pos = sorted(r[2] for r in cv if r[1] is not None and r[1] == r[0])
+        res = cv["47"]
+        neg = [(r[2], texts[i], r[1], r[0]) for i, r in zip(seq, res) if r[1] is not None and r[1] != r[0]]
+        pos = sorted(r[2] for r in res if r[1] is not None and r[1] == r[0])
         for p_, t, got, exp in sorted(neg, reverse=True)[:25]:
             better = sum(1 for x in pos if x > p_)
             print(f"  NEG {p_:.3f} (correct above: {better}) {t} -> {got} (exp {exp})")
-    allrows = rows + (rows_l or [])
-    w = fit(*flat(allrows), l2=args.l2)
+    w = fit(*flat([r for rows in kbs.values() for r in rows]), l2=args.l2)
     print("WEIGHTS = (" + ", ".join(f"{x:.4f}" for x in w[:-1]) + ")")
     print(f"BIAS = {w[-1]:.4f}")
     if args.verbose:
-        print("fit-on-all (small KB):")
-        for t, a, wr in sweep(decide_rows(w, rows), ths)[::3]:
+        print("fit-on-all (47 articles):")
+        for t, a, wr in sweep(decide_rows(w, kbs["47"]), ths)[::3]:
             print(f"  {t:.2f}  {a:.3f} {wr:.3f}")
 
 

@@ -174,11 +174,11 @@ def test_a_verified_entitled_customer_is_queued_with_priority(index):
 
 def test_not_solved_records_a_question_example_candidate_and_hands_off(index):
     chat = Chat(make(index))
-    chat.say("荷物が来ない")
+    chat.say("返品したい")
     article = chat.bot_state["last"]["article"]
     res = chat.tap(f"bot:unsolved:{article}")
     [example] = upserts(res, EXAMPLE)
-    assert example.fields["Question__c"] == "荷物が来ない" and example.fields["Article_Id__c"] == article
+    assert example.fields["Question__c"] == "返品したい" and example.fields["Article_Id__c"] == article
     assert example.fields["Source__c"] == "Unsolved" and example.fields["Status__c"] == "Candidate"
     assert example.fields["Case__r"] == {"LINE_Inquiry_Key__c": chat.state["session"]["case_key"]}
     assert chat.state["session"]["status"] == "Queued"

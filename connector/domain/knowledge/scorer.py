@@ -44,7 +44,9 @@ class Model:
 
 # Both chosen by 5-fold cross-validation on the dev questions (questions_dev.jsonl +
 # questions_dev_extra.jsonl), fitted on those questions against both the 47-article KB and the
-# 2,000-article KB so that the thresholds hold as the KB grows. See docs/bot.md.
+# 2,000-article KB so that the thresholds hold as the KB grows; HYBRID also against the 47-article
+# KB without its question field, its body, or both (train_scorer.py --shapes), so that they hold
+# on KBs with fewer fields. See docs/bot.md.
 LEXICAL = Model(
     "lexical",
     ("score", "gap", "cov_c", "strong_c", "about_cov", "miss_nouns", "word_top"),
@@ -54,11 +56,11 @@ LEXICAL = Model(
 HYBRID = Model(
     "hybrid",
     ALL_FEATURES,
-    (3.3239, 5.7165, 1.3271, 0.0838, -0.6616, 1.2339, -1.1554, -4.8097, -3.8978, 0.1943, 3.8915, -0.6569,
-     0.5683, 0.7813, 0.0432, -0.5744, 0.0861, 2.3566, 1.7987, 0.2084, -1.1093, 36.0183, 62.4516, -0.0052,
-     0.0043, 2.2495, -0.5521, -0.5368),
-    -35.5235,
-    answer_threshold=0.74, clarify_threshold=0.25, rerank=True,
+    (1.8082, 5.7417, 1.3213, 0.2151, -0.1799, 0.8179, -0.9755, -4.2461, -3.7980, 0.8453, 3.7930, -0.6559,
+     0.6358, 0.6821, -0.2882, -0.1885, -0.2232, 2.0074, -1.7504, 0.1485, -0.8502, 31.7654, 53.3164, -0.0059,
+     0.0128, 2.1221, -0.2155, -0.3056),
+    -28.7844,
+    answer_threshold=0.76, clarify_threshold=0.25, rerank=True,
 )
 
 
