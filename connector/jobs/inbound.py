@@ -2,6 +2,7 @@
 
 One drain job claims every ready conversation it can (up to `batch_max_events` events), so a
 backlog turns into few, large Salesforce calls while a quiet system answers each event at once.
+In a backlog, one batch's Salesforce write overlaps the next batch's LINE calls (`Drainer.run`).
 See store.py for the ordering and locking, conversation.py for what each event means.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from connector.domain import conversation, events as ev
@@ -22,6 +23,8 @@ from connector.store import Claimed, Outcome
 log = logging.getLogger(__name__)
 # LINE calls of different conversations overlap; Salesforce gets one call per batch anyway.
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="line")
+# One batch's Salesforce write and commit, while the next batch is claimed and answered on LINE.
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesforce-write")
 
 
 def drain() -> int:
@@ -52,26 +55,46 @@ class Drainer:
         self.qs = rt.settings.queue
 
     def run(self, max_batches: int | None = None) -> int:
-        """Drain batch after batch; after half the job timeout, hand over to a fresh job."""
+        """Drain batch after batch; after half the job timeout, hand over to a fresh job.
+
+        Batches overlap by one: while a batch's records are written to Salesforce and committed
+        (on the writer thread), the next batch is claimed and answered on LINE, so neither waits
+        for the other in a backlog (burst benchmark: docs/benchmarks.md). Still one Salesforce
+        call at a time: a batch is written only once the one before it is committed. No
+        conversation is in two batches at once: the first holds its lock until its commit, and a
+        claim that finds nothing waits for that commit and looks again.
+        """
         done = batches = 0
         deadline = time.monotonic() + self.qs.job_timeout_seconds / 2
-        while max_batches is None or batches < max_batches:
-            if self.rt.store.paused_until("salesforce") > time.time():
-                break
-            if time.monotonic() > deadline:
-                enqueue_drains(self.rt, 1)
-                break
-            token, claimed = self.rt.store.claim(max_events=self.qs.batch_max_events,
-                                                 lock_ms=self.qs.lock_seconds * 1000)
-            if not claimed:
-                break
-            done += self.process(token, claimed)
-            batches += 1
+        writing: Future | None = None
+        try:
+            while max_batches is None or batches < max_batches:
+                if self.rt.store.paused_until("salesforce") > time.time():
+                    break
+                if time.monotonic() > deadline:
+                    enqueue_drains(self.rt, 1)
+                    break
+                token, claimed = self.rt.store.claim(max_events=self.qs.batch_max_events,
+                                                     lock_ms=self.qs.lock_seconds * 1000)
+                if not claimed:
+                    if writing is None:
+                        break
+                    done += writing.result()  # its conversations may have more events waiting
+                    writing = None
+                    continue
+                plans = self._decide_and_deliver(claimed)
+                if writing is not None:
+                    done += writing.result()
+                writing = _WRITER.submit(self._finish, token, claimed, plans)
+                batches += 1
+        finally:
+            if writing is not None:
+                done += writing.result()
         return done
 
     # -- one batch ------------------------------------------------------------------------------
-    def process(self, token: str, claimed: list[Claimed]) -> int:
-        plans = self._decide_and_deliver(claimed)
+    def _finish(self, token: str, claimed: list[Claimed], plans: list[Plan]) -> int:
+        """Write a delivered batch to Salesforce and commit it; returns the events applied."""
         self.rt.store.extend_locks(token, [c.conv for c in claimed], self.qs.lock_seconds * 1000)
         results, failure = self._write([s for p in plans for s in p.steps if s.result])
         outcomes, applied, content, signals = [], 0, [], []
@@ -183,6 +206,9 @@ class Drainer:
         upserts = [u for s in steps for u in s.result.upserts]
         if not upserts:
             return {}, None
+        paused = self.rt.store.paused_until("salesforce") - time.time()
+        if paused > 0:  # the batch before this one hit the API limit while this one was on LINE
+            return {}, RateLimited("salesforce", "writes paused after REQUEST_LIMIT_EXCEEDED", retry_after=paused)
         try:
             return self.rt.salesforce.upsert_many(merge(upserts)), None
         except GatewayError as exc:

@@ -1,0 +1,110 @@
+"""In a backlog, one batch's Salesforce write overlaps the next batch's LINE calls.
+
+The drain runs in-process against the sandbox (real HTTP, real Redis); what overlapped with what
+is read from the sandbox's request log (each request's start and end).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from connector.config import load_config
+from connector.crypto import new_key
+from connector.devstack import METADATA_DIR
+from connector.domain import events as ev
+from connector.jobs.inbound import Drainer
+from connector.runtime import Runtime
+from connector.sandbox import Sandbox, SandboxChannel
+from connector.sandbox.salesforce_store import SalesforceUser
+from tests.conftest import TEST_REDIS_URL, fresh_redis
+
+REDIS_URL = re.sub(r"/\d+$", "/15", TEST_REDIS_URL)
+CHANNEL = "1000000002"
+USERS = ["U" + c * 32 for c in "cdef"]
+PER_USER = 2
+
+
+@pytest.fixture(scope="module")
+def sb():
+    sb = Sandbox(channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)], metadata_dir=str(METADATA_DIR),
+                 salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")]).start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def rt(sb):
+    sb.reset()
+    for _ in fresh_redis(REDIS_URL):
+        environ = {"REDIS_URL": REDIS_URL, "CONNECTOR_ENCRYPTION_KEYS": new_key(), "LINE_MAIN_SECRET": "sec",
+                   "LINE_MAIN_TOKEN": "tok", "SF_USERNAME": "integration@example.com", "SF_CONSUMER_KEY": "consumer",
+                   "SF_PASSWORD": "pw", "SF_CONSUMER_SECRET": "cs"}
+        data = {"queue": {"batch_max_events": PER_USER},  # one new friend's messages per batch
+                "line": {"api_base_url": sb.urls["line_api"], "data_base_url": sb.urls["line_data"],
+                         "timeout_seconds": 3,
+                         "channels": [{"id": CHANNEL, "name": "main", "bot_user_id": "Ubot",
+                                       "secret_env": "LINE_MAIN_SECRET", "access_token_env": "LINE_MAIN_TOKEN"}]},
+                "salesforce": {"auth": "password", "login_url": sb.urls["salesforce"], "ca_bundle": sb.ca_path,
+                               "timeout_seconds": 3}}
+        yield Runtime(load_config(data=data, environ=environ))
+
+
+def backlog(rt, sb) -> None:
+    """Four new friends write twice each before the drain starts."""
+    for user in USERS:
+        for i in range(PER_USER):
+            event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": f"{user[-4:]} #{i}"},
+                                              deliver=False)
+            rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+
+
+def spans(sb, service: str, pattern: str) -> list[tuple[float, float]]:
+    """(start, end) of the service's requests whose path matches, in the order they ended."""
+    return [(e["at"] - e["ms"] / 1000, e["at"]) for e in sb.request_log(service) if re.search(pattern, e["path"])]
+
+
+def test_the_next_batch_is_answered_on_line_while_the_previous_one_is_written(rt, sb):
+    backlog(rt, sb)
+    sb.set_latency("salesforce", 400)
+    sb.set_latency("line", 20)
+
+    assert Drainer(rt).run() == len(USERS) * PER_USER
+
+    writes = spans(sb, "salesforce", r"/composite$")
+    line = spans(sb, "line_api", r"^/v2/bot/(profile|message/reply)")
+    assert len(writes) == len(USERS) and len(line) == 2 * len(USERS)  # per batch: a write, a profile, a reply
+    # Batches 3 and 4 go to LINE while the batch before them is written (batch 2 may do so during
+    # the login that precedes the first write). Drained one batch after another, none would.
+    assert sum(any(w0 < start < w1 for w0, w1 in writes) for start, _ in line) >= 2
+    slack = 0.005  # the log's clock reads start and end separately
+    assert all(later[0] >= earlier[1] - slack for earlier, later in zip(writes, writes[1:]))  # one write at a time
+
+
+def test_overlapping_batches_keep_each_friends_messages_once_and_in_order(rt, sb):
+    backlog(rt, sb)
+    sb.set_latency("salesforce", 100)
+
+    assert Drainer(rt).run() == len(USERS) * PER_USER
+
+    messages = sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound")
+    assert len(messages) == len(USERS) * PER_USER == len({m["Message_Key__c"] for m in messages})
+    for user in USERS:
+        mine = sorted((m for m in messages if m["Text__c"].startswith(user[-4:])), key=lambda m: (m["CreatedDate"], m["Id"]))
+        assert [m["Text__c"] for m in mine] == [f"{user[-4:]} #{i}" for i in range(PER_USER)]
+        assert len(sb.line.delivered(user_id=user)) == 1  # one welcome reply
+    assert rt.store.pending() == 0
+
+
+def test_a_batch_delivered_while_the_api_limit_was_hit_is_not_written_until_the_pause_ends(rt, sb):
+    backlog(rt, sb)
+    sb.set_latency("salesforce", 200)
+    sb.faults.add("salesforce", "limit_exceeded", path=r"/composite$", count=1)  # the first batch's write
+
+    Drainer(rt).run()
+
+    assert len(spans(sb, "salesforce", r"/composite$")) == 1  # the batch on LINE meanwhile waits too
+    assert rt.store.paused_until("salesforce") > 0
+    assert sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound") == []
+    assert rt.store.backlog() == {"conversations": len(USERS), "events": len(USERS) * PER_USER}  # all wait
+    assert rt.store.dead_letters() == []
