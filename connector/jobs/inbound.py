@@ -57,12 +57,14 @@ class Drainer:
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
 
-        Batches overlap by one: while a batch's records are written to Salesforce and committed
-        (on the writer thread), the next batch is claimed and answered on LINE, so neither waits
-        for the other in a backlog (burst benchmark: docs/benchmarks.md). Still one Salesforce
-        call at a time: a batch is written only once the one before it is committed. No
-        conversation is in two batches at once: the first holds its lock until its commit, and a
-        claim that finds nothing waits for that commit and looks again.
+        In a backlog (a batch as large as `batch_max_events`) batches overlap by one: while a
+        batch's records are written to Salesforce and committed (on the writer thread), the next
+        batch is claimed and answered on LINE, so neither waits for the other (burst benchmark:
+        docs/benchmarks.md). Still one Salesforce call at a time: a batch is written only once
+        the one before it is committed. No conversation is in two batches at once: the first
+        holds its lock until its commit, and a claim that finds nothing waits for that commit and
+        looks again. A smaller batch is written before the next claim, so that what arrives
+        during its write goes out in the next write, not the one after (pipeline benchmark).
         """
         done = batches = 0
         deadline = time.monotonic() + self.qs.job_timeout_seconds / 2
@@ -82,10 +84,15 @@ class Drainer:
                     done += writing.result()  # its conversations may have more events waiting
                     writing = None
                     continue
+                backlog = sum(len(c.entries) for c in claimed) >= self.qs.batch_max_events
                 plans = self._decide_and_deliver(claimed)
                 if writing is not None:
                     done += writing.result()
-                writing = _WRITER.submit(self._finish, token, claimed, plans)
+                    writing = None
+                if backlog:  # more is waiting: claim it and answer it on LINE while this is written
+                    writing = _WRITER.submit(self._finish, token, claimed, plans)
+                else:  # what arrives meanwhile is claimed after this write, as one batch
+                    done += self._finish(token, claimed, plans)
                 batches += 1
         finally:
             if writing is not None:
