@@ -50,14 +50,14 @@ def op_redis():
     yield from fresh_redis(OP_REDIS_URL)
 
 
-def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}"):
+def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}", queue=None):
     environ = {"REDIS_URL": OP_REDIS_URL, "CONNECTOR_ENCRYPTION_KEYS": new_key(),
                "LINE_MAIN_SECRET": "chsecret", "LINE_MAIN_TOKEN": "tok",
                "SF_USERNAME": "integration@example.com", "SF_CONSUMER_KEY": "consumer",
                "SF_PASSWORD": "pw", "SF_CONSUMER_SECRET": "cs", "CONNECTOR_CALLOUT_SECRETS": secrets}
     data = {
         "public_base_url": "https://relay.example.com",
-        "queue": {"retry_intervals_seconds": [1]},
+        "queue": {"retry_intervals_seconds": [1], **(queue or {})},
         "line": {"api_base_url": sb.urls["line_api"], "data_base_url": sb.urls["line_data"], "timeout_seconds": 3,
                  "channels": [{"id": CHANNEL, "name": "main", "bot_user_id": "Ubot",
                                "secret_env": "LINE_MAIN_SECRET", "access_token_env": "LINE_MAIN_TOKEN"}]},

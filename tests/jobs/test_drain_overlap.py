@@ -9,45 +9,24 @@ import re
 
 import pytest
 
-from connector.config import load_config
-from connector.crypto import new_key
-from connector.devstack import METADATA_DIR
 from connector.domain import events as ev
 from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime
-from connector.sandbox import Sandbox, SandboxChannel
-from connector.sandbox.salesforce_store import SalesforceUser
-from tests.conftest import TEST_REDIS_URL, fresh_redis
+from tests.jobs.operator_fixtures import CHANNEL, op_config, op_redis, op_sandbox  # noqa: F401 - fixtures
 
-REDIS_URL = re.sub(r"/\d+$", "/15", TEST_REDIS_URL)
-CHANNEL = "1000000002"
 USERS = ["U" + c * 32 for c in "cdef"]
 PER_USER = 2
 
 
-@pytest.fixture(scope="module")
-def sb():
-    sb = Sandbox(channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)], metadata_dir=str(METADATA_DIR),
-                 salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")]).start()
-    yield sb
-    sb.stop()
+@pytest.fixture
+def sb(op_sandbox):
+    op_sandbox.reset()
+    return op_sandbox
 
 
 @pytest.fixture
-def rt(sb):
-    sb.reset()
-    for _ in fresh_redis(REDIS_URL):
-        environ = {"REDIS_URL": REDIS_URL, "CONNECTOR_ENCRYPTION_KEYS": new_key(), "LINE_MAIN_SECRET": "sec",
-                   "LINE_MAIN_TOKEN": "tok", "SF_USERNAME": "integration@example.com", "SF_CONSUMER_KEY": "consumer",
-                   "SF_PASSWORD": "pw", "SF_CONSUMER_SECRET": "cs"}
-        data = {"queue": {"batch_max_events": PER_USER},  # one new friend's messages per batch
-                "line": {"api_base_url": sb.urls["line_api"], "data_base_url": sb.urls["line_data"],
-                         "timeout_seconds": 3,
-                         "channels": [{"id": CHANNEL, "name": "main", "bot_user_id": "Ubot",
-                                       "secret_env": "LINE_MAIN_SECRET", "access_token_env": "LINE_MAIN_TOKEN"}]},
-                "salesforce": {"auth": "password", "login_url": sb.urls["salesforce"], "ca_bundle": sb.ca_path,
-                               "timeout_seconds": 3}}
-        yield Runtime(load_config(data=data, environ=environ))
+def rt(sb, op_redis):
+    return Runtime(op_config(sb, queue={"batch_max_events": PER_USER}))  # one new friend's messages per batch
 
 
 def backlog(rt, sb) -> None:
