@@ -53,6 +53,10 @@ class Drainer:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.qs = rt.settings.queue
+        # Until when this drainer's own last write was told to wait (REQUEST_LIMIT_EXCEEDED): the
+        # batch answered on LINE meanwhile is not written before then. Other workers' pauses are
+        # seen in Redis before each claim (run).
+        self._paused_until = 0.0
 
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
@@ -213,7 +217,7 @@ class Drainer:
         upserts = [u for s in steps for u in s.result.upserts]
         if not upserts:
             return {}, None
-        paused = self.rt.store.paused_until("salesforce") - time.time()
+        paused = self._paused_until - time.time()
         if paused > 0:  # the batch before this one hit the API limit while this one was on LINE
             return {}, RateLimited("salesforce", "writes paused after REQUEST_LIMIT_EXCEEDED", retry_after=paused)
         try:
@@ -221,7 +225,8 @@ class Drainer:
         except GatewayError as exc:
             log.warning("salesforce write failed for %d records: %s", len(upserts), exc)
             if isinstance(exc, RateLimited):
-                self.rt.store.pause("salesforce", time.time() + (exc.retry_after or 60))
+                self._paused_until = time.time() + (exc.retry_after or 60)
+                self.rt.store.pause("salesforce", self._paused_until)
             return {}, exc
 
     def _outcome(self, plan: Plan, results: dict, failure: GatewayError | None):
