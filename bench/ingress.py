@@ -111,7 +111,7 @@ def fixed_rate(host: str, port: int, path: str, bodies: list[tuple[str, bytes]],
 
 
 def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s: float = 10.0,
-        pairs: int = 3) -> dict:
+        pairs: int = 5) -> dict:
     from connector.devstack import LocalStack
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk")
