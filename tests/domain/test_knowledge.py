@@ -237,6 +237,30 @@ def test_off_topic_noun_lowers_confidence(index: KnowledgeIndex) -> None:
     assert other.confidence < plain.confidence and other.kind != ANSWER
 
 
+@pytest.mark.parametrize("text, owners", [
+    ("ホテルの予約したい", [("ほてる",)]),                  # what the message is about
+    ("フリマで買った商品の返品", [("ふりま",), ("商品",)]),  # where it happened
+    ("ホテル予約のキャンセル", [("ほてる", "予約")]),        # the whole noun compound
+    ("次の日にセールになってた", [("次",)]),
+    ("これの色ちがいある？", []),                           # pronoun
+    ("2つの注文をまとめたい", []),                          # number
+    ("普通の商品と一緒に", []),                             # adjectival noun
+    ("Mで頼んだけどLにしたい", []),                          # one Latin letter: a size
+])
+def test_owners_are_the_nouns_a_message_puts_before_no_or_de(text, owners) -> None:
+    from connector.domain.knowledge.analysis import query_owners
+    assert list(query_owners(text)) == owners
+
+
+def test_foreign_owner_counts_what_no_article_mentions(index: KnowledgeIndex) -> None:
+    def foreign(text: str) -> float:
+        return index.search_detailed(text, 1)[1][0]["foreign_owner"]
+
+    assert foreign("ジムのパスワード忘れた") == 1.0        # ジム: in no article
+    assert foreign("商品の返品したい") == 0.0              # 商品: the articles' own word
+    assert foreign("返品したい") == 0.0
+
+
 def test_function_tokens_do_not_fire_synonyms() -> None:
     arts = [Article("sale", "セール", "セールはいつ？", "年2回です。"), Article("fee", "送料", "送料はいくら", "550円です。")]
     idx = KnowledgeIndex.build(arts)

@@ -53,6 +53,9 @@ GENERIC_NOUNS = frozenset(
     )
 )
 
+# Noun kinds that never name who or what a message is about (「次の」「これの」「2つの」「普通の」).
+_NOT_OWNER = frozenset(("非自立", "代名詞", "数", "副詞可能", "接尾", "特殊", "形容動詞語幹"))
+
 
 @lru_cache(maxsize=1)
 def _tokenizer() -> Any | None:
@@ -90,16 +93,17 @@ def _ngrams(text: str, out: Counter, prefix: str, weight: float, unigram_kanji: 
 class Morph:
     """Janome view of a text: normalised reading, base-form string, tokens."""
 
-    __slots__ = ("reading", "bases", "base_string", "tokens", "nouns", "spellings")
+    __slots__ = ("reading", "bases", "base_string", "tokens", "nouns", "spellings", "owners")
 
     def __init__(self, reading: str, bases: list[str], base_string: str, tokens: set[str], nouns: tuple[str, ...] = (),
-                 spellings: tuple[tuple[str, str], ...] = ()):
+                 spellings: tuple[tuple[str, str], ...] = (), owners: tuple[tuple[str, ...], ...] = ()):
         self.reading = reading
         self.bases = bases  # content-word base forms (normalised)
         self.base_string = base_string  # every token's base form, concatenated
         self.tokens = tokens  # normalised surfaces and base forms of all tokens
         self.nouns = nouns  # content nouns (normalised base forms), a subset of bases
         self.spellings = spellings  # (hiragana reading, written form) of content words and compound nouns
+        self.owners = owners  # noun compounds (their normalised bases) followed by の or で
 
 
 @lru_cache(maxsize=512)
@@ -116,6 +120,8 @@ def _morph(text: str) -> Morph:
     tokens: set[str] = set()
     spellings: list[tuple[str, str]] = []
     compound: list[tuple[str, str]] = []  # a run of nouns (注文 + 確認 + メール), spelled as one word too
+    owners: list[tuple[str, ...]] = []
+    run: list[str] | None = []  # the noun compound just read (None: it has a pronoun, number, adverbial noun ...)
 
     def end_compound() -> None:
         if len(compound) > 1:
@@ -137,6 +143,14 @@ def _morph(text: str) -> Morph:
         base = tok.base_form if tok.base_form and tok.base_form != "*" else surface
         nb = normalize(base)
         ns = normalize(surface)
+        if pos == "名詞":
+            if run is not None:
+                kind = tok.part_of_speech.split(",", 2)[1]
+                run = None if kind in _NOT_OWNER or not nb or (len(nb) == 1 and not is_kanji(nb)) else run + [nb]
+        else:
+            if run and pos == "助詞" and surface in ("の", "で"):
+                owners.append(tuple(run))
+            run = []
         all_bases.append(nb)
         tokens.update(x for x in (nb, ns, normalize(reading)) if x)
         if pos in _CONTENT_POS and nb and nb not in _STOP_BASE and not (len(nb) == 1 and not is_kanji(nb)):
@@ -147,7 +161,8 @@ def _morph(text: str) -> Morph:
     # Readings are joined without spaces (Japanese has none); punctuation in
     # them still cuts segments once normalised.
     return Morph(normalize("".join(readings)), bases, "".join(all_bases).replace(" ", ""), tokens, tuple(nouns),
-                 tuple(dict.fromkeys(spellings)))
+                 tuple(dict.fromkeys(spellings)), tuple(owners))
+
 
 
 # Words whose written form is worth restoring when a customer types them in kana (spelling.py).
@@ -165,6 +180,13 @@ def spellings(text: str) -> tuple[tuple[str, str], ...]:
     """(hiragana reading, written form) of the words of ``text`` written in kanji or katakana
     (empty without Janome): 「送料」 -> ("そうりょう", "送料"), 「注文確認メール」 -> ("ちゅうもんかくにんめーる", ...)."""
     return _morph(text).spellings if _tokenizer() is not None else ()
+
+
+def query_owners(text: str) -> tuple[tuple[str, ...], ...]:
+    """Noun compounds that a message puts before の or で, as normalised base forms: what the
+    rest of it is about or where it happened (「ホテルの予約」 -> ("ホテル",), 「フリマで買った」 ->
+    ("フリマ",)). Empty without Janome."""
+    return _morph(text).owners if _tokenizer() is not None else ()
 
 
 def query_nouns(text: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import DEFAULT_MODE, Analyzer, query_nouns, spellings
+from .analysis import DEFAULT_MODE, GENERIC_NOUNS, Analyzer, query_nouns, query_owners, spellings
 from .models import Article, Candidate
 from .semantic import Encoder, embed_articles, pack, prepare, unpack, zscores
 from .spelling import Lexicon
@@ -277,6 +277,10 @@ class KnowledgeIndex:
         for _, fam, m in qfeats:
             fam_mass[fam] = fam_mass.get(fam, 0.0) + m
         nouns = ["w:" + x for x in query_nouns(text)] if "w" in self.analyzer.families else []
+        # 「ホテルの予約」「フリマで買った」: the message is about something no article knows of
+        owners = [run for run in query_owners(text) if not all(b in GENERIC_NOUNS for b in run)] \
+            if "w" in self.analyzer.families else []
+        foreign = sum(1 for run in owners if not any("w:" + b in self._idf for b in run))
         n_concepts = sum(1 for _, fam, _ in qfeats if fam == "c")
         n_words = sum(1 for _, fam, _ in qfeats if fam == "w")
         out: list[Candidate] = []
@@ -311,6 +315,7 @@ class KnowledgeIndex:
                 "miss_word_idf": miss_w_idf,
                 "unseen_words": float(unseen_words),
                 "miss_nouns": float(sum(1 for x in nouns if x not in doc)),
+                "foreign_owner": float(foreign),
                 "about_cov": (sum(1 for c in about if c in q) / len(about)) if about else 0.0,
                 "has_about": 1.0 if about else 0.0,
                 "word_top": 1.0 if word_best == pos else 0.0,
