@@ -30,7 +30,7 @@ KB = ROOT / "bench" / "bot" / "kb.json"
 
 def run(users: int = 100, rate: float = 5.0) -> dict:
     from connector.devstack import LocalStack
-    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="WARNING")
+    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO")
     stack.channel_cfg[0]["bot"] = {"enabled": True, "business_hours": {
         "weekly": {d: ["00:00-24:00"] for d in ALL_DAYS}, "japanese_holidays": False}}
     stack.overrides.setdefault("knowledge", {})["sync_interval_seconds"] = 0

@@ -116,7 +116,7 @@ def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk")
     res: dict = {}
-    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=0, log_level="WARNING")
+    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=0, log_level="INFO")
     try:
         stack.start(web=False)
         web = start_gunicorn(stack, "bench.ingress_app:app")

@@ -87,7 +87,7 @@ def procs_rss(stack) -> dict:
 def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
     from connector.devstack import LocalStack
     res: dict = {"sandbox_latency_ms": {"salesforce": SF_MS, "line": LINE_MS}, "workers": 2}
-    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="WARNING")
+    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO")
     try:
         stack.start()
         sb, d = stack.sandbox, Driver(stack)

@@ -102,6 +102,15 @@ def test_duplicate_webhook_event_id_is_stored_once(app, client):
     assert stored(app) == {"conversations": 1, "events": 1}
 
 
+def test_an_ordinary_webhook_writes_no_info_line_and_a_redelivery_does(client, caplog):
+    caplog.set_level("INFO", logger="connector.web.line")
+    event = text_event()
+    assert post(client, body_of(event)).status_code == 200
+    assert not caplog.records  # the production default level (INFO) stays quiet on the hot path
+    assert post(client, body_of(dict(event, deliveryContext={"isRedelivery": True}))).status_code == 200
+    assert [r.getMessage() for r in caplog.records] == ["line webhook channel=main events=1 duplicates=1"]
+
+
 def test_signed_but_malformed_json_is_400(app, client):
     resp = post(client, b'{"events": [')
     assert resp.status_code == 400
