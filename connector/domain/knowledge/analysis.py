@@ -183,9 +183,9 @@ def spellings(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def query_owners(text: str) -> tuple[tuple[str, ...], ...]:
-    """Noun compounds that a message puts before の or で, as normalised base forms: what the
-    rest of it is about or where it happened (「ホテルの予約」 -> ("ホテル",), 「フリマで買った」 ->
-    ("フリマ",)). Empty without Janome."""
+    """Noun compounds that a message puts before の or で, as normalised base forms (katakana
+    as hiragana): what the rest of it is about or where it happened (「ホテルの予約」 ->
+    ("ほてる",), 「フリマで買った」 -> ("ふりま",)). Empty without Janome."""
     return _morph(text).owners if _tokenizer() is not None else ()
 
 
