@@ -76,8 +76,8 @@ def webhook(name: str | None = None):
     except redis.RedisError as exc:
         log.error("line webhook: redis unavailable (%s); answering 503 so LINE redelivers", type(exc).__name__)
         return jsonify(error="temporarily unavailable"), 503
-    # A line per webhook at INFO cost more CPU than verifying and storing it (docs/benchmarks.md,
-    # item 16): the ordinary case is DEBUG; a redelivery is worth seeing.
+    # A line per webhook at INFO cost about a fifth of the relay's CPU (docs/benchmarks.md, item 16):
+    # the ordinary case is DEBUG; a redelivery is worth seeing.
     log.log(logging.INFO if duplicates else logging.DEBUG, "line webhook channel=%s events=%d duplicates=%d",
             channel.name, len(events), duplicates)
     return _ack()

@@ -164,7 +164,6 @@ def _morph(text: str) -> Morph:
                  tuple(dict.fromkeys(spellings)), tuple(owners))
 
 
-
 # Words whose written form is worth restoring when a customer types them in kana (spelling.py).
 _SPELLED_POS = ("名詞", "動詞", "形容詞", "副詞", "接頭詞")
 MIN_SPELLED_KANA = 3  # shorter readings (いつ, かう, のし) are too often part of other words
