@@ -133,8 +133,8 @@ def test_missing_file_and_bad_args_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert "--questions" in err and len(err.splitlines()) == 1
 
 
-def _held_out(split: str = "questions_test.jsonl") -> dict:
-    kb, q = str(BENCH / "kb.json"), str(BENCH / split)
+def _held_out(split: str = "questions_test.jsonl", kb_file: str = "kb.json") -> dict:
+    kb, q = str(BENCH / kb_file), str(BENCH / split)
     articles = bot_eval.load_kb(kb)
     questions = bot_eval.load_questions(q, {a.id for a in articles})
     from connector.domain.knowledge import Answerer, KnowledgeIndex
@@ -163,11 +163,15 @@ def test_eval_set_shape() -> None:
     assert len({r["text"] for r in rows}) == len(rows)  # no duplicates across splits
 
 
-def test_second_held_out_split_wrong_answer_target() -> None:
+@pytest.fixture(scope="module")
+def second_held_out() -> dict:
     """questions_test2.jsonl was written after the sixth session's model was fixed."""
-    res = _held_out("questions_test2.jsonl")
-    assert res["wrong_answer_rate"] <= 0.05
-    assert res["top1_accuracy"] >= 0.68  # regression floor below the measured level (0.73, wrong 0.011)
+    return _held_out("questions_test2.jsonl")
+
+
+def test_second_held_out_split_wrong_answer_target(second_held_out: dict) -> None:
+    assert second_held_out["wrong_answer_rate"] <= 0.05
+    assert second_held_out["top1_accuracy"] >= 0.68  # regression floor below the measured level (0.73, wrong 0.011)
 
 
 def test_held_out_wrong_answer_target(held_out: dict) -> None:
@@ -176,7 +180,45 @@ def test_held_out_wrong_answer_target(held_out: dict) -> None:
     assert held_out["top1_accuracy"] >= 0.72  # regression floor below the measured level (0.76, wrong 0.017)
 
 
-@pytest.mark.xfail(reason="top-1 >= 0.90 on the held-out split is not reached (measured 0.76 with wrong 0.017; 2,000 articles in docs/bot.md)", strict=False)
+@pytest.mark.xfail(reason="top-1 >= 0.90 on the held-out split with a KB that has no learned examples yet is not "
+                          "reached (measured 0.76 with wrong 0.017; 2,000 articles in docs/bot.md)", strict=False)
 def test_held_out_top1_target(held_out: dict) -> None:
     assert held_out["top1_accuracy"] >= 0.90
     assert held_out["wrong_answer_rate"] <= 0.05
+
+
+# After the learning loop: kb_learned.json is kb.json with the dev questions approved as question examples.
+
+def test_learned_kb_is_kb_json_with_the_dev_questions_only() -> None:
+    """kb_learned.json is what make_learned_kb.py builds, and no held-out message is among its examples."""
+    import subprocess
+    import sys
+
+    built = subprocess.run([sys.executable, str(BENCH / "make_learned_kb.py")], capture_output=True, text=True,
+                           check=True).stdout
+    assert json.loads(built) == json.loads((BENCH / "kb_learned.json").read_text(encoding="utf-8"))
+    examples = {e for a in json.loads(built) for e in a["examples"]}
+    held = {json.loads(l)["text"] for name in ("questions_test.jsonl", "questions_test2.jsonl")
+            for l in (BENCH / name).read_text(encoding="utf-8").splitlines() if l.strip()}
+    assert len(examples) >= 300 and not examples & held
+
+
+@pytest.fixture(scope="module")
+def learned_second_held_out() -> dict:
+    return _held_out("questions_test2.jsonl", "kb_learned.json")
+
+
+def test_learned_examples_answer_more_customers_on_unseen_phrasings(second_held_out: dict,
+                                                                    learned_second_held_out: dict) -> None:
+    """questions_test2 shares few phrasings with the dev questions; examples still lift top-1 (0.73 -> 0.81)."""
+    assert learned_second_held_out["top1_accuracy"] >= second_held_out["top1_accuracy"] + 0.05
+    assert learned_second_held_out["wrong_answer_rate"] <= 0.05
+
+
+def test_held_out_top1_target_after_the_learning_loop() -> None:
+    """The issue's targets on the held-out split once the KB has learned examples (measured 0.98, wrong 0.017).
+    The split was written with the dev questions, so its phrasings are close to the examples (14 of its 95
+    answerable messages are near-repeats); questions_test2, written later, is the harder figure (0.81 above)."""
+    res = _held_out("questions_test.jsonl", "kb_learned.json")
+    assert res["top1_accuracy"] >= 0.90
+    assert res["wrong_answer_rate"] <= 0.05

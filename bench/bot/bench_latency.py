@@ -1,10 +1,12 @@
 """Latency (and accuracy) of the bot with 2,000 articles indexed.
 
-    .venv/bin/python bench/bot/bench_latency.py [--articles 2000] [--split dev|test|all] [--lexical]
+    .venv/bin/python bench/bot/bench_latency.py [--articles 2000] [--split dev|test|test2|all] [--learned] [--lexical]
 
 Builds the large KB in memory (make_large_kb.py), indexes it, runs every
 question of the split through Answerer.decide and prints p50/p95 per question,
 the build time, the state round-trip time and the eval metrics at that size.
+With ``--learned`` the real articles carry the dev questions as learned examples
+(make_learned_kb.py), as after the learning loop.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from make_large_kb import make  # noqa: E402
+from make_learned_kb import DEV, learned_kb  # noqa: E402
 
 from connector.bot_eval import evaluate  # noqa: E402
 from connector.domain.knowledge import Answerer, Article, KnowledgeIndex  # noqa: E402
@@ -26,15 +29,20 @@ from connector.domain.knowledge import Answerer, Article, KnowledgeIndex  # noqa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=2000)
-    ap.add_argument("--split", default="all", choices=["dev", "test", "all"])
+    ap.add_argument("--split", default="all", choices=["dev", "test", "test2", "all"])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--learned", action="store_true", help="the dev questions as the articles' learned examples")
     ap.add_argument("--lexical", action="store_true", help="BM25 only, without the embedding model")
     args = ap.parse_args()
     encoder = None
     if not args.lexical:
         from connector.gateways.embedder import get_encoder
         encoder = get_encoder()
-    arts = [Article.from_dict(d) for d in make(args.articles)]
+    kb = make(args.articles)
+    if args.learned:
+        kb = learned_kb(kb, [json.loads(l) for name in DEV
+                             for l in (HERE / name).read_text(encoding="utf-8").splitlines() if l.strip()])
+    arts = [Article.from_dict(d) for d in kb]
     t0 = time.perf_counter()
     idx = KnowledgeIndex.build(arts, encoder=encoder)
     idx.search("ウォームアップ")  # embeds the articles (lazily, in one batch)

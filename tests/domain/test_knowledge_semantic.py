@@ -128,6 +128,20 @@ def test_with_an_encoder_the_hybrid_model_and_its_thresholds_decide() -> None:
     assert d.confidence >= scorer.HYBRID.answer_threshold
 
 
+def test_once_articles_have_learned_examples_the_learned_model_decides() -> None:
+    """The learning loop's approved examples change what a close match means: another model, fitted
+    on KBs with examples, and its own thresholds; removing the last example brings HYBRID back."""
+    learned = [ARTICLES[0], Article("return", "返品について", "返品したいです", "8日以内です。",
+                                    examples=("届いた服を送り返したい",)), ARTICLES[2]]
+    idx = KnowledgeIndex.build(learned, encoder=TopicEncoder())
+    _, details = idx.search_detailed("送り返したい", 3)
+    assert scorer.model_for(details) is scorer.HYBRID_LEARNED
+    assert Answerer(idx).decide("届いた服を送り返したい").article.id == "return"
+    idx.upsert(ARTICLES[1])
+    _, details = idx.search_detailed("送り返したい", 3)
+    assert scorer.model_for(details) is scorer.HYBRID
+
+
 @pytest.mark.parametrize("bad", ["", "@@@"])
 def test_corrupt_vector_data_is_an_error(bad: str) -> None:
     from connector.domain.knowledge.semantic import unpack

@@ -76,6 +76,7 @@ class KnowledgeIndex:
         self._unembedded: set[str] = set()
         self._matrix = np.zeros((0, 0), np.float32)
         self._owner = np.zeros(0, np.int64)
+        self._learned = False  # some article has learned question examples (scorer.HYBRID_LEARNED)
 
     # ----------------------------------------------------------------- build
     @classmethod
@@ -179,6 +180,7 @@ class KnowledgeIndex:
                 postings.setdefault(f, []).append((pos, w))
         self._postings = postings
         self._lexicon = Lexicon(self._spellings.values())
+        self._learned = any(a.examples for a in self._articles.values())
         if self.encoder is not None and self._vectors:
             rows = [self._vectors[i] for i in self._ids]
             self._matrix = np.vstack(rows)
@@ -325,6 +327,7 @@ class KnowledgeIndex:
                 det["fused"] = float(fused[pos])
                 det["lexical_top"] = 1.0 if lexical_best == pos else 0.0
                 det["dense_top"] = 1.0 if dense_best == pos else 0.0
+                det["learned"] = 1.0 if self._learned else 0.0
             for fam in ("s", "w", "c"):
                 tot = fam_mass.get(fam, 0.0)
                 det["cov_" + fam] = matched.get(fam, 0.0) / tot if tot else 0.0

@@ -62,11 +62,28 @@ HYBRID = Model(
     -28.1650,
     answer_threshold=0.78, clarify_threshold=0.25, rerank=True,
 )
+# For an index whose articles have learned question examples (the learning loop's approved examples):
+# also fitted on the KBs above with the other folds' dev questions attached as examples
+# (train_scorer.py --examples). HYBRID's weights would answer null messages that resemble an example
+# too readily there (CV wrong 0.060 at its threshold); on KBs without examples HYBRID does as well or
+# better (docs/bot.md, "Learned question examples").
+HYBRID_LEARNED = Model(
+    "hybrid-learned",
+    ALL_FEATURES,
+    (-3.3186, 4.9999, 1.0468, 0.6993, 2.3420, 1.5003, -1.6668, -5.4485, -2.5085, 0.6823, 5.0557, -0.3911,
+     0.0942, 0.5212, 0.1281, 0.2409, -0.0578, 2.3724, -1.1333, 0.3685, -0.8139, -2.5303, 12.4746, 40.5260,
+     -0.0110, 0.0193, 1.2167, 0.4620, -0.5993),
+    -13.4377,
+    answer_threshold=0.74, clarify_threshold=0.25, rerank=True,
+)
 
 
 def model_for(details: Sequence[dict[str, float]]) -> Model:
-    """The model for what the index produced: HYBRID when it has the semantic channel."""
-    return HYBRID if details and "dense" in details[0] else LEXICAL
+    """The model for what the index produced: HYBRID when it has the semantic channel,
+    HYBRID_LEARNED when its articles also have learned question examples."""
+    if not details or "dense" not in details[0]:
+        return LEXICAL
+    return HYBRID_LEARNED if details[0].get("learned") else HYBRID
 
 
 def vectors(details: Sequence[dict[str, float]], features: Sequence[str]) -> list[list[float]]:
