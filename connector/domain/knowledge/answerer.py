@@ -52,7 +52,7 @@ class Answerer:
         clarify_threshold: float | None = None,
         max_candidates: int = CLARIFY_CANDIDATES,
     ):
-        """Thresholds left None are the scorer model's defaults (scorer.LEXICAL / HYBRID)."""
+        """Thresholds left None are the scorer model's defaults (scorer.LEXICAL / HYBRID / HYBRID_LEARNED)."""
         check_thresholds(answer_threshold, clarify_threshold)
         self.index = index
         self.answer_threshold = answer_threshold
