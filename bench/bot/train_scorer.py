@@ -160,6 +160,9 @@ SHAPES = {"no-question": ("question",), "no-body": ("body",), "title+answer": ("
 # KBs that have been through the learning loop (--examples): these shapes again, with dev questions
 # attached to their articles as approved question examples.
 EXAMPLE_SHAPES = ("47", "2000", "no-question", "title+answer")
+# ... and kb.json with examples on every other article only: a loop that has not reached every article
+# yet (examples must not pull messages away from the articles that have none).
+PARTIAL = "47"
 
 
 def with_examples(articles: list[dict], qs: list[dict], ids) -> list[dict]:
@@ -207,14 +210,16 @@ def main() -> None:
     order = list(range(len(qs)))
     random.Random(1).shuffle(order)
 
-    def rows_with_examples(articles: list[dict]) -> list:
+    def rows_with_examples(articles: list[dict], every: int = 1) -> list:
         """Each question against ``articles`` with the other folds' questions as examples: a question
         never meets itself, and its fold's scorer never saw it (the same folds as the CV below)."""
         rows: list = [None] * len(qs)
         for f in range(args.folds):
             held = sorted(order[f :: args.folds])
             kept = sorted(set(range(len(qs))) - set(held))
-            for i, row in zip(held, rows_for(with_examples(articles, qs, kept), [qs[i] for i in held])):
+            learned = with_examples(articles, qs, kept)
+            learned = [d if n % every == 0 else articles[n] for n, d in enumerate(learned)]
+            for i, row in zip(held, rows_for(learned, [qs[i] for i in held])):
                 rows[i] = row
         return rows
 
@@ -231,6 +236,7 @@ def main() -> None:
         for name in EXAMPLE_SHAPES:
             if name in bases:
                 kbs[name + "+ex"] = rows_with_examples(bases[name])
+        kbs[PARTIAL + "+half-ex"] = rows_with_examples(bases[PARTIAL], every=2)
     if encoder is not None:
         encoder.save()
     if args.dump:
@@ -254,9 +260,9 @@ def main() -> None:
     # The threshold rule, fixed before looking at the figures: the lowest threshold at which the CV
     # wrong-answer rate is <= 4 % on the full KBs (47, 2000) and <= 5 % on every other shape; with
     # --examples, over the KBs with examples only (the model is used for those).
-    ruled = {n: r for n, r in cv.items() if n.endswith("+ex") == args.examples}
+    ruled = {n: r for n, r in cv.items() if n.endswith("ex") == args.examples}
     for t in ths:
-        caps = [0.04 if n.split("+ex")[0] in ("47", "2000") else 0.05 for n in ruled]
+        caps = [0.04 if n in ("47", "2000", "47+ex", "2000+ex") else 0.05 for n in ruled]
         if all(wr <= cap for (_, _, wr), cap in zip((sweep(r, [t])[0] for r in ruled.values()), caps)):
             print(f"threshold by the rule: {t:.2f} (" + "  ".join(
                 f"{n} {sweep(r, [t])[0][1]:.3f}/{sweep(r, [t])[0][2]:.3f}" for n, r in ruled.items()) + ")")

@@ -142,6 +142,41 @@ def test_once_articles_have_learned_examples_the_learned_model_decides() -> None
     assert scorer.model_for(details) is scorer.HYBRID
 
 
+class PassageEncoder:
+    """Like E5: an article's text sits a little apart from the messages that ask for it, so a message is
+    nearer to another customer's message (an example) than to the article text that answers it."""
+
+    name = "passage-test/1"
+    WORDS = {"ポイント": 0, "使": 1, "期限": 2}
+
+    def _vec(self, text: str, passage: bool) -> np.ndarray:
+        v = np.zeros(4, np.float32)
+        for word, axis in self.WORDS.items():
+            v[axis] = 1.0 if word in text else 0.0
+        v[3] = 0.8 * np.linalg.norm(v) if passage else 0.0
+        return v / np.linalg.norm(v)
+
+    def queries(self, texts):
+        return np.stack([self._vec(t, False) for t in texts])
+
+    def passages(self, texts):
+        return np.stack([self._vec(t, True) for t in texts])
+
+
+def test_a_neighbours_example_does_not_outweigh_an_articles_own_text() -> None:
+    """「ポイントの使い方おしえて」 is about using points; the expiry article's example 「ポイント使いたいけど期限ある？」
+    is nearer to it (0.82) than the usage article's text (0.78), but examples count EXAMPLE_MARGIN less."""
+    idx = KnowledgeIndex.build([
+        Article("points", "ポイントの使い方", "", "お買い物でポイントを1ポイント1円として使えます。"),
+        Article("points-expire", "ポイントの有効期限", "", "最後に獲得した日から1年です。",
+                examples=("ポイント使いたいけど期限ある？",)),
+    ], encoder=PassageEncoder())
+    cands, details = idx.search_detailed("ポイントの使い方おしえて", 2)
+    dense = {c.article_id: d["dense"] for c, d in zip(cands, details)}
+    assert dense["points"] > dense["points-expire"]
+    assert cands[0].article_id == "points"
+
+
 @pytest.mark.parametrize("bad", ["", "@@@"])
 def test_corrupt_vector_data_is_an_error(bad: str) -> None:
     from connector.domain.knowledge.semantic import unpack

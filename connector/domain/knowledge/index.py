@@ -17,9 +17,10 @@ from .synonyms import DEFAULT_SYNONYMS
 
 STATE_FORMAT = "knowledge-index/1"
 
-# Field weights: what the article is about (title, canonical question, learned
-# examples) dominates; answer and body help with recall at a lower weight.
-FIELD_WEIGHTS = {"title": 1.0, "question": 1.0, "examples": 1.0, "answer": 0.5, "body": 0.15}
+# Field weights: what the article is about (title, canonical question) dominates; answer and body
+# help with recall at a lower weight. Learned examples count half: at 1.0, an article with a dozen
+# examples outranked its neighbours that had none yet (docs/bot.md, "Learned question examples").
+FIELD_WEIGHTS = {"title": 1.0, "question": 1.0, "examples": 0.5, "answer": 0.5, "body": 0.15}
 # Query-side weight of each feature family (see analysis.py).
 FAMILY_WEIGHTS = {"s": 0.25, "r": 0.3, "w": 1.0, "c": 3.0}
 K1 = 1.2
@@ -30,6 +31,10 @@ UNSEEN_WEIGHT = 0.5
 # With an encoder, candidates are ranked by LEXICAL_SHARE * z(BM25) + (1 - LEXICAL_SHARE) * z(cosine),
 # both standardised over the articles (chosen on the dev questions, docs/bot.md).
 LEXICAL_SHARE = 0.6
+# A learned example is a customer message, so it is nearer to another customer message (query to
+# query) than an article's text is (query to passage). An example's cosine counts this much less, so
+# that it takes over from its article's text only when it is a closer paraphrase than usual.
+EXAMPLE_MARGIN = 0.08
 
 
 def _fields(a: Article) -> list[tuple[str, str]]:
@@ -76,6 +81,7 @@ class KnowledgeIndex:
         self._unembedded: set[str] = set()
         self._matrix = np.zeros((0, 0), np.float32)
         self._owner = np.zeros(0, np.int64)
+        self._margin = np.zeros(0, np.float32)  # per row of _matrix: 0 for an article's text, -EXAMPLE_MARGIN for an example
         self._learned = False  # some article has learned question examples (scorer.HYBRID_LEARNED)
 
     # ----------------------------------------------------------------- build
@@ -185,17 +191,21 @@ class KnowledgeIndex:
             rows = [self._vectors[i] for i in self._ids]
             self._matrix = np.vstack(rows)
             self._owner = np.repeat(np.arange(n), [len(r) for r in rows])
+            self._margin = np.concatenate([np.r_[0.0, np.full(len(r) - 1, -EXAMPLE_MARGIN)] for r in rows]).astype(np.float32)
         else:
             self._matrix = np.zeros((0, 0), np.float32)
             self._owner = np.zeros(0, np.int64)
+            self._margin = np.zeros(0, np.float32)
         self._dirty = False
 
     def _semantic(self, text: str) -> np.ndarray | None:
-        """Per article (index order): best cosine of its vectors with ``text``."""
+        """Per article (index order): best cosine of its vectors with ``text`` (examples less EXAMPLE_MARGIN)."""
         if self.encoder is None or not len(self._owner):
             return None
         # einsum, not @: a BLAS call would wake OpenBLAS threads that then fight the model's OpenMP threads
         sims = np.einsum("ij,j->i", self._matrix, self.encoder.queries([prepare(text)])[0])
+        if self._learned:
+            sims += self._margin
         best = np.full(len(self._ids), -1.0, np.float32)
         np.maximum.at(best, self._owner, sims)
         return best

@@ -63,18 +63,18 @@ HYBRID = Model(
     answer_threshold=0.78, clarify_threshold=0.25, rerank=True,
 )
 # For an index whose articles have learned question examples (the learning loop's approved examples):
-# also fitted on the KBs above with the other folds' dev questions attached as examples
-# (train_scorer.py --examples). HYBRID's weights would answer null messages that resemble an example
+# also fitted on the KBs above with the other folds' dev questions attached as examples, to every
+# article or to every other one (train_scorer.py --examples). HYBRID's weights would answer null messages that resemble an example
 # too readily there (CV wrong 0.060 at its threshold); on KBs without examples HYBRID does as well or
 # better (docs/bot.md, "Learned question examples").
 HYBRID_LEARNED = Model(
     "hybrid-learned",
     ALL_FEATURES,
-    (-3.3186, 4.9999, 1.0468, 0.6993, 2.3420, 1.5003, -1.6668, -5.4485, -2.5085, 0.6823, 5.0557, -0.3911,
-     0.0942, 0.5212, 0.1281, 0.2409, -0.0578, 2.3724, -1.1333, 0.3685, -0.8139, -2.5303, 12.4746, 40.5260,
-     -0.0110, 0.0193, 1.2167, 0.4620, -0.5993),
-    -13.4377,
-    answer_threshold=0.74, clarify_threshold=0.25, rerank=True,
+    (-1.3599, 5.6493, 1.3107, 0.7021, 1.9823, 0.9539, -1.9504, -6.5167, -2.9684, 0.6074, 5.2237, -0.3479,
+     0.1083, 0.4345, 0.1241, -0.0455, -0.0132, 2.1254, -0.9090, 0.2705, -0.7852, -2.7125, 27.7715, 48.3075,
+     -0.0089, 0.0208, 0.8947, 0.0580, -0.3104),
+    -25.8463,
+    answer_threshold=0.76, clarify_threshold=0.25, rerank=True,
 )
 
 
