@@ -10,7 +10,8 @@ highest probability when that probability clears the answer threshold.
 Reports 5-fold cross-validated top-1 / wrong rate per threshold (folds are
 split by question), then fits on all data and prints the weights to paste
 into scorer.py (``LEXICAL``, or ``HYBRID`` with ``--semantic``: the index then
-has the embedding channel). Never pass questions_test.jsonl or questions_test2.jsonl (refused).
+has the embedding channel; ``HYBRID_LEARNED`` with ``--semantic --examples``: also
+KBs whose articles carry the other folds' dev questions as learned examples). Never pass questions_test.jsonl or questions_test2.jsonl (refused).
 """
 from __future__ import annotations
 
