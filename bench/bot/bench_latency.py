@@ -20,7 +20,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from make_large_kb import make  # noqa: E402
-from make_learned_kb import DEV, learned_kb  # noqa: E402
+from make_learned_kb import dev_questions, learned_kb  # noqa: E402
 
 from connector.bot_eval import evaluate  # noqa: E402
 from connector.domain.knowledge import Answerer, Article, KnowledgeIndex  # noqa: E402
@@ -40,8 +40,7 @@ def main() -> None:
         encoder = get_encoder()
     kb = make(args.articles)
     if args.learned:
-        kb = learned_kb(kb, [json.loads(l) for name in DEV
-                             for l in (HERE / name).read_text(encoding="utf-8").splitlines() if l.strip()])
+        kb = learned_kb(kb, dev_questions())
     arts = [Article.from_dict(d) for d in kb]
     t0 = time.perf_counter()
     idx = KnowledgeIndex.build(arts, encoder=encoder)

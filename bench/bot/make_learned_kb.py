@@ -29,11 +29,14 @@ def learned_kb(kb: list[dict], questions: list[dict]) -> list[dict]:
     return [{**a, "examples": [*a.get("examples", ()), *examples.get(a["id"], ())]} for a in kb]
 
 
+def dev_questions() -> list[dict]:
+    return [json.loads(line) for name in DEV
+            for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def main() -> None:
     kb = json.loads((HERE / "kb.json").read_text(encoding="utf-8"))
-    qs = [json.loads(line) for name in DEV
-          for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-    out = learned_kb(kb, qs)
+    out = learned_kb(kb, dev_questions())
     sys.stdout.write("[\n" + ",\n".join(json.dumps(a, ensure_ascii=False) for a in out) + "\n]\n")
 
 

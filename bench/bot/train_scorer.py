@@ -166,10 +166,6 @@ EXAMPLE_SHAPES = ("47", "2000", "no-question", "title+answer")
 PARTIAL = "47"
 
 
-def with_examples(articles: list[dict], qs: list[dict], ids) -> list[dict]:
-    """``articles`` with the answerable questions ``ids`` attached to their expected articles as examples."""
-    return learned_kb(articles, [qs[i] for i in ids])
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -218,7 +214,7 @@ def main() -> None:
         for f in range(args.folds):
             held = sorted(order[f :: args.folds])
             kept = sorted(set(range(len(qs))) - set(held))
-            learned = with_examples(articles, qs, kept)
+            learned = learned_kb(articles, [qs[i] for i in kept])
             learned = [d if n % every == 0 else articles[n] for n, d in enumerate(learned)]
             for i, row in zip(held, rows_for(learned, [qs[i] for i in held])):
                 rows[i] = row
