@@ -154,11 +154,13 @@ SPLITS = ("questions_dev.jsonl", "questions_dev_extra.jsonl", "questions_dev_ext
           "questions_test.jsonl", "questions_test2.jsonl")
 
 
+def _jsonl(name: str) -> list[dict]:
+    return [json.loads(l) for l in (BENCH / name).read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
 def test_eval_set_shape() -> None:
     kb = json.loads((BENCH / "kb.json").read_text(encoding="utf-8"))
-    rows = []
-    for name in SPLITS:
-        rows += [json.loads(l) for l in (BENCH / name).read_text(encoding="utf-8").splitlines() if l.strip()]
+    rows = [r for name in SPLITS for r in _jsonl(name)]
     assert len(kb) >= 40
     assert sum(r["expected"] is not None for r in rows) >= 200
     assert sum(r["expected"] is None for r in rows) >= 40
@@ -200,8 +202,7 @@ def test_learned_kb_is_kb_json_with_the_dev_questions_only() -> None:
                            check=True).stdout
     assert json.loads(built) == json.loads((BENCH / "kb_learned.json").read_text(encoding="utf-8"))
     examples = {e for a in json.loads(built) for e in a["examples"]}
-    held = {json.loads(l)["text"] for name in ("questions_test.jsonl", "questions_test2.jsonl")
-            for l in (BENCH / name).read_text(encoding="utf-8").splitlines() if l.strip()}
+    held = {q["text"] for name in ("questions_test.jsonl", "questions_test2.jsonl") for q in _jsonl(name)}
     assert len(examples) >= 300 and not examples & held
 
 

@@ -64,9 +64,9 @@ HYBRID = Model(
 )
 # For an index whose articles have learned question examples (the learning loop's approved examples):
 # also fitted on the KBs above with the other folds' dev questions attached as examples, to every
-# article or to every other one (train_scorer.py --examples). HYBRID's weights would answer null messages that resemble an example
-# too readily there (CV wrong 0.060 at its threshold); on KBs without examples HYBRID does as well or
-# better (docs/bot.md, "Learned question examples").
+# article or to every other one (train_scorer.py --examples). HYBRID's weights would answer null
+# messages that resemble an example too readily there (CV wrong 0.060 at its threshold); on KBs
+# without examples HYBRID does as well or better (docs/bot.md, "Learned question examples").
 HYBRID_LEARNED = Model(
     "hybrid-learned",
     ALL_FEATURES,
