@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := sfdc_metadata/node_modules/.installed
 
-.PHONY: install demo test test-python test-salesforce dev bench chaos clean
+.PHONY: install demo test lint test-python test-salesforce dev bench chaos clean
 
 install: $(STAMP)
 
@@ -28,7 +28,13 @@ demo: install
 dev: install
 	@scripts/with-redis.sh $(BIN)/connector dev
 
-test: test-python test-salesforce
+test: lint test-python test-salesforce
+
+# Guard rails: lint, format and the import contracts of pyproject.toml (docs/architecture.md).
+lint: install
+	@$(BIN)/ruff check --quiet .
+	@$(BIN)/ruff format --check --quiet .
+	@$(BIN)/lint-imports --no-cache > .lint-imports.log 2>&1 || { cat .lint-imports.log; exit 1; }
 
 test-python: install
 	@scripts/with-redis.sh $(BIN)/python -m pytest

@@ -1,11 +1,11 @@
-"""gunicorn settings for the web process (Heroku: `web: gunicorn connector.wsgi:app`)."""
+"""gunicorn settings for the web process (Heroku: `web: gunicorn connector.entrypoints.wsgi:app`)."""
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gevent: a webhook spends most of its life waiting for Redis, and a greenlet waits for a socket
-# far more cheaply than an OS thread handing the GIL around (docs/benchmarks.md: the relay's CPU
-# per request fell from 0.62 to 0.50 ms against gthread). GUNICORN_WORKER_CLASS=gthread goes back.
+# far more cheaply than an OS thread handing the GIL around (measured in docs/benchmarks.md).
+# GUNICORN_WORKER_CLASS=gthread goes back to threads.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only

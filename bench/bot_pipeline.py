@@ -22,14 +22,14 @@ import time
 
 from bench.common import BENCH_REDIS_URL, ROOT, log, pct, user_id, wait_for
 from bench.pipeline import LINE_MS, SF_MS, Driver, paced, procs_rss
-from connector.demo_bot import ALL_DAYS
+from connector.local.demo_bot import ALL_DAYS
 
 QUESTIONS = ROOT / "bench" / "bot" / "questions_dev.jsonl"
 KB = ROOT / "bench" / "bot" / "kb.json"
 
 
 def run(users: int = 100, rate: float = 5.0) -> dict:
-    from connector.devstack import LocalStack
+    from connector.local.devstack import LocalStack
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO")
     stack.channel_cfg[0]["bot"] = {"enabled": True, "business_hours": {
         "weekly": {d: ["00:00-24:00"] for d in ALL_DAYS}, "japanese_holidays": False}}
@@ -43,7 +43,7 @@ def run(users: int = 100, rate: float = 5.0) -> dict:
                                                     "Summary": a["answer"][:1000], "Language": "ja",
                                                     "PublishStatus": "Online"})
         t0 = time.time()
-        sync = subprocess.run([sys.executable, "-m", "connector.cli", "knowledge", "sync"], env=stack.environ(),
+        sync = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "knowledge", "sync"], env=stack.environ(),
                               capture_output=True, text=True, timeout=300, cwd=ROOT)
         if sync.returncode != 0:
             raise RuntimeError(f"connector knowledge sync failed: {sync.stderr[-500:]}")

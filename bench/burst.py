@@ -30,7 +30,7 @@ LINE_CONCURRENCY = 16
 
 
 def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: dict | None = None) -> dict:
-    from connector.devstack import LocalStack
+    from connector.local.devstack import LocalStack
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=WORKERS, log_level="INFO", overrides=overrides)
     try:
         stack.start()

@@ -11,9 +11,9 @@ import secrets
 import subprocess
 import sys
 import time
-
-from connector.devstack import wait_for  # noqa: F401 - re-exported for the benchmarks
 from pathlib import Path
+
+from connector.local.devstack import wait_for  # noqa: F401 - re-exported for the benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
 def _bench_redis_url() -> str:
@@ -135,12 +135,12 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "mem_mb": mem, "python": sys.version.split()[0],
             "loadavg_start": os.getloadavg()[0],
-            "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def start_gunicorn(stack, app: str = "connector.wsgi:app") -> subprocess.Popen:
+def start_gunicorn(stack, app: str = "connector.entrypoints.wsgi:app") -> subprocess.Popen:
     """Start the web process like LocalStack.start_web (gunicorn.conf.py, the Procfile's server), with any app."""
-    from connector.devstack import _wait_http
+    from connector.local.devstack import _wait_http
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app]
     env = {**stack.environ(), "PORT": str(stack.web_port), "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")}
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=stack._log("web"), stderr=subprocess.STDOUT)

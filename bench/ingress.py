@@ -23,8 +23,20 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import (BENCH_REDIS_URL, ROOT, children, cpu_seconds, log, pct, redis_cpu_seconds, sign,
-                          start_gunicorn, text_event, user_id, webhook_body)
+from bench.common import (
+    BENCH_REDIS_URL,
+    ROOT,
+    children,
+    cpu_seconds,
+    log,
+    pct,
+    redis_cpu_seconds,
+    sign,
+    start_gunicorn,
+    text_event,
+    user_id,
+    webhook_body,
+)
 
 
 def _server() -> str:
@@ -112,7 +124,7 @@ def fixed_rate(host: str, port: int, path: str, bodies: list[tuple[str, bytes]],
 
 def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s: float = 10.0,
         pairs: int = 5) -> dict:
-    from connector.devstack import LocalStack
+    from connector.local.devstack import LocalStack
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk")
     res: dict = {}

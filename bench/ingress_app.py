@@ -5,7 +5,7 @@
 """
 from flask import request
 
-from connector.wsgi import app
+from connector.entrypoints.wsgi import app
 
 
 @app.post("/bench/bare")

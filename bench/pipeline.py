@@ -85,7 +85,7 @@ def procs_rss(stack) -> dict:
 
 
 def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
-    from connector.devstack import LocalStack
+    from connector.local.devstack import LocalStack
     res: dict = {"sandbox_latency_ms": {"salesforce": SF_MS, "line": LINE_MS}, "workers": 2}
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO")
     try:
@@ -148,7 +148,7 @@ def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
             u = user_id(i, "pipe-calls-new")
             mid = d.send(u, "first message of a new user")
             d.wait_recorded([mid], 30, "new user's message")
-            wait_for(lambda: sb.line.delivered(user_id=u), 30, what="welcome")
+            wait_for(lambda u=u: sb.line.delivered(user_id=u), 30, what="welcome")
             wait_for(d.idle, 30, what="idle")
             time.sleep(0.3)
         calls["new_user"] = (sb.salesforce.api_calls - before) / 10
@@ -165,7 +165,7 @@ def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
         d.sent.clear()
         for r in range(10):
             with ThreadPoolExecutor(16) as pool:
-                list(pool.map(lambda u: d.send(u, f"backlog {r}"), ids))
+                list(pool.map(lambda u, r=r: d.send(u, f"backlog {r}"), ids))
         before = sb.salesforce.api_calls
         t0 = time.time()
         stack.start_worker()

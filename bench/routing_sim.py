@@ -123,7 +123,7 @@ def simulate(cfg: SimConfig, inputs: SimInputs, policy: Policy) -> dict:
     last_t = 0.0
     busy_area = cap_area = spread_area = share_area = spread_time = 0.0
     max_queue = 0
-    assigned_per_op = {op_id: 0 for op_id in inputs.capacities}
+    assigned_per_op = dict.fromkeys(inputs.capacities, 0)
 
     def account(until: float) -> None:
         nonlocal last_t, busy_area, cap_area, spread_area, share_area, spread_time

@@ -11,7 +11,6 @@ import json
 import shutil
 import sys
 import time
-from pathlib import Path
 
 from bench.common import ROOT, log, machine
 

@@ -7,8 +7,9 @@ with one line naming the key and the variable, never a traceback.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -32,6 +33,7 @@ class RedisSettings(_Section):
     tls_verify: bool = True
     dedupe_ttl_hours: int = Field(48, ge=24)
     socket_timeout_seconds: float = Field(5.0, gt=0)
+    key_prefix: str = Field("ln:", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class EncryptionSettings(_Section):
@@ -55,7 +57,7 @@ class QueueSettings(_Section):
         return v
 
 
-# -- auto-reply bot (issue 4) -------------------------------------------------------------------
+# -- auto-reply bot -------------------------------------------------------------------
 _SF_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"   # a Salesforce API name: safe to put into SOQL
 
 

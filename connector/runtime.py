@@ -1,31 +1,44 @@
 """What a process needs at run time, built once from the configuration and kept.
 
-Workers run jobs in-process (no fork per job), so the Salesforce session, HTTP connection pools
-and caches built here live as long as the worker.
+The Runtime owns every process-wide object: the Redis client and the stores on it, the queue,
+the gateways, thread pools and caches. Nothing else keeps module-level state, so a test builds a
+Runtime and gets a process of its own. Workers run jobs in-process (no fork per job), so what is
+built here lives as long as the worker.
 """
 from __future__ import annotations
 
 import functools
 import os
-
-from rq import Queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from connector.config import Config, load_config
-from connector.crypto import Vault
-from connector.store import Store, redis_client
+from connector.storage import redis_client
+from connector.storage.blobs import Blobs
+from connector.storage.keys import Keys
+from connector.storage.leases import Leases
+from connector.storage.store import Store
+from connector.storage.vault import Vault
 
 _current: "Runtime | None" = None
+_current_lock = threading.Lock()
 
 
 class Runtime:
     def __init__(self, config: Config):
         self.config = config
         self.settings = config.settings
+        self.salesforce_ok_at = 0.0  # when Salesforce last authenticated for /readyz
 
+    # -- Redis and what lives there ------------------------------------------------------------
     @functools.cached_property
     def redis(self):
         s = self.settings.redis
         return redis_client(self.config.redis_url, tls_verify=s.tls_verify, timeout_s=s.socket_timeout_seconds)
+
+    @functools.cached_property
+    def keys(self) -> Keys:
+        return Keys(self.settings.redis.key_prefix)
 
     @functools.cached_property
     def vault(self) -> Vault:
@@ -33,18 +46,38 @@ class Runtime:
 
     @functools.cached_property
     def store(self) -> Store:
-        return Store(self.redis, self.vault, dedupe_ttl_s=self.settings.redis.dedupe_ttl_hours * 3600)
+        return Store(self.redis, self.vault, dedupe_ttl_s=self.settings.redis.dedupe_ttl_hours * 3600, keys=self.keys)
 
     @functools.cached_property
-    def queue(self) -> Queue:
-        return Queue(self.settings.queue.name, connection=self.redis,
-                     default_timeout=self.settings.queue.job_timeout_seconds)
+    def leases(self) -> Leases:
+        return Leases(self.redis, self.keys)
 
+    @functools.cached_property
+    def blobs(self) -> Blobs:
+        return Blobs(self.redis, self.vault, self.keys)
+
+    @functools.cached_property
+    def routing_store(self):
+        from connector.storage.routing import RoutingStore
+        return RoutingStore(self.redis, self.vault, keys=self.keys)
+
+    @functools.cached_property
+    def knowledge_store(self):
+        from connector.storage.knowledge import KnowledgeStore
+        return KnowledgeStore(self.redis, self.keys)
+
+    @functools.cached_property
+    def queue(self):
+        from connector.storage.queue import make_queue
+        return make_queue(self.settings.queue.name, self.redis, timeout_s=self.settings.queue.job_timeout_seconds)
+
+    # -- domain helpers built from configuration -----------------------------------------------
     @functools.cached_property
     def redactor(self):
         from connector.domain.redaction import Redactor, rules_from_config
         return Redactor(rules_from_config([r.model_dump() for r in self.settings.redaction.rules]))
 
+    # -- gateways ------------------------------------------------------------------------------
     @functools.cached_property
     def line(self):
         from connector.gateways.line import LineGateway
@@ -66,13 +99,36 @@ class Runtime:
         return TwilioGateway(self.config.twilio_account_sid, self.config.twilio_auth_token,
                              base_url=s.api_base_url, timeout_s=s.timeout_seconds)
 
+    @functools.cached_property
+    def encoder(self):
+        """The bot's sentence encoder (None when `knowledge.semantic` is off); loaded once."""
+        from connector.gateways.embedder import get_encoder
+        return get_encoder(self.settings.knowledge.semantic)
+
+    @functools.cached_property
+    def hours_cache(self) -> dict:
+        """Each channel's parsed business hours, by its settings object (parsing holidays is not free)."""
+        return {}
+
+    # -- thread pools --------------------------------------------------------------------------
+    @functools.cached_property
+    def line_pool(self) -> ThreadPoolExecutor:
+        """LINE calls of different conversations overlap; Salesforce gets one call per batch anyway."""
+        return ThreadPoolExecutor(max_workers=16, thread_name_prefix="line")
+
+    @functools.cached_property
+    def writer_pool(self) -> ThreadPoolExecutor:
+        """One batch's Salesforce write and commit, while the next batch is claimed and answered on LINE."""
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesforce-write")
+
 
 def get_runtime() -> Runtime:
     """The process's runtime; built from $CONNECTOR_CONFIG on first use."""
     global _current
-    if _current is None:
-        _current = Runtime(load_config(os.environ.get("CONNECTOR_CONFIG")))
-    return _current
+    with _current_lock:
+        if _current is None:
+            _current = Runtime(load_config(os.environ.get("CONNECTOR_CONFIG")))
+        return _current
 
 
 def set_runtime(runtime: Runtime | None) -> None:

@@ -7,7 +7,7 @@ import pytest
 import redis as redis_lib
 
 from connector.config import load_config
-from connector.crypto import new_key
+from connector.storage.vault import new_key
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 CHANNEL_SECRET = "8c570fa6dd201bb328f1c1eac23a96d8"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connector import bot_eval
-from connector.bot_eval import main, metrics, percentile
+from connector.entrypoints import bot_eval
+from connector.entrypoints.bot_eval import main, metrics, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench" / "bot"

@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 
 
 def run(*args, stdin=None, env=None):
-    return subprocess.run([sys.executable, "-m", "connector.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", *args], input=stdin, capture_output=True,
                           text=True, timeout=60, env=env)
 
 

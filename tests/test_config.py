@@ -85,7 +85,7 @@ def test_the_example_configuration_is_valid(environ):
 def test_cli_prints_one_line_and_exits_2_on_a_bad_config(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("line:\n  channels: []\n")
-    proc = subprocess.run([sys.executable, "-m", "connector.cli", "--config", str(path), "check-config"],
+    proc = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "--config", str(path), "check-config"],
                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [

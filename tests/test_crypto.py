@@ -7,7 +7,7 @@ import threading
 import pytest
 from cryptography.fernet import Fernet
 
-from connector.crypto import Vault, new_key
+from connector.storage.vault import Vault, new_key
 
 OLD, NEW = new_key(), new_key()
 

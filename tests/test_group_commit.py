@@ -16,7 +16,7 @@ import redis as redis_lib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.group_commit import GroupCommit, pack
+from connector.storage.group_commit import GroupCommit, pack
 
 SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
@@ -113,7 +113,7 @@ def test_a_connection_killed_while_idle_is_replaced_on_the_next_write(client):
 def test_reconnecting_again_and_again_does_not_use_up_the_clients_connection_pool(redis_url):
     client = redis_lib.Redis.from_url(redis_url, max_connections=2)
     gc = GroupCommit(client)
-    for i in range(5):  # five Redis restarts, as far as this process can tell
+    for _ in range(5):  # five Redis restarts, as far as this process can tell
         gc.write([pack("CLIENT", "SETNAME", "group-commit-test")])
         client.client_kill_filter(_type="normal", skipme=True)
     assert gc.write([pack("INCR", "still-writing")]) == [1]
@@ -171,7 +171,7 @@ def test_under_gevent_concurrent_requests_are_batched(redis_url):
     code = textwrap.dedent(f"""
         from gevent import monkey; monkey.patch_all()
         import gevent, redis
-        from connector.group_commit import GroupCommit, pack
+        from connector.storage.group_commit import GroupCommit, pack
         gc = GroupCommit(redis.Redis.from_url({redis_url!r}))
         jobs = [gevent.spawn(gc.write, [pack("INCR", "greenlets")]) for _ in range(50)]
         gevent.joinall(jobs, timeout=10, raise_error=True)
@@ -262,7 +262,7 @@ def test_under_gevent_a_leader_killed_before_it_writes_hands_its_role_on(redis_u
     code = textwrap.dedent(f"""
         from gevent import monkey; monkey.patch_all()
         import gevent, redis
-        from connector.group_commit import GroupCommit, pack
+        from connector.storage.group_commit import GroupCommit, pack
         gc = GroupCommit(redis.Redis.from_url({redis_url!r}))
         leader = gevent.spawn(gc.write, [pack("INCR", "killed")])
         follower = gevent.spawn(gc.write, [pack("INCR", "follower")])

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import redis as redis_lib
 from cryptography.fernet import Fernet
 
-from connector.crypto import Vault, new_key
-from connector.store import Outcome, Store
+from connector.storage.store import Outcome, Store
+from connector.storage.vault import Vault, new_key
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_commit_trims_only_what_was_processed_and_keeps_later_arrivals(store):
 def test_a_drainer_whose_lock_expired_cannot_commit(store):
     store.ingest([("c", "E1", "c:U1", ev(1))])
     token, _ = store.claim(max_events=10, lock_ms=1)
-    import time; time.sleep(0.01)
+    time.sleep(0.01)
     token2, claimed2 = store.claim(max_events=10, lock_ms=10_000)
     assert store.commit(token, [Outcome("c:U1", 1, None)]) == ["c:U1"]
     assert store.backlog()["events"] == 1  # the late drainer trimmed nothing
@@ -127,10 +128,9 @@ def test_a_worker_moves_due_retries_onto_the_queue_without_rqs_scheduler(redis_u
     from datetime import timedelta
 
     from connector.config import load_config
+    from connector.entrypoints.worker import enqueue_due_jobs
     from connector.runtime import Runtime
-    from connector.worker import enqueue_due_jobs
     from tests.conftest import base_settings
-    import os
     env = {"REDIS_URL": redis_url, "CONNECTOR_ENCRYPTION_KEYS": new_key(), "LINE_MAIN_SECRET": "s",
            "LINE_MAIN_TOKEN": "t", "SF_USERNAME": "u", "SF_CONSUMER_KEY": "c", "SF_PASSWORD": "p",
            "SF_CONSUMER_SECRET": "x"}

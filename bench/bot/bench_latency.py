@@ -22,7 +22,7 @@ sys.path.insert(0, str(HERE))
 from make_large_kb import make  # noqa: E402
 from make_learned_kb import dev_questions, learned_kb  # noqa: E402
 
-from connector.bot_eval import evaluate  # noqa: E402
+from connector.entrypoints.bot_eval import evaluate  # noqa: E402
 from connector.domain.knowledge import Answerer, Article, KnowledgeIndex  # noqa: E402
 
 

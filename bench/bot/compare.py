@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 import connector.domain.knowledge.answerer as A  # noqa: E402
-from connector.bot_eval import evaluate  # noqa: E402
+from connector.entrypoints.bot_eval import evaluate  # noqa: E402
 from connector.domain.knowledge import Answerer, Article, KnowledgeIndex  # noqa: E402
 from connector.domain.knowledge.analysis import MODES  # noqa: E402
 from tune import calibrate  # noqa: E402

@@ -33,7 +33,7 @@ from connector.domain.business_hours import BusinessHours
 from connector.domain.conversation import Turn
 from connector.domain.knowledge import (ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, Answerer, Article, Decision,
                                         short_answer)
-from connector.domain.records import CASE, EXAMPLE, KEY_FIELDS, Upsert, ref, sf_datetime
+from connector.domain.records import CASE, EXAMPLE, KEY_FIELDS, Upsert, ref, sf_datetime, SessionStatus
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class BotResponder:
         case_key = session.get("case_key")
         upserts = [Upsert(CASE, case_key, case_fields, ctx.eid)] if case_key else []
         if available:
-            return Turn([self._text("bot_handoff")], upserts=upserts, status="Queued",
+            return Turn([self._text("bot_handoff")], upserts=upserts, status=SessionStatus.QUEUED,
                         signals=[{"kind": "queued", "session_key": session["key"], "case_key": case_key,
                                   "priority": 0, "entitled": ctx.entitled, "reason": reason}],
                         note=f"bot: handoff to the queue ({why})")

@@ -12,11 +12,11 @@ State (JSON-able dict, stored sealed in Redis):
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from connector.domain import events as ev
-from connector.domain.records import (CASE, CONTACT, FRIEND, MESSAGE, SESSION, Upsert, ref, sf_datetime)
+from connector.domain.records import CASE, CONTACT, FRIEND, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Turn:
     messages: list[dict]                                      # LINE message objects (text, quickReply, flex...)
     records: list[dict] = field(default_factory=list)        # per message: extra fields for its record
     upserts: list[Upsert] = field(default_factory=list)      # other writes (Case status, question examples...)
-    status: str | None = None                                 # new session status, e.g. "Queued" on handoff
+    status: str | None = None                                 # new session status, e.g. QUEUED on handoff
     signals: list[dict] = field(default_factory=list)        # work for other jobs, e.g. {"kind": "queued", ...}
     note: str = ""
 
@@ -33,10 +33,9 @@ class Turn:
 # A responder decides what the bot says to a customer's message or postback while the session is
 # with the bot: (state, event, opened) -> Turn | None. It may update state["session"] in place.
 Responder = Callable[[dict, dict, bool], "Turn | None"]
-# Handlers of the relay's own events (type "x-connector.<name>", e.g. operator actions), which go
-# through the same ordered per-conversation inbox as LINE events: (state, event, ctx) -> Result.
+# The relay's own events (type "x-connector.<name>", e.g. operator actions) go through the same
+# ordered per-conversation inbox as LINE events; `internal_handler` names their handlers.
 INTERNAL_PREFIX = "x-connector."
-internal_handlers: dict[str, Callable[[dict, dict, "Context"], "Result"]] = {}
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     res = Result(state=state)
 
     if etype.startswith(INTERNAL_PREFIX):
-        handler = internal_handlers.get(etype[len(INTERNAL_PREFIX):])
+        handler = internal_handler(etype[len(INTERNAL_PREFIX):])
         if handler is None:
             res.note = f"{etype}: no handler, ignored"
             return res
@@ -124,7 +123,7 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
                                 "file_name": msg.get("fileName")})
 
     answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback")
-    if answer and ctx.responder is not None and session["status"] == "Bot":
+    if answer and ctx.responder is not None and session["status"] == SessionStatus.BOT:
         turn = ctx.responder(state, event, opened)
         if turn is not None:
             apply_turn(res, event, eid, session, turn, ts)
@@ -143,7 +142,7 @@ def apply_turn(res: Result, event: dict, eid: str, session: dict, turn: Turn, ts
     if turn.status and turn.status != session["status"]:
         session["status"] = turn.status
         fields = {"Status__c": turn.status}
-        if turn.status == "Queued":
+        if turn.status == SessionStatus.QUEUED:
             fields["Queued_At__c"] = sf_datetime(ts)
         res.upserts.append(Upsert(SESSION, session["key"], fields, eid))
     if turn.note:
@@ -225,11 +224,11 @@ def _friend_event(state: dict, res: Result, event: dict, ctx: Context, ts: int, 
 
 def _ensure_session(state: dict, res: Result, event: dict, ctx: Context, ts: int, eid: str, is_user: bool) -> bool:
     session = state.get("session")
-    if session and session["status"] != "Closed":
+    if session and session["status"] != SessionStatus.CLOSED:
         return False
     src = ev.source_key(event)
     key = f"{ctx.channel_id}:{src}:{eid}"
-    fields = {"Channel_Id__c": ctx.channel_id, "Status__c": "Bot", "Started_At__c": sf_datetime(ts),
+    fields = {"Channel_Id__c": ctx.channel_id, "Status__c": SessionStatus.BOT, "Started_At__c": sf_datetime(ts),
               "Source_Type__c": "user" if is_user else ("group" if src.startswith("g:") else "room")}
     case_key = None
     if is_user:
@@ -251,7 +250,7 @@ def _ensure_session(state: dict, res: Result, event: dict, ctx: Context, ts: int
             fields["Contact__r"] = ref(CONTACT, friend["contact_key"])
     else:
         fields["Group_Id__c"] = src[2:]
-    state["session"] = {"key": key, "status": "Bot", "case_key": case_key, "started_ms": ts, "last_ms": ts}
+    state["session"] = {"key": key, "status": SessionStatus.BOT, "case_key": case_key, "started_ms": ts, "last_ms": ts}
     res.upserts.append(Upsert(SESSION, key, fields, eid))
     return True
 
@@ -361,7 +360,7 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
     sessions; the open session and its Case are moved to it too.
     """
     res = Result(state=state)
-    eid, ts = ev.event_id(event), int(event.get("timestamp") or 0)
+    eid = ev.event_id(event)
     contact_id = (event.get("data") or {}).get("contact_id")
     friend = state.get("friend")
     if not friend or not contact_id:
@@ -371,7 +370,7 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
     friend["entitled"] = bool((event.get("data") or {}).get("entitled"))  # e.g. an annual-plan customer
     res.upserts.append(Upsert(FRIEND, friend["key"], {"Contact__c": contact_id, "Verified__c": True}, eid))
     session = state.get("session")
-    if session and session["status"] != "Closed":
+    if session and session["status"] != SessionStatus.CLOSED:
         res.upserts.append(Upsert(SESSION, session["key"], {"Contact__c": contact_id}, eid))
         if session.get("case_key"):
             res.upserts.append(Upsert(CASE, session["case_key"], {"ContactId": contact_id}, eid))
@@ -379,4 +378,7 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
     return res
 
 
-internal_handlers["identity.linked"] = _identity_linked
+def internal_handler(name: str) -> Callable[[dict, dict, Context], Result] | None:
+    """The handler of the relay's own event `name`: (state, event, ctx) -> Result, or None."""
+    from connector.domain import operator  # operator's handlers build on this module's types
+    return {**operator.HANDLERS, "identity.linked": _identity_linked}.get(name)

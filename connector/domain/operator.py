@@ -2,7 +2,7 @@
 
 The relay's own events go through the conversation's ordered inbox (`jobs.submit_internal`), so
 an operator action and the customer's messages are applied in the order they arrived. This
-module registers their handlers in `conversation.internal_handlers`:
+module holds their handlers (`HANDLERS`, looked up by `conversation.internal_handler`):
 
 * `session.handoff`  {session_key?, priority, skills?}: hand the current Bot session to people
   (for callers other than the bot: tests, the demo, a future console "take over"). Sets the
@@ -22,9 +22,8 @@ late action must never close or re-route the customer's *next* session.
 """
 from __future__ import annotations
 
-from connector.domain import conversation
 from connector.domain.conversation import Reply, Result
-from connector.domain.records import CASE, MESSAGE, SESSION, Upsert, ref, sf_datetime
+from connector.domain.records import CASE, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
 
 HANDOFF = "session.handoff"
 ASSIGNED = "session.assigned"
@@ -52,7 +51,7 @@ def _current(state: dict, event: dict, res: Result, name: str) -> dict | None:
     if not session or (key and session.get("key") != key):
         res.note = f"{name}: not the current session; ignored"
         return None
-    if session.get("status") == "Closed":
+    if session.get("status") == SessionStatus.CLOSED:
         res.note = f"{name}: session already closed; ignored"
         return None
     return session
@@ -63,13 +62,13 @@ def handoff(state: dict, event: dict, ctx) -> Result:
     session = _current(state, event, res, HANDOFF)
     if session is None:
         return res
-    if session.get("status") != "Bot":
+    if session.get("status") != SessionStatus.BOT:
         res.note = f"{HANDOFF}: session is {session.get('status')}; nothing to do"
         return res
     data = event.get("data") or {}
     ts = int(event.get("timestamp") or 0)
-    session["status"] = "Queued"
-    res.upserts.append(Upsert(SESSION, session["key"], {"Status__c": "Queued", "Queued_At__c": sf_datetime(ts)},
+    session["status"] = SessionStatus.QUEUED
+    res.upserts.append(Upsert(SESSION, session["key"], {"Status__c": SessionStatus.QUEUED, "Queued_At__c": sf_datetime(ts)},
                               conversation_event_id(event)))
     res.signals.append({"kind": "queued", "session_key": session["key"], "case_key": session.get("case_key"),
                         "priority": int(data.get("priority") or 0), "skills": list(data.get("skills") or []),
@@ -84,7 +83,7 @@ def assigned(state: dict, event: dict, ctx) -> Result:
     if session is None:
         return res
     data = event.get("data") or {}
-    session["status"] = "Operator"
+    session["status"] = SessionStatus.OPERATOR
     session["operator_id"] = data.get("operator_id")
     res.note = f"{ASSIGNED}: session with operator {data.get('operator_id')}"
     return res
@@ -95,7 +94,7 @@ def requeued(state: dict, event: dict, ctx) -> Result:
     session = _current(state, event, res, REQUEUED)
     if session is None:
         return res
-    session["status"] = "Queued"
+    session["status"] = SessionStatus.QUEUED
     session.pop("operator_id", None)
     res.note = f"{REQUEUED}: back in the queue ({(event.get('data') or {}).get('reason')})"
     return res
@@ -109,7 +108,7 @@ def closed(state: dict, event: dict, ctx) -> Result:
     data = event.get("data") or {}
     eid = conversation_event_id(event)
     ts = int(data.get("closed_ms") or event.get("timestamp") or 0)
-    fields = {"Status__c": "Closed", "Closed_At__c": sf_datetime(ts),
+    fields = {"Status__c": SessionStatus.CLOSED, "Closed_At__c": sf_datetime(ts),
               "Close_Reason__c": (data.get("reason") or "")[:255] or None}
     if data.get("closed_by"):
         fields["Closed_By__c"] = data["closed_by"]
@@ -117,7 +116,7 @@ def closed(state: dict, event: dict, ctx) -> Result:
     case_key = session.get("case_key")
     if case_key and data.get("case_status"):
         res.upserts.append(Upsert(CASE, case_key, {"Status": data["case_status"]}, eid))
-    session["status"] = "Closed"
+    session["status"] = SessionStatus.CLOSED
     session.pop("operator_id", None)
     if case_key:
         state["last_case"] = {"key": case_key, "closed_ms": ts}
@@ -140,4 +139,4 @@ def conversation_event_id(event: dict) -> str:
     return event.get("webhookEventId") or ""
 
 
-conversation.internal_handlers.update({HANDOFF: handoff, ASSIGNED: assigned, REQUEUED: requeued, CLOSED: closed})
+HANDLERS = {HANDOFF: handoff, ASSIGNED: assigned, REQUEUED: requeued, CLOSED: closed}

@@ -28,8 +28,9 @@ by at least ``notice_position_step`` (3) or the expected wait changed by at leas
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .routing import Presence, QueuedSession, RoutingConfig, RoutingState
 

@@ -6,9 +6,10 @@ calls of sObject Collection upserts. Parents are referenced by their external id
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
 
 CONTACT = "Contact"
 FRIEND = "LINE_Friend__c"
@@ -27,6 +28,16 @@ KEY_FIELDS = {
     EXAMPLE: "Example_Key__c",
     ROUTING: "Routing_Key__c",
 }
+
+
+class SessionStatus(StrEnum):
+    """A chat session's status: LINE_Chat_Session__c.Status__c and `state["session"]["status"]`."""
+    BOT = "Bot"            # the bot answers
+    QUEUED = "Queued"      # handed to people, waiting for an operator
+    OPERATOR = "Operator"  # an operator has it
+    CLOSED = "Closed"
+
+
 # Parents before children: one Composite call runs its subrequests in this order.
 WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE]
 
@@ -69,5 +80,5 @@ def merge(upserts: Iterable[Upsert]) -> list[Upsert]:
 
 def sf_datetime(ms: int | float) -> str:
     """LINE millisecond timestamp -> Salesforce datetime literal."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

@@ -35,9 +35,10 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Union
 
 __all__ = [
     "Presence",

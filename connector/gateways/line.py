@@ -9,9 +9,18 @@ import logging
 import uuid
 
 import urllib3
-from linebot.v3.messaging import (ApiClient, ApiException, ChatReference, Configuration, MarkMessagesAsReadRequest,
-                                  MessagingApi, MessagingApiBlob, PushMessageRequest, ReplyMessageRequest,
-                                  ShowLoadingAnimationRequest)
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    ChatReference,
+    Configuration,
+    MarkMessagesAsReadRequest,
+    MessagingApi,
+    MessagingApiBlob,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
 
 from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable
 

@@ -13,15 +13,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jwt
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import (SalesforceError, SalesforceExpiredSession, SalesforceGeneralError,
-                                          SalesforceMalformedRequest, SalesforceRefusedRequest,
-                                          SalesforceResourceNotFound)
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
 
 from connector.domain.records import WRITE_ORDER, Upsert
 from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable
@@ -43,7 +49,7 @@ class TimeoutSession(requests.Session):
         self.verify = verify
         self.api_usage: tuple[int, int] | None = None
 
-    def request(self, method, url, **kwargs):  # noqa: D401 - requests API
+    def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.timeout_s)
         kwargs.setdefault("verify", self.verify)  # else REQUESTS_CA_BUNDLE in the environment wins
         resp = super().request(method, url, **kwargs)
@@ -66,6 +72,17 @@ class RecordResult:
     @property
     def retryable(self) -> bool:
         return not self.ok and (self.code in RETRYABLE_CODES)
+
+    @property
+    def parent_missing(self) -> bool:
+        """Failed because a parent it references by external id was not written (worth a retry
+        when that parent failed in the same call)."""
+        return (not self.ok and self.code in ("INVALID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
+                and "foreign key" in (self.message or "").lower())
+
+
+# In `create_file(then_update=...)` fields: the new file's ContentDocumentId, filled in by Salesforce.
+CONTENT_DOCUMENT_ID = "@{doc.ContentDocumentId}"
 
 
 class SalesforceGateway:
@@ -178,7 +195,7 @@ class SalesforceGateway:
         for i in range(0, len(subs), COMPOSITE_SIZE):
             group = subs[i:i + COMPOSITE_SIZE]
             responses = self.composite([s for s, _ in group])
-            for (sub, chunk), resp in zip(group, responses):
+            for (_, chunk), resp in zip(group, responses):
                 body = resp.get("body")
                 if resp.get("httpStatusCode", 500) >= 300 or not isinstance(body, list) or len(body) != len(chunk) \
                         or (body and "success" not in body[0]):
@@ -218,7 +235,7 @@ class SalesforceGateway:
             sobject, key_field, key, fields = then_update
             subs.append({"method": "PATCH", "referenceId": "record",
                          "url": f"/services/data/v{v}/sobjects/{sobject}/{key_field}/{_quote(key)}",
-                         "body": {**fields, "Content_Document_Id__c": "@{doc.ContentDocumentId}"}})
+                         "body": fields})
         responses = self.composite(subs, all_or_none=True)
         for r in responses:
             if r.get("httpStatusCode", 500) >= 300:
@@ -229,6 +246,11 @@ class SalesforceGateway:
                           status=r.get("httpStatusCode"), code=code)
         return {"content_document_id": responses[2]["body"].get("ContentDocumentId"),
                 "content_version_id": responses[1]["body"].get("id")}
+
+    def content_version_data(self, version_id: str) -> bytes:
+        """The bytes of one ContentVersion (a file an operator attached)."""
+        return self.call("content", lambda sf: sf._call_salesforce(
+            "GET", f"{sf.base_url}sobjects/ContentVersion/{_quote(version_id)}/VersionData").content)
 
     def delete(self, sobject: str, record_id: str) -> None:
         self.call("delete", lambda sf: getattr(sf, sobject).delete(record_id))

@@ -1,19 +1,80 @@
-"""RQ entry points. Jobs are thin: load state, call the domain, call gateways."""
+"""RQ entry points, and the one policy for putting work on the queue.
+
+Jobs are thin: load state (storage), decide (domain), act (gateways), save (storage). Every job
+is idempotent, so RQ may run one twice. `enqueue` is the only place that decides how a job is
+retried, how long its traces are kept and where it goes after its last failure; job names are
+the constants below (RQ stores the dotted path of the function with each job).
+"""
 from __future__ import annotations
 
+import hashlib
+import random
+import time
+from datetime import timedelta
+
+from rq import Callback, Retry
+
 DRAIN = "connector.jobs.inbound.drain"
+FETCH_CONTENT = "connector.jobs.content.fetch"
+FINISH_REPLY = "connector.jobs.delivery.finish"
+DELIVER_OPERATOR_MESSAGE = "connector.jobs.outbound.deliver"
+OUTBOUND_SWEEP = "connector.jobs.outbound.sweep_job"
+ROUTING_QUEUED = "connector.jobs.routing.queued"
+ROUTING_CALLOUT = "connector.jobs.routing.callout"
+ROUTING_FLUSH = "connector.jobs.routing.flush"
+KNOWLEDGE_SYNC = "connector.jobs.knowledge.sync"
+LEARN_FROM_CASE = "connector.jobs.knowledge.learn_from_case"
+
+WEEK_S = 7 * 24 * 3600
+
+
+def job_id(kind: str, key: str) -> str:
+    """A stable RQ job id for work about `key` (RQ allows only letters, digits, - and _)."""
+    return f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+
+
+def retry_policy(rt) -> Retry:
+    q = rt.settings.queue
+    intervals = [max(1, int(i * (1 + random.uniform(-q.retry_jitter, q.retry_jitter)))) for i in q.retry_intervals_seconds]
+    return Retry(max=len(intervals), interval=intervals)
+
+
+def _to_dead_letter(job, connection, exc_type, exc_value, tb) -> None:
+    """RQ on_failure: after the last retry, keep the job in the dead-letter registry."""
+    if job.retries_left:
+        return
+    from connector.runtime import get_runtime
+    get_runtime().store.dead_letter(job.id.encode(), conv="-", kind="job", error=f"{exc_type.__name__}: {exc_value}"[:500],
+                                    attempts=(job.retry_intervals and len(job.retry_intervals) + 1) or 1)
+
+
+to_dead_letter = Callback(_to_dead_letter)
+
+
+def enqueue(rt, name: str, *args, key: str | None = None, retry: bool = True, delay_s: float | None = None,
+            failure_ttl_s: int = WEEK_S):
+    """Queue job `name`(*args).
+
+    `key` names the work (its RQ job id: the same work queued twice while the first is waiting is
+    one job). With `retry` (the default) a failing job is retried on the configured schedule with
+    jitter, then dead-lettered (`connector failed list|replay`); without it, a failure stays in RQ's
+    failed registry for `failure_ttl_s` and the periodic task that queued it queues it again.
+    Results are never kept: jobs record their effects themselves.
+    """
+    options = {"result_ttl": 0, "failure_ttl": failure_ttl_s}
+    if key is not None:
+        options["job_id"] = key
+    if retry:
+        options.update(retry=retry_policy(rt), on_failure=to_dead_letter)
+    if delay_s:
+        return rt.queue.enqueue_in(timedelta(seconds=delay_s), name, *args, **options)
+    return rt.queue.enqueue(name, *args, **options)
 
 
 def enqueue_drains(rt, n: int = 1) -> None:
     """Ask for `n` drain jobs; each drains every ready conversation it can claim."""
     for _ in range(n):
-        rt.queue.enqueue(DRAIN, result_ttl=0, failure_ttl=7 * 24 * 3600)
-
-
-def job_id(kind: str, key: str) -> str:
-    """A stable RQ job id for work about `key` (RQ allows only letters, digits, - and _)."""
-    import hashlib
-    return f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:24]}"
+        enqueue(rt, DRAIN, retry=False)
 
 
 def submit_internal(rt, channel_id: str, source: dict, name: str, data: dict, *, idempotency_key: str,
@@ -25,8 +86,6 @@ def submit_internal(rt, channel_id: str, source: dict, name: str, data: dict, *,
     like a webhookEventId: submitting the same action twice applies it once. Returns False for
     a duplicate. Raises redis.RedisError when Redis cannot take it.
     """
-    import time
-
     from connector.domain import events as ev
     event = {"type": f"x-connector.{name}", "webhookEventId": "x" + job_id("i", idempotency_key)[2:],
              "timestamp": timestamp_ms or int(time.time() * 1000), "source": source, "mode": "active", "data": data}

@@ -12,9 +12,12 @@ import base64
 import logging
 
 from connector.domain.records import CASE, KEY_FIELDS, MESSAGE, SESSION, Upsert
+from connector.gateways import soql
 from connector.gateways.errors import Permanent
 from connector.gateways.line import ContentTooLarge
+from connector.gateways.salesforce import CONTENT_DOCUMENT_ID
 from connector.runtime import get_runtime
+from connector.storage.blobs import CONTENT
 
 log = logging.getLogger(__name__)
 EXTENSIONS = {"image": ".jpg", "video": ".mp4", "audio": ".m4a", "file": ""}
@@ -27,12 +30,11 @@ def fetch(channel_id: str, item: dict) -> str:
     marker = f"content:{key}"
     if store.marker(marker):
         return "already stored"
-    bytes_key = f"{store.p}content:{key}"
     if store.marker(marker + ":try") and _already_uploaded(rt, key):
         store.set_marker(marker, {"status": "Stored"})
         return "already stored"
-    sealed = rt.redis.get(bytes_key)
-    if sealed is None:
+    data = rt.blobs.get(CONTENT, key)
+    if data is None:
         try:
             data = rt.line.content(channel_id, item["message_id"], max_bytes=rt.settings.line.max_content_bytes)
         except ContentTooLarge:
@@ -41,9 +43,7 @@ def fetch(channel_id: str, item: dict) -> str:
             if exc.status == 404:
                 return _final(rt, marker, key, "Expired")
             raise
-        rt.redis.set(bytes_key, rt.vault.seal(data), ex=CONTENT_TTL_S)
-    else:
-        data = rt.vault.open(sealed)
+        rt.blobs.put(CONTENT, key, data, CONTENT_TTL_S)
     name = item.get("file_name") or f"{item['type']}-{item['message_id']}{EXTENSIONS.get(item['type'], '')}"
     parent = (CASE, KEY_FIELDS[CASE], item["case_key"]) if item.get("case_key") else \
         (SESSION, KEY_FIELDS[SESSION], item["session_key"])
@@ -52,17 +52,15 @@ def fetch(channel_id: str, item: dict) -> str:
                               parent=parent,
                               then_update=(MESSAGE, KEY_FIELDS[MESSAGE], key,
                                            {"Content_Status__c": "Stored", "File_Name__c": name[:255],
-                                            "File_Size__c": len(data)}))
+                                            "File_Size__c": len(data), "Content_Document_Id__c": CONTENT_DOCUMENT_ID}))
     store.set_marker(marker, {"status": "Stored"}, ttl_s=CONTENT_TTL_S)
-    rt.redis.delete(bytes_key)
+    rt.blobs.delete(CONTENT, key)
     log.info("content of message %s stored in Salesforce (%d bytes)", key, len(data))
     return "stored"
 
 
 def _already_uploaded(rt, key: str) -> bool:
-    rows = rt.salesforce.query(
-        f"SELECT Content_Document_Id__c FROM {MESSAGE} WHERE {KEY_FIELDS[MESSAGE]} = '{_soql(key)}' LIMIT 1")
-    return bool(rows and rows[0].get("Content_Document_Id__c"))
+    return soql.message_content_document(rt.salesforce, key) is not None
 
 
 def _final(rt, marker: str, key: str, status: str) -> str:
@@ -71,6 +69,3 @@ def _final(rt, marker: str, key: str, status: str) -> str:
     log.warning("content of message %s not stored: %s", key, status)
     return status
 
-
-def _soql(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")

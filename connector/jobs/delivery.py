@@ -1,4 +1,6 @@
-"""Sending to LINE exactly once.
+"""Sending to LINE exactly once, and recording how it went. Every message the relay sends to
+LINE goes through here: the bot's and the welcome replies (`deliver_reply`), routing notices and
+operator messages (`push_once`).
 
 * A reply uses the free reply token while it is fresh; otherwise a push with an
   `X-Line-Retry-Key` derived from what it delivers (LINE answers a repeated key 409: delivered).
@@ -14,16 +16,12 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
-from datetime import timedelta
-
-from rq import Callback, Retry
 
 from connector.domain.records import MESSAGE, Upsert, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent
 from connector.gateways.line import InvalidReplyToken
-from connector.jobs import job_id
+from connector.jobs import FINISH_REPLY, enqueue, job_id
 from connector.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -33,10 +31,39 @@ class Unconfirmed(Permanent):
     """A reply may have been delivered, but its token expired before LINE confirmed it."""
 
 
-def retry_policy(rt: Runtime) -> Retry:
-    q = rt.settings.queue
-    intervals = [max(1, int(i * (1 + random.uniform(-q.retry_jitter, q.retry_jitter)))) for i in q.retry_intervals_seconds]
-    return Retry(max=len(intervals), interval=intervals)
+def delivery_fields(result: dict, index: int = 0) -> dict:
+    """A delivery result as the fields of the message record that stands for message `index`."""
+    fields = {"Delivery_Status__c": result["status"]}
+    ids = result.get("ids") or []
+    if index < len(ids):
+        fields["LINE_Message_Id__c"] = ids[index]
+    if result.get("error"):
+        fields["Delivery_Error__c"] = result["error"][:255]
+    if result.get("at"):
+        fields["Sent_At__c"] = sf_datetime(result["at"] * 1000)
+    return fields
+
+
+def record_upserts(result: dict, record_keys: list[str], eid: str | None = None) -> list[Upsert]:
+    """The message records of one delivery (one per message sent), with its outcome."""
+    return [Upsert(MESSAGE, k, delivery_fields(result, i), eid) for i, k in enumerate(record_keys)]
+
+
+def push_once(rt: Runtime, channel_id: str, to: str, messages: list[dict], key: str) -> dict:
+    """Push `messages` once for `key`: a marker remembers the outcome, the retry key makes LINE
+    answer a repeat 409 (delivered). Returns the result; LINE unavailable raises (retry the job)."""
+    result = rt.store.marker(key)
+    if result:
+        return result
+    try:
+        return _sent(rt, key, rt.line.push(channel_id, to, messages, key=key))
+    except Permanent as exc:  # 409 is not here: the gateway counts it as delivered
+        return _failed(rt, key, exc)
+
+
+def failed(rt: Runtime, key: str, reason: str) -> dict:
+    """Record that what `key` stands for cannot be delivered at all (bad record, not a LINE error)."""
+    return _failed(rt, key, reason)
 
 
 def deliver_reply(rt: Runtime, channel_id: str, reply) -> dict:
@@ -52,9 +79,8 @@ def deliver_reply(rt: Runtime, channel_id: str, reply) -> dict:
     except GatewayError as exc:
         log.warning("reply %s not delivered yet (%s); handing to a job", reply.key, exc)
         # A few seconds later, so the batch's own write of this record (status Pending) lands first.
-        rt.queue.enqueue_in(timedelta(seconds=3), finish, channel_id, reply.key, reply.to, reply.reply_token,
-                            reply.event_ms, reply.messages, reply.record_keys, retry=retry_policy(rt), result_ttl=0,
-                            job_id=job_id("reply", reply.key), on_failure=to_dead_letter)
+        enqueue(rt, FINISH_REPLY, channel_id, reply.key, reply.to, reply.reply_token, reply.event_ms,
+                reply.messages, reply.record_keys, key=job_id("reply", reply.key), delay_s=3)
         return {"status": "Pending", "error": str(exc)[:255], "at": None}
 
 
@@ -89,10 +115,11 @@ def _sent(rt: Runtime, key: str, ids: list[str]) -> dict:
     return result
 
 
-def _failed(rt: Runtime, key: str, exc: Exception) -> dict:
+def _failed(rt: Runtime, key: str, exc: Exception | str) -> dict:
     result = {"status": "Failed", "error": str(exc)[:255], "at": time.time()}
     rt.store.set_marker(key, result)
-    log.error("reply %s failed: %s", key, exc)
+    log.error("delivery %s failed: %s", key, exc.code if isinstance(exc, GatewayError) and exc.code else
+                type(exc).__name__ if isinstance(exc, Exception) else "undeliverable")
     return result
 
 
@@ -106,28 +133,9 @@ def finish(channel_id: str, key: str, to: str, token: str | None, event_ms: int,
             result = _sent(rt, key, _send(rt, channel_id, key, to, token, event_ms, messages))
         except Permanent as exc:
             result = _failed(rt, key, exc)
-    fields = {"Delivery_Status__c": result["status"]}
-    if result.get("error"):
-        fields["Delivery_Error__c"] = result["error"][:255]
-    if result.get("at"):
-        fields["Sent_At__c"] = sf_datetime(result["at"] * 1000)
-    ids = result.get("ids") or []
-    upserts = [Upsert(MESSAGE, k, dict(fields, **({"LINE_Message_Id__c": ids[i]} if i < len(ids) else {})))
-               for i, k in enumerate(record_keys)]
+    upserts = record_upserts(result, record_keys)
     if upserts:
         results = rt.salesforce.upsert_many(upserts)
         bad = [r for r in results.values() if not r.ok]
         if bad:
             raise RuntimeError(f"delivery status not recorded: {bad[0].code}")
-
-
-def _to_dead_letter(job, connection, exc_type, exc_value, tb) -> None:
-    """RQ on_failure: after the last retry, keep the job in the dead-letter registry."""
-    if job.retries_left:
-        return
-    rt = get_runtime()
-    rt.store.dead_letter(job.id.encode(), conv="-", kind="job", error=f"{exc_type.__name__}: {exc_value}"[:500],
-                         attempts=(job.retry_intervals and len(job.retry_intervals) + 1) or 1)
-
-
-to_dead_letter = Callback(_to_dead_letter)  # on_failure= of every job with retries

@@ -10,21 +10,20 @@ from __future__ import annotations
 import logging
 import random
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from connector.domain import conversation, events as ev
-from connector.domain.records import MESSAGE, Upsert, merge, sf_datetime
-from connector.gateways.errors import GatewayError, Permanent, RateLimited
-from connector.jobs import delivery, enqueue_drains, hooks, job_id
+from connector.domain import conversation
+from connector.domain import events as ev
+from connector.domain.records import SessionStatus, merge
+from connector.gateways.errors import GatewayError, RateLimited
+from connector.jobs import FETCH_CONTENT, bot, delivery, enqueue, enqueue_drains, job_id
+from connector.jobs.signals import dispatch as dispatch_signals
 from connector.runtime import Runtime, get_runtime
-from connector.store import Claimed, Outcome
+from connector.storage.store import Claimed, Outcome
 
 log = logging.getLogger(__name__)
-# LINE calls of different conversations overlap; Salesforce gets one call per batch anyway.
-_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="line")
-# One batch's Salesforce write and commit, while the next batch is claimed and answered on LINE.
-_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesforce-write")
 
 
 def drain() -> int:
@@ -94,7 +93,7 @@ class Drainer:
                     done += writing.result()
                     writing = None
                 if backlog:  # more is waiting: claim it and answer it on LINE while this is written
-                    writing = _WRITER.submit(self._finish, token, claimed, plans)
+                    writing = self.rt.writer_pool.submit(self._finish, token, claimed, plans)
                 else:  # what arrives meanwhile is claimed after this write, as one batch
                     done += self._finish(token, claimed, plans)
                 batches += 1
@@ -120,34 +119,50 @@ class Drainer:
             log.warning("drain: lock lost for %d conversation(s); another worker will redo them", len(lost))
         for channel_id, item in content:
             if outcome_conv_ok(item, lost):
-                self.rt.queue.enqueue("connector.jobs.content.fetch", channel_id, item,
-                                      retry=delivery.retry_policy(self.rt), result_ttl=0,
-                                      job_id=job_id("content", item["message_key"]),
-                                      on_failure=delivery.to_dead_letter)
-        hooks.dispatch(self.rt, [sig for sig in signals if sig.get("conv") not in lost])
+                enqueue(self.rt, FETCH_CONTENT, channel_id, item, key=job_id("content", item["message_key"]))
+        dispatch_signals(self.rt, [sig for sig in signals if sig.get("conv") not in lost])
         self.rt.store.count("events_applied", applied)
         return applied
 
     def _decide_and_deliver(self, claimed: list[Claimed]) -> list[Plan]:
         """The batch's LINE side, pipelined across conversations.
 
-        A new friend's profile is fetched on the LINE pool; as soon as it is in, the
-        conversation is decided (here, one at a time: the domain and the bot are not shared
-        across threads) and its replies go back to the pool, in order within the conversation.
-        No conversation waits for the slowest profile of the batch.
+        A new friend's profile is fetched on the LINE pool, and the loading animation is shown
+        where the bot will answer; as soon as that is done, the conversation is decided (here,
+        one at a time: the domain and the bot are not shared across threads) and its replies go
+        back to the pool, in order within the conversation. No conversation waits for the
+        slowest profile of the batch.
         """
-        fetches = {_POOL.submit(self._new_friend_profile, c): i for i, c in enumerate(claimed)}
+        pool = self.rt.line_pool
+        now = datetime.now(UTC)
+        responders: dict[str, object] = {}
+        fetches = {pool.submit(self._before_deciding, c): i for i, c in enumerate(claimed)}
         plans: list[Plan | None] = [None] * len(claimed)
         sends = []
         for future in as_completed(fetches):
             i = fetches[future]
-            plans[i] = self._decide(claimed[i], future.result())
+            plans[i] = self._decide(claimed[i], future.result(), now, responders)
             steps = [s for s in plans[i].steps if s.result and s.result.replies]
             if steps:
-                sends.append(_POOL.submit(self._deliver_conversation, steps))
+                sends.append(pool.submit(self._deliver_conversation, steps))
         for future in sends:
             future.result()
         return plans
+
+    def _before_deciding(self, c: Claimed) -> dict | None:
+        """The LINE side before a conversation is decided: the loading animation where the bot
+        will answer, and the profile of a friend not seen before (returned; None otherwise)."""
+        last = {}
+        for entry in c.entries:  # one animation per user: the last message of the batch covers it
+            last[ev.user_id(entry["event"])] = entry
+        for entry in last.values():
+            try:
+                channel = self.rt.config.channel(entry["channel"])
+            except KeyError:
+                continue
+            if bot.wants_loading(channel, entry["event"]) and not _with_operator(c.state):
+                bot.show_loading(self.rt, channel, entry["event"])
+        return self._new_friend_profile(c)
 
     def _new_friend_profile(self, c: Claimed) -> dict | None:
         """The LINE profile of a friend this conversation has not seen before (None otherwise)."""
@@ -159,7 +174,7 @@ class Drainer:
                 return self._profile(entry["channel"], entry["event"])
         return None
 
-    def _decide(self, c: Claimed, profile: dict | None) -> Plan:
+    def _decide(self, c: Claimed, profile: dict | None, now: datetime, responders: dict) -> Plan:
         plan = Plan(c)
         state = c.state
         s = self.rt.settings
@@ -175,15 +190,21 @@ class Drainer:
                     reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
                     subject_max_chars=s.salesforce.case.subject_max_chars,
                     reply_in_groups=channel.settings.reply_in_groups,
-                    responder=hooks.responder(self.rt, channel))
+                    responder=self._responder(channel, now, responders))
                 step.result = conversation.apply(state, event, ctx)
                 state = step.result.state
                 log.info("event %s %s conv=%s: %s", eid, event.get("type"), _short(c.conv), step.result.note)
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the conversation
+            except Exception as exc:
                 step.error = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("event %s could not be applied; dead-lettered", eid)
             plan.steps.append(step)
         return plan
+
+    def _responder(self, channel, now: datetime, responders: dict):
+        """The channel's bot for this batch (its index loaded once per batch), or None."""
+        if channel.id not in responders:
+            responders[channel.id] = bot.responder(self.rt, channel, now, self.rt.hours_cache)
+        return responders[channel.id]
 
     def _profile(self, channel_id: str, event: dict) -> dict | None:
         uid = ev.user_id(event)
@@ -199,18 +220,7 @@ class Drainer:
         for step in steps:
             for reply in step.result.replies:
                 outcome = delivery.deliver_reply(self.rt, step.entry["channel"], reply)
-                fields = {"Delivery_Status__c": outcome["status"]}
-                if outcome.get("ids"):
-                    fields["LINE_Message_Id__c"] = outcome["ids"][0]
-                if outcome.get("error"):
-                    fields["Delivery_Error__c"] = outcome["error"][:255]
-                if outcome.get("at"):
-                    fields["Sent_At__c"] = sf_datetime(outcome["at"] * 1000)
-                for i, key in enumerate(reply.record_keys):
-                    per = dict(fields)
-                    if outcome.get("ids") and i < len(outcome["ids"]):
-                        per["LINE_Message_Id__c"] = outcome["ids"][i]
-                    step.result.upserts.append(Upsert(MESSAGE, key, per, step.eid))
+                step.result.upserts += delivery.record_upserts(outcome, reply.record_keys, step.eid)
 
     def _write(self, steps: list[Step]):
         """Write every step's upserts in as few calls as possible. Returns (per-record results, call failure)."""
@@ -273,9 +283,13 @@ class Drainer:
 
 def _parent_failed(step: Step, results: dict) -> bool:
     """A child fails when its parent in the same batch failed; that is worth a retry."""
-    return any(r is not None and not r.ok and r.code in ("INVALID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
-               and "foreign key" in (r.message or "").lower() for r in
-               (results.get(u.ident) for u in step.result.upserts))
+    return any(r is not None and r.parent_missing for r in (results.get(u.ident) for u in step.result.upserts))
+
+
+def _with_operator(state: dict | None) -> bool:
+    """Whether the conversation's session is with people (the bot stays silent then)."""
+    session = (state or {}).get("session") or {}
+    return session.get("status") not in (SessionStatus.BOT, SessionStatus.CLOSED, None)
 
 
 def outcome_conv_ok(item: dict, lost: list[str]) -> bool:

@@ -12,14 +12,10 @@ enabled:
 
 A full sync (`--full`, or when there is no cached index) reads every Online article and rebuilds,
 so articles that stopped being Online for any reason disappear. Field names come from
-`knowledge.fields` (orgs differ). The index state, its version counter and the mark live in Redis:
+`knowledge.fields` (orgs differ). The index state, its version counter and the mark live in Redis
+(storage/knowledge.py).
 
-    ln:kb:{lang}           JSON {"format", "index": KnowledgeIndex.to_state(), "meta": {id: {v, u, n}}}
-    ln:kb:{lang}:version   a new random token whenever the index changes (workers reload on change)
-    ln:kb:{lang}:mark      LastModifiedDate high-water mark (Salesforce's clock)
-    ln:kb:{lang}:lock      one sync per language at a time
-
-Answering a message reads only the in-process copy (`load_index`): no Salesforce call.
+Answering a message reads only the in-process copy (`KnowledgeStore.load_index`): no Salesforce call.
 `learn_from_case(case_key)` turns articles operators sent on a Case into question-example candidates.
 """
 from __future__ import annotations
@@ -39,31 +35,15 @@ from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_
 from connector.domain.records import CASE, SESSION, Upsert, ref
 from connector.domain.records import EXAMPLE
 from connector.gateways.embedder import get_encoder
+from connector.gateways import soql
 from connector.gateways.errors import GatewayError
+from connector.jobs import KNOWLEDGE_SYNC, enqueue
 from connector.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = "line-kb/1"
 MAX_EXAMPLES_PER_ARTICLE = 50
 LOCK_SECONDS = 600
-DUE_KEY = "ln:kb:sync-due"
-
-
-def state_key(lang: str) -> str:
-    return f"ln:kb:{lang}"
-
-
-def version_key(lang: str) -> str:
-    return f"ln:kb:{lang}:version"
-
-
-def mark_key(lang: str) -> str:
-    return f"ln:kb:{lang}:mark"
-
-
-def lock_key(lang: str) -> str:
-    return f"ln:kb:{lang}:lock"
 
 
 # -- entry points --------------------------------------------------------------------------------
@@ -82,53 +62,48 @@ def maybe_schedule(rt: Runtime) -> bool:
     interval = rt.settings.knowledge.sync_interval_seconds
     if not interval or not rt.config.bot_languages:
         return False
-    if not rt.redis.set(DUE_KEY, "1", nx=True, ex=int(interval)):
+    if not rt.knowledge_store.sync_due(interval):
         return False
-    rt.queue.enqueue("connector.jobs.knowledge.sync", result_ttl=0, failure_ttl=24 * 3600,
-                     job_id=f"kb-sync-{int(time.time()) // max(1, int(interval))}")
+    enqueue(rt, KNOWLEDGE_SYNC, key=f"kb-sync-{int(time.time()) // max(1, int(interval))}", retry=False,
+            failure_ttl_s=24 * 3600)
     return True
 
 
 # -- sync ----------------------------------------------------------------------------------------
 def sync_language(rt: Runtime, lang: str, *, full: bool = False) -> dict:
-    r = rt.redis
-    token = secrets.token_hex(8)
-    if not r.set(lock_key(lang), token, nx=True, ex=LOCK_SECONDS):
+    kb = rt.knowledge_store
+    token = kb.lock(lang, LOCK_SECONDS)
+    if token is None:
         log.info("knowledge sync %s: another sync is running; skipped", lang)
         return {"language": lang, "skipped": True}
     try:
         return _sync(rt, lang, full)
     finally:
-        if (r.get(lock_key(lang)) or b"").decode() == token:
-            r.delete(lock_key(lang))
+        kb.unlock(lang, token)
 
 
 def _sync(rt: Runtime, lang: str, full: bool) -> dict:
     ks = rt.settings.knowledge
-    r = rt.redis
-    encoder = get_encoder(ks.semantic)
-    cached = _load_state(r, lang)
-    mark_raw = r.get(mark_key(lang))
-    mark = _parse_dt(mark_raw.decode()) if mark_raw else None
+    kb = rt.knowledge_store
+    encoder = rt.encoder
+    cached = kb.state(lang)
+    mark_raw = kb.mark(lang)
+    mark = _parse_dt(mark_raw) if mark_raw else None
     full = full or cached is None or mark is None
     code = ks.languages.get(lang, lang)
-    where = f"PublishStatus = 'Online' AND Language = '{code}'"
-    since = None
-    if not full:
-        since = _soql_dt(mark - timedelta(seconds=ks.overlap_seconds))
-        where += f" AND LastModifiedDate >= {since}"
+    since = None if full else mark - timedelta(seconds=ks.overlap_seconds)
     f = ks.fields
     cols = ["Id", "KnowledgeArticleId", "LastModifiedDate", "UrlName", "ArticleNumber"]
     for name in (f.title, f.question, f.answer, f.body, f.url):
         if name and name not in cols:
             cols.append(name)
-    online = rt.salesforce.query(f"SELECT {', '.join(cols)} FROM {ks.sobject} WHERE {where}")
+    online = soql.knowledge_versions(rt.salesforce, ks.sobject, cols, status="Online", language=code,
+                                     modified_since=since)
     calls = 1
     archived: list[dict] = []
     if not full:
-        archived = rt.salesforce.query(
-            f"SELECT Id, KnowledgeArticleId, LastModifiedDate FROM {ks.sobject} "
-            f"WHERE PublishStatus = 'Archived' AND Language = '{code}' AND LastModifiedDate >= {since}")
+        archived = soql.knowledge_versions(rt.salesforce, ks.sobject, ["Id", "KnowledgeArticleId", "LastModifiedDate"],
+                                           status="Archived", language=code, modified_since=since)
         calls += 1
     examples = _approved_examples(rt) if ks.question_examples else None
     calls += examples is not None
@@ -183,15 +158,8 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
 
     new_mark = max([_parse_dt(rec["LastModifiedDate"]) for rec in online + archived if rec.get("LastModifiedDate")]
                    + ([mark] if mark else []), default=None)
-    pipe = r.pipeline(transaction=True)
-    if changed:
-        state = {"format": STATE_FORMAT, "language": lang, "synced_at": time.time(),
-                 "index": index.to_state(), "meta": meta}
-        pipe.set(state_key(lang), json.dumps(state, ensure_ascii=False, separators=(",", ":")))
-        pipe.set(version_key(lang), secrets.token_hex(8))   # a change marker, unique even after a Redis flush
-    if new_mark is not None:
-        pipe.set(mark_key(lang), _soql_dt(new_mark))
-    pipe.execute()
+    kb.save(lang, {"language": lang, "synced_at": time.time(), "index": index.to_state(), "meta": meta}
+            if changed else None, soql.datetime_literal(new_mark) if new_mark is not None else None)
     stats = {"language": lang, "full": full, "fetched": len(online), "archived_seen": len(archived),
              "upserted": upserted, "removed": removed, "examples_changed": examples_changed,
              "articles": len(index), "changed": changed, "queries": calls}
@@ -202,7 +170,7 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
 def _approved_examples(rt: Runtime) -> dict[str, tuple[str, ...]] | None:
     """Approved question examples by article id; None when the object is not there (not deployed)."""
     try:
-        rows = rt.salesforce.query(f"SELECT Article_Id__c, Question__c FROM {EXAMPLE} WHERE Status__c = 'Approved'")
+        rows = soql.approved_examples(rt.salesforce)
     except GatewayError as exc:
         log.warning("knowledge sync: question examples unavailable (%s); keeping the current ones", exc)
         return None
@@ -248,56 +216,6 @@ def _parse_dt(value: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _soql_dt(dt: datetime) -> str:
-    """A SOQL datetime literal, truncated to the second (the query uses >=, so nothing is missed)."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _load_state(r, lang: str) -> dict | None:
-    raw = r.get(state_key(lang))
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) and data.get("format") == STATE_FORMAT else None
-
-
-# -- the in-process copy used to answer ----------------------------------------------------------
-class _Cache:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.by_lang: dict[str, tuple[bytes | None, KnowledgeIndex, dict]] = {}
-
-
-_cache = _Cache()
-
-
-def load_index(r, lang: str, encoder=None) -> tuple[KnowledgeIndex, dict]:
-    """(index, meta) of `lang`: the in-process copy, reloaded only when Redis has a newer version.
-
-    Costs one Redis GET per call and never a Salesforce call. Without a synced index the bot still
-    greets and hands off (an empty index matches nothing). With an `encoder` (semantic.Encoder),
-    the vectors the sync stored are reused; articles without them are embedded here.
-    """
-    version = r.get(version_key(lang))
-    with _cache.lock:
-        cur = _cache.by_lang.get(lang)
-        if cur is not None and cur[0] == version and cur[1].encoder is encoder:
-            return cur[1], cur[2]
-        state = _load_state(r, lang)
-        if state is None:
-            index, meta = KnowledgeIndex.build([], encoder=encoder), {}
-        else:
-            index = KnowledgeIndex.from_state(state["index"], encoder=encoder)
-            meta = state.get("meta") or {}
-        _cache.by_lang[lang] = (version, index, meta)
-        log.info("knowledge index %s loaded: version %s, %d article(s)", lang,
-                 version.decode() if version else "-", len(index))
-        return index, meta
-
-
 # -- learning from operators ---------------------------------------------------------------------
 _ID = re.compile(r"\b(?:ka|kA)[0-9A-Za-z]{13}(?:[0-9A-Za-z]{3})?\b")
 
@@ -317,19 +235,15 @@ def learn_from_case(case_key: str) -> int:
 
 
 def run_learn(rt: Runtime, case_key: str) -> int:
-    safe = case_key.replace("\\", "\\\\").replace("'", "\\'")
-    sessions = rt.salesforce.query(
-        f"SELECT Id, Session_Key__c, Channel_Id__c FROM {SESSION} WHERE Case__r.LINE_Inquiry_Key__c = '{safe}'")
+    sessions = soql.sessions_of_case(rt.salesforce, case_key)
     upserts: list[Upsert] = []
     for s in sessions:
-        msgs = rt.salesforce.query(
-            "SELECT Direction__c, Type__c, Text__c, Knowledge_Article_Id__c, Sent_At__c, Message_Key__c "
-            f"FROM LINE_Chat_Message__c WHERE Chat_Session__c = '{s['Id']}' ORDER BY Sent_At__c ASC, Name ASC")
+        msgs = soql.session_transcript(rt.salesforce, s["Id"])
         try:
             channel = rt.config.channel(s.get("Channel_Id__c") or "")
         except KeyError:
             continue
-        index, meta = load_index(rt.redis, channel.language, get_encoder(rt.settings.knowledge.semantic))
+        index, meta = rt.knowledge_store.load_index(channel.language, rt.encoder)
         question = next((m["Text__c"] for m in msgs if m.get("Direction__c") == "Inbound" and m.get("Type__c") == "text"
                          and m.get("Text__c") and not is_greeting(m["Text__c"]) and not is_handoff_request(m["Text__c"])),
                         None)
@@ -352,12 +266,9 @@ def run_learn(rt: Runtime, case_key: str) -> int:
             upserts.append(Upsert(EXAMPLE, key, fields))
     if upserts:
         # Only new candidates: never reset a candidate an admin already reviewed.
-        keys = ", ".join("'" + u.key + "'" for u in upserts)
-        existing = {row["Example_Key__c"] for row in rt.salesforce.query(
-            f"SELECT Example_Key__c FROM {EXAMPLE} WHERE Example_Key__c IN ({keys})")}
+        existing = soql.existing_example_keys(rt.salesforce, [u.key for u in upserts])
         upserts = [u for u in upserts if u.key not in existing]
     if upserts:
-        from connector.domain import bot as _bot  # noqa: F401 - registers the example's external id
         results = rt.salesforce.upsert_many(upserts)
         bad = [r for r in results.values() if not r.ok]
         if bad:

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from connector.domain import media
 from connector.domain import operator as operator_domain
-from connector.domain.records import MESSAGE, Upsert, sf_datetime
+from connector.domain.records import MESSAGE, Upsert
+from connector.gateways import soql
 from connector.gateways.errors import Permanent
-from connector.jobs import delivery, job_id
+from connector.jobs import DELIVER_OPERATOR_MESSAGE, delivery, enqueue, job_id
 from connector.runtime import get_runtime
-from connector.web import media
+from connector.storage.blobs import MEDIA
 
 log = logging.getLogger(__name__)
 MAX_TEXT_UTF16 = 5000
@@ -45,38 +47,34 @@ def deliver(sealed: bytes) -> str:
     rt = get_runtime()
     record = rt.vault.open_json(sealed)
     key = record["messageKey"]
-    lock = f"{rt.store.p}op:lock:{key}"
-    if not rt.redis.set(lock, "1", nx=True, px=LOCK_MS):
+    lease = rt.leases.acquire(f"outbound:{key}", LOCK_MS)
+    if lease is None:
         log.info("outbound %s: another job is delivering it", key)
         return "busy"
     try:
-        result = rt.store.marker(key)
-        if not result:
-            result = _push(rt, record)
-            rt.store.set_marker(key, result)
+        result = _push(rt, record)
         _write_back(rt, key, result)
         return result["status"]
     finally:
-        rt.redis.delete(lock)
+        rt.leases.release(f"outbound:{key}", lease)
 
 
 def _push(rt, record: dict) -> dict:
-    now = time.time()
+    key = record["messageKey"]
+    result = rt.store.marker(key)
+    if result:
+        return result
     try:
         channel_id, _, to = operator_domain.parse_session_key(record.get("sessionKey") or "")
         rt.config.channel(channel_id)
         message = _message(rt, record)
     except (ValueError, KeyError):
-        return {"status": "Failed", "error": "not a session of a configured LINE channel", "at": now}
+        return delivery.failed(rt, key, "not a session of a configured LINE channel")
     except Undeliverable as exc:
-        return {"status": "Failed", "error": str(exc)[:255], "at": now}
-    try:
-        ids = rt.line.push(channel_id, to, [message], key=record["messageKey"])
-    except Permanent as exc:  # 409 is not here: the gateway counts it as delivered
-        log.warning("outbound %s failed: %s", record["messageKey"], exc)
-        return {"status": "Failed", "error": str(exc)[:255], "at": now}
-    log.info("outbound %s pushed to LINE", record["messageKey"])
-    return {"status": "Sent", "ids": ids, "at": now}
+        return delivery.failed(rt, key, str(exc))
+    result = delivery.push_once(rt, channel_id, to, [message], key)
+    log.info("outbound %s: %s", key, result["status"])
+    return result
 
 
 def _message(rt, record: dict) -> dict:
@@ -104,18 +102,16 @@ def image_url(rt, record: dict) -> str:
     if not version_id:
         raise Undeliverable("image without a file")
     ttl = rt.settings.routing.media_url_ttl_seconds
-    blob = media.blob_key(rt.store.p, version_id)
-    if not rt.redis.exists(blob):
+    if not rt.blobs.exists(MEDIA, version_id):
         try:
-            data = rt.salesforce.call("content", lambda sf: sf._call_salesforce(
-                "GET", f"{sf.base_url}sobjects/ContentVersion/{version_id}/VersionData").content)
+            data = rt.salesforce.content_version_data(version_id)
         except Permanent as exc:
             raise Undeliverable(f"image file not readable: {exc}") from None
         if len(data) > MAX_IMAGE_BYTES:
             raise Undeliverable("image larger than 10 MB (LINE's limit)")
         if media.image_type(data) is None:
             raise Undeliverable("image must be JPEG or PNG")
-        rt.redis.set(blob, rt.vault.seal(data), ex=ttl + 60)
+        rt.blobs.put(MEDIA, version_id, data, ttl + 60)
     token = media.make_token(rt.config.encryption_keys, version_id, int(time.time()) + ttl)
     return f"{rt.settings.public_base_url.rstrip('/')}/media/{token}"
 
@@ -123,16 +119,12 @@ def image_url(rt, record: dict) -> str:
 def _latest_version(rt, document_id: str | None) -> str | None:
     if not document_id:
         return None
-    rows = rt.salesforce.query("SELECT Id FROM ContentVersion WHERE ContentDocumentId = "
-                               f"'{_soql(document_id)}' AND IsLatest = true LIMIT 1")
-    return rows[0]["Id"] if rows else None
+    return soql.latest_content_version(rt.salesforce, document_id)
 
 
 def _write_back(rt, key: str, result: dict) -> None:
-    fields = {"Delivery_Status__c": result["status"], "Sent_At__c": sf_datetime(result["at"] * 1000),
-              "Delivery_Error__c": result.get("error")}
-    if result.get("ids"):
-        fields["LINE_Message_Id__c"] = result["ids"][0]
+    # Delivery_Error__c is cleared explicitly: an earlier failed attempt may have set it.
+    fields = {"Delivery_Error__c": None, **delivery.delivery_fields(result)}
     res = rt.salesforce.upsert_many([Upsert(MESSAGE, key, fields)])
     r = res.get((MESSAGE, key))
     if not (r and r.ok):
@@ -141,14 +133,10 @@ def _write_back(rt, key: str, result: dict) -> None:
 
 # --------------------------------------------------------------------------- the sweep
 
-_SWEEP_FIELDS = ("Id, Message_Key__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
-                 "Content_Document_Id__c, Chat_Session__r.Session_Key__c")
-
-
 def sweep_due(rt) -> bool:
     """At most one sweep per `outbound_sweep_interval_seconds` across all workers."""
     ttl = max(1, int(rt.settings.routing.outbound_sweep_interval_seconds))
-    return bool(rt.redis.set(f"{rt.store.p}op:sweep", "1", nx=True, ex=ttl))
+    return rt.leases.once("outbound-sweep", ttl)
 
 
 def sweep_job() -> int:
@@ -160,10 +148,8 @@ def sweep(rt, now: float | None = None) -> int:
     (their callout was lost or failed): one SOQL query. Returns how many were enqueued."""
     s = rt.settings.routing
     now = time.time() if now is None else now
-    before = datetime.fromtimestamp(now - s.outbound_sweep_delay_seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    rows = rt.salesforce.query(
-        f"SELECT {_SWEEP_FIELDS} FROM {MESSAGE} WHERE Direction__c = 'Operator' AND Delivery_Status__c = 'Pending' "
-        f"AND CreatedDate < {before} ORDER BY CreatedDate ASC LIMIT 200")
+    before = datetime.fromtimestamp(now - s.outbound_sweep_delay_seconds, tz=UTC)
+    rows = soql.pending_operator_messages(rt.salesforce, before)
     n = 0
     for row in rows:
         key = row.get("Message_Key__c") or ""
@@ -173,14 +159,9 @@ def sweep(rt, now: float | None = None) -> int:
                   "sessionKey": (row.get("Chat_Session__r") or {}).get("Session_Key__c"),
                   "stickerPackageId": row.get("Sticker_Package_Id__c"), "stickerId": row.get("Sticker_Id__c"),
                   "contentVersionId": None, "contentDocumentId": row.get("Content_Document_Id__c")}
-        rt.queue.enqueue("connector.jobs.outbound.deliver", rt.vault.seal_json(record),
-                         retry=delivery.retry_policy(rt), job_id=job_id("op", key), result_ttl=0,
-                         failure_ttl=7 * 24 * 3600, on_failure=delivery.to_dead_letter)
+        enqueue(rt, DELIVER_OPERATOR_MESSAGE, rt.vault.seal_json(record), key=job_id("op", key))
         n += 1
     if n:
         log.info("outbound sweep: %d pending operator message(s) re-enqueued", n)
     return n
 
-
-def _soql(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -3,7 +3,7 @@
 Every change of the routing state goes through `run`: under the routing lock it applies one pure
 operation (connector/domain/routing.py), then `route`, then decides the queue notices due
 (connector/domain/queue_position.py), and saves the state with the effects in an outbox
-(connector/routing_store.py). `apply_outbox` then applies the effects, in one Salesforce call
+(connector/storage/routing.py). `apply_outbox` then applies the effects, in one Salesforce call
 for the whole batch:
 
 * Assignment -> session Status__c Operator / Operator__c / Assigned_At__c, Case OwnerId, a
@@ -24,15 +24,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from connector.domain import operator as operator_domain
 from connector.domain import routing as R
 from connector.domain.queue_position import QueueNotice, notices_due
-from connector.domain.records import CASE, MESSAGE, ROUTING, SESSION, Upsert, merge, ref, sf_datetime
-from connector.gateways.errors import GatewayError, Permanent
-from connector.jobs import delivery, hooks, job_id, submit_internal
-from connector.routing_store import RoutingStore
+from connector.domain.records import CASE, MESSAGE, ROUTING, SESSION, SessionStatus, Upsert, merge, ref, sf_datetime
+from connector.gateways.errors import GatewayError
+from connector.jobs import OUTBOUND_SWEEP, ROUTING_FLUSH, ROUTING_QUEUED, delivery, enqueue, job_id, submit_internal
 from connector.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -44,13 +43,6 @@ def routing_config(settings) -> R.RoutingConfig:
                            entitled_priority=s.entitled_priority, notice_position_step=s.notice_position_step,
                            notice_wait_change_s=s.notice_wait_change_seconds,
                            notice_min_interval_s=s.notice_min_interval_seconds)
-
-
-def routing_store(rt) -> RoutingStore:
-    st = rt.__dict__.get("_routing_store")
-    if st is None:
-        st = rt.__dict__["_routing_store"] = RoutingStore(rt.redis, rt.vault, prefix=rt.store.p)
-    return st
 
 
 # --------------------------------------------------------------------------- state changes
@@ -78,7 +70,7 @@ def run(rt, op=None, *, now: float | None = None, expire: bool = False, apply: b
         notices = notices_due(state, now, aht, last, cfg)
         return state, [e.to_dict() for e in effects] + [n.to_dict() for n in notices], notices, gone
 
-    _, effects = routing_store(rt).transact(step)
+    _, effects = rt.routing_store.transact(step)
     if effects:
         log.info("routing: %s", ", ".join(f"{e['kind']}" for e in effects))
     if apply and effects:
@@ -90,11 +82,11 @@ def tick(rt, now: float | None = None) -> None:
     """Periodic (the worker's sweeper thread): presence expiry, routing and queue notices (Redis
     only), then jobs for what needs the network: leftover effects, the outbound sweep."""
     run(rt, None, now=now, expire=True, apply=False)
-    if rt.redis.llen(routing_store(rt).outbox_key):
-        rt.queue.enqueue("connector.jobs.routing.flush", job_id="routing-flush", result_ttl=0, failure_ttl=3600)
+    if rt.routing_store.outbox_pending():
+        enqueue(rt, ROUTING_FLUSH, key="routing-flush", retry=False, failure_ttl_s=3600)
     from connector.jobs.outbound import sweep_due
     if _operators_seen(rt, now) and sweep_due(rt):
-        rt.queue.enqueue("connector.jobs.outbound.sweep_job", job_id="outbound-sweep", result_ttl=0, failure_ttl=3600)
+        enqueue(rt, OUTBOUND_SWEEP, key="outbound-sweep", retry=False, failure_ttl_s=3600)
 
 
 def _operators_seen(rt, now: float | None, within_s: float = 24 * 3600) -> bool:
@@ -102,7 +94,7 @@ def _operators_seen(rt, now: float | None, within_s: float = 24 * 3600) -> bool:
     (or ever), the outbound sweep would only spend an API call a minute on nothing."""
     now = time.time() if now is None else now
     return any(op.last_seen_at is not None and now - op.last_seen_at < within_s
-               for op in routing_store(rt).load().operators.values())
+               for op in rt.routing_store.load().operators.values())
 
 
 def flush() -> int:
@@ -116,16 +108,14 @@ def flush() -> int:
 def on_queued(rt, signal: dict) -> None:
     """Signal handler: a session was handed to people. Routing runs in its own job."""
     item = {k: signal.get(k) for k in ("session_key", "case_key", "priority", "entitled", "skills", "channel")}
-    rt.queue.enqueue("connector.jobs.routing.queued", item, retry=delivery.retry_policy(rt),
-                     job_id=job_id("queued", item["session_key"]), result_ttl=0,
-                     failure_ttl=7 * 24 * 3600, on_failure=delivery.to_dead_letter)
+    enqueue(rt, ROUTING_QUEUED, item, key=job_id("queued", item["session_key"]))
 
 
 def queued(item: dict) -> list[dict]:
     rt = get_runtime()
     key = item["session_key"]
     channel = item.get("channel") or operator_domain.parse_session_key(key)[0]
-    st = routing_store(rt)
+    st = rt.routing_store
     st.set_session(key, {"case_key": item.get("case_key")})
     priority = int(item.get("priority") or 0) or routing_config(rt.settings).priority_for(bool(item.get("entitled")))
     return run(rt, lambda s, now: R.enqueue(s, key, channel, now, priority=priority, skills=item.get("skills") or ()))
@@ -190,7 +180,7 @@ def callout(sealed: bytes) -> str:
 
 def _ms(iso: str | None) -> int | None:
     try:
-        return int(datetime.fromisoformat(str(iso).replace("Z", "+00:00")).astimezone(timezone.utc).timestamp() * 1000)
+        return int(datetime.fromisoformat(str(iso).replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
     except ValueError:
         return None
 
@@ -201,7 +191,7 @@ def _ms(iso: str | None) -> int | None:
 def apply_outbox(rt) -> int:
     """Apply pending routing effects; returns how many were finished. Safe to run anywhere, any
     number of times (one applier at a time; each effect is idempotent)."""
-    st = routing_store(rt)
+    st = rt.routing_store
     token = st.try_lock("outbox", 60_000)
     if token is None:
         return 0
@@ -211,7 +201,7 @@ def apply_outbox(rt) -> int:
         st.unlock("outbox", token)
 
 
-def _apply(rt, st: RoutingStore) -> int:
+def _apply(rt, st) -> int:
     entries = st.outbox()
     if not entries:
         return 0
@@ -261,7 +251,7 @@ def _effect(rt, channel, eff: dict, info: dict) -> tuple[list[Upsert], list[tupl
     if kind == "assignment":
         at_ms = int(eff["assigned_at"] * 1000)
         rkey = f"{key}:{at_ms}"
-        upserts = [Upsert(SESSION, key, {"Status__c": "Operator", "Operator__c": eff["operator_id"],
+        upserts = [Upsert(SESSION, key, {"Status__c": SessionStatus.OPERATOR, "Operator__c": eff["operator_id"],
                                          "Assigned_At__c": sf_datetime(at_ms)})]
         fields = {"Chat_Session__r": ref(SESSION, key), "Operator__c": eff["operator_id"],
                   "Channel_Id__c": eff["channel_id"], "Queued_At__c": sf_datetime(eff["queued_at"] * 1000),
@@ -280,7 +270,7 @@ def _effect(rt, channel, eff: dict, info: dict) -> tuple[list[Upsert], list[tupl
                                                      "assigned_ms": at_ms}, f"assigned:{rkey}")]
     if kind == "requeued":
         at_ms = int(eff["at"] * 1000)
-        return ([Upsert(SESSION, key, {"Status__c": "Queued", "Operator__c": None})],
+        return ([Upsert(SESSION, key, {"Status__c": SessionStatus.QUEUED, "Operator__c": None})],
                 [(operator_domain.REQUEUED, {"session_key": key, "operator_id": eff["operator_id"],
                                              "reason": eff["reason"]}, f"requeued:{key}:{at_ms}")])
     if kind == "queue_notice":
@@ -300,24 +290,10 @@ def notice_text(channel, notice: QueueNotice) -> str:
 
 def _system_message(rt, channel, session_key: str, text: str, key: str) -> list[Upsert]:
     """Push a text to the session's customer once (marker + retry key); returns its record."""
-    result = rt.store.marker(key)
-    now = time.time()
-    if not result:
-        _, _, to = operator_domain.parse_session_key(session_key)
-        try:
-            ids = rt.line.push(channel.id, to, [{"type": "text", "text": text}], key=key)
-            result = {"status": "Sent", "ids": ids, "at": now}
-        except Permanent as exc:
-            result = {"status": "Failed", "error": str(exc)[:255], "at": now}
-        rt.store.set_marker(key, result)
+    _, _, to = operator_domain.parse_session_key(session_key)
+    result = delivery.push_once(rt, channel.id, to, [{"type": "text", "text": text}], key)
     fields = {"Chat_Session__r": ref(SESSION, session_key), "Direction__c": "System", "Type__c": "text",
-              "Text__c": text, "Sent_At__c": sf_datetime(result["at"] * 1000), "Delivery_Status__c": result["status"]}
-    if result.get("ids"):
-        fields["LINE_Message_Id__c"] = result["ids"][0]
-    if result.get("error"):
-        fields["Delivery_Error__c"] = result["error"]
+              "Text__c": text, **delivery.delivery_fields(result)}
     return [Upsert(MESSAGE, "sys:" + job_id("n", key), fields)]
 
 
-
-hooks.signal_handlers["queued"] = on_queued

@@ -2,9 +2,8 @@
 
 401 bad or missing signature (nothing stored) · 400 signed but not a webhook body · 413 over the
 size limit · 503 Redis cannot take it (LINE redelivers) · 200 with an empty body: stored, or a
-duplicate, or LINE's URL verification (empty `events`). LINE reads only the status; a body costs
-a second send() per request (gunicorn writes the headers on their own): in the ingress benchmark
-the relay's web CPU per request fell from about 279 to 266 µs without it.
+duplicate, or LINE's URL verification (empty `events`). LINE reads only the status, so no body is
+sent: a body costs gunicorn a second send() per request (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -14,11 +13,11 @@ import hmac
 import logging
 
 import orjson
-import redis
 from flask import Blueprint, current_app, jsonify, request
 
 from connector.domain import events as ev
 from connector.jobs import enqueue_drains
+from connector.storage import StorageError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("line", __name__)
@@ -73,7 +72,7 @@ def webhook(name: str | None = None):
         wake, duplicates = rt.store.ingest(items)
         if wake:
             enqueue_drains(rt, 1)
-    except redis.RedisError as exc:
+    except StorageError as exc:
         log.error("line webhook: redis unavailable (%s); answering 503 so LINE redelivers", type(exc).__name__)
         return jsonify(error="temporarily unavailable"), 503
     # A line per webhook at INFO cost about a fifth of the relay's CPU (docs/benchmarks.md, item 16):

@@ -4,15 +4,14 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
 from flask import Blueprint, current_app, jsonify
 
 from connector.gateways.errors import GatewayError
+from connector.storage import StorageError, ping
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
 _READY_CACHE_S = 30.0
-_last_sf_ok = 0.0
 
 
 @bp.get("/healthz")
@@ -23,20 +22,19 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready when Redis answers and Salesforce authenticates (cached for 30 s)."""
-    global _last_sf_ok
     rt = current_app.extensions["connector"]
     checks = {}
     try:
-        rt.redis.ping()
+        ping(rt.redis)
         checks["redis"] = "ok"
-    except redis.RedisError as exc:
+    except StorageError as exc:
         checks["redis"] = f"unavailable ({type(exc).__name__})"
-    if time.time() - _last_sf_ok < _READY_CACHE_S:
+    if time.time() - rt.salesforce_ok_at < _READY_CACHE_S:
         checks["salesforce"] = "ok"
     else:
         try:
             rt.salesforce.client()
-            _last_sf_ok = time.time()
+            rt.salesforce_ok_at = time.time()
             checks["salesforce"] = "ok"
         except GatewayError as exc:
             checks["salesforce"] = f"unavailable ({exc})"
@@ -51,6 +49,6 @@ def metrics():
         store = rt.store
         body = {"backlog": store.backlog(), "dead_letters": len(store.dead_letters()),
                 "queued_jobs": rt.queue.count, "counters": store.metrics()}
-    except redis.RedisError as exc:
+    except StorageError as exc:
         return jsonify(error=f"redis unavailable ({type(exc).__name__})"), 503
     return jsonify(body), 200

@@ -25,10 +25,10 @@ import json
 import logging
 import time
 
-import redis
 from flask import Blueprint, current_app, jsonify, request
 
-from connector.jobs import job_id
+from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, enqueue, job_id
+from connector.storage import StorageError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("salesforce", __name__)
@@ -98,18 +98,18 @@ def callout():
         log.warning("salesforce callout rejected: signed body is not an envelope (%s)", exc)
         return jsonify(error="malformed envelope"), 400
 
-    seen = f"{rt.store.p}callout:seen:{hashlib.sha256(env['id'].encode()).hexdigest()}"
+    seen = f"callout-seen:{hashlib.sha256(env['id'].encode()).hexdigest()}"
     ttl = max(600, 2 * settings.callout_max_skew_seconds + 60)
     try:
-        if not rt.redis.set(seen, "1", nx=True, ex=ttl):
+        if not rt.leases.once(seen, ttl):
             log.info("salesforce callout %s: replay of an envelope already accepted", env["type"])
             return jsonify(error="replay", accepted=False), 409
         try:
             _enqueue(rt, env)
         except Exception:
-            rt.redis.delete(seen)  # not accepted: a retry of this envelope must not count as a replay
+            rt.leases.forget(seen)  # not accepted: a retry of this envelope must not count as a replay
             raise
-    except redis.RedisError as exc:
+    except StorageError as exc:
         log.error("salesforce callout: redis unavailable (%s); answering 503", type(exc).__name__)
         return jsonify(error="temporarily unavailable"), 503
     log.info("salesforce callout %s accepted", env["type"])
@@ -117,15 +117,9 @@ def callout():
 
 
 def _enqueue(rt, env: dict) -> None:
-    from connector.jobs import delivery
-
     seal = rt.vault.seal_json
     if env["type"] == "message.send":
         for record in env["data"]["records"]:
-            rt.queue.enqueue("connector.jobs.outbound.deliver", seal(record), retry=delivery.retry_policy(rt),
-                             job_id=job_id("op", record["messageKey"]), result_ttl=0,
-                             failure_ttl=7 * 24 * 3600, on_failure=delivery.to_dead_letter)
+            enqueue(rt, DELIVER_OPERATOR_MESSAGE, seal(record), key=job_id("op", record["messageKey"]))
         return
-    rt.queue.enqueue("connector.jobs.routing.callout", seal(env), retry=delivery.retry_policy(rt),
-                     job_id=job_id("callout", env["id"]), result_ttl=0, failure_ttl=7 * 24 * 3600,
-                     on_failure=delivery.to_dead_letter)
+    enqueue(rt, ROUTING_CALLOUT, seal(env), key=job_id("callout", env["id"]))

@@ -29,7 +29,6 @@ Invariants (the `chaos.*` figures):
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -114,7 +113,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
               duplicate_p: float = 0.03, sf_latency_ms: int = 20, line_latency_ms: int = 10,
               rate: float = 250.0, drain_timeout_s: float = 300, settle_timeout_s: float = 30,
               seed: int | None = None, log=print) -> dict:
-    from connector.devstack import LocalStack
+    from connector.local.devstack import LocalStack
 
     rng = random.Random(seed)
     rds = PrivateRedis().start()
@@ -243,7 +242,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
                             now = time.time()
                             late = r.zrangebyscore("ln:ready", now + 60, "+inf")
                             if late:
-                                r.zadd("ln:ready", {c: now for c in late}, xx=True)
+                                r.zadd("ln:ready", dict.fromkeys(late, now), xx=True)
                             stats["pause_fast_forwarded"] += 1
                             stats["conversations_fast_forwarded"] += len(late)
                             seen = None

@@ -18,7 +18,7 @@ needs_redis_server = pytest.mark.skipif(not shutil.which("redis-server"), reason
 
 @needs_redis_server
 def test_a_reply_applied_but_answered_5xx_is_not_pushed_again():
-    from connector.devstack import LocalStack
+    from connector.local.devstack import LocalStack
     rds = PrivateRedis().start()
     try:
         with LocalStack(redis_url=rds.url, workers=1,
@@ -37,7 +37,7 @@ def test_a_reply_applied_but_answered_5xx_is_not_pushed_again():
 
 @needs_redis_server
 def test_a_worker_survives_a_redis_restart():
-    from connector.devstack import LocalStack
+    from connector.local.devstack import LocalStack
     rds = PrivateRedis().start()
     try:
         with LocalStack(redis_url=rds.url, workers=1, overrides={"queue": {"sweep_interval_seconds": 1}}) as stack:

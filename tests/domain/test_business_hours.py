@@ -1,6 +1,6 @@
 """When operators are available, as the bot and the customer see it."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +9,7 @@ import yaml
 from connector.domain.business_hours import BusinessHours, is_japanese_holiday
 
 JST = ZoneInfo("Asia/Tokyo")
-UTC = timezone.utc
+UTC = UTC
 
 
 def jst(text: str) -> datetime:

@@ -444,7 +444,8 @@ def test_config_rejects_unknown_keys_with_their_name():
 
 # --------------------------------------------------------------- invariants under any sequence
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 _OPS = ["a", "b", "c"]
 _KEYS = [f"s{i}" for i in range(6)]

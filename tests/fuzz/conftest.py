@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from connector.app import create_app
 from connector.config import load_config
+from connector.entrypoints.app import create_app
 from tests.conftest import base_settings
 
 CALLOUT_SECRET = "fuzz-callout-secret-0123456789abcdef"

@@ -15,8 +15,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (test dependency) is not installed")
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                              status_code_conformance)
+from schemathesis.specs.openapi.checks import (  # noqa: E402 - only once schemathesis is known to be there
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from connector.web.line import signature_of  # noqa: E402
 from connector.web.salesforce import sign as callout_sign  # noqa: E402

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from connector.config import load_config
-from connector.devstack import METADATA_DIR
-from connector.sandbox import Sandbox, SandboxChannel
-from connector.sandbox.salesforce_store import SalesforceUser
+from connector.local.devstack import METADATA_DIR
+from connector.local.sandbox import Sandbox, SandboxChannel
+from connector.local.sandbox.salesforce_store import SalesforceUser
 from tests.conftest import base_settings
 
 CHANNEL = "1000000001"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from connector.devstack import LocalStack
+from connector.local.devstack import LocalStack
 from tests.conftest import TEST_REDIS_URL
 
 # A database of its own, so the demo and other suites can run beside these tests.

@@ -1,7 +1,6 @@
 """Nothing acknowledged is lost, nothing is done twice, each conversation stays in order."""
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -87,15 +86,15 @@ def test_a_permanently_rejected_event_goes_to_the_dead_letters_and_can_be_replay
     stack.sandbox.line.send_user_message(stack.channels[0].channel_id, users(1)[0], {"type": "text", "text": "x"})
     drained(stack, timeout=60)
     env = stack.environ()
-    listing = subprocess.run([sys.executable, "-m", "connector.cli", "failed", "list"], env=env,
+    listing = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "failed", "list"], env=env,
                              capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0 and "1 dead letter(s)" in listing.stderr
     stack.sandbox.faults.remove(fault) if hasattr(stack.sandbox.faults, "remove") else stack.sandbox.faults.clear()
-    replay = subprocess.run([sys.executable, "-m", "connector.cli", "failed", "replay", "--all"], env=env,
+    replay = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "failed", "replay", "--all"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert replay.stdout.strip() == "replayed 1 of 1"
     drained(stack, timeout=60)
     assert len(inbound(stack.sandbox.salesforce)) == 1
-    again = subprocess.run([sys.executable, "-m", "connector.cli", "failed", "replay", "--all"], env=env,
+    again = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "failed", "replay", "--all"], env=env,
                            capture_output=True, text=True, timeout=60)
     assert again.stdout.strip() == "replayed 0 of 0"

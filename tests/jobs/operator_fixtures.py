@@ -12,13 +12,13 @@ import time
 import uuid
 
 import pytest
-from tests.conftest import fresh_redis
 
 from connector.config import load_config
-from connector.crypto import new_key
-from connector.devstack import METADATA_DIR
-from connector.sandbox import Sandbox, SandboxChannel
-from connector.sandbox.salesforce_store import SalesforceUser
+from connector.local.devstack import METADATA_DIR
+from connector.local.sandbox import Sandbox, SandboxChannel
+from connector.local.sandbox.salesforce_store import SalesforceUser
+from connector.storage.vault import new_key
+from tests.conftest import fresh_redis
 
 OP_REDIS_URL = os.environ.get("OPERATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CHANNEL = "1000000001"

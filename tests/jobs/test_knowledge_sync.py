@@ -11,14 +11,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connector.config import load_config
-from connector.crypto import new_key
-from connector.devstack import METADATA_DIR
+from connector.storage.vault import new_key
+from connector.local.devstack import METADATA_DIR
 from connector.domain import events as ev
 from connector.jobs import knowledge
 from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime
-from connector.sandbox import Sandbox, SandboxChannel
-from connector.sandbox.salesforce_store import SalesforceUser, format_datetime
+from connector.local.sandbox import Sandbox, SandboxChannel
+from connector.local.sandbox.salesforce_store import SalesforceUser, format_datetime
 from tests.conftest import TEST_REDIS_URL, fresh_redis
 
 REDIS_URL = re.sub(r"/\d+$", "/14", TEST_REDIS_URL)
@@ -49,9 +49,7 @@ def lenient_sandbox():
 
 @pytest.fixture
 def r():
-    knowledge._cache.by_lang.clear()
     yield from fresh_redis(REDIS_URL)
-    knowledge._cache.by_lang.clear()
 
 
 def runtime(sb, *, bot: dict | None = None, knowledge_settings: dict | None = None) -> Runtime:
@@ -96,7 +94,7 @@ def seed_all(sb) -> dict[str, str]:
 
 
 def index_of(rt):
-    return knowledge.load_index(rt.redis, "ja")[0]
+    return rt.knowledge_store.load_index("ja")[0]
 
 
 # -- sync ------------------------------------------------------------------------------------------
@@ -116,17 +114,17 @@ def test_first_sync_is_full_and_later_ones_fetch_only_what_changed(sb):
     sb.salesforce.update("Knowledge__kav", versions["kA0000000000002AAA"], {"Title": "配送状況・追跡番号の確認"})
     seed(sb, "kA0000000000004AAA", "領収書の発行", "領収書はマイページから発行できます。", "receipt",
          modified=format_datetime(datetime.now(timezone.utc)))
-    version_before = rt.redis.get(knowledge.version_key("ja"))
+    version_before = rt.redis.get(rt.keys.knowledge("ja", "version"))
     [stats] = knowledge.run_sync(rt).values()
     assert not stats["full"] and stats["upserted"] == 2 and stats["articles"] == 4
-    assert rt.redis.get(knowledge.version_key("ja")) != version_before
+    assert rt.redis.get(rt.keys.knowledge("ja", "version")) != version_before
     assert index_of(rt).get("kA0000000000002AAA").title == "配送状況・追跡番号の確認"
 
     # the mark moved: the old articles are no longer read; the two recent ones are (the overlap
     # window, for late commits), but unchanged articles are not re-indexed
     [stats] = knowledge.run_sync(rt).values()
     assert stats["fetched"] == 2 and stats["upserted"] == 0 and not stats["changed"]
-    assert rt.redis.get(knowledge.version_key("ja")) is not None
+    assert rt.redis.get(rt.keys.knowledge("ja", "version")) is not None
 
 
 def test_archived_articles_are_removed_and_a_new_version_replaces_the_old(sb):
@@ -202,7 +200,7 @@ def test_approved_question_examples_feed_the_index_and_leave_it_when_rejected(sb
 
 def test_one_sync_at_a_time_and_nothing_to_sync_without_a_bot(sb):
     rt = runtime(sb)
-    rt.redis.set(knowledge.lock_key("ja"), "someone-else")
+    rt.redis.set(rt.keys.knowledge("ja", "lock"), "someone-else")
     assert knowledge.run_sync(rt) == {"ja": {"language": "ja", "skipped": True}}
     assert knowledge.run_sync(runtime(sb, bot={"enabled": False})) == {}
 
@@ -318,10 +316,10 @@ def test_a_starting_worker_loads_the_index_before_the_first_customer_asks(sb):
     seed_all(sb)
     rt = runtime(sb)
     knowledge.run_sync(rt)
-    knowledge._cache.by_lang.clear()
+    rt.knowledge_store._copies.clear()
     bot.warm(rt)
-    version, index, _ = knowledge._cache.by_lang["ja"]
-    assert version == rt.redis.get(knowledge.version_key("ja")) and {a.id for a in index.articles} == set(ARTICLES)
+    version, index, _ = rt.knowledge_store._copies["ja"]
+    assert version == rt.redis.get(rt.keys.knowledge("ja", "version")) and {a.id for a in index.articles} == set(ARTICLES)
 
 
 # -- semantic channel ------------------------------------------------------------------------------
@@ -331,7 +329,7 @@ def test_the_sync_stores_article_vectors_so_workers_never_embed_articles(sb):
     seed_all(sb)
     rt = runtime(sb)
     knowledge.run_sync(rt)
-    state = json.loads(rt.redis.get(knowledge.state_key("ja")))["index"]
+    state = json.loads(rt.redis.get(rt.keys.knowledge("ja")))["index"]
     assert state["encoder"] == get_encoder().name and set(state["vectors"]) == set(ARTICLES)
 
     class Counting:
@@ -348,7 +346,7 @@ def test_the_sync_stores_article_vectors_so_workers_never_embed_articles(sb):
             return get_encoder().passages(texts)
 
     worker_encoder = Counting()
-    index, _ = knowledge.load_index(rt.redis, "ja", worker_encoder)
+    index, _ = rt.knowledge_store.load_index("ja", worker_encoder)
     assert index.search("返品したい", 1)
     assert worker_encoder.passages_embedded == 0
 
@@ -357,5 +355,5 @@ def test_without_the_semantic_channel_the_state_has_no_vectors(sb):
     seed_all(sb)
     rt = runtime(sb, knowledge_settings={"semantic": False})
     knowledge.run_sync(rt)
-    state = json.loads(rt.redis.get(knowledge.state_key("ja")))["index"]
+    state = json.loads(rt.redis.get(rt.keys.knowledge("ja")))["index"]
     assert "vectors" not in state and len(state["articles"]) == len(ARTICLES)

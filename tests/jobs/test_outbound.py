@@ -9,8 +9,17 @@ import pytest
 
 from connector.gateways.line import retry_key
 from connector.jobs import outbound
-from tests.jobs.operator_fixtures import (CHANNEL, CUSTOMER, customer_writes, op_redis, op_sandbox, rt,  # noqa: F401
-                                          run_jobs, sb, session_key)
+from tests.jobs.operator_fixtures import (  # noqa: F401
+    CHANNEL,
+    CUSTOMER,
+    customer_writes,
+    op_redis,
+    op_sandbox,
+    rt,
+    run_jobs,
+    sb,
+    session_key,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -70,7 +79,7 @@ def test_409_counts_as_delivered_when_the_marker_is_lost(rt, sb, key):
     rec = operator_message(sb, key)
     deliver(rt, rec)
     first_id = record_of(sb, rec)["LINE_Message_Id__c"]
-    rt.redis.delete(f"{rt.store.p}sent:{rec['messageKey']}")  # e.g. Redis restarted without AOF
+    rt.redis.delete(rt.keys.marker(rec["messageKey"]))  # e.g. Redis restarted without AOF
     sb.salesforce.update("LINE_Chat_Message__c", rec["id"], {"Delivery_Status__c": "Pending"})
     assert deliver(rt, rec) == "Sent"                          # LINE answered 409 to the same retry key
     assert len(pushes(sb)) == 1
@@ -111,7 +120,7 @@ def test_sticker(rt, sb, key):
 
 
 def test_image_is_served_to_line_from_a_short_lived_signed_url(rt, sb, key):
-    from connector.app import create_app
+    from connector.entrypoints.app import create_app
     version_id = rt.salesforce.call("file", lambda sf: sf.ContentVersion.create(
         {"Title": "map", "PathOnClient": "map.png", "VersionData": base64.b64encode(PNG).decode()}))["id"]
     rec = dict(operator_message(sb, key, Type__c="image", Text__c=None), contentVersionId=version_id)
@@ -126,10 +135,10 @@ def test_image_is_served_to_line_from_a_short_lived_signed_url(rt, sb, key):
     assert resp.status_code == 200 and resp.data == PNG and resp.mimetype == "image/png"
     assert sb.salesforce.api_calls == calls  # served from Redis
     assert client.get(f"/media/{token[:-1]}{'0' if token[-1] != '0' else '1'}").status_code == 404  # tampered
-    from connector.web import media
+    from connector.domain import media
     expired = media.make_token(rt.config.encryption_keys, version_id, int(time.time()) - 1)
     assert client.get(f"/media/{expired}").status_code == 404
-    assert b"PNG" not in rt.redis.get(media.blob_key(rt.store.p, version_id))  # sealed at rest
+    assert b"PNG" not in rt.redis.get(rt.keys.blob("media", version_id))  # sealed at rest
 
 
 def test_image_that_is_not_jpeg_or_png_fails(rt, sb, key):
@@ -177,7 +186,7 @@ def test_sweep_runs_at_most_once_per_interval(rt):
 
 def test_callout_to_delivery_end_to_end(rt, sb, key):
     """The signed callout, exactly as Apex sends it, through the web app, then the job."""
-    from connector.app import create_app
+    from connector.entrypoints.app import create_app
     from tests.jobs.operator_fixtures import CALLOUT_SECRET, sign_like_apex
     rec = operator_message(sb, key)
     client = create_app(rt.config).test_client()

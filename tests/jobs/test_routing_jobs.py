@@ -3,12 +3,24 @@ presence expiry. Real Redis (db 15), the sandbox in-process with the deployed sc
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connector.jobs import knowledge, routing
-from connector.sandbox.salesforce_store import format_datetime
-from tests.jobs.operator_fixtures import (CHANNEL, CUSTOMER, CUSTOMER2, conv_state, customer_writes,  # noqa: F401
-                                          handoff, op_redis, op_sandbox, operators, rt, run_jobs, sb)
+from connector.local.sandbox.salesforce_store import format_datetime
+from tests.jobs.operator_fixtures import (  # noqa: F401
+    CHANNEL,
+    CUSTOMER,
+    CUSTOMER2,
+    conv_state,
+    customer_writes,
+    handoff,
+    op_redis,
+    op_sandbox,
+    operators,
+    rt,
+    run_jobs,
+    sb,
+)
 from tests.jobs.test_knowledge_sync import seed_all
 
 
@@ -33,7 +45,7 @@ def session_record(sb, key):
 
 
 def load_of(rt, op_id):
-    return routing.routing_store(rt).load().operators[op_id].load
+    return rt.routing_store.load().operators[op_id].load
 
 
 def test_handoff_is_routed_to_the_least_loaded_operator_with_every_salesforce_effect(rt, sb):
@@ -61,7 +73,7 @@ def test_handoff_is_routed_to_the_least_loaded_operator_with_every_salesforce_ef
     assert conv_state(rt, CUSTOMER2)["session"]["status"] == "Operator"
     assert texts(sb, CUSTOMER2).count(rt.config.channel(CHANNEL).text("operator_assigned")) == 1
     assert len(sb.salesforce.records("LINE_Routing__c")) == 2
-    assert routing.routing_store(rt).outbox() == []
+    assert rt.routing_store.outbox() == []
 
 
 def test_effects_are_applied_in_one_salesforce_call(rt, sb):
@@ -191,7 +203,7 @@ def test_closing_a_session_turns_the_article_its_operator_sent_into_a_question_c
     sb.salesforce.insert("LINE_Chat_Message__c", {
         "Message_Key__c": "op:1", "Chat_Session__c": session_record(sb, key)["Id"], "Direction__c": "Operator",
         "Type__c": "text", "Text__c": "こちらの記事をご覧ください", "Knowledge_Article_Id__c": "kA0000000000003AAA",
-        "Sent_At__c": format_datetime(datetime.now(timezone.utc) + timedelta(minutes=1))})
+        "Sent_At__c": format_datetime(datetime.now(UTC) + timedelta(minutes=1))})
     callout(rt, "session.close", {"sessionKey": key, "userId": a, "reason": "解決しました"})
     [example] = sb.salesforce.find("LINE_Question_Example__c", Source__c="Operator")
     assert example["Question__c"] == "ポイントの期限っていつまで？"
@@ -219,7 +231,7 @@ def test_stale_presence_expires_and_its_chats_are_requeued(rt, sb):
     run_jobs(rt)
     s = session_record(sb, key)
     assert (s["Status__c"], s["Operator__c"]) == ("Queued", None)
-    assert routing.routing_store(rt).load().operators[a].status.value == "Offline"
+    assert rt.routing_store.load().operators[a].status.value == "Offline"
     assert conv_state(rt)["session"]["status"] == "Queued"
     presence(rt, b)                               # someone comes: it is routed at once
     assert session_record(sb, key)["Operator__c"] == b
@@ -230,7 +242,7 @@ def test_heartbeats_keep_an_operator_present(rt, sb):
     presence(rt, a)
     presence(rt, a)  # the console's 60 s heartbeat is the same callout
     routing.tick(rt, now=time.time() + rt.settings.routing.presence_ttl_seconds - 5)
-    assert routing.routing_store(rt).load().operators[a].status.value == "Available"
+    assert rt.routing_store.load().operators[a].status.value == "Available"
 
 
 def test_effects_survive_a_salesforce_outage(rt, sb):
@@ -240,22 +252,22 @@ def test_effects_survive_a_salesforce_outage(rt, sb):
     sb.faults.add("salesforce", "status", status=503, path="/services/data/v63.0/composite", count=1)
     presence(rt, a)     # routed; the write failed; the effect waits in the outbox
     assert sb.salesforce.find("LINE_Routing__c") == []
-    assert routing.routing_store(rt).outbox()
+    assert rt.routing_store.outbox()
     routing.tick(rt)
     run_jobs(rt)
     assert session_record(sb, key)["Operator__c"] == a
-    assert routing.routing_store(rt).outbox() == []
+    assert rt.routing_store.outbox() == []
     assert len(sb.salesforce.records("LINE_Routing__c")) == 1
 
 
 def test_bot_queued_signal_is_routed(rt, sb):
     """The bot's handoff signal shape ({"kind": "queued", ...} + conv/channel from the drain)."""
-    from connector.jobs import hooks
+    from connector.jobs import signals
     a = operators(sb)[0]
     presence(rt, a)
     customer_writes(rt, "相談です")
     key = conv_state(rt)["session"]["key"]
-    hooks.dispatch(rt, [{"kind": "queued", "session_key": key, "case_key": key, "priority": 0,
+    signals.dispatch(rt, [{"kind": "queued", "session_key": key, "case_key": key, "priority": 0,
                          "reason": "request", "conv": f"{CHANNEL}:{CUSTOMER}", "channel": CHANNEL}])
     run_jobs(rt)
     assert session_record(sb, key)["Operator__c"] == a

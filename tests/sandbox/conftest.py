@@ -14,7 +14,7 @@ from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, Messagi
 from simple_salesforce import Salesforce
 from werkzeug.serving import make_server
 
-from connector.sandbox import Sandbox, SandboxChannel
+from connector.local.sandbox import Sandbox, SandboxChannel
 
 CHANNEL_ID = "1000000001"
 SECRET = "sandbox-channel-secret"

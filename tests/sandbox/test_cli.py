@@ -1,4 +1,4 @@
-"""`python -m connector.sandbox` prints its URLs as one JSON line and serves until SIGTERM."""
+"""`python -m connector.local.sandbox` prints its URLs as one JSON line and serves until SIGTERM."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ import requests
 
 def test_cli_prints_urls_and_stops_on_sigterm(tmp_path):
     ca = tmp_path / "ca.pem"
-    proc = subprocess.Popen([sys.executable, "-m", "connector.sandbox", "--channel",
+    proc = subprocess.Popen([sys.executable, "-m", "connector.local.sandbox", "--channel",
                              "1:secret:token:Ubot:http://127.0.0.1:9/webhook",
                              "--ca-out", str(ca)], stdout=subprocess.PIPE, text=True)
     try:

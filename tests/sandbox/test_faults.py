@@ -7,8 +7,7 @@ import pytest
 import requests
 from linebot.v3.messaging import PushMessageRequest, TextMessage
 from linebot.v3.messaging.exceptions import ApiException
-from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceGeneralError,
-                                          SalesforceRefusedRequest)
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceGeneralError, SalesforceRefusedRequest
 
 from .conftest import CHANNEL_ID
 
@@ -114,8 +113,9 @@ def test_faults_over_http_control_endpoint(sb):
 
 
 def test_stop_does_not_hang_on_a_sleeping_timeout_fault():
-    from connector.sandbox import Sandbox
     import threading
+
+    from connector.local.sandbox import Sandbox
     sandbox = Sandbox().start()
     sandbox.faults.add("twilio", "timeout", ms=30000)
     threading.Thread(target=lambda: requests.get(sandbox.urls["twilio"] + "/x", timeout=5),

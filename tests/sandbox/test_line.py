@@ -7,9 +7,15 @@ import uuid
 
 import pytest
 import requests
-from linebot.v3.messaging import (ApiClient, Configuration, MessagingApi,
-                                  PushMessageRequest, ReplyMessageRequest,
-                                  ShowLoadingAnimationRequest, TextMessage)
+from linebot.v3.messaging import (
+    ApiClient,
+    Configuration,
+    MessagingApi,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+    TextMessage,
+)
 from linebot.v3.messaging.exceptions import ApiException
 from linebot.v3.webhooks import FollowEvent, MessageEvent, TextMessageContent
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connector.sandbox.soql import SoqlError, parse
+from connector.local.sandbox.soql import SoqlError, parse
 
 
 @pytest.fixture
 def contacts(sb):
-    for i, (first, last, city) in enumerate([("Aiko", "Tanaka", "Tokyo"), ("Ken", "Sato", None),
+    for first, last, city in [("Aiko", "Tanaka", "Tokyo"), ("Ken", "Sato", None),
                                              ("Mei", "O'Brien", "Osaka"), ("Jun", "tanabe",
-                                                                           "Tokyo")]):
+                                                                           "Tokyo")]:
         sb.salesforce.insert("Contact", {"FirstName": first, "LastName": last,
                                          "MailingCity": city})
     return sb

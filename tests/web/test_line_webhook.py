@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from connector.app import create_app
 from connector.config import load_config
+from connector.entrypoints.app import create_app
 from connector.web.line import signature_of
 from tests.conftest import CHANNEL_SECRET, base_settings
 

@@ -6,10 +6,17 @@ import time
 
 import pytest
 
-from connector.app import create_app
+from connector.entrypoints.app import create_app
 from connector.runtime import set_runtime
-from tests.jobs.operator_fixtures import (CALLOUT_SECRET, OLD_CALLOUT_SECRET, op_config, op_redis,  # noqa: F401
-                                          op_sandbox, sb, sign_like_apex)
+from tests.jobs.operator_fixtures import (  # noqa: F401
+    CALLOUT_SECRET,
+    OLD_CALLOUT_SECRET,
+    op_config,
+    op_redis,
+    op_sandbox,
+    sb,
+    sign_like_apex,
+)
 
 SESSION = "1000000001:U" + "a" * 32 + ":01JABCDEF"
 RECORD = {"id": "a0B000000000001AAA", "messageKey": "op:a0B000000000001AAA", "sessionKey": SESSION,

@@ -12,7 +12,7 @@ key), so an outbox entry applied twice - two workers, or a crash after applying 
 removal - changes nothing; an entry never applied is retried by the worker's periodic tick. This
 is what makes "routed but never written to Salesforce" impossible.
 
-Keys (prefix `ln:`): `routing:state` (sealed RoutingState.to_dict()), `routing:lock`,
+Keys (keys.Keys.routing, after the prefix): `routing:state` (sealed RoutingState.to_dict()), `routing:lock`,
 `routing:outbox` (list), `routing:notices` (hash: session key -> last queue notice *committed*
 for sending), `routing:sessions` (hash: session key -> sealed {case_key, ...} given at handoff).
 """
@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import redis
 
-from connector.crypto import Vault
 from connector.domain.queue_position import QueueNotice
 from connector.domain.routing import RoutingState
+from connector.storage.keys import Keys
+from connector.storage.vault import Vault
 
 _SAVE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -61,11 +62,11 @@ Step = Callable[[RoutingState, dict], tuple[RoutingState, list[dict], list[Queue
 
 
 class RoutingStore:
-    def __init__(self, client: redis.Redis, vault: Vault, *, prefix: str = "ln:", lock_ms: int = 15_000,
+    def __init__(self, client: redis.Redis, vault: Vault, *, keys: Keys | None = None, lock_ms: int = 15_000,
                  wait_s: float = 10.0):
         self.r = client
         self.vault = vault
-        self.p = prefix + "routing:"
+        self.keys = keys or Keys()
         self.lock_ms = lock_ms
         self.wait_s = wait_s
         self._save = client.register_script(_SAVE)
@@ -74,23 +75,23 @@ class RoutingStore:
     # -- keys ----------------------------------------------------------------------------------
     @property
     def state_key(self) -> str:
-        return self.p + "state"
+        return self.keys.routing("state")
 
     @property
     def lock_key(self) -> str:
-        return self.p + "lock"
+        return self.keys.routing("lock")
 
     @property
     def outbox_key(self) -> str:
-        return self.p + "outbox"
+        return self.keys.routing("outbox")
 
     @property
     def notices_key(self) -> str:
-        return self.p + "notices"
+        return self.keys.routing("notices")
 
     @property
     def sessions_key(self) -> str:
-        return self.p + "sessions"
+        return self.keys.routing("sessions")
 
     # -- reads (no lock: a snapshot) -------------------------------------------------------------
     def load(self) -> RoutingState:
@@ -133,6 +134,9 @@ class RoutingStore:
         return token
 
     # -- outbox ----------------------------------------------------------------------------------
+    def outbox_pending(self) -> bool:
+        return bool(self.r.llen(self.outbox_key))
+
     def outbox(self, limit: int = 500) -> list[tuple[bytes, dict]]:
         """Pending effects, oldest first: (raw entry, {"id", "effect"})."""
         return [(raw, self.vault.open_json(raw)) for raw in self.r.lrange(self.outbox_key, 0, limit - 1)]
@@ -146,10 +150,10 @@ class RoutingStore:
 
     def try_lock(self, name: str, ttl_ms: int) -> str | None:
         token = secrets.token_hex(8)
-        return token if self.r.set(self.p + "lock:" + name, token, nx=True, px=ttl_ms) else None
+        return token if self.r.set(self.keys.routing("lock:" + name), token, nx=True, px=ttl_ms) else None
 
     def unlock(self, name: str, token: str) -> None:
-        self._unlock(keys=[self.p + "lock:" + name], args=[token])
+        self._unlock(keys=[self.keys.routing("lock:" + name)], args=[token])
 
     # -- per-session facts the effects need (the Case key of a reopened Case is not derivable) ----
     def set_session(self, session_key: str, info: dict) -> None:

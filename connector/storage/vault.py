@@ -23,7 +23,8 @@ import hashlib
 import json
 import os
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidTag

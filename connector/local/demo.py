@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from connector.devstack import LocalStack
+from connector.local.devstack import LocalStack
 
 USER = "U4af4980629" + "0" * 22
 WIDTH = 78
@@ -16,7 +16,7 @@ WIDTH = 78
 
 def run() -> int:
     print("Starting the sandbox (LINE, Salesforce, Twilio stand-ins), the web process and a worker...")
-    from connector import demo_bot  # issue 4: the bot runs on channels 2 and 3
+    from connector.local import demo_bot  # the bot runs on channels 2 and 3
     with demo_bot.configure(LocalStack(channels=3)) as stack:
         try:
             _scenario(stack)
@@ -55,7 +55,7 @@ def _scenario(stack: LocalStack) -> None:
     says({"type": "text", "text": "カード番号は 4111-1111-1111-1111 で、セキュリティコードは 123 です"},
          "「カード番号は 4111-1111-1111-1111 で、セキュリティコードは 123 です」")
     says({"type": "sticker", "packageId": "446", "stickerId": "1988", "keywords": ["Thanks"]}, "(sticker 446/1988)")
-    photo = says({"type": "image"}, "(photo)")
+    says({"type": "image"}, "(photo)")
 
     step("LINE redelivers the first event (same webhookEventId)")
     again = line.redeliver(channel, first)
@@ -112,8 +112,8 @@ def _scenario(stack: LocalStack) -> None:
     if not all(checks.values()):
         raise TimeoutError("a check failed")
 
-    # issue 4: the auto-reply bot (connector/demo_bot.py)
-    from connector.demo_bot import bot_steps
+    # the auto-reply bot (connector/local/demo_bot.py)
+    from connector.local.demo_bot import bot_steps
     bot_checks = bot_steps(stack, step, says)
     step("Checks (bot)")
     for name, ok in bot_checks.items():
@@ -121,4 +121,5 @@ def _scenario(stack: LocalStack) -> None:
     if not all(bot_checks.values()):
         raise TimeoutError("a bot check failed")
 
-    from connector.demo_operator import operator_steps; operator_steps(stack, step, says)  # noqa: E702 issue 5: operator chat
+    from connector.local.demo_operator import operator_steps
+    operator_steps(stack, step, says)  # operator chat

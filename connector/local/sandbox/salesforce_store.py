@@ -15,8 +15,8 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from . import ids
 from .schema import TEXT_TYPES, FieldDef, ObjectDef, load_custom_metadata_records, load_schema
@@ -61,12 +61,12 @@ CLOSED_CASE_STATUSES = {"closed"}
 
 
 def format_datetime(value: dt.datetime) -> str:
-    value = value.astimezone(dt.timezone.utc)
+    value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
 
 def now_iso() -> str:
-    return format_datetime(dt.datetime.now(dt.timezone.utc))
+    return format_datetime(dt.datetime.now(dt.UTC))
 
 
 def parse_datetime(value: str) -> dt.datetime:
@@ -77,7 +77,7 @@ def parse_datetime(value: str) -> dt.datetime:
         text = text[:-2] + ":" + text[-2:]
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed
 
 
@@ -402,7 +402,7 @@ class SalesforceState:
                 target = self.find_by_id(value)
                 if target is None and self.schema.by_prefix(value[:3]) is not None:
                     raise SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY",
-                                          f"invalid cross reference id", [fdef.name])
+                                          "invalid cross reference id", [fdef.name])
         return values
 
     def _check_unique(self, odef: ObjectDef, rid: str, record: dict) -> None:

@@ -15,7 +15,7 @@ import hmac
 import json
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 
@@ -150,16 +150,15 @@ def operator_steps(stack, step, says) -> None:
 
 def loads(rt) -> dict[str, int]:
     """Active chats per Available operator, from the routing state in Redis."""
-    raw = rt.redis.get(f"{rt.store.p}routing:state")
-    ops = rt.vault.open_json(raw)["operators"] if raw else []
-    return {o["id"]: len(o["active"]) for o in ops if o["status"] == "Available"}
+    ops = rt.routing_store.load().operators.values()
+    return {o.id: len(o.active) for o in ops if o.status.value == "Available"}
 
 
 def _signed(secret: str, type_: str, subject: str, data: dict) -> tuple[bytes, dict]:
     """Body and headers exactly as LineConnectorCallout.send builds them."""
     now_ms = int(time.time() * 1000)
     env = {"type": type_, "id": f"{subject}:{type_}:{now_ms}:{secrets.token_hex(4)}",
-           "sentAt": datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+           "sentAt": datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
            "data": data}
     body = json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = str(now_ms // 1000)

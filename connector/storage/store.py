@@ -32,15 +32,15 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
 
 import redis
 
-from connector.crypto import Vault
-from connector.group_commit import GroupCommit, pack
+from connector.storage.group_commit import GroupCommit, pack
+from connector.storage.keys import ATTEMPTS, INBOX, LOCK, STATE, Keys
+from connector.storage.vault import Vault
 
-PREFIX = "ln:"
 DOORBELL_MS = 5000
 
 _INGEST = """
@@ -62,52 +62,52 @@ local out = {}
 local budget = tonumber(ARGV[2])
 for _, conv in ipairs(convs) do
   if budget <= 0 then break end
-  local lock = prefix .. 'lock:' .. conv
+  local lock = prefix .. '%(LOCK)s' .. conv
   if redis.call('SET', lock, ARGV[4], 'NX', 'PX', ARGV[3]) then
-    local entries = redis.call('LRANGE', prefix .. 'inbox:' .. conv, 0, budget - 1)
+    local entries = redis.call('LRANGE', prefix .. '%(INBOX)s' .. conv, 0, budget - 1)
     if #entries == 0 then
       redis.call('ZREM', KEYS[1], conv)
       redis.call('DEL', lock)
     else
       budget = budget - #entries
-      local state = redis.call('GET', prefix .. 'state:' .. conv) or ''
-      local attempts = redis.call('GET', prefix .. 'attempts:' .. conv) or '0'
+      local state = redis.call('GET', prefix .. '%(STATE)s' .. conv) or ''
+      local attempts = redis.call('GET', prefix .. '%(ATTEMPTS)s' .. conv) or '0'
       table.insert(out, {conv, state, attempts, entries})
     end
   end
 end
 return out
-"""
+""" % {"LOCK": LOCK, "INBOX": INBOX, "STATE": STATE, "ATTEMPTS": ATTEMPTS}
 
 _COMMIT = """
 local prefix, conv = ARGV[2], ARGV[3]
-local lock = prefix .. 'lock:' .. conv
+local lock = prefix .. '%(LOCK)s' .. conv
 if redis.call('GET', lock) ~= ARGV[1] then return 0 end
-if ARGV[5] ~= '' then redis.call('SET', prefix .. 'state:' .. conv, ARGV[5]) end
+if ARGV[5] ~= '' then redis.call('SET', prefix .. '%(STATE)s' .. conv, ARGV[5]) end
 local n = tonumber(ARGV[4])
 if n > 0 then
-  redis.call('LTRIM', prefix .. 'inbox:' .. conv, n, -1)
-  redis.call('DEL', prefix .. 'attempts:' .. conv)
+  redis.call('LTRIM', prefix .. '%(INBOX)s' .. conv, n, -1)
+  redis.call('DEL', prefix .. '%(ATTEMPTS)s' .. conv)
 end
-if tonumber(ARGV[6]) >= 0 and redis.call('LLEN', prefix .. 'inbox:' .. conv) > 0 then
+if tonumber(ARGV[6]) >= 0 and redis.call('LLEN', prefix .. '%(INBOX)s' .. conv) > 0 then
   redis.call('ZADD', KEYS[1], ARGV[6], conv)
-  if ARGV[7] == '1' then redis.call('INCR', prefix .. 'attempts:' .. conv) end
-elseif redis.call('LLEN', prefix .. 'inbox:' .. conv) == 0 then
+  if ARGV[7] == '1' then redis.call('INCR', prefix .. '%(ATTEMPTS)s' .. conv) end
+elseif redis.call('LLEN', prefix .. '%(INBOX)s' .. conv) == 0 then
   redis.call('ZREM', KEYS[1], conv)
 end
 redis.call('DEL', lock)
 return 1
-"""
+""" % {"LOCK": LOCK, "INBOX": INBOX, "STATE": STATE, "ATTEMPTS": ATTEMPTS}
 
 _REPLAY = """
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('RPUSH', ARGV[3] .. 'inbox:' .. ARGV[2], ARGV[4])
+redis.call('RPUSH', ARGV[3] .. '%(INBOX)s' .. ARGV[2], ARGV[4])
 redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[2])
 return 1
-"""
+""" % {"INBOX": INBOX, }
 
 
 @dataclass
@@ -130,11 +130,11 @@ class Outcome:
 
 
 class Store:
-    def __init__(self, client: redis.Redis, vault: Vault, *, dedupe_ttl_s: int = 48 * 3600, prefix: str = PREFIX):
+    def __init__(self, client: redis.Redis, vault: Vault, *, dedupe_ttl_s: int = 48 * 3600, keys: Keys | None = None):
         self.r = client
         self.vault = vault
         self.dedupe_ttl_s = dedupe_ttl_s
-        self.p = prefix
+        self.keys = keys or Keys()
         self._ingest_sha = hashlib.sha1(_INGEST.encode()).hexdigest()
         self._writes = GroupCommit(client, scripts={self._ingest_sha: _INGEST})
         self._claim = client.register_script(_CLAIM)
@@ -144,18 +144,18 @@ class Store:
     # -- keys -----------------------------------------------------------------------------------
     @property
     def ready_key(self) -> str:
-        return self.p + "ready"
+        return self.keys.ready
 
     @property
     def doorbell_key(self) -> str:
-        return self.p + "doorbell"
+        return self.keys.doorbell
 
     def drain_started(self) -> None:
         """A drain job is running: the next conversation that becomes ready rings for another."""
         self.r.delete(self.doorbell_key)
 
     def inbox_key(self, conv: str) -> str:
-        return f"{self.p}inbox:{conv}"
+        return self.keys.inbox(conv)
 
     # -- webhook side ---------------------------------------------------------------------------
     def ingest(self, items: Iterable[tuple[str, str, str, dict]], now: float | None = None) -> tuple[list[str], int]:
@@ -169,9 +169,9 @@ class Store:
         items = list(items)
         if not items:
             return [], 0
-        p, ttl, ready_key, doorbell = self.p, self.dedupe_ttl_s, self.ready_key, self.doorbell_key
+        ttl, ready_key, doorbell = self.dedupe_ttl_s, self.ready_key, self.doorbell_key
         commands = [
-            pack("EVALSHA", self._ingest_sha, 4, f"{p}dedupe:{channel_id}:{event_id}", self.inbox_key(conv), ready_key,
+            pack("EVALSHA", self._ingest_sha, 4, self.keys.dedupe(channel_id, event_id), self.inbox_key(conv), ready_key,
                  doorbell, ttl, self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event,
                                                      "received_at": now}), conv, now, DOORBELL_MS)
             for channel_id, event_id, conv, event in items]
@@ -187,7 +187,7 @@ class Store:
     def claim(self, *, max_events: int, lock_ms: int, now: float | None = None, scan: int = 1000) -> tuple[str, list[Claimed]]:
         now = time.time() if now is None else now
         token = secrets.token_hex(8)
-        rows = self._claim(keys=[self.ready_key], args=[now, max_events, lock_ms, token, self.p, scan])
+        rows = self._claim(keys=[self.ready_key], args=[now, max_events, lock_ms, token, self.keys.prefix, scan])
         claimed = []
         for conv, state, attempts, entries in rows:
             conv = conv.decode() if isinstance(conv, bytes) else conv
@@ -203,7 +203,7 @@ class Store:
     def extend_locks(self, token: str, convs: Iterable[str], lock_ms: int) -> None:
         pipe = self.r.pipeline(transaction=False)
         for conv in convs:
-            pipe.set(f"{self.p}lock:{conv}", token, xx=True, px=lock_ms)
+            pipe.set(self.keys.lock(conv), token, xx=True, px=lock_ms)
         pipe.execute()
 
     def commit(self, token: str, outcomes: Iterable[Outcome]) -> list[str]:
@@ -214,7 +214,7 @@ class Store:
             state = self.vault.seal_json(o.state) if o.state is not None else b""
             retry_at = -1 if o.retry_at is None and not o.failed else (o.retry_at or time.time())
             self._commit(keys=[self.ready_key],
-                         args=[token, self.p, o.conv, o.done, state, retry_at, "1" if o.failed else "0"],
+                         args=[token, self.keys.prefix, o.conv, o.done, state, retry_at, "1" if o.failed else "0"],
                          client=pipe)
         results = pipe.execute()
         return [o.conv for o, ok in zip(outcomes, results) if not ok]
@@ -241,16 +241,16 @@ class Store:
                                        "attempts": attempts, "at": now,
                                        "entry_b64": base64.b64encode(entry_raw).decode()})
         pipe = self.r.pipeline(transaction=True)
-        pipe.hset(self.p + "dlq", dl_id, record)
-        pipe.zadd(self.p + "dlq:index", {dl_id: now})
+        pipe.hset(self.keys.dead_letters, dl_id, record)
+        pipe.zadd(self.keys.dead_letter_index, {dl_id: now})
         pipe.execute()
         return dl_id
 
     def dead_letters(self) -> list[dict]:
-        ids = [i.decode() for i in self.r.zrange(self.p + "dlq:index", 0, -1)]
+        ids = [i.decode() for i in self.r.zrange(self.keys.dead_letter_index, 0, -1)]
         if not ids:
             return []
-        rows = self.r.hmget(self.p + "dlq", ids)
+        rows = self.r.hmget(self.keys.dead_letters, ids)
         out = []
         for raw in rows:
             if raw:
@@ -260,45 +260,56 @@ class Store:
                 out.append(rec)
         return out
 
+    def dead_letter_record(self, dl_id: str) -> dict | None:
+        """The whole record of one dead letter (with its sealed entry), or None."""
+        raw = self.r.hget(self.keys.dead_letters, dl_id)
+        return self.vault.open_json(raw) if raw else None
+
+    def forget_dead_letter(self, dl_id: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hdel(self.keys.dead_letters, dl_id)
+        pipe.zrem(self.keys.dead_letter_index, dl_id)
+        pipe.execute()
+
     def replay(self, dl_id: str, now: float | None = None) -> bool:
         """Put a dead-lettered event back at the end of its conversation's inbox, once."""
         now = time.time() if now is None else now
-        raw = self.r.hget(self.p + "dlq", dl_id)
+        raw = self.r.hget(self.keys.dead_letters, dl_id)
         if not raw:
             return False
         rec = self.vault.open_json(raw)
         if rec["kind"] != "event":
             raise ValueError(f"dead letter {dl_id} is a {rec['kind']!r}, replay it with its own job")
-        return bool(self._replay(keys=[self.p + "dlq", self.p + "dlq:index", self.ready_key],
-                                 args=[dl_id, rec["conv"], self.p, dead_letter_entry(rec), now]))
+        return bool(self._replay(keys=[self.keys.dead_letters, self.keys.dead_letter_index, self.ready_key],
+                                 args=[dl_id, rec["conv"], self.keys.prefix, dead_letter_entry(rec), now]))
 
     # -- small shared keys ----------------------------------------------------------------------
     def marker(self, key: str) -> dict | None:
-        raw = self.r.get(f"{self.p}sent:{key}")
+        raw = self.r.get(self.keys.marker(key))
         return json.loads(raw) if raw else None
 
     def set_marker(self, key: str, value: dict, ttl_s: int = 7 * 24 * 3600) -> None:
-        self.r.set(f"{self.p}sent:{key}", json.dumps(value), ex=ttl_s)
+        self.r.set(self.keys.marker(key), json.dumps(value), ex=ttl_s)
 
     def clear_marker(self, key: str) -> None:
-        self.r.delete(f"{self.p}sent:{key}")
+        self.r.delete(self.keys.marker(key))
 
     def pause(self, service: str, until: float) -> None:
-        self.r.set(f"{self.p}pause:{service}", until, ex=max(1, int(until - time.time()) + 1))
+        self.r.set(self.keys.pause(service), until, ex=max(1, int(until - time.time()) + 1))
 
     def paused_until(self, service: str) -> float:
-        raw = self.r.get(f"{self.p}pause:{service}")
+        raw = self.r.get(self.keys.pause(service))
         return float(raw) if raw else 0.0
 
     def get_state(self, conv: str) -> dict | None:
-        raw = self.r.get(f"{self.p}state:{conv}")
+        raw = self.r.get(self.keys.state(conv))
         return self.vault.open_json(raw) if raw else None
 
     def count(self, name: str, n: int = 1) -> None:
-        self.r.hincrby(self.p + "metrics", name, n)
+        self.r.hincrby(self.keys.metrics, name, n)
 
     def metrics(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.r.hgetall(self.p + "metrics").items()}
+        return {k.decode(): int(v) for k, v in self.r.hgetall(self.keys.metrics).items()}
 
 
 def dead_letter_entry(record: dict) -> bytes:
@@ -306,11 +317,3 @@ def dead_letter_entry(record: dict) -> bytes:
     if "entry_b64" in record:
         return base64.b64decode(record["entry_b64"])
     return record["entry"].encode()  # written before sealed values were binary (Fernet text)
-
-
-def redis_client(url: str, *, tls_verify: bool = True, timeout_s: float = 5.0) -> redis.Redis:
-    kwargs: dict[str, Any] = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
-                              "health_check_interval": 30}
-    if url.startswith("rediss://") and not tls_verify:
-        kwargs["ssl_cert_reqs"] = None  # Heroku Redis uses a self-signed certificate
-    return redis.Redis.from_url(url, **kwargs)

@@ -18,10 +18,10 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .ids import to_id18
-from .salesforce_store import SalesforceError, format_datetime, parse_datetime
+from .salesforce_store import SalesforceError, parse_datetime
 
 
 class SoqlError(SalesforceError):
@@ -296,7 +296,7 @@ class Parser:
 
 
 def date_literal(word: str, now: dt.datetime | None = None) -> DateRange | None:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     day = dt.timedelta(days=1)
     name, _, arg = word.partition(":")
@@ -345,7 +345,7 @@ def _as_datetime(value):
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
     return value
 
 

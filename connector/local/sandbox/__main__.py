@@ -1,6 +1,6 @@
 """Run the sandbox standalone.
 
-    python -m connector.sandbox --port-base 8700 \\
+    python -m connector.local.sandbox --port-base 8700 \\
         --channel 1000000001:secret:token:Ubot0001:http://127.0.0.1:5000/line/webhook \\
         --metadata-dir sfdc_metadata/force-app/main/default --ca-out /tmp/sandbox-ca.pem
 
@@ -30,7 +30,7 @@ def parse_channel(text: str) -> SandboxChannel:
 
 
 def build(argv: list[str] | None = None) -> Sandbox:
-    parser = argparse.ArgumentParser(prog="python -m connector.sandbox", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m connector.local.sandbox", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="YAML file with the options below")
     parser.add_argument("--host", default=None)

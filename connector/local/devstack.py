@@ -24,11 +24,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connector.crypto import new_key
+from connector.storage.vault import new_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 METADATA_DIR = ROOT / "sfdc_metadata" / "force-app" / "main" / "default"
-SF_USER = "integration@connector.sandbox"
+SF_USER = "integration@connector.local.sandbox"
 SF_CONSUMER_KEY = "connector-sandbox-app"
 
 
@@ -59,8 +59,8 @@ class LocalStack:
     def __init__(self, redis_url: str | None = None, *, channels: int = 1, workers: int = 1,
                  web_port: int | None = None, overrides: dict | None = None, log_level: str = "WARNING",
                  workdir: str | None = None, flush_redis: bool = True):
-        from connector.sandbox import Sandbox, SandboxChannel
-        from connector.sandbox.salesforce_store import SalesforceUser
+        from connector.local.sandbox import Sandbox, SandboxChannel
+        from connector.local.sandbox.salesforce_store import SalesforceUser
 
         self.redis_url = redis_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13"
         self.flush_redis = flush_redis
@@ -139,14 +139,14 @@ class LocalStack:
         return self
 
     def start_web(self) -> None:
-        cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "connector.wsgi:app"]
+        cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "connector.entrypoints.wsgi:app"]
         env = {**self.environ(), "PORT": str(self.web_port), "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")}
         self.procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self._log("web"), stderr=subprocess.STDOUT,
                                            preexec_fn=_guard()))
         _wait_http(self.web_url + "/healthz", timeout=20)
 
     def start_worker(self) -> subprocess.Popen:
-        cmd = [sys.executable, "-m", "connector.cli", "worker"]
+        cmd = [sys.executable, "-m", "connector.entrypoints.cli", "worker"]
         proc = subprocess.Popen(cmd, env=self.environ(), cwd=ROOT, stdout=self._log(f"worker{len(self.worker_procs) + 1}"),
                                 stderr=subprocess.STDOUT, preexec_fn=_guard(), start_new_session=True)
         self.procs.append(proc)
@@ -257,5 +257,5 @@ def dev() -> int:
 
 
 def demo() -> int:
-    from connector.demo import run
+    from connector.local.demo import run
     return run()

@@ -11,15 +11,12 @@ import logging
 import threading
 import time
 
-import redis
-
 from rq import SimpleWorker
-from rq.job import Job
-from rq.registry import ScheduledJobRegistry
-from rq.utils import current_timestamp
 
 from connector.jobs import enqueue_drains
 from connector.runtime import Runtime
+from connector.storage import StorageConnectionError
+from connector.storage.queue import move_due_jobs
 
 log = logging.getLogger(__name__)
 
@@ -27,25 +24,13 @@ log = logging.getLogger(__name__)
 def enqueue_due_jobs(rt: Runtime) -> int:
     """Move retries and delayed jobs whose time has come onto the queue (what RQ's scheduler does).
 
-    Done here, by whichever worker holds a short lock, instead of by RQ's scheduler process:
+    Done here, by whichever worker holds a short lease, instead of by RQ's scheduler process:
     that process dies with a Redis restart and its lock is only taken back every 10 minutes,
     leaving retries waiting that long.
     """
-    lock_ms = int(rt.settings.queue.sweep_interval_seconds * 2000)
-    if not rt.redis.set(rt.store.p + "scheduler", "1", nx=True, px=lock_ms):
+    if not rt.leases.once("scheduler", rt.settings.queue.sweep_interval_seconds * 2):
         return 0
-    registry = ScheduledJobRegistry(queue=rt.queue)
-    job_ids = registry.get_jobs_to_schedule(current_timestamp())
-    if not job_ids:
-        return 0
-    with rt.redis.pipeline() as pipe:
-        for job in Job.fetch_many(job_ids, connection=rt.redis):
-            if job is not None:
-                rt.queue._enqueue_job(job, pipeline=pipe, at_front=job.should_enqueue_at_front())
-        for job_id in job_ids:
-            registry.remove(job_id, pipeline=pipe)
-        pipe.execute()
-    return len(job_ids)
+    return move_due_jobs(rt.queue)
 
 
 def enqueue_drain_if_ready(rt: Runtime) -> bool:
@@ -59,12 +44,12 @@ def enqueue_drain_if_ready(rt: Runtime) -> bool:
 def _knowledge_sync(rt: Runtime) -> None:
     if not rt.config.bot_languages:
         return  # no bot, no index: and no reason to load the knowledge code (numpy) into the worker
-    from connector.jobs.knowledge import maybe_schedule  # issue 4: a Redis key elects one worker
+    from connector.jobs.knowledge import maybe_schedule  # a lease elects one worker
     maybe_schedule(rt)
 
 
 def _routing(rt: Runtime) -> None:
-    from connector.jobs.routing import tick  # issue 5: presence expiry, routing, queue notices, sweep
+    from connector.jobs.routing import tick  # presence expiry, routing, queue notices, sweep
     tick(rt)
 
 
@@ -113,7 +98,7 @@ def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
             worker = SimpleWorker([rt.queue], connection=rt.redis)
             try:
                 return worker.work(with_scheduler=False, burst=burst, logging_level=rt.settings.log_level)
-            except redis.ConnectionError as exc:
+            except StorageConnectionError as exc:
                 # Redis restarted or failed over: what was in flight is still in the inboxes
                 # (or abandoned in RQ's registries); reconnect instead of exiting.
                 log.warning("worker lost Redis (%s); reconnecting in %.0f s", type(exc).__name__, delay)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import redis
 from redis.exceptions import NoScriptError, ResponseError
@@ -140,7 +140,7 @@ class GroupCommit:
             with self._lock:
                 batch, self._queue = self._queue, []
             self._flush(batch)
-        except BaseException as exc:  # noqa: BLE001 - every waiter must hear how its write ended
+        except BaseException as exc:
             for x in batch:
                 if x.replies is None and x.error is None:
                     x.error = exc if isinstance(exc, redis.RedisError) else redis.ConnectionError(

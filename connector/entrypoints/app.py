@@ -26,7 +26,9 @@ def create_app(config: Config | None = None) -> Flask:
     from connector.web.ops import bp as ops_bp
     app.register_blueprint(line_bp)
     app.register_blueprint(ops_bp)
-    from connector.web import media, salesforce; app.register_blueprint(salesforce.bp); app.register_blueprint(media.bp)  # noqa: E702
+    from connector.web import media, salesforce
+    app.register_blueprint(salesforce.bp)
+    app.register_blueprint(media.bp)
 
     @app.errorhandler(413)
     def too_large(_e):

@@ -1,4 +1,4 @@
-"""The auto-reply bot's part of `make demo` (issue 4).
+"""The auto-reply bot's part of `make demo`.
 
 Runs on channels of its own, so channel 1's scenario and checks stay as they are:
 
@@ -61,7 +61,7 @@ def seed_and_sync(stack) -> None:
 
 
 def _sync(stack) -> None:
-    proc = subprocess.run([sys.executable, "-m", "connector.cli", "knowledge", "sync"], env=stack.environ(),
+    proc = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "knowledge", "sync"], env=stack.environ(),
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise TimeoutError(f"connector knowledge sync failed: {proc.stderr[-500:]}")

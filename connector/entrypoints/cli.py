@@ -61,7 +61,7 @@ def _runtime(args):
 def _run(args, rest) -> int:
     cmd = args.command
     if cmd == "keygen":
-        from connector.crypto import new_key
+        from connector.storage.vault import new_key
         print(new_key())
     elif cmd == "check-config":
         rt = _runtime(args)
@@ -73,19 +73,19 @@ def _run(args, rest) -> int:
             sys.stdout.write(line)
             sys.stdout.flush()
     elif cmd == "worker":
+        from connector.entrypoints.worker import run_worker
         from connector.logs import configure_logging
-        from connector.worker import run_worker
         rt = _runtime(args)
         configure_logging(rt.settings.log_level)
         run_worker(rt, burst=args.burst)
     elif cmd == "web":
-        from connector.app import create_app
+        from connector.entrypoints.app import create_app
         rt = _runtime(args)
         create_app(rt.config).run(host="127.0.0.1", port=5000)
     elif cmd == "failed":
         return _failed(args)
     elif cmd == "bot":
-        from connector import bot_eval
+        from connector.entrypoints import bot_eval
         return bot_eval.main(rest)
     elif cmd == "knowledge":
         from connector.jobs.knowledge import run_sync
@@ -96,7 +96,7 @@ def _run(args, rest) -> int:
         if not results:
             print("no channel has the bot enabled (line.channels[].bot.enabled); nothing to sync", file=sys.stderr)
     elif cmd in ("dev", "demo"):
-        from connector import devstack
+        from connector.local import devstack
         return devstack.dev() if cmd == "dev" else devstack.demo()
     return 0
 

@@ -42,7 +42,7 @@ def generate(directory: str | None = None, hosts: tuple[str, ...] = ("127.0.0.1"
              ca_out: str | None = None) -> TlsMaterial:
     """Create CA + server certificate files in ``directory`` (a new temp dir by default)."""
     directory = directory or tempfile.mkdtemp(prefix="connector-sandbox-tls-")
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     not_before, not_after = now - dt.timedelta(minutes=5), now + dt.timedelta(days=1)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())

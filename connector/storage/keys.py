@@ -1,0 +1,84 @@
+"""Every Redis key name the relay uses, in one place, under one configurable prefix.
+
+Nothing outside `connector.storage` builds a key: stores take a `Keys` and ask it. Lua scripts
+receive the prefix and the fragments below (`LOCK`, `INBOX`, ...) as arguments, so a script and
+the Python side can never disagree about a name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "ln:"
+
+# Fragments the Lua scripts in store.py append a conversation id to.
+INBOX = "inbox:"
+LOCK = "lock:"
+STATE = "state:"
+ATTEMPTS = "attempts:"
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = DEFAULT_PREFIX
+
+    # -- inbound pipeline (store.Store) ---------------------------------------------------------
+    def dedupe(self, channel_id: str, event_id: str) -> str:
+        return f"{self.prefix}dedupe:{channel_id}:{event_id}"
+
+    def inbox(self, conv: str) -> str:
+        return f"{self.prefix}{INBOX}{conv}"
+
+    def lock(self, conv: str) -> str:
+        return f"{self.prefix}{LOCK}{conv}"
+
+    def state(self, conv: str) -> str:
+        return f"{self.prefix}{STATE}{conv}"
+
+    def attempts(self, conv: str) -> str:
+        return f"{self.prefix}{ATTEMPTS}{conv}"
+
+    @property
+    def ready(self) -> str:
+        return self.prefix + "ready"
+
+    @property
+    def doorbell(self) -> str:
+        return self.prefix + "doorbell"
+
+    @property
+    def dead_letters(self) -> str:
+        return self.prefix + "dlq"
+
+    @property
+    def dead_letter_index(self) -> str:
+        return self.prefix + "dlq:index"
+
+    def marker(self, name: str) -> str:
+        return f"{self.prefix}sent:{name}"
+
+    def pause(self, service: str) -> str:
+        return f"{self.prefix}pause:{service}"
+
+    @property
+    def metrics(self) -> str:
+        return self.prefix + "metrics"
+
+    # -- leases and once-per-interval flags (leases.Leases) -------------------------------------
+    def lease(self, name: str) -> str:
+        return f"{self.prefix}lease:{name}"
+
+    # -- sealed bytes (blobs.Blobs) -------------------------------------------------------------
+    def blob(self, kind: str, ident: str) -> str:
+        return f"{self.prefix}{kind}:{ident}"
+
+    # -- routing (routing.RoutingStore) ---------------------------------------------------------
+    def routing(self, name: str) -> str:
+        return f"{self.prefix}routing:{name}"
+
+    # -- Knowledge index (knowledge.KnowledgeStore) ---------------------------------------------
+    def knowledge(self, lang: str, part: str = "") -> str:
+        return f"{self.prefix}kb:{lang}" + (f":{part}" if part else "")
+
+    @property
+    def knowledge_sync_due(self) -> str:
+        return self.prefix + "kb:sync-due"
