@@ -1,4 +1,5 @@
 """gunicorn settings for the web process (Heroku: `web: gunicorn connector.entrypoints.wsgi:app`)."""
+
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
@@ -9,10 +10,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # gthread only
-timeout = 30            # LINE gives up after 2 s; a request that takes 30 s is a bug
-graceful_timeout = 20   # Heroku sends SIGKILL 30 s after SIGTERM
+timeout = 30  # LINE gives up after 2 s; a request that takes 30 s is a bug
+graceful_timeout = 20  # Heroku sends SIGKILL 30 s after SIGTERM
 keepalive = 5
-accesslog = None        # request lines carry no ids we need; the app logs what matters
+accesslog = None  # request lines carry no ids we need; the app logs what matters
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 forwarded_allow_ips = "*"  # Heroku's router; ProxyFix in the app trusts one hop

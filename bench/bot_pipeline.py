@@ -13,6 +13,7 @@ no question or body field) and synced by `connector knowledge sync`, semantic ch
   embedding model (`memory.worker_rss_mb` of the pipeline benchmark is a worker without them).
 Accuracy is not measured here: `connector bot eval` does that (docs/bot.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,21 +31,37 @@ KB = ROOT / "bench" / "bot" / "kb.json"
 
 def run(users: int = 100, rate: float = 5.0) -> dict:
     from connector.local.devstack import LocalStack
+
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO")
-    stack.channel_cfg[0]["bot"] = {"enabled": True, "business_hours": {
-        "weekly": {d: ["00:00-24:00"] for d in ALL_DAYS}, "japanese_holidays": False}}
+    stack.channel_cfg[0]["bot"] = {
+        "enabled": True,
+        "business_hours": {"weekly": {d: ["00:00-24:00"] for d in ALL_DAYS}, "japanese_holidays": False},
+    }
     stack.overrides.setdefault("knowledge", {})["sync_interval_seconds"] = 0
     try:
         stack.start()
         sb, d = stack.sandbox, Driver(stack)
         kb = json.loads(KB.read_text(encoding="utf-8"))
         for i, a in enumerate(kb):
-            sb.salesforce.insert("Knowledge__kav", {"Title": a["title"], "UrlName": f"bench-{i}",
-                                                    "Summary": a["answer"][:1000], "Language": "ja",
-                                                    "PublishStatus": "Online"})
+            sb.salesforce.insert(
+                "Knowledge__kav",
+                {
+                    "Title": a["title"],
+                    "UrlName": f"bench-{i}",
+                    "Summary": a["answer"][:1000],
+                    "Language": "ja",
+                    "PublishStatus": "Online",
+                },
+            )
         t0 = time.time()
-        sync = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "knowledge", "sync"], env=stack.environ(),
-                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        sync = subprocess.run(
+            [sys.executable, "-m", "connector.entrypoints.cli", "knowledge", "sync"],
+            env=stack.environ(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
         if sync.returncode != 0:
             raise RuntimeError(f"connector knowledge sync failed: {sync.stderr[-500:]}")
         sync_s = time.time() - t0
@@ -61,10 +78,16 @@ def run(users: int = 100, rate: float = 5.0) -> dict:
         to_line = [(min(x["at"] for x in sb.line.delivered(user_id=u)) - d.sent[d.first_of[u]]) * 1000 for u in ids]
         mem = procs_rss(stack)
         log(f"bot pipeline: slowest {sorted(round(x) for x in to_line)[-8:]} ms")
-        return {"questions": users, "p50_ms_to_line": round(pct(to_line, 50)), "p95_ms_to_line": round(pct(to_line, 95)),
-                "sf_calls_per_message": round(calls / users, 2), "worker_rss_mb": max(mem["workers"]),
-                "workers_rss_mb": mem["workers"], "kb_articles": len(kb),
-                "sync_s": round(sync_s, 1)}
+        return {
+            "questions": users,
+            "p50_ms_to_line": round(pct(to_line, 50)),
+            "p95_ms_to_line": round(pct(to_line, 95)),
+            "sf_calls_per_message": round(calls / users, 2),
+            "worker_rss_mb": max(mem["workers"]),
+            "workers_rss_mb": mem["workers"],
+            "kb_articles": len(kb),
+            "sync_s": round(sync_s, 1),
+        }
     finally:
         stack.stop()
 

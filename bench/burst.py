@@ -16,6 +16,7 @@ LINE_CONCURRENCY (16, the drain's LINE pool) LINE calls at a time:
 `floor_serial_s` is the same with one call at a time per worker (no LINE concurrency), the
 model the connector had before LINE calls of different conversations went parallel.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,6 +32,7 @@ LINE_CONCURRENCY = 16
 
 def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: dict | None = None) -> dict:
     from connector.local.devstack import LocalStack
+
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=WORKERS, log_level="INFO", overrides=overrides)
     try:
         stack.start()
@@ -43,7 +45,7 @@ def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: 
         rounds = []
         for r in range(per_user):
             evs = [sb.line.send_user_message(ch, u, {"type": "text", "text": f"burst {r}"}, deliver=False) for u in ids]
-            rounds.append([evs[i:i + body_events] for i in range(0, len(evs), body_events)])
+            rounds.append([evs[i : i + body_events] for i in range(0, len(evs), body_events)])
         total = users * per_user
         calls0 = sb.salesforce.api_calls
         log(f"burst: posting {total} events in {sum(len(x) for x in rounds)} webhooks")
@@ -71,13 +73,21 @@ def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: 
         floor_serial = (line_calls * LINE_MS + sf_min * SF_MS) / 1000 / WORKERS
         line_log = sb.request_log("line_api")
         return {
-            "events": total, "users": users, "webhook_statuses": statuses, "ingest_s": round(ingest_s, 1),
-            "drain_s": round(drain_s, 1), "to_salesforce_s": round(t_sf, 1), "floor_s": round(floor, 1),
-            "ratio": round(drain_s / floor, 2), "floor_serial_s": round(floor_serial, 1),
-            "ratio_serial": round(drain_s / floor_serial, 3), "sf_calls": sf_calls,
-            "sf_calls_per_message": round(sf_calls / total, 4), "line_calls": len(line_log),
+            "events": total,
+            "users": users,
+            "webhook_statuses": statuses,
+            "ingest_s": round(ingest_s, 1),
+            "drain_s": round(drain_s, 1),
+            "to_salesforce_s": round(t_sf, 1),
+            "floor_s": round(floor, 1),
+            "ratio": round(drain_s / floor, 2),
+            "floor_serial_s": round(floor_serial, 1),
+            "ratio_serial": round(drain_s / floor_serial, 3),
+            "sf_calls": sf_calls,
+            "sf_calls_per_message": round(sf_calls / total, 4),
+            "line_calls": len(line_log),
             "floor_model": f"({line_calls} LINE calls x {LINE_MS} ms / {LINE_CONCURRENCY} + ceil({records}/5000) SF calls"
-                           f" x {SF_MS} ms) / {WORKERS} workers",
+            f" x {SF_MS} ms) / {WORKERS} workers",
         }
     finally:
         stack.stop()
@@ -85,4 +95,5 @@ def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: 
 
 if __name__ == "__main__":
     import json
+
     print(json.dumps(run(), indent=2))

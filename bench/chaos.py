@@ -1,4 +1,5 @@
 """`make chaos`: the full chaos run (tests/chaos/harness.py); prints and stores its figures."""
+
 from __future__ import annotations
 
 import json
@@ -9,16 +10,27 @@ from bench.common import log
 
 def run(events: int = 5000, users: int = 200, seed: int | None = None) -> dict:
     from tests.chaos.harness import run_chaos
-    return run_chaos(events=events, users=users, worker_kills=6, redis_restarts=2, seed=seed, settle_timeout_s=120,
-                     log=lambda m: log(m))
+
+    return run_chaos(
+        events=events,
+        users=users,
+        worker_kills=6,
+        redis_restarts=2,
+        seed=seed,
+        settle_timeout_s=120,
+        log=lambda m: log(m),
+    )
 
 
 def main() -> int:
     from bench.run import save_section
+
     res = run()
     save_section("chaos", res)
     print(json.dumps({k: v for k, v in res.items() if k != "stats"}, indent=2))
-    ok = res["events"] >= 5000 and not any(res[k] for k in ("lost", "duplicates", "order_violations", "line_duplicates"))
+    ok = res["events"] >= 5000 and not any(
+        res[k] for k in ("lost", "duplicates", "order_violations", "line_duplicates")
+    )
     print("chaos: " + ("all invariants hold" if ok else "INVARIANT VIOLATED"))
     return 0 if ok else 1
 

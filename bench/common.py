@@ -1,4 +1,5 @@
 """Shared helpers for the benchmarks: signed LINE bodies, percentiles, process memory, stacks."""
+
 from __future__ import annotations
 
 import base64
@@ -16,6 +17,8 @@ from pathlib import Path
 from connector.local.devstack import wait_for  # noqa: F401 - re-exported for the benchmarks
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 def _bench_redis_url() -> str:
     """BENCH_REDIS_URL, else the Redis of REDIS_URL (scripts/with-redis.sh) with database 11."""
     if os.environ.get("BENCH_REDIS_URL"):
@@ -38,17 +41,22 @@ def user_id(i: int, salt: str = "") -> str:
 
 def text_event(user: str, message_id: str, text: str, ts_ms: int | None = None) -> dict:
     ts_ms = ts_ms or int(time.time() * 1000)
-    return {"type": "message", "mode": "active", "timestamp": ts_ms,
-            "webhookEventId": "01" + secrets.token_hex(12).upper(),
-            "deliveryContext": {"isRedelivery": False},
-            "source": {"type": "user", "userId": user},
-            "replyToken": secrets.token_hex(16),
-            "message": {"type": "text", "id": message_id, "text": text, "quoteToken": secrets.token_urlsafe(24)}}
+    return {
+        "type": "message",
+        "mode": "active",
+        "timestamp": ts_ms,
+        "webhookEventId": "01" + secrets.token_hex(12).upper(),
+        "deliveryContext": {"isRedelivery": False},
+        "source": {"type": "user", "userId": user},
+        "replyToken": secrets.token_hex(16),
+        "message": {"type": "text", "id": message_id, "text": text, "quoteToken": secrets.token_urlsafe(24)},
+    }
 
 
 def webhook_body(bot_user_id: str, events: list[dict]) -> bytes:
-    return json.dumps({"destination": bot_user_id, "events": events}, ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {"destination": bot_user_id, "events": events}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
 
 
 def pct(values, p: float) -> float | None:
@@ -115,6 +123,7 @@ def cpu_seconds(pids) -> float:
 
 def redis_cpu_seconds(url: str) -> float:
     import redis
+
     info = redis.Redis.from_url(url).info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
@@ -133,14 +142,20 @@ def machine() -> dict:
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     except (OSError, ValueError, IndexError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_mb": mem, "python": sys.version.split()[0],
-            "loadavg_start": os.getloadavg()[0],
-            "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "mem_mb": mem,
+        "python": sys.version.split()[0],
+        "loadavg_start": os.getloadavg()[0],
+        "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def start_gunicorn(stack, app: str = "connector.entrypoints.wsgi:app") -> subprocess.Popen:
     """Start the web process like LocalStack.start_web (gunicorn.conf.py, the Procfile's server), with any app."""
     from connector.local.devstack import _wait_http
+
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app]
     env = {**stack.environ(), "PORT": str(stack.web_port), "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")}
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=stack._log("web"), stderr=subprocess.STDOUT)

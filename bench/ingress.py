@@ -11,6 +11,7 @@
   counted from each request's *scheduled* send time, so a stalled server cannot hide queueing
   (no coordinated omission). The same generator against the bare endpoint gives its floor.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -42,8 +43,11 @@ from bench.common import (
 def _server() -> str:
     """The web server as gunicorn.conf.py configures it from this environment."""
     wc = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
-    per = (f"threads {os.environ.get('GUNICORN_THREADS', '8')}" if wc == "gthread"
-           else f"worker_connections {os.environ.get('GUNICORN_WORKER_CONNECTIONS', '1000')}")
+    per = (
+        f"threads {os.environ.get('GUNICORN_THREADS', '8')}"
+        if wc == "gthread"
+        else f"worker_connections {os.environ.get('GUNICORN_WORKER_CONNECTIONS', '1000')}"
+    )
     return f"gunicorn {wc}, WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '2')}, {per}"
 
 
@@ -58,8 +62,24 @@ def make_bodies(channel, n: int, salt: str) -> list[tuple[str, bytes]]:
 
 
 def run_wrk(url: str, bodies_file: Path, *, threads: int, connections: int, duration_s: int) -> dict:
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration_s}s", "--latency", "--timeout", "5s",
-           "-s", str(ROOT / "bench" / "wrk_bodies.lua"), url, "--", str(bodies_file), str(threads)]
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration_s}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(ROOT / "bench" / "wrk_bodies.lua"),
+        url,
+        "--",
+        str(bodies_file),
+        str(threads),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -71,12 +91,26 @@ def run_wrk(url: str, bodies_file: Path, *, threads: int, connections: int, dura
         if m:
             v = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
             lat[p] = round(v, 2)
-    return {"rps": rps, "requests": total, "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(1) if errors else None, "p50_ms": lat.get("50"), "p99_ms": lat.get("99")}
+    return {
+        "rps": rps,
+        "requests": total,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else None,
+        "p50_ms": lat.get("50"),
+        "p99_ms": lat.get("99"),
+    }
 
 
-def fixed_rate(host: str, port: int, path: str, bodies: list[tuple[str, bytes]], *, rate: float,
-               duration_s: float, senders: int = 16) -> dict:
+def fixed_rate(
+    host: str,
+    port: int,
+    path: str,
+    bodies: list[tuple[str, bytes]],
+    *,
+    rate: float,
+    duration_s: float,
+    senders: int = 16,
+) -> dict:
     """Open-loop: request i is due at t0 + i/rate; latency = completion - due time."""
     n = int(rate * duration_s)
     bodies = bodies[:n]
@@ -97,8 +131,9 @@ def fixed_rate(host: str, port: int, path: str, bodies: list[tuple[str, bytes]],
                 time.sleep(delay)
             sig, body = bodies[i]
             try:
-                conn.request("POST", path, body=body, headers={"Content-Type": "application/json",
-                                                               "x-line-signature": sig})
+                conn.request(
+                    "POST", path, body=body, headers={"Content-Type": "application/json", "x-line-signature": sig}
+                )
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
@@ -118,13 +153,20 @@ def fixed_rate(host: str, port: int, path: str, bodies: list[tuple[str, bytes]],
     for t in threads:
         t.join()
     achieved = len(lat) / (time.perf_counter() - t0)
-    return {"rate": rate, "requests": len(lat), "achieved_rps": round(achieved, 1), "statuses": statuses,
-            "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2), "max_ms": round(max(lat), 2)}
+    return {
+        "rate": rate,
+        "requests": len(lat),
+        "achieved_rps": round(achieved, 1),
+        "statuses": statuses,
+        "p50_ms": round(pct(lat, 50), 2),
+        "p99_ms": round(pct(lat, 99), 2),
+        "max_ms": round(max(lat), 2),
+    }
 
 
-def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s: float = 10.0,
-        pairs: int = 5) -> dict:
+def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s: float = 10.0, pairs: int = 5) -> dict:
     from connector.local.devstack import LocalStack
+
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk")
     res: dict = {}
@@ -139,7 +181,9 @@ def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s
             files = []
             for i in range(pairs + 1):  # one set for the bare runs, one per relay run
                 f = Path(tmp) / f"bodies{i}.tsv"
-                f.write_bytes(b"".join(s.encode() + b"\t" + b + b"\n" for s, b in make_bodies(ch, n_bodies, salt=f"wrk{i}")))
+                f.write_bytes(
+                    b"".join(s.encode() + b"\t" + b + b"\n" for s, b in make_bodies(ch, n_bodies, salt=f"wrk{i}"))
+                )
                 files.append(f)
             threads, conns = 2, 16
             # warm-up: a short run on each endpoint (first requests build the runtime, open pools)
@@ -153,14 +197,19 @@ def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s
 
             def measured(path, f):
                 c0, r0 = cpu_seconds(pids), redis_cpu_seconds(BENCH_REDIS_URL)
-                out = run_wrk(f"http://{host}:{port}{path}", f, threads=threads, connections=conns, duration_s=duration_s)
+                out = run_wrk(
+                    f"http://{host}:{port}{path}", f, threads=threads, connections=conns, duration_s=duration_s
+                )
                 c1, r1 = cpu_seconds(pids), redis_cpu_seconds(BENCH_REDIS_URL)
                 out["web_cpu_ms_per_request"] = round((c1 - c0) * 1000 / max(1, out["requests"]), 3)
                 out["redis_cpu_ms_per_request"] = round((r1 - r0) * 1000 / max(1, out["requests"]), 3)
                 if out["requests"] >= n_bodies - 2 * conns:
-                    raise RuntimeError(f"wrk used up all {n_bodies} bodies on {path}: its req/s is capped; "
-                                       "raise n_bodies or lower duration_s")
+                    raise RuntimeError(
+                        f"wrk used up all {n_bodies} bodies on {path}: its req/s is capped; "
+                        "raise n_bodies or lower duration_s"
+                    )
                 return out
+
             runs = []
             for i in range(pairs):
                 b = measured("/bench/bare", files[0])
@@ -172,19 +221,26 @@ def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s
         fixed_bare = fixed_rate(host, port, "/bench/bare", fixed, rate=rate, duration_s=rate_s)
         fixed_relay = fixed_rate(host, port, "/line/webhook", fixed, rate=rate, duration_s=rate_s)
         res = {
-            "relay_rps": round(relay["rps"], 1), "bare_rps": round(bare["rps"], 1),
+            "relay_rps": round(relay["rps"], 1),
+            "bare_rps": round(bare["rps"], 1),
             "ratio": round(ratio, 3),
             "ratio_per_pair": [round(x[0], 3) for x in runs],
-            "p50_ms_at_200rps": fixed_relay["p50_ms"], "p99_ms_at_200rps": fixed_relay["p99_ms"],
-            "bare_p50_ms_at_200rps": fixed_bare["p50_ms"], "bare_p99_ms_at_200rps": fixed_bare["p99_ms"],
+            "p50_ms_at_200rps": fixed_relay["p50_ms"],
+            "p99_ms_at_200rps": fixed_relay["p99_ms"],
+            "bare_p50_ms_at_200rps": fixed_bare["p50_ms"],
+            "bare_p99_ms_at_200rps": fixed_bare["p99_ms"],
             "web_cpu_ms_per_request": relay["web_cpu_ms_per_request"],
             "bare_web_cpu_ms_per_request": bare["web_cpu_ms_per_request"],
             "cpu_ratio": round(bare["web_cpu_ms_per_request"] / relay["web_cpu_ms_per_request"], 3)
-            if relay["web_cpu_ms_per_request"] else None,
-            "wrk_relay": relay, "wrk_bare": bare, "fixed_relay": fixed_relay, "fixed_bare": fixed_bare,
+            if relay["web_cpu_ms_per_request"]
+            else None,
+            "wrk_relay": relay,
+            "wrk_bare": bare,
+            "fixed_relay": fixed_relay,
+            "fixed_bare": fixed_bare,
             "server": _server(),
             "load": f"wrk -t{threads} -c{conns} -d{duration_s}s, one distinct signed event per request; "
-                    f"{pairs} bare/relay pairs, the median pair reported",
+            f"{pairs} bare/relay pairs, the median pair reported",
         }
         bad = sum(r["non_2xx"] for _, _, r in runs) + fixed_relay["statuses"].get(0, 0)
         if bad:
@@ -196,4 +252,5 @@ def run(duration_s: int = 6, n_bodies: int = 90_000, rate: float = 200.0, rate_s
 
 if __name__ == "__main__":
     import json
+
     print(json.dumps(run(), indent=2))

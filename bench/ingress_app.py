@@ -3,6 +3,7 @@
 `POST /bench/bare` reads the body and answers 200, nothing else: the gap between it and
 `POST /line/webhook` is what the relay itself costs per request.
 """
+
 from flask import request
 
 from connector.entrypoints.wsgi import app

@@ -12,6 +12,7 @@ The sandbox adds 150 ms to every Salesforce call and 80 ms to every LINE call. P
 4. Salesforce API calls per message: one new user at a time; one message of an existing user at
    a time (quiet system); and a backlog: workers stopped, 2,000 messages queued, 2 workers started.
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,8 +31,8 @@ class Driver:
         self.stack = stack
         self.sb = stack.sandbox
         self.channel = stack.channels[0].channel_id
-        self.sent: dict[str, float] = {}       # message id -> time the webhook was sent
-        self.first_of: dict[str, str] = {}     # user -> message id of their first message
+        self.sent: dict[str, float] = {}  # message id -> time the webhook was sent
+        self.first_of: dict[str, str] = {}  # user -> message id of their first message
         self.statuses: dict[int, int] = {}
         self.lock = threading.Lock()
 
@@ -51,12 +52,14 @@ class Driver:
 
     def wait_recorded(self, mids, timeout: float, what: str) -> dict[str, dict]:
         mids = set(mids)
-        return wait_for(lambda: (lambda got: got if mids <= got.keys() else None)(self.inbound()),
-                        timeout, interval=0.25, what=what)
+        return wait_for(
+            lambda: (lambda got: got if mids <= got.keys() else None)(self.inbound()), timeout, interval=0.25, what=what
+        )
 
     def idle(self) -> bool:
         """No conversation waiting to be drained (the store's ready set is empty)."""
         import redis
+
         return redis.Redis.from_url(self.stack.redis_url).zcard("ln:ready") == 0
 
 
@@ -79,13 +82,16 @@ def paced(driver: Driver, schedule: list[tuple[float, str, str]], threads: int =
 def procs_rss(stack) -> dict:
     web = [p for p in stack.procs if p not in stack.worker_procs]
     web_pids = [c for p in web for c in children(p.pid)]
-    return {"web": max((peak_rss_mb(p) or 0) for p in web_pids) if web_pids else None,
-            "web_master": max((peak_rss_mb(p.pid) or 0) for p in web) if web else None,
-            "workers": [round(peak_rss_mb(p.pid) or 0, 1) for p in stack.worker_procs if p.poll() is None]}
+    return {
+        "web": max((peak_rss_mb(p) or 0) for p in web_pids) if web_pids else None,
+        "web_master": max((peak_rss_mb(p.pid) or 0) for p in web) if web else None,
+        "workers": [round(peak_rss_mb(p.pid) or 0, 1) for p in stack.worker_procs if p.poll() is None],
+    }
 
 
 def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
     from connector.local.devstack import LocalStack
+
     res: dict = {"sandbox_latency_ms": {"salesforce": SF_MS, "line": LINE_MS}, "workers": 2}
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO")
     try:
@@ -114,17 +120,24 @@ def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
         t_end = max(sf_time(got[m]["CreatedDate"]) for m in d.sent)
         to_sf = [(sf_time(got[m]["CreatedDate"]) - d.sent[m]) * 1000 for m in d.sent]
         wait_for(lambda: all(sb.line.delivered(user_id=u) for u in new_users), 60, what="welcome replies")
-        to_line = [(min(x["at"] for x in sb.line.delivered(user_id=u)) - d.sent[d.first_of[u]]) * 1000
-                   for u in new_users]
+        to_line = [
+            (min(x["at"] for x in sb.line.delivered(user_id=u)) - d.sent[d.first_of[u]]) * 1000 for u in new_users
+        ]
         mem = procs_rss(stack)
-        res.update({
-            "offered_messages_per_s": round(len(schedule) / duration_s, 1),
-            "achieved_messages_per_s": round(len(d.sent) / (t_end - t_start), 1),
-            "p50_ms_to_salesforce": round(pct(to_sf, 50)), "p95_ms_to_salesforce": round(pct(to_sf, 95)),
-            "max_ms_to_salesforce": round(max(to_sf)),
-            "p50_ms_to_line": round(pct(to_line, 50)), "p95_ms_to_line": round(pct(to_line, 95)),
-            "line_samples": len(to_line), "webhook_statuses": dict(d.statuses), "memory": mem,
-        })
+        res.update(
+            {
+                "offered_messages_per_s": round(len(schedule) / duration_s, 1),
+                "achieved_messages_per_s": round(len(d.sent) / (t_end - t_start), 1),
+                "p50_ms_to_salesforce": round(pct(to_sf, 50)),
+                "p95_ms_to_salesforce": round(pct(to_sf, 95)),
+                "max_ms_to_salesforce": round(max(to_sf)),
+                "p50_ms_to_line": round(pct(to_line, 50)),
+                "p95_ms_to_line": round(pct(to_line, 95)),
+                "line_samples": len(to_line),
+                "webhook_statuses": dict(d.statuses),
+                "memory": mem,
+            }
+        )
 
         log("pipeline: saturation, 2,000 messages as fast as they can be sent")
         d.sent.clear()
@@ -132,7 +145,7 @@ def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
         t0 = time.time()
         for r in range(10):  # rounds keep each user's messages in order
             with ThreadPoolExecutor(16) as pool:
-                list(pool.map(lambda it: d.send(it[1], it[2]), sat[r * users:(r + 1) * users]))
+                list(pool.map(lambda it: d.send(it[1], it[2]), sat[r * users : (r + 1) * users]))
         t_sent = time.time() - t0
         got = d.wait_recorded(list(d.sent), 300, "saturation messages in Salesforce")
         t_last = max(sf_time(got[m]["CreatedDate"]) for m in d.sent)
@@ -177,10 +190,12 @@ def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
         res["backlog_drain_s"] = round(time.time() - t0, 1)
         mem3 = procs_rss(stack)
         res["sf_calls_per_message"] = calls
-        res["memory"] = {"web_rss_mb": round(max(x["web"] or 0 for x in (mem, mem2, mem3)), 1),
-                         "worker_rss_mb": round(max(max(x["workers"] or [0]) for x in (mem, mem2, mem3)), 1),
-                         "web_master_rss_mb": round(mem["web_master"] or 0, 1),
-                         "phases": {"measured": mem, "saturation": mem2, "backlog": mem3}}
+        res["memory"] = {
+            "web_rss_mb": round(max(x["web"] or 0 for x in (mem, mem2, mem3)), 1),
+            "worker_rss_mb": round(max(max(x["workers"] or [0]) for x in (mem, mem2, mem3)), 1),
+            "web_master_rss_mb": round(mem["web_master"] or 0, 1),
+            "phases": {"measured": mem, "saturation": mem2, "backlog": mem3},
+        }
     finally:
         stack.stop()
     return res
@@ -188,4 +203,5 @@ def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
 
 if __name__ == "__main__":
     import json
+
     print(json.dumps(run(), indent=2))

@@ -219,9 +219,13 @@ def format_table(report: dict) -> str:
         ("max queue", "max_queue", "{}"),
         ("chats/op by cap", "chats_per_capacity", "{}"),
     ]
-    rows = [[f.format(r[k]) if k != "chats_per_capacity" else
-             " ".join(f"{cap}:{v}" for cap, v in r[k].items()) for _, k, f in cols]
-            for r in report["results"]]
+    rows = [
+        [
+            f.format(r[k]) if k != "chats_per_capacity" else " ".join(f"{cap}:{v}" for cap, v in r[k].items())
+            for _, k, f in cols
+        ]
+        for r in report["results"]
+    ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, (h, _, _) in enumerate(cols)]
     line = lambda cells: "| " + " | ".join(s.ljust(w) for s, w in zip(cells, widths)) + " |"  # noqa: E731
     out = [head, "", line([h for h, _, _ in cols]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
@@ -234,8 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--operators", type=int, default=d.operators)
-    ap.add_argument("--capacities", default=",".join(map(str, d.capacities)),
-                    help="comma-separated, cycled over operators (default 1,2,3)")
+    ap.add_argument(
+        "--capacities",
+        default=",".join(map(str, d.capacities)),
+        help="comma-separated, cycled over operators (default 1,2,3)",
+    )
     ap.add_argument("--rate", type=float, default=d.rate_per_min, help="arrivals per minute")
     ap.add_argument("--duration-h", type=float, default=d.duration_h, help="hours of arrivals")
     ap.add_argument("--aht", type=float, default=d.aht_s, help="mean base handling time, seconds")

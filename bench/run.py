@@ -5,6 +5,7 @@
 Figures that can be are ratios against a baseline measured in the same run (ingress: a bare
 endpoint on the same server; burst: the floor the sandbox's latency model allows).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,19 +19,36 @@ RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 # key -> (target, "<=" | ">=") ; None: reported, no target
 TARGETS = {
-    "ingress.relay_rps": None, "ingress.bare_rps": None, "ingress.ratio": (0.6, ">="),
-    "ingress.p50_ms_at_200rps": None, "ingress.p99_ms_at_200rps": (25, "<="),
-    "pipeline.messages_per_s": None, "pipeline.achieved_messages_per_s": None,
-    "pipeline.p50_ms_to_salesforce": None, "pipeline.p95_ms_to_salesforce": (600, "<="),
-    "pipeline.p50_ms_to_line": None, "pipeline.p95_ms_to_line": None,
-    "sf_calls_per_message.steady": (1.0, "<="), "sf_calls_per_message.new_user": (3, "<="),
+    "ingress.relay_rps": None,
+    "ingress.bare_rps": None,
+    "ingress.ratio": (0.6, ">="),
+    "ingress.p50_ms_at_200rps": None,
+    "ingress.p99_ms_at_200rps": (25, "<="),
+    "pipeline.messages_per_s": None,
+    "pipeline.achieved_messages_per_s": None,
+    "pipeline.p50_ms_to_salesforce": None,
+    "pipeline.p95_ms_to_salesforce": (600, "<="),
+    "pipeline.p50_ms_to_line": None,
+    "pipeline.p95_ms_to_line": None,
+    "sf_calls_per_message.steady": (1.0, "<="),
+    "sf_calls_per_message.new_user": (3, "<="),
     "sf_calls_per_message.backlog": (0.05, "<="),
-    "bot.p50_ms_to_line": None, "bot.p95_ms_to_line": None, "bot.sf_calls_per_message": None,
+    "bot.p50_ms_to_line": None,
+    "bot.p95_ms_to_line": None,
+    "bot.sf_calls_per_message": None,
     "bot.worker_rss_mb": None,
-    "burst.drain_s": None, "burst.floor_s": None, "burst.ratio": (1.5, "<="), "burst.floor_serial_s": None,
-    "memory.web_rss_mb": None, "memory.worker_rss_mb": (200, "<="),
-    "chaos.events": (5000, ">="), "chaos.lost": (0, "<="), "chaos.duplicates": (0, "<="),
-    "chaos.order_violations": (0, "<="), "chaos.line_duplicates": (0, "<="), "chaos.line_missing": None,
+    "burst.drain_s": None,
+    "burst.floor_s": None,
+    "burst.ratio": (1.5, "<="),
+    "burst.floor_serial_s": None,
+    "memory.web_rss_mb": None,
+    "memory.worker_rss_mb": (200, "<="),
+    "chaos.events": (5000, ">="),
+    "chaos.lost": (0, "<="),
+    "chaos.duplicates": (0, "<="),
+    "chaos.order_violations": (0, "<="),
+    "chaos.line_duplicates": (0, "<="),
+    "chaos.line_missing": None,
     "chaos.dead_letters": None,
 }
 
@@ -87,8 +105,10 @@ def _fmt(v) -> str:
 def main(argv: list[str]) -> int:
     which = argv or ["ingress", "pipeline", "bot", "burst", "chaos"]
     if "ingress" in which and not shutil.which("wrk"):
-        print("wrk is needed for the ingress benchmark: sudo apt-get install -y wrk  (or: brew install wrk)",
-              file=sys.stderr)
+        print(
+            "wrk is needed for the ingress benchmark: sudo apt-get install -y wrk  (or: brew install wrk)",
+            file=sys.stderr,
+        )
         return 2
     results = load() if argv else {}
     results["machine"] = machine()
@@ -97,20 +117,25 @@ def main(argv: list[str]) -> int:
         log(f"=== {name}")
         if name == "ingress":
             from bench import ingress
+
             data = ingress.run()
         elif name == "pipeline":
             from bench import pipeline
+
             data = pipeline.run()
             results["sf_calls_per_message"] = data.pop("sf_calls_per_message")
             results["memory"] = data.pop("memory")
         elif name == "bot":
             from bench import bot_pipeline
+
             data = bot_pipeline.run()
         elif name == "burst":
             from bench import burst
+
             data = burst.run()
         elif name == "chaos":
             from bench import chaos
+
             data = chaos.run()
         else:
             print(f"unknown benchmark {name!r}", file=sys.stderr)
@@ -120,9 +145,11 @@ def main(argv: list[str]) -> int:
     results["machine"]["bench_s"] = round(time.time() - t0)
     save_section("machine", results["machine"], results)
     print(table(results))
-    print(f"\n(written to {RESULTS.relative_to(ROOT)}; machine: {results['machine']['cpu']}, "
-          f"{results['machine']['cores']} cores, load {results['machine']['loadavg_start']:.1f} -> "
-          f"{results['machine']['loadavg_end']:.1f})")
+    print(
+        f"\n(written to {RESULTS.relative_to(ROOT)}; machine: {results['machine']['cpu']}, "
+        f"{results['machine']['cores']} cores, load {results['machine']['loadavg_start']:.1f} -> "
+        f"{results['machine']['loadavg_end']:.1f})"
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ Secrets never live in the YAML. Every secret setting is a `*_env` key naming the
 variable that holds it; `load_config` resolves them once, so a missing secret stops start-up
 with one line naming the key and the variable, never a traceback.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,11 +59,12 @@ class QueueSettings(_Section):
 
 
 # -- auto-reply bot -------------------------------------------------------------------
-_SF_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"   # a Salesforce API name: safe to put into SOQL
+_SF_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"  # a Salesforce API name: safe to put into SOQL
 
 
 class BotSettings(_Section):
     """Per channel: the auto-reply bot (docs/bot.md, "Integration")."""
+
     enabled: bool = False
     # None: the scorer model's own thresholds (docs/bot.md), which differ with and without knowledge.semantic.
     answer_threshold: float | None = Field(None, ge=0, le=1)
@@ -78,26 +80,34 @@ class BotSettings(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> "BotSettings":
-        if (self.clarify_threshold is not None and self.answer_threshold is not None
-                and self.clarify_threshold > self.answer_threshold):
+        if (
+            self.clarify_threshold is not None
+            and self.answer_threshold is not None
+            and self.clarify_threshold > self.answer_threshold
+        ):
             raise ValueError("clarify_threshold must not be above answer_threshold")
         from connector.domain.business_hours import BusinessHours
+
         BusinessHours.from_config(self.business_hours)  # raises ValueError naming the bad key
         if self.article_url_template:
             try:
                 self.article_url_template.format(url_name="x", id="x", article_number="x", language="x")
             except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"article_url_template: unknown placeholder {exc}; "
-                                 "use {url_name}, {id}, {article_number}, {language}") from None
+                raise ValueError(
+                    f"article_url_template: unknown placeholder {exc}; "
+                    "use {url_name}, {id}, {article_number}, {language}"
+                ) from None
         return self
 
     def hours(self):
         from connector.domain.business_hours import BusinessHours
+
         return BusinessHours.from_config(self.business_hours)
 
 
 class KnowledgeFieldSettings(_Section):
     """Which Knowledge__kav fields hold what (orgs differ). null: the org has no such field."""
+
     title: str = Field("Title", pattern=_SF_NAME)
     question: str | None = Field(None, pattern=_SF_NAME)
     answer: str = Field("Summary", pattern=_SF_NAME)
@@ -107,6 +117,7 @@ class KnowledgeFieldSettings(_Section):
 
 class KnowledgeSettings(_Section):
     """Knowledge sync for the bot (docs/bot.md, "Integration")."""
+
     sobject: str = Field("Knowledge__kav", pattern=_SF_NAME)
     fields: KnowledgeFieldSettings = Field(default_factory=KnowledgeFieldSettings)
     languages: dict[str, str] = Field(default_factory=dict)
@@ -120,6 +131,7 @@ class KnowledgeSettings(_Section):
     @classmethod
     def _codes(cls, v: dict[str, str]) -> dict[str, str]:
         import re
+
         bad = sorted(k for k, code in v.items() if not re.match(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", code))
         if bad:
             raise ValueError(f"not a Knowledge language code for {', '.join(bad)} (e.g. ja, en_US)")
@@ -143,7 +155,9 @@ class ChannelSettings(_Section):
     def _known_texts(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(DEFAULT_TEXTS["ja"]))
         if unknown:
-            raise ValueError(f"unknown text key(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULT_TEXTS['ja']))}")
+            raise ValueError(
+                f"unknown text key(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULT_TEXTS['ja']))}"
+            )
         return v
 
 
@@ -207,6 +221,7 @@ class RedactionSettings(_Section):
 
 class RoutingSettings(_Section):
     """Operator chat on the relay side (see docs/operator-chat.md and docs/routing.md)."""
+
     default_capacity: int = Field(3, ge=0, le=50)
     # The console beats every 60 s while Available: 150 s tolerates one lost beat.
     presence_ttl_seconds: float = Field(150, gt=0)
@@ -271,7 +286,11 @@ class Config:
     def __init__(self, settings: Settings, environ: Mapping[str, str]):
         self.settings = settings
         self.redis_url = environ.get(settings.redis.url_env) or settings.redis.default_url
-        self.encryption_keys = [Secret(k.strip()) for k in _require(environ, settings.encryption.keys_env, "encryption.keys_env").split(",") if k.strip()]
+        self.encryption_keys = [
+            Secret(k.strip())
+            for k in _require(environ, settings.encryption.keys_env, "encryption.keys_env").split(",")
+            if k.strip()
+        ]
         self.channels: list[Channel] = []
         for i, ch in enumerate(settings.line.channels):
             where = f"line.channels[{i}]"
@@ -284,19 +303,27 @@ class Config:
         self.sf_username = _require(environ, sf.username_env, "salesforce.username_env")
         self.sf_consumer_key = _require(environ, sf.consumer_key_env, "salesforce.consumer_key_env")
         if sf.auth == "jwt":
-            self.sf_private_key = Secret(_require(environ, sf.private_key_env, "salesforce.private_key_env").replace("\\n", "\n"))
+            self.sf_private_key = Secret(
+                _require(environ, sf.private_key_env, "salesforce.private_key_env").replace("\\n", "\n")
+            )
             self.sf_password = self.sf_consumer_secret = None
         else:
             self.sf_private_key = None
-            self.sf_password = Secret(_require(environ, sf.password_env, "salesforce.password_env") + environ.get(sf.security_token_env, ""))
-            self.sf_consumer_secret = Secret(_require(environ, sf.consumer_secret_env, "salesforce.consumer_secret_env"))
+            self.sf_password = Secret(
+                _require(environ, sf.password_env, "salesforce.password_env") + environ.get(sf.security_token_env, "")
+            )
+            self.sf_consumer_secret = Secret(
+                _require(environ, sf.consumer_secret_env, "salesforce.consumer_secret_env")
+            )
         tw = settings.twilio
         self.twilio_account_sid = environ.get(tw.account_sid_env) if tw.enabled else None
         self.twilio_auth_token = Secret(environ.get(tw.auth_token_env, "")) if tw.enabled else None
         if tw.enabled:
             _require(environ, tw.account_sid_env, "twilio.account_sid_env")
             _require(environ, tw.auth_token_env, "twilio.auth_token_env")
-        self.callout_secrets = [Secret(s.strip()) for s in environ.get("CONNECTOR_CALLOUT_SECRETS", "").split(",") if s.strip()]
+        self.callout_secrets = [
+            Secret(s.strip()) for s in environ.get("CONNECTOR_CALLOUT_SECRETS", "").split(",") if s.strip()
+        ]
 
     def channel(self, channel_id: str) -> Channel:
         for ch in self.channels:
@@ -343,8 +370,9 @@ def parse_settings(data: Any, source: str = "config") -> Settings:
         raise ConfigError(_format_error(exc, source)) from None
 
 
-def load_config(path: str | os.PathLike | None = None, *, data: dict | None = None,
-                environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike | None = None, *, data: dict | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
     """Load settings from `data`, or the YAML at `path` (default: $CONNECTOR_CONFIG or ./config.yaml)."""
     environ = os.environ if environ is None else environ
     source = "config"
@@ -354,7 +382,9 @@ def load_config(path: str | os.PathLike | None = None, *, data: dict | None = No
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(f"{source}: configuration file not found (set {DEFAULT_CONFIG_ENV} or copy config.example.yaml)") from None
+            raise ConfigError(
+                f"{source}: configuration file not found (set {DEFAULT_CONFIG_ENV} or copy config.example.yaml)"
+            ) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark else ""

@@ -1,4 +1,5 @@
 """Logging: one line per event, ids only. Message text and secrets never reach a log."""
+
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,7 @@ the gateways, thread pools and caches. Nothing else keeps module-level state, so
 Runtime and gets a process of its own. Workers run jobs in-process (no fork per job), so what is
 built here lives as long as the worker.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,50 +60,66 @@ class Runtime:
     @functools.cached_property
     def routing_store(self):
         from connector.storage.routing import RoutingStore
+
         return RoutingStore(self.redis, self.vault, keys=self.keys)
 
     @functools.cached_property
     def knowledge_store(self):
         from connector.storage.knowledge import KnowledgeStore
+
         return KnowledgeStore(self.redis, self.keys)
 
     @functools.cached_property
     def queue(self):
         from connector.storage.queue import make_queue
+
         return make_queue(self.settings.queue.name, self.redis, timeout_s=self.settings.queue.job_timeout_seconds)
 
     # -- domain helpers built from configuration -----------------------------------------------
     @functools.cached_property
     def redactor(self):
         from connector.domain.redaction import Redactor, rules_from_config
+
         return Redactor(rules_from_config([r.model_dump() for r in self.settings.redaction.rules]))
 
     # -- gateways ------------------------------------------------------------------------------
     @functools.cached_property
     def line(self):
         from connector.gateways.line import LineGateway
+
         s = self.settings.line
-        return LineGateway(self.config.channels, api_base_url=s.api_base_url, data_base_url=s.data_base_url,
-                           timeout_s=s.timeout_seconds)
+        return LineGateway(
+            self.config.channels,
+            api_base_url=s.api_base_url,
+            data_base_url=s.data_base_url,
+            timeout_s=s.timeout_seconds,
+        )
 
     @functools.cached_property
     def salesforce(self):
         from connector.gateways.salesforce import SalesforceGateway
+
         return SalesforceGateway(self.config)
 
     @functools.cached_property
     def twilio(self):
         from connector.gateways.twilio import TwilioGateway
+
         s = self.settings.twilio
         if not s.enabled:
             raise RuntimeError("twilio is not enabled in the configuration (twilio.enabled)")
-        return TwilioGateway(self.config.twilio_account_sid, self.config.twilio_auth_token,
-                             base_url=s.api_base_url, timeout_s=s.timeout_seconds)
+        return TwilioGateway(
+            self.config.twilio_account_sid,
+            self.config.twilio_auth_token,
+            base_url=s.api_base_url,
+            timeout_s=s.timeout_seconds,
+        )
 
     @functools.cached_property
     def encoder(self):
         """The bot's sentence encoder (None when `knowledge.semantic` is off); loaded once."""
         from connector.gateways.embedder import get_encoder
+
         return get_encoder(self.settings.knowledge.semantic)
 
     @functools.cached_property

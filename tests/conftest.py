@@ -1,4 +1,5 @@
 """Shared fixtures: a real Redis (a dedicated database, flushed per test) and a valid config."""
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,17 @@ def environ(redis_url):
 
 def base_settings(**overrides) -> dict:
     data = {
-        "line": {"channels": [{"id": "1000000001", "name": "main", "bot_user_id": "Ubot",
-                               "secret_env": "LINE_MAIN_SECRET", "access_token_env": "LINE_MAIN_TOKEN"}]},
+        "line": {
+            "channels": [
+                {
+                    "id": "1000000001",
+                    "name": "main",
+                    "bot_user_id": "Ubot",
+                    "secret_env": "LINE_MAIN_SECRET",
+                    "access_token_env": "LINE_MAIN_TOKEN",
+                }
+            ]
+        },
         "salesforce": {"auth": "password", "login_url": "https://login.example.com"},
     }
     for k, v in overrides.items():

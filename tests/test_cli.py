@@ -1,4 +1,5 @@
 """The `connector` command line as an admin or integrator uses it."""
+
 import subprocess
 import sys
 
@@ -6,8 +7,14 @@ from cryptography.fernet import Fernet
 
 
 def run(*args, stdin=None, env=None):
-    return subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", *args], input=stdin, capture_output=True,
-                          text=True, timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "connector.entrypoints.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_redact_masks_card_data_line_by_line_and_keeps_other_text():
@@ -21,7 +28,8 @@ def test_redact_applies_the_admin_rules_of_the_configuration(tmp_path, environ):
     cfg.write_text(
         "line:\n  channels: [{id: '1', name: main, secret_env: LINE_MAIN_SECRET, access_token_env: LINE_MAIN_TOKEN}]\n"
         "salesforce: {auth: password}\n"
-        "redaction:\n  rules: [{name: member, pattern: '会員番号\\d{6}', action: remove}]\n")
+        "redaction:\n  rules: [{name: member, pattern: '会員番号\\d{6}', action: remove}]\n"
+    )
     out = run("--config", str(cfg), "redact", stdin="会員番号123456 です\n", env={**environ, "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout == " です\n"
@@ -34,7 +42,9 @@ def test_keygen_prints_a_usable_encryption_key():
 
 def test_check_config_reports_ok_for_a_valid_configuration(tmp_path, environ):
     cfg = tmp_path / "config.yaml"
-    cfg.write_text("line:\n  channels: [{id: '1', name: main, secret_env: LINE_MAIN_SECRET, access_token_env: LINE_MAIN_TOKEN}]\n"
-                   "salesforce: {auth: password}\n")
+    cfg.write_text(
+        "line:\n  channels: [{id: '1', name: main, secret_env: LINE_MAIN_SECRET, access_token_env: LINE_MAIN_TOKEN}]\n"
+        "salesforce: {auth: password}\n"
+    )
     out = run("--config", str(cfg), "check-config", env={**environ, "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0 and out.stdout.startswith("configuration ok: 1 LINE channel(s)")

@@ -1,4 +1,5 @@
 """Configuration: a bad or missing setting stops start-up with one line naming the key."""
+
 import subprocess
 import sys
 
@@ -24,7 +25,10 @@ def test_unknown_key_is_named(environ):
     data = base_settings(line={"channels": base_settings()["line"]["channels"], "timeout_secnds": 3})
     with pytest.raises(ConfigError) as err:
         load_config(data=data, environ=environ)
-    assert str(err.value) == "config: line.timeout_secnds: unknown setting (check the spelling against config.example.yaml)"
+    assert (
+        str(err.value)
+        == "config: line.timeout_secnds: unknown setting (check the spelling against config.example.yaml)"
+    )
 
 
 def test_bad_value_is_named_with_its_position(environ):
@@ -85,8 +89,13 @@ def test_the_example_configuration_is_valid(environ):
 def test_cli_prints_one_line_and_exits_2_on_a_bad_config(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("line:\n  channels: []\n")
-    proc = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "--config", str(path), "check-config"],
-                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "connector.entrypoints.cli", "--config", str(path), "check-config"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"configuration error: {path}: line.channels: List should have at least 1 item after validation, not 0"]
+        f"configuration error: {path}: line.channels: List should have at least 1 item after validation, not 0"
+    ]

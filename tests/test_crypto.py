@@ -1,4 +1,5 @@
 """The vault: personal data in Redis is encrypted, opens with any configured key, survives upgrades."""
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,8 @@ def test_a_damaged_value_is_refused():
 
 def test_json_keeps_what_the_standard_library_kept():
     vault = Vault([NEW])
-    obj = {1: "int key", "big": 2 ** 70, "f": 1732000000.123456}
-    assert vault.open_json(vault.seal_json(obj)) == {"1": "int key", "big": 2 ** 70, "f": 1732000000.123456}
+    obj = {1: "int key", "big": 2**70, "f": 1732000000.123456}
+    assert vault.open_json(vault.seal_json(obj)) == {"1": "int key", "big": 2**70, "f": 1732000000.123456}
 
 
 def test_a_key_that_is_not_a_fernet_key_is_rejected_with_the_fix():

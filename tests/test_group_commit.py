@@ -1,4 +1,5 @@
 """Group commit: concurrent webhook writes share round trips, and each request gets its own replies."""
+
 from __future__ import annotations
 
 import hashlib
@@ -184,8 +185,11 @@ def test_under_gevent_concurrent_requests_are_batched(redis_url):
 
 
 @settings(max_examples=40, deadline=None)
-@given(callers=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=12),
-       failures=st.lists(st.booleans(), min_size=1, max_size=12), seed=st.integers(0, 2 ** 16))
+@given(
+    callers=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=12),
+    failures=st.lists(st.booleans(), min_size=1, max_size=12),
+    seed=st.integers(0, 2**16),
+)
 def test_whatever_the_interleaving_and_failures_each_caller_gets_its_own_outcome(callers, failures, seed):
     """Commands echo back as replies; some writes fail. Each caller hears only about its own commands:
     its replies in order, or an error - never another caller's replies, and nobody waits forever."""

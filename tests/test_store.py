@@ -1,4 +1,5 @@
 """Redis store: events survive until processed, one drainer per conversation, nothing trimmed twice."""
+
 from __future__ import annotations
 
 import json
@@ -99,10 +100,22 @@ def test_dead_letter_replays_once_and_returns_to_its_conversation(store):
 def test_a_dead_letter_written_by_the_fernet_version_still_replays(store, redis_url):
     key = new_key()
     old = Store(redis_lib.Redis.from_url(redis_url), Vault([key]))
-    legacy_entry = Fernet(key.encode()).encrypt(json.dumps({"channel": "c", "conv": "c:U1", "event": ev(1),
-                                                            "received_at": 1.0}).encode())
-    record = Fernet(key.encode()).encrypt(json.dumps({"id": "1-ab", "conv": "c:U1", "kind": "event", "error": "boom",
-                                                      "attempts": 3, "at": 1.0, "entry": legacy_entry.decode()}).encode())
+    legacy_entry = Fernet(key.encode()).encrypt(
+        json.dumps({"channel": "c", "conv": "c:U1", "event": ev(1), "received_at": 1.0}).encode()
+    )
+    record = Fernet(key.encode()).encrypt(
+        json.dumps(
+            {
+                "id": "1-ab",
+                "conv": "c:U1",
+                "kind": "event",
+                "error": "boom",
+                "attempts": 3,
+                "at": 1.0,
+                "entry": legacy_entry.decode(),
+            }
+        ).encode()
+    )
     old.r.hset("ln:dlq", "1-ab", record)
     old.r.zadd("ln:dlq:index", {"1-ab": 1.0})
     assert old.replay("1-ab") is True
@@ -131,13 +144,22 @@ def test_a_worker_moves_due_retries_onto_the_queue_without_rqs_scheduler(redis_u
     from connector.entrypoints.worker import enqueue_due_jobs
     from connector.runtime import Runtime
     from tests.conftest import base_settings
-    env = {"REDIS_URL": redis_url, "CONNECTOR_ENCRYPTION_KEYS": new_key(), "LINE_MAIN_SECRET": "s",
-           "LINE_MAIN_TOKEN": "t", "SF_USERNAME": "u", "SF_CONSUMER_KEY": "c", "SF_PASSWORD": "p",
-           "SF_CONSUMER_SECRET": "x"}
+
+    env = {
+        "REDIS_URL": redis_url,
+        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
+        "LINE_MAIN_SECRET": "s",
+        "LINE_MAIN_TOKEN": "t",
+        "SF_USERNAME": "u",
+        "SF_CONSUMER_KEY": "c",
+        "SF_PASSWORD": "p",
+        "SF_CONSUMER_SECRET": "x",
+    }
     rt = Runtime(load_config(data=base_settings(), environ=env))
     rt.queue.enqueue_in(timedelta(milliseconds=10), "os.getcwd")
     assert rt.queue.count == 0
     import time
+
     time.sleep(1.1)  # RQ schedules with a resolution of one second
     assert enqueue_due_jobs(rt) == 1 and rt.queue.count == 1
     assert enqueue_due_jobs(rt) == 0  # another worker within the same tick finds nothing (lock)

@@ -46,8 +46,7 @@ _INTERVAL_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 _JA_WEEKDAYS = "月火水木金土日"
 _EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
-              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def is_japanese_holiday(day: date) -> bool:
@@ -75,7 +74,8 @@ def _validate_intervals(weekday: int, intervals: tuple[Interval, ...]) -> tuple[
         if not _ends_after(end, start):
             raise ValueError(
                 f"weekly.{label}: interval {start:%H:%M}-{end:%H:%M} ends before it starts; "
-                "intervals may not cross midnight, split them at 24:00")
+                "intervals may not cross midnight, split them at 24:00"
+            )
         if previous_end is not None and _ends_after(previous_end, start):
             raise ValueError(f"weekly.{label}: intervals overlap")
         previous_end = end
@@ -132,8 +132,9 @@ class BusinessHours:
             raise ValueError("business_hours: expected a mapping")
         unknown = sorted(str(k) for k in d if k not in _CONFIG_KEYS)
         if unknown:
-            raise ValueError(f"business_hours: unknown key(s) {', '.join(unknown)}; "
-                             f"allowed: {', '.join(sorted(_CONFIG_KEYS))}")
+            raise ValueError(
+                f"business_hours: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_CONFIG_KEYS))}"
+            )
         kwargs: dict = {}
         if "timezone" in d:
             if not isinstance(d["timezone"], str):
@@ -153,8 +154,7 @@ class BusinessHours:
 
     def is_closed_day(self, day: date) -> bool:
         """True for configured closures and (if observed) public holidays."""
-        return day in self.closures or (
-            self.observe_japanese_holidays and is_japanese_holiday(day))
+        return day in self.closures or (self.observe_japanese_holidays and is_japanese_holiday(day))
 
     def is_open(self, now: datetime) -> bool:
         """Whether operators are available at ``now`` (timezone-aware)."""
@@ -162,8 +162,7 @@ class BusinessHours:
         if self.is_closed_day(local.date()):
             return False
         moment = local.time()
-        return any(start <= moment and _ends_after(end, moment)
-                   for start, end in self.weekly.get(local.weekday(), ()))
+        return any(start <= moment and _ends_after(end, moment) for start, end in self.weekly.get(local.weekday(), ()))
 
     def next_opening(self, now: datetime) -> datetime | None:
         """The next moment operators are available, in the desk's timezone.
@@ -200,10 +199,8 @@ class BusinessHours:
         if opening is None:
             return "未定" if primary == "ja" else "to be announced"
         if primary == "ja":
-            return (f"{opening.month}月{opening.day}日({_JA_WEEKDAYS[opening.weekday()]}) "
-                    f"{opening:%H:%M}")
-        return (f"{_EN_WEEKDAYS[opening.weekday()]}, {_EN_MONTHS[opening.month - 1]} "
-                f"{opening.day}, {opening:%H:%M}")
+            return f"{opening.month}月{opening.day}日({_JA_WEEKDAYS[opening.weekday()]}) {opening:%H:%M}"
+        return f"{_EN_WEEKDAYS[opening.weekday()]}, {_EN_MONTHS[opening.month - 1]} {opening.day}, {opening:%H:%M}"
 
     def _localize(self, now: datetime) -> datetime:
         if now.tzinfo is None or now.utcoffset() is None:
@@ -240,8 +237,7 @@ def _parse_weekly(value: object) -> dict[int, tuple[Interval, ...]]:
             if not m:
                 raise ValueError(f"weekly.{name}: expected 'HH:MM-HH:MM', got {item!r}")
             try:
-                parsed.append((_parse_time(item, m[1], m[2], is_end=False),
-                               _parse_time(item, m[3], m[4], is_end=True)))
+                parsed.append((_parse_time(item, m[1], m[2], is_end=False), _parse_time(item, m[3], m[4], is_end=True)))
             except ValueError as exc:
                 raise ValueError(f"weekly.{name}: {exc}") from exc
         weekly[_DAY_NAMES.index(name)] = tuple(parsed)

@@ -9,6 +9,7 @@ State (JSON-able dict, stored sealed in Redis):
     session: {key, status, case_key, started_ms, last_ms}  or None
     last_case: {key, closed_ms}  the previous session's Case, for the reopen window
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,11 +23,12 @@ from connector.domain.records import CASE, CONTACT, FRIEND, MESSAGE, SESSION, Se
 @dataclass
 class Turn:
     """What the bot says in answer to one customer event (see `Context.responder`)."""
-    messages: list[dict]                                      # LINE message objects (text, quickReply, flex...)
-    records: list[dict] = field(default_factory=list)        # per message: extra fields for its record
-    upserts: list[Upsert] = field(default_factory=list)      # other writes (Case status, question examples...)
-    status: str | None = None                                 # new session status, e.g. QUEUED on handoff
-    signals: list[dict] = field(default_factory=list)        # work for other jobs, e.g. {"kind": "queued", ...}
+
+    messages: list[dict]  # LINE message objects (text, quickReply, flex...)
+    records: list[dict] = field(default_factory=list)  # per message: extra fields for its record
+    upserts: list[Upsert] = field(default_factory=list)  # other writes (Case status, question examples...)
+    status: str | None = None  # new session status, e.g. QUEUED on handoff
+    signals: list[dict] = field(default_factory=list)  # work for other jobs, e.g. {"kind": "queued", ...}
     note: str = ""
 
 
@@ -41,23 +43,24 @@ INTERNAL_PREFIX = "x-connector."
 @dataclass(frozen=True)
 class Context:
     channel_id: str
-    text: Callable[[str], str]              # channel text by key (configured or default, in its language)
-    profile: dict | None = None             # LINE profile of a friend not seen before
+    text: Callable[[str], str]  # channel text by key (configured or default, in its language)
+    profile: dict | None = None  # LINE profile of a friend not seen before
     reopen_window_ms: int = 0
     subject_max_chars: int = 80
     reply_in_groups: bool = False
-    responder: Responder | None = None      # None: only the welcome text on a new inquiry
+    responder: Responder | None = None  # None: only the welcome text on a new inquiry
 
 
 @dataclass
 class Reply:
     """A LINE reply to send: by reply token while fresh, else by push with a retry key."""
-    key: str                     # stable id: marker and retry-key seed
-    to: str                      # user/group/room id (for push)
+
+    key: str  # stable id: marker and retry-key seed
+    to: str  # user/group/room id (for push)
     reply_token: str | None
-    event_ms: int                # when the token was issued
+    event_ms: int  # when the token was issued
     messages: list[dict]
-    record_keys: list[str]       # message records that stand for these messages
+    record_keys: list[str]  # message records that stand for these messages
 
 
 @dataclass
@@ -65,9 +68,11 @@ class Result:
     state: dict
     upserts: list[Upsert] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
-    content: list[dict] = field(default_factory=list)   # media to fetch: {message_id, message_key, session_key, case_key, type}
-    signals: list[dict] = field(default_factory=list)   # work for other jobs (see Turn.signals)
-    note: str = ""                                       # log line (ids only, never text)
+    content: list[dict] = field(
+        default_factory=list
+    )  # media to fetch: {message_id, message_key, session_key, case_key, type}
+    signals: list[dict] = field(default_factory=list)  # work for other jobs (see Turn.signals)
+    note: str = ""  # log line (ids only, never text)
 
 
 def apply(state: dict | None, event: dict, ctx: Context) -> Result:
@@ -80,7 +85,7 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     res = Result(state=state)
 
     if etype.startswith(INTERNAL_PREFIX):
-        handler = internal_handler(etype[len(INTERNAL_PREFIX):])
+        handler = internal_handler(etype[len(INTERNAL_PREFIX) :])
         if handler is None:
             res.note = f"{etype}: no handler, ignored"
             return res
@@ -118,9 +123,16 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     if etype == "message" and record.fields.get("Type__c") in ev.MEDIA_TYPES:
         msg = event["message"]
         if (msg.get("contentProvider") or {}).get("type", "line") == "line":
-            res.content.append({"message_id": str(msg["id"]), "message_key": record.key, "type": msg["type"],
-                                "session_key": session["key"], "case_key": session.get("case_key"),
-                                "file_name": msg.get("fileName")})
+            res.content.append(
+                {
+                    "message_id": str(msg["id"]),
+                    "message_key": record.key,
+                    "type": msg["type"],
+                    "session_key": session["key"],
+                    "case_key": session.get("case_key"),
+                    "file_name": msg.get("fileName"),
+                }
+            )
 
     answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback")
     if answer and ctx.responder is not None and session["status"] == SessionStatus.BOT:
@@ -187,11 +199,23 @@ def _ensure_friend(state: dict, res: Result, event: dict, ctx: Context, ts: int)
     key = f"{ctx.channel_id}:{uid}"
     profile = ctx.profile or {}
     name = (profile.get("displayName") or "LINE User").strip() or "LINE User"
-    state["friend"] = {"key": key, "user_id": uid, "display_name": name, "contact_key": key,
-                       "contact_id": None, "status": "Unknown"}
+    state["friend"] = {
+        "key": key,
+        "user_id": uid,
+        "display_name": name,
+        "contact_key": key,
+        "contact_id": None,
+        "status": "Unknown",
+    }
     res.upserts.append(Upsert(CONTACT, key, {"LastName": name[:80]}))
-    fields = {"Name": name[:80], "LINE_User_Id__c": uid, "Channel_Id__c": ctx.channel_id,
-              "Display_Name__c": name[:255], "Contact__r": ref(CONTACT, key), "Status__c": "Unknown"}
+    fields = {
+        "Name": name[:80],
+        "LINE_User_Id__c": uid,
+        "Channel_Id__c": ctx.channel_id,
+        "Display_Name__c": name[:255],
+        "Contact__r": ref(CONTACT, key),
+        "Status__c": "Unknown",
+    }
     if profile.get("pictureUrl"):
         fields["Picture_URL__c"] = profile["pictureUrl"][:255]
     if profile.get("language"):
@@ -212,8 +236,16 @@ def _friend_event(state: dict, res: Result, event: dict, ctx: Context, ts: int, 
         fields = {"Status__c": "Following", "Followed_At__c": sf_datetime(ts)}
         greeting = ctx.text("follow")
         if greeting and not standby and event.get("replyToken"):
-            res.replies.append(Reply(key=f"r:{eid}", to=friend["user_id"], reply_token=event["replyToken"],
-                                     event_ms=ts, messages=[{"type": "text", "text": greeting}], record_keys=[]))
+            res.replies.append(
+                Reply(
+                    key=f"r:{eid}",
+                    to=friend["user_id"],
+                    reply_token=event["replyToken"],
+                    event_ms=ts,
+                    messages=[{"type": "text", "text": greeting}],
+                    record_keys=[],
+                )
+            )
         res.note = "follow: friend status Following"
     else:
         friend["status"] = "Unfollowed"
@@ -228,8 +260,12 @@ def _ensure_session(state: dict, res: Result, event: dict, ctx: Context, ts: int
         return False
     src = ev.source_key(event)
     key = f"{ctx.channel_id}:{src}:{eid}"
-    fields = {"Channel_Id__c": ctx.channel_id, "Status__c": SessionStatus.BOT, "Started_At__c": sf_datetime(ts),
-              "Source_Type__c": "user" if is_user else ("group" if src.startswith("g:") else "room")}
+    fields = {
+        "Channel_Id__c": ctx.channel_id,
+        "Status__c": SessionStatus.BOT,
+        "Started_At__c": sf_datetime(ts),
+        "Source_Type__c": "user" if is_user else ("group" if src.startswith("g:") else "room"),
+    }
     case_key = None
     if is_user:
         friend = state["friend"]
@@ -240,9 +276,20 @@ def _ensure_session(state: dict, res: Result, event: dict, ctx: Context, ts: int
         else:
             case_key = key
             subject = _subject(event, friend["display_name"], ctx.subject_max_chars)
-            res.upserts.append(Upsert(CASE, case_key, {
-                "Subject": subject, "Origin": "LINE", "Status": "New",
-                "LINE_Friend__r": ref(FRIEND, friend["key"]), **_contact_ref(friend)}, eid))
+            res.upserts.append(
+                Upsert(
+                    CASE,
+                    case_key,
+                    {
+                        "Subject": subject,
+                        "Origin": "LINE",
+                        "Status": "New",
+                        "LINE_Friend__r": ref(FRIEND, friend["key"]),
+                        **_contact_ref(friend),
+                    },
+                    eid,
+                )
+            )
         fields.update({"Friend__r": ref(FRIEND, friend["key"]), "Case__r": ref(CASE, case_key)})
         if friend.get("contact_id"):
             fields["Contact__c"] = friend["contact_id"]
@@ -264,8 +311,13 @@ def _subject(event: dict, display_name: str, max_chars: int) -> str:
 
 def _message_record(event: dict, eid: str, ts: int, standby: bool) -> Upsert:
     etype = event.get("type", "")
-    fields: dict = {"Webhook_Event_Id__c": eid[:32], "Direction__c": "Inbound", "Sent_At__c": sf_datetime(ts),
-                    "Delivery_Status__c": "Received", "Standby__c": standby}
+    fields: dict = {
+        "Webhook_Event_Id__c": eid[:32],
+        "Direction__c": "Inbound",
+        "Sent_At__c": sf_datetime(ts),
+        "Delivery_Status__c": "Received",
+        "Standby__c": standby,
+    }
     if etype != "message":
         fields["Type__c"] = etype if etype in _RECORDED_TYPES else "event"
         fields["Direction__c"] = "System" if etype in ("join", "leave", "memberJoined", "memberLeft") else "Inbound"
@@ -299,22 +351,33 @@ def _message_record(event: dict, eid: str, ts: int, standby: bool) -> Upsert:
     if mtype == "text":
         fields["Text__c"] = ev.render_text(msg)
     elif mtype == "sticker":
-        fields.update({"Sticker_Package_Id__c": str(msg.get("packageId", "")),
-                       "Sticker_Id__c": str(msg.get("stickerId", "")),
-                       "Preview_URL__c": ev.STICKER_PREVIEW.format(id=msg.get("stickerId", ""))})
+        fields.update(
+            {
+                "Sticker_Package_Id__c": str(msg.get("packageId", "")),
+                "Sticker_Id__c": str(msg.get("stickerId", "")),
+                "Preview_URL__c": ev.STICKER_PREVIEW.format(id=msg.get("stickerId", "")),
+            }
+        )
         keywords = msg.get("keywords") or []
         if keywords:
             fields["Sticker_Keywords__c"] = ", ".join(keywords)[:255]
         if msg.get("text"):
             fields["Text__c"] = msg["text"]
     elif mtype == "location":
-        fields.update({"Location_Title__c": (msg.get("title") or "")[:255],
-                       "Location_Address__c": (msg.get("address") or "")[:255],
-                       "Latitude__c": msg.get("latitude"), "Longitude__c": msg.get("longitude")})
+        fields.update(
+            {
+                "Location_Title__c": (msg.get("title") or "")[:255],
+                "Location_Address__c": (msg.get("address") or "")[:255],
+                "Latitude__c": msg.get("latitude"),
+                "Longitude__c": msg.get("longitude"),
+            }
+        )
     elif mtype in ev.MEDIA_TYPES:
         provider = msg.get("contentProvider") or {}
         if provider.get("type") == "external":
-            fields["Preview_URL__c"] = (provider.get("previewImageUrl") or provider.get("originalContentUrl") or "")[:255]
+            fields["Preview_URL__c"] = (provider.get("previewImageUrl") or provider.get("originalContentUrl") or "")[
+                :255
+            ]
             fields["Content_Status__c"] = "Stored"
         else:
             fields["Content_Status__c"] = "Pending"
@@ -328,12 +391,22 @@ def _message_record(event: dict, eid: str, ts: int, standby: bool) -> Upsert:
     return Upsert(MESSAGE, key, fields, eid)
 
 
-_RECORDED_TYPES = {"postback", "join", "leave", "memberJoined", "memberLeft", "accountLink", "beacon",
-                   "videoPlayComplete", "membership"}
+_RECORDED_TYPES = {
+    "postback",
+    "join",
+    "leave",
+    "memberJoined",
+    "memberLeft",
+    "accountLink",
+    "beacon",
+    "videoPlayComplete",
+    "membership",
+}
 
 
-def _reply(res: Result, event: dict, eid: str, session: dict, messages: list[dict],
-           records: list[dict] | None = None) -> None:
+def _reply(
+    res: Result, event: dict, eid: str, session: dict, messages: list[dict], records: list[dict] | None = None
+) -> None:
     """Answer the event (max 5 LINE messages), recording each bot message as a message record."""
     src = event.get("source") or {}
     to = src.get("groupId") or src.get("roomId") or src.get("userId")
@@ -341,16 +414,26 @@ def _reply(res: Result, event: dict, eid: str, session: dict, messages: list[dic
     keys = [f"bot:{eid}:{i}" for i in range(len(messages))]
     ts = int(event.get("timestamp") or 0)
     for i, (k, msg) in enumerate(zip(keys, messages)):
-        fields = {"Chat_Session__r": ref(SESSION, session["key"]), "Direction__c": "Bot",
-                  "Type__c": msg.get("type", "text"), "Text__c": msg.get("text") or msg.get("altText") or "",
-                  "Sent_At__c": sf_datetime(ts), "Delivery_Status__c": "Pending"}
+        fields = {
+            "Chat_Session__r": ref(SESSION, session["key"]),
+            "Direction__c": "Bot",
+            "Type__c": msg.get("type", "text"),
+            "Text__c": msg.get("text") or msg.get("altText") or "",
+            "Sent_At__c": sf_datetime(ts),
+            "Delivery_Status__c": "Pending",
+        }
         if msg.get("type") == "sticker":
-            fields.update({"Sticker_Package_Id__c": str(msg.get("packageId", "")), "Sticker_Id__c": str(msg.get("stickerId", ""))})
+            fields.update(
+                {"Sticker_Package_Id__c": str(msg.get("packageId", "")), "Sticker_Id__c": str(msg.get("stickerId", ""))}
+            )
         if records and i < len(records):
             fields.update(records[i])
         res.upserts.append(Upsert(MESSAGE, k, fields, eid))
-    res.replies.append(Reply(key=f"r:{eid}", to=to, reply_token=event.get("replyToken"), event_ms=ts,
-                             messages=messages, record_keys=keys))
+    res.replies.append(
+        Reply(
+            key=f"r:{eid}", to=to, reply_token=event.get("replyToken"), event_ms=ts, messages=messages, record_keys=keys
+        )
+    )
 
 
 def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
@@ -381,4 +464,5 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
 def internal_handler(name: str) -> Callable[[dict, dict, Context], Result] | None:
     """The handler of the relay's own event `name`: (state, event, ctx) -> Result, or None."""
     from connector.domain import operator  # operator's handlers build on this module's types
+
     return {**operator.HANDLERS, "identity.linked": _identity_linked}.get(name)

@@ -3,6 +3,7 @@
 Works on the plain JSON dicts LINE sends (tolerant of older shapes and new fields), so the
 webhook can route an event without the SDK's models and workers see exactly what arrived.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -109,7 +110,9 @@ def redacted(event: dict, redact) -> dict:
     """
     msg = event.get("message")
     pb = event.get("postback")
-    if not (isinstance(msg, dict) and isinstance(msg.get("text"), str)) and not (isinstance(pb, dict) and isinstance(pb.get("data"), str)):
+    if not (isinstance(msg, dict) and isinstance(msg.get("text"), str)) and not (
+        isinstance(pb, dict) and isinstance(pb.get("data"), str)
+    ):
         return event
     out = dict(event)
     if isinstance(msg, dict) and isinstance(msg.get("text"), str):

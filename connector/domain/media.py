@@ -4,6 +4,7 @@ A token names a ContentVersion and an expiry and carries an HMAC over both, keye
 encryption keys (any configured key verifies, so a key rotation does not break links already
 sent to LINE).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,5 +42,3 @@ def image_type(data: bytes) -> str | None:
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     return None
-
-

@@ -20,6 +20,7 @@ module holds their handlers (`HANDLERS`, looked up by `conversation.internal_han
 Events naming a session that is not the conversation's current one are ignored with a note: a
 late action must never close or re-route the customer's *next* session.
 """
+
 from __future__ import annotations
 
 from connector.domain.conversation import Reply, Result
@@ -68,11 +69,24 @@ def handoff(state: dict, event: dict, ctx) -> Result:
     data = event.get("data") or {}
     ts = int(event.get("timestamp") or 0)
     session["status"] = SessionStatus.QUEUED
-    res.upserts.append(Upsert(SESSION, session["key"], {"Status__c": SessionStatus.QUEUED, "Queued_At__c": sf_datetime(ts)},
-                              conversation_event_id(event)))
-    res.signals.append({"kind": "queued", "session_key": session["key"], "case_key": session.get("case_key"),
-                        "priority": int(data.get("priority") or 0), "skills": list(data.get("skills") or []),
-                        "entitled": bool((state.get("friend") or {}).get("entitled"))})
+    res.upserts.append(
+        Upsert(
+            SESSION,
+            session["key"],
+            {"Status__c": SessionStatus.QUEUED, "Queued_At__c": sf_datetime(ts)},
+            conversation_event_id(event),
+        )
+    )
+    res.signals.append(
+        {
+            "kind": "queued",
+            "session_key": session["key"],
+            "case_key": session.get("case_key"),
+            "priority": int(data.get("priority") or 0),
+            "skills": list(data.get("skills") or []),
+            "entitled": bool((state.get("friend") or {}).get("entitled")),
+        }
+    )
     res.note = f"{HANDOFF}: session queued for an operator"
     return res
 
@@ -108,8 +122,11 @@ def closed(state: dict, event: dict, ctx) -> Result:
     data = event.get("data") or {}
     eid = conversation_event_id(event)
     ts = int(data.get("closed_ms") or event.get("timestamp") or 0)
-    fields = {"Status__c": SessionStatus.CLOSED, "Closed_At__c": sf_datetime(ts),
-              "Close_Reason__c": (data.get("reason") or "")[:255] or None}
+    fields = {
+        "Status__c": SessionStatus.CLOSED,
+        "Closed_At__c": sf_datetime(ts),
+        "Close_Reason__c": (data.get("reason") or "")[:255] or None,
+    }
     if data.get("closed_by"):
         fields["Closed_By__c"] = data["closed_by"]
     res.upserts.append(Upsert(SESSION, session["key"], fields, eid))
@@ -126,11 +143,31 @@ def closed(state: dict, event: dict, ctx) -> Result:
     if text and data.get("notify", True):
         _, source, to = parse_session_key(session["key"])
         key = f"sys:close:{eid}"
-        res.upserts.append(Upsert(MESSAGE, key, {
-            "Chat_Session__r": ref(SESSION, session["key"]), "Direction__c": "System", "Type__c": "text",
-            "Text__c": text, "Sent_At__c": sf_datetime(ts), "Delivery_Status__c": "Pending"}, eid))
-        res.replies.append(Reply(key=f"close:{eid}", to=to, reply_token=None, event_ms=ts,
-                                 messages=[{"type": "text", "text": text}], record_keys=[key]))
+        res.upserts.append(
+            Upsert(
+                MESSAGE,
+                key,
+                {
+                    "Chat_Session__r": ref(SESSION, session["key"]),
+                    "Direction__c": "System",
+                    "Type__c": "text",
+                    "Text__c": text,
+                    "Sent_At__c": sf_datetime(ts),
+                    "Delivery_Status__c": "Pending",
+                },
+                eid,
+            )
+        )
+        res.replies.append(
+            Reply(
+                key=f"close:{eid}",
+                to=to,
+                reply_token=None,
+                event_ms=ts,
+                messages=[{"type": "text", "text": text}],
+                record_keys=[key],
+            )
+        )
     res.note = f"{CLOSED}: session closed"
     return res
 

@@ -113,9 +113,7 @@ def _slots(available: list, ticket: QueuedSession) -> tuple[int, int]:
     return cap, free
 
 
-def should_notify(
-    previous: QueueNotice | None, new: QueueNotice, config: RoutingConfig = RoutingConfig()
-) -> bool:
+def should_notify(previous: QueueNotice | None, new: QueueNotice, config: RoutingConfig = RoutingConfig()) -> bool:
     """Whether ``new`` is worth a LINE message, given the last notice actually *sent*."""
     if previous is None:
         return True

@@ -4,6 +4,7 @@ The domain produces `Upsert`s; the Salesforce gateway packs any number of them i
 calls of sObject Collection upserts. Parents are referenced by their external ids
 (`{"Chat_Session__r": {"Session_Key__c": key}}`), so nothing needs an Id looked up first.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -32,8 +33,9 @@ KEY_FIELDS = {
 
 class SessionStatus(StrEnum):
     """A chat session's status: LINE_Chat_Session__c.Status__c and `state["session"]["status"]`."""
-    BOT = "Bot"            # the bot answers
-    QUEUED = "Queued"      # handed to people, waiting for an operator
+
+    BOT = "Bot"  # the bot answers
+    QUEUED = "Queued"  # handed to people, waiting for an operator
     OPERATOR = "Operator"  # an operator has it
     CLOSED = "Closed"
 

@@ -383,9 +383,7 @@ def _without(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
     return d
 
 
-def _requeue_held(
-    state: RoutingState, op: Operator, now: float, reason: str
-) -> tuple[RoutingState, list[Effect]]:
+def _requeue_held(state: RoutingState, op: Operator, now: float, reason: str) -> tuple[RoutingState, list[Effect]]:
     """Put every chat ``op`` holds back in the queue, each at its original place."""
     if not op.active:
         return state, []
@@ -529,9 +527,7 @@ def _choose_least_load(candidates: list[Operator]) -> tuple[Operator, str]:
     return best, "operator_id"
 
 
-def _choose_round_robin(
-    candidates: list[Operator], order: list[str], last: str | None
-) -> tuple[Operator, str]:
+def _choose_round_robin(candidates: list[Operator], order: list[str], last: str | None) -> tuple[Operator, str]:
     by_id = {op.id: op for op in candidates}
     start = bisect.bisect_right(order, last) if last is not None else 0
     for i in range(len(order)):
@@ -615,9 +611,7 @@ def release(state: RoutingState, session_key: str, now: float) -> tuple[RoutingS
     return state, []
 
 
-def decline(
-    state: RoutingState, session_key: str, operator_id: str, now: float
-) -> tuple[RoutingState, list[Effect]]:
+def decline(state: RoutingState, session_key: str, operator_id: str, now: float) -> tuple[RoutingState, list[Effect]]:
     """The operator declines a chat routed to them: it goes back to the queue at its original
     place, its wait keeps running (the customer was never served) and that operator will not get
     it again. Idempotent: if the operator does not hold it, nothing changes."""
@@ -696,8 +690,7 @@ def transfer(
         raise RoutingError(f"operator {to_operator_id!r} is Offline")
     if not force and (target.status is not Presence.AVAILABLE or target.load >= target.capacity):
         raise RoutingError(
-            f"operator {to_operator_id!r} cannot take a chat ({target.status.value}, "
-            f"{target.load}/{target.capacity})"
+            f"operator {to_operator_id!r} cannot take a chat ({target.status.value}, {target.load}/{target.capacity})"
         )
     if from_id is not None:
         ops[from_id] = replace(ops[from_id], active=ops[from_id].active - {session_key})

@@ -1,4 +1,5 @@
 """Flask application factory: the edges in. Everything slow happens in workers."""
+
 from __future__ import annotations
 
 import logging
@@ -24,9 +25,11 @@ def create_app(config: Config | None = None) -> Flask:
 
     from connector.web.line import bp as line_bp
     from connector.web.ops import bp as ops_bp
+
     app.register_blueprint(line_bp)
     app.register_blueprint(ops_bp)
     from connector.web import media, salesforce
+
     app.register_blueprint(salesforce.bp)
     app.register_blueprint(media.bp)
 

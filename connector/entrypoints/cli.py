@@ -1,4 +1,5 @@
 """`connector` command line. Configuration errors print one line and exit 2."""
+
 from __future__ import annotations
 
 import argparse
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 def _runtime(args):
     from connector.config import load_config
     from connector.runtime import Runtime, set_runtime
+
     rt = Runtime(load_config(args.config))
     set_runtime(rt)
     return rt
@@ -62,12 +64,16 @@ def _run(args, rest) -> int:
     cmd = args.command
     if cmd == "keygen":
         from connector.storage.vault import new_key
+
         print(new_key())
     elif cmd == "check-config":
         rt = _runtime(args)
-        print(f"configuration ok: {len(rt.config.channels)} LINE channel(s), salesforce auth {rt.settings.salesforce.auth}")
+        print(
+            f"configuration ok: {len(rt.config.channels)} LINE channel(s), salesforce auth {rt.settings.salesforce.auth}"
+        )
     elif cmd == "redact":
         from connector.domain.redaction import Redactor, redact_stream
+
         redactor = Redactor() if args.no_config else _runtime(args).redactor
         for line in redact_stream(sys.stdin, redactor):
             sys.stdout.write(line)
@@ -75,20 +81,24 @@ def _run(args, rest) -> int:
     elif cmd == "worker":
         from connector.entrypoints.worker import run_worker
         from connector.logs import configure_logging
+
         rt = _runtime(args)
         configure_logging(rt.settings.log_level)
         run_worker(rt, burst=args.burst)
     elif cmd == "web":
         from connector.entrypoints.app import create_app
+
         rt = _runtime(args)
         create_app(rt.config).run(host="127.0.0.1", port=5000)
     elif cmd == "failed":
         return _failed(args)
     elif cmd == "bot":
         from connector.entrypoints import bot_eval
+
         return bot_eval.main(rest)
     elif cmd == "knowledge":
         from connector.jobs.knowledge import run_sync
+
         rt = _runtime(args)
         results = run_sync(rt, language=args.language, full=args.full)
         for stats in results.values():
@@ -97,17 +107,21 @@ def _run(args, rest) -> int:
             print("no channel has the bot enabled (line.channels[].bot.enabled); nothing to sync", file=sys.stderr)
     elif cmd in ("dev", "demo"):
         from connector.local import devstack
+
         return devstack.dev() if cmd == "dev" else devstack.demo()
     return 0
 
 
 def _failed(args) -> int:
     from connector.jobs.failed import replay
+
     rt = _runtime(args)
     if args.action == "list":
         rows = rt.store.dead_letters()
         for row in rows:
-            print(json.dumps({k: row[k] for k in ("id", "kind", "conv", "attempts", "at", "error")}, ensure_ascii=False))
+            print(
+                json.dumps({k: row[k] for k in ("id", "kind", "conv", "attempts", "at", "error")}, ensure_ascii=False)
+            )
         print(f"{len(rows)} dead letter(s)", file=sys.stderr)
         return 0
     if not args.all and not args.id:

@@ -5,6 +5,7 @@ connection pools are reused across jobs; every job is idempotent, so a worker ki
 costs a retry, never a loss. The sweeper re-drains conversations whose drainer died or whose
 backoff has passed, so no event waits for the next webhook to be noticed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,16 +46,22 @@ def _knowledge_sync(rt: Runtime) -> None:
     if not rt.config.bot_languages:
         return  # no bot, no index: and no reason to load the knowledge code (numpy) into the worker
     from connector.jobs.knowledge import maybe_schedule  # a lease elects one worker
+
     maybe_schedule(rt)
 
 
 def _routing(rt: Runtime) -> None:
     from connector.jobs.routing import tick  # presence expiry, routing, queue notices, sweep
+
     tick(rt)
 
 
-PERIODIC = [("scheduled jobs", enqueue_due_jobs), ("knowledge sync", _knowledge_sync),
-            ("routing", _routing), ("drains", enqueue_drain_if_ready)]
+PERIODIC = [
+    ("scheduled jobs", enqueue_due_jobs),
+    ("knowledge sync", _knowledge_sync),
+    ("routing", _routing),
+    ("drains", enqueue_drain_if_ready),
+]
 
 
 class Sweeper(threading.Thread):
@@ -81,6 +88,7 @@ class Sweeper(threading.Thread):
 def _warm_bot(rt: Runtime) -> None:
     try:
         from connector.jobs.bot import warm
+
         warm(rt)
     except Exception as exc:  # noqa: BLE001 - the first answer then loads it, a little later
         log.warning("bot warm-up failed: %s", type(exc).__name__)

@@ -1,4 +1,5 @@
 """WSGI entry point for gunicorn: `gunicorn connector.entrypoints.wsgi:app` (config from $CONNECTOR_CONFIG)."""
+
 import sys
 
 from connector.config import ConfigError

@@ -1,4 +1,5 @@
 """The few errors jobs decide on. Gateways translate every SDK/HTTP error into one of these."""
+
 from __future__ import annotations
 
 

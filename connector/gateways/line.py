@@ -3,6 +3,7 @@
 The sync SDK has no default timeout; every call here passes `_request_timeout`. Errors become
 project errors (see errors.py). Each call's `x-line-request-id` is logged, as LINE asks.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,16 +57,21 @@ class LineGateway:
 
     def reply(self, channel_id: str, reply_token: str, messages: list[dict]) -> list[str]:
         req = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
-        resp = self._call("reply", lambda: self._api(channel_id).reply_message_with_http_info(
-            req, _request_timeout=self.timeout))
+        resp = self._call(
+            "reply", lambda: self._api(channel_id).reply_message_with_http_info(req, _request_timeout=self.timeout)
+        )
         return [m.id for m in (resp.data.sent_messages or [])]
 
     def push(self, channel_id: str, to: str, messages: list[dict], *, key: str) -> list[str]:
         """Push with an idempotent retry key. A 409 (already accepted) counts as delivered."""
         req = PushMessageRequest.from_dict({"to": to, "messages": messages})
         try:
-            resp = self._call("push", lambda: self._api(channel_id).push_message_with_http_info(
-                req, x_line_retry_key=retry_key(key), _request_timeout=self.timeout))
+            resp = self._call(
+                "push",
+                lambda: self._api(channel_id).push_message_with_http_info(
+                    req, x_line_retry_key=retry_key(key), _request_timeout=self.timeout
+                ),
+            )
         except Permanent as exc:
             if exc.status == 409:
                 log.info("line push already accepted (retry key reused): key=%s", key)
@@ -75,20 +81,22 @@ class LineGateway:
 
     def profile(self, channel_id: str, user_id: str) -> dict | None:
         try:
-            resp = self._call("profile", lambda: self._api(channel_id).get_profile_with_http_info(
-                user_id, _request_timeout=self.timeout))
+            resp = self._call(
+                "profile",
+                lambda: self._api(channel_id).get_profile_with_http_info(user_id, _request_timeout=self.timeout),
+            )
         except Permanent as exc:
             if exc.status == 404:
                 return None
             raise
         p = resp.data
-        return {"displayName": p.display_name, "userId": p.user_id, "pictureUrl": p.picture_url,
-                "language": p.language}
+        return {"displayName": p.display_name, "userId": p.user_id, "pictureUrl": p.picture_url, "language": p.language}
 
     def content(self, channel_id: str, message_id: str, *, max_bytes: int) -> bytes:
         blob = self._clients[channel_id][1]
-        resp = self._call("content", lambda: blob.get_message_content_with_http_info(
-            message_id, _request_timeout=self.timeout))
+        resp = self._call(
+            "content", lambda: blob.get_message_content_with_http_info(message_id, _request_timeout=self.timeout)
+        )
         data = bytes(resp.data or b"")
         if len(data) > max_bytes:
             raise ContentTooLarge(SERVICE, f"content of {message_id} is {len(data)} bytes (limit {max_bytes})")
@@ -96,14 +104,20 @@ class LineGateway:
 
     def show_loading(self, channel_id: str, user_id: str, seconds: int = 20) -> None:
         seconds = max(5, min(60, seconds - seconds % 5))
-        self._call("loading", lambda: self._api(channel_id).show_loading_animation_with_http_info(
-            ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=seconds), _request_timeout=self.timeout))
+        self._call(
+            "loading",
+            lambda: self._api(channel_id).show_loading_animation_with_http_info(
+                ShowLoadingAnimationRequest(chat_id=user_id, loading_seconds=seconds), _request_timeout=self.timeout
+            ),
+        )
 
     def mark_as_read(self, channel_id: str, user_id: str) -> None:
         """Mark the user's messages as read (an operator opened the chat)."""
         req = MarkMessagesAsReadRequest(chat=ChatReference(user_id=user_id))
-        self._call("mark_as_read", lambda: self._api(channel_id).mark_messages_as_read_with_http_info(
-            req, _request_timeout=self.timeout))
+        self._call(
+            "mark_as_read",
+            lambda: self._api(channel_id).mark_messages_as_read_with_http_info(req, _request_timeout=self.timeout),
+        )
 
     def _call(self, what: str, fn):
         try:
@@ -112,8 +126,10 @@ class LineGateway:
             raise _translate(exc, what) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            never_sent = isinstance(reason, (urllib3.exceptions.NewConnectionError,
-                                             urllib3.exceptions.ConnectTimeoutError, ConnectionRefusedError))
+            never_sent = isinstance(
+                reason,
+                (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError, ConnectionRefusedError),
+            )
             raise Retryable(SERVICE, f"{what}: {type(reason).__name__}", maybe_applied=not never_sent) from None
         headers = getattr(resp, "headers", None) or {}
         log.debug("line %s ok x-line-request-id=%s", what, headers.get("x-line-request-id"))
@@ -129,7 +145,7 @@ def _configuration(host: str, token: str) -> Configuration:
 
 def _translate(exc: ApiException, what: str) -> GatewayError:
     status = exc.status or 0
-    body = (exc.body or b"")
+    body = exc.body or b""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     request_id = (exc.headers or {}).get("x-line-request-id") if exc.headers else None
     log.warning("line %s failed status=%s x-line-request-id=%s", what, status, request_id)

@@ -8,6 +8,7 @@
   up to 25 collections of 200 records in ONE API call.
 * `Sforce-Limit-Info` is read on every response, so callers can slow down before the daily limit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,14 @@ log = logging.getLogger(__name__)
 SERVICE = "salesforce"
 COLLECTION_SIZE = 200
 COMPOSITE_SIZE = 25
-RETRYABLE_CODES = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG", "QUERY_TIMEOUT",
-                   "API_CURRENTLY_DISABLED", "PROCESSING_HALTED"}
+RETRYABLE_CODES = {
+    "UNABLE_TO_LOCK_ROW",
+    "SERVER_UNAVAILABLE",
+    "REQUEST_RUNNING_TOO_LONG",
+    "QUERY_TIMEOUT",
+    "API_CURRENTLY_DISABLED",
+    "PROCESSING_HALTED",
+}
 
 
 class TimeoutSession(requests.Session):
@@ -55,7 +62,7 @@ class TimeoutSession(requests.Session):
         resp = super().request(method, url, **kwargs)
         info = resp.headers.get("Sforce-Limit-Info", "")
         if info.startswith("api-usage="):
-            used, _, limit = info[len("api-usage="):].partition("/")
+            used, _, limit = info[len("api-usage=") :].partition("/")
             if used.isdigit() and limit.isdigit():
                 self.api_usage = (int(used), int(limit))
         return resp
@@ -77,8 +84,11 @@ class RecordResult:
     def parent_missing(self) -> bool:
         """Failed because a parent it references by external id was not written (worth a retry
         when that parent failed in the same call)."""
-        return (not self.ok and self.code in ("INVALID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
-                and "foreign key" in (self.message or "").lower())
+        return (
+            not self.ok
+            and self.code in ("INVALID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
+            and "foreign key" in (self.message or "").lower()
+        )
 
 
 # In `create_file(then_update=...)` fields: the new file's ContentDocumentId, filled in by Salesforce.
@@ -100,16 +110,27 @@ class SalesforceGateway:
         s, c = self.settings, self.config
         url = s.login_url.rstrip("/") + "/services/oauth2/token"
         if s.auth == "jwt":
-            claims = {"iss": c.sf_consumer_key, "sub": c.sf_username, "aud": s.login_url.rstrip("/"),
-                      "exp": int(time.time()) + 180}
+            claims = {
+                "iss": c.sf_consumer_key,
+                "sub": c.sf_username,
+                "aud": s.login_url.rstrip("/"),
+                "exp": int(time.time()) + 180,
+            }
             try:
                 assertion = jwt.encode(claims, str(c.sf_private_key), algorithm="RS256")
             except (ValueError, TypeError) as exc:
-                raise AuthError(SERVICE, f"the private key in {s.private_key_env} is not a usable RSA key ({type(exc).__name__})") from None
+                raise AuthError(
+                    SERVICE, f"the private key in {s.private_key_env} is not a usable RSA key ({type(exc).__name__})"
+                ) from None
             data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
         else:
-            data = {"grant_type": "password", "client_id": c.sf_consumer_key, "client_secret": str(c.sf_consumer_secret),
-                    "username": c.sf_username, "password": str(c.sf_password)}
+            data = {
+                "grant_type": "password",
+                "client_id": c.sf_consumer_key,
+                "client_secret": str(c.sf_consumer_secret),
+                "username": c.sf_username,
+                "password": str(c.sf_password),
+            }
         try:
             resp = self.http.post(url, data=data)
         except requests.RequestException as exc:
@@ -118,15 +139,22 @@ class SalesforceGateway:
             raise Retryable(SERVICE, f"login: HTTP {resp.status_code}", status=resp.status_code)
         if resp.status_code != 200:
             body = _json(resp) or {}
-            raise AuthError(SERVICE, f"login refused: {body.get('error', resp.status_code)} {body.get('error_description', '')}".strip(),
-                            status=resp.status_code)
+            raise AuthError(
+                SERVICE,
+                f"login refused: {body.get('error', resp.status_code)} {body.get('error_description', '')}".strip(),
+                status=resp.status_code,
+            )
         return resp.json()
 
     def _login(self) -> Salesforce:
         token = self._token_request()
         instance = token["instance_url"]
-        sf = Salesforce(instance_url=instance, session_id=token["access_token"], session=self.http,
-                        version=self.settings.api_version)
+        sf = Salesforce(
+            instance_url=instance,
+            session_id=token["access_token"],
+            session=self.http,
+            version=self.settings.api_version,
+        )
         log.info("salesforce session opened instance=%s", instance)
         return sf
 
@@ -185,20 +213,32 @@ class SalesforceGateway:
         subs: list[tuple[dict, list[Upsert]]] = []
         for sobject, items in by_type.items():
             for i in range(0, len(items), COLLECTION_SIZE):
-                chunk = items[i:i + COLLECTION_SIZE]
+                chunk = items[i : i + COLLECTION_SIZE]
                 key_field = chunk[0].key_field
                 records = [{"attributes": {"type": sobject}, key_field: u.key, **u.fields} for u in chunk]
-                subs.append(({"method": "PATCH", "referenceId": f"r{len(subs)}",
-                              "url": f"/services/data/v{self.settings.api_version}/composite/sobjects/{sobject}/{key_field}",
-                              "body": {"allOrNone": False, "records": records}}, chunk))
+                subs.append(
+                    (
+                        {
+                            "method": "PATCH",
+                            "referenceId": f"r{len(subs)}",
+                            "url": f"/services/data/v{self.settings.api_version}/composite/sobjects/{sobject}/{key_field}",
+                            "body": {"allOrNone": False, "records": records},
+                        },
+                        chunk,
+                    )
+                )
         results: dict[tuple[str, str], RecordResult] = {}
         for i in range(0, len(subs), COMPOSITE_SIZE):
-            group = subs[i:i + COMPOSITE_SIZE]
+            group = subs[i : i + COMPOSITE_SIZE]
             responses = self.composite([s for s, _ in group])
             for (_, chunk), resp in zip(group, responses):
                 body = resp.get("body")
-                if resp.get("httpStatusCode", 500) >= 300 or not isinstance(body, list) or len(body) != len(chunk) \
-                        or (body and "success" not in body[0]):
+                if (
+                    resp.get("httpStatusCode", 500) >= 300
+                    or not isinstance(body, list)
+                    or len(body) != len(chunk)
+                    or (body and "success" not in body[0])
+                ):
                     err = (body[0] if isinstance(body, list) and body else {}) or {}
                     code = err.get("errorCode", f"HTTP_{resp.get('httpStatusCode')}")
                     for u in chunk:
@@ -209,12 +249,22 @@ class SalesforceGateway:
                         results[u.ident] = RecordResult(True, id=r.get("id"), created=r.get("created"))
                     else:
                         err = (r.get("errors") or [{}])[0]
-                        results[u.ident] = RecordResult(False, code=err.get("statusCode") or err.get("errorCode"),
-                                                        message=str(err.get("message", ""))[:300])
+                        results[u.ident] = RecordResult(
+                            False,
+                            code=err.get("statusCode") or err.get("errorCode"),
+                            message=str(err.get("message", ""))[:300],
+                        )
         return results
 
-    def create_file(self, *, title: str, path_on_client: str, data_b64: str, parent: tuple[str, str, str],
-                    then_update: tuple[str, str, str, dict] | None = None) -> dict:
+    def create_file(
+        self,
+        *,
+        title: str,
+        path_on_client: str,
+        data_b64: str,
+        parent: tuple[str, str, str],
+        then_update: tuple[str, str, str, dict] | None = None,
+    ) -> dict:
         """Store a Salesforce file linked to a record found by external id, in ONE call.
 
         Composite: look up the record's Id, insert the ContentVersion with FirstPublishLocationId,
@@ -223,34 +273,65 @@ class SalesforceGateway:
         v = self.settings.api_version
         link_sobject, link_key_field, link_key = parent
         subs = [
-            {"method": "GET", "referenceId": "parent",
-             "url": f"/services/data/v{v}/sobjects/{link_sobject}/{link_key_field}/{_quote(link_key)}?fields=Id"},
-            {"method": "POST", "referenceId": "version", "url": f"/services/data/v{v}/sobjects/ContentVersion",
-             "body": {"Title": title, "PathOnClient": path_on_client, "VersionData": data_b64,
-                      "FirstPublishLocationId": "@{parent.Id}"}},
-            {"method": "GET", "referenceId": "doc",
-             "url": f"/services/data/v{v}/sobjects/ContentVersion/@{{version.id}}?fields=ContentDocumentId"},
+            {
+                "method": "GET",
+                "referenceId": "parent",
+                "url": f"/services/data/v{v}/sobjects/{link_sobject}/{link_key_field}/{_quote(link_key)}?fields=Id",
+            },
+            {
+                "method": "POST",
+                "referenceId": "version",
+                "url": f"/services/data/v{v}/sobjects/ContentVersion",
+                "body": {
+                    "Title": title,
+                    "PathOnClient": path_on_client,
+                    "VersionData": data_b64,
+                    "FirstPublishLocationId": "@{parent.Id}",
+                },
+            },
+            {
+                "method": "GET",
+                "referenceId": "doc",
+                "url": f"/services/data/v{v}/sobjects/ContentVersion/@{{version.id}}?fields=ContentDocumentId",
+            },
         ]
         if then_update:
             sobject, key_field, key, fields = then_update
-            subs.append({"method": "PATCH", "referenceId": "record",
-                         "url": f"/services/data/v{v}/sobjects/{sobject}/{key_field}/{_quote(key)}",
-                         "body": fields})
+            subs.append(
+                {
+                    "method": "PATCH",
+                    "referenceId": "record",
+                    "url": f"/services/data/v{v}/sobjects/{sobject}/{key_field}/{_quote(key)}",
+                    "body": fields,
+                }
+            )
         responses = self.composite(subs, all_or_none=True)
         for r in responses:
             if r.get("httpStatusCode", 500) >= 300:
                 err = (r.get("body") or [{}])[0] if isinstance(r.get("body"), list) else {}
                 code = err.get("errorCode", "")
                 cls = Retryable if code in RETRYABLE_CODES or r.get("httpStatusCode", 500) >= 500 else Permanent
-                raise cls(SERVICE, f"file: {r.get('referenceId')} {code} {err.get('message', '')}"[:300],
-                          status=r.get("httpStatusCode"), code=code)
-        return {"content_document_id": responses[2]["body"].get("ContentDocumentId"),
-                "content_version_id": responses[1]["body"].get("id")}
+                raise cls(
+                    SERVICE,
+                    f"file: {r.get('referenceId')} {code} {err.get('message', '')}"[:300],
+                    status=r.get("httpStatusCode"),
+                    code=code,
+                )
+        return {
+            "content_document_id": responses[2]["body"].get("ContentDocumentId"),
+            "content_version_id": responses[1]["body"].get("id"),
+        }
 
     def content_version_data(self, version_id: str) -> bytes:
         """The bytes of one ContentVersion (a file an operator attached)."""
-        return self.call("content", lambda sf: sf._call_salesforce(
-            "GET", f"{sf.base_url}sobjects/ContentVersion/{_quote(version_id)}/VersionData").content)
+        return self.call(
+            "content",
+            lambda sf: (
+                sf._call_salesforce(
+                    "GET", f"{sf.base_url}sobjects/ContentVersion/{_quote(version_id)}/VersionData"
+                ).content
+            ),
+        )
 
     def delete(self, sobject: str, record_id: str) -> None:
         self.call("delete", lambda sf: getattr(sf, sobject).delete(record_id))
@@ -272,7 +353,9 @@ def _translate(exc: SalesforceError, what: str) -> GatewayError:
     code = (content[0] or {}).get("errorCode") if content and isinstance(content[0], dict) else None
     status = getattr(exc, "status", None)
     if code == "REQUEST_LIMIT_EXCEEDED":
-        return RateLimited(SERVICE, f"{what}: daily API request limit exceeded", status=status, code=code, retry_after=900)
+        return RateLimited(
+            SERVICE, f"{what}: daily API request limit exceeded", status=status, code=code, retry_after=900
+        )
     if isinstance(exc, SalesforceRefusedRequest):
         return AuthError(SERVICE, f"{what}: refused ({code})", status=status, code=code)
     if isinstance(exc, (SalesforceMalformedRequest, SalesforceResourceNotFound)):

@@ -4,6 +4,7 @@ Jobs ask for rows by meaning (`pending_operator_messages(sf, before)`); only thi
 the query text. Values that come from outside (keys derived from LINE ids, record ids from a
 callout) go through `quote`; names (objects, fields) come from validated configuration.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -25,41 +26,51 @@ def datetime_literal(dt: datetime) -> str:
 # -- chat messages -----------------------------------------------------------------------------
 def message_content_document(sf, message_key: str) -> str | None:
     """The Salesforce file already attached to a message record, if any."""
-    rows = sf.query(f"SELECT Content_Document_Id__c FROM {MESSAGE} WHERE {KEY_FIELDS[MESSAGE]} = {quote(message_key)} "
-                    "LIMIT 1")
+    rows = sf.query(
+        f"SELECT Content_Document_Id__c FROM {MESSAGE} WHERE {KEY_FIELDS[MESSAGE]} = {quote(message_key)} LIMIT 1"
+    )
     return (rows[0].get("Content_Document_Id__c") or None) if rows else None
 
 
 def latest_content_version(sf, document_id: str) -> str | None:
-    rows = sf.query(f"SELECT Id FROM ContentVersion WHERE ContentDocumentId = {quote(document_id)} "
-                    "AND IsLatest = true LIMIT 1")
+    rows = sf.query(
+        f"SELECT Id FROM ContentVersion WHERE ContentDocumentId = {quote(document_id)} AND IsLatest = true LIMIT 1"
+    )
     return rows[0]["Id"] if rows else None
 
 
-OPERATOR_MESSAGE_FIELDS = ("Id, Message_Key__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
-                           "Content_Document_Id__c, Chat_Session__r.Session_Key__c")
+OPERATOR_MESSAGE_FIELDS = (
+    "Id, Message_Key__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
+    "Content_Document_Id__c, Chat_Session__r.Session_Key__c"
+)
 
 
 def pending_operator_messages(sf, created_before: datetime, limit: int = 200) -> list[dict]:
     """Operator messages still Pending (their callout was lost or failed), oldest first."""
-    return sf.query(f"SELECT {OPERATOR_MESSAGE_FIELDS} FROM {MESSAGE} WHERE Direction__c = 'Operator' "
-                    f"AND Delivery_Status__c = 'Pending' AND CreatedDate < {datetime_literal(created_before)} "
-                    f"ORDER BY CreatedDate ASC LIMIT {int(limit)}")
+    return sf.query(
+        f"SELECT {OPERATOR_MESSAGE_FIELDS} FROM {MESSAGE} WHERE Direction__c = 'Operator' "
+        f"AND Delivery_Status__c = 'Pending' AND CreatedDate < {datetime_literal(created_before)} "
+        f"ORDER BY CreatedDate ASC LIMIT {int(limit)}"
+    )
 
 
 def sessions_of_case(sf, case_key: str) -> list[dict]:
-    return sf.query(f"SELECT Id, Session_Key__c, Channel_Id__c FROM {SESSION} "
-                    f"WHERE Case__r.LINE_Inquiry_Key__c = {quote(case_key)}")
+    return sf.query(
+        f"SELECT Id, Session_Key__c, Channel_Id__c FROM {SESSION} WHERE Case__r.LINE_Inquiry_Key__c = {quote(case_key)}"
+    )
 
 
 def session_transcript(sf, session_id: str) -> list[dict]:
-    return sf.query("SELECT Direction__c, Type__c, Text__c, Knowledge_Article_Id__c, Sent_At__c, Message_Key__c "
-                    f"FROM {MESSAGE} WHERE Chat_Session__c = {quote(session_id)} ORDER BY Sent_At__c ASC, Name ASC")
+    return sf.query(
+        "SELECT Direction__c, Type__c, Text__c, Knowledge_Article_Id__c, Sent_At__c, Message_Key__c "
+        f"FROM {MESSAGE} WHERE Chat_Session__c = {quote(session_id)} ORDER BY Sent_At__c ASC, Name ASC"
+    )
 
 
 # -- Knowledge ---------------------------------------------------------------------------------
-def knowledge_versions(sf, sobject: str, columns: Iterable[str], *, status: str, language: str,
-                       modified_since: datetime | None = None) -> list[dict]:
+def knowledge_versions(
+    sf, sobject: str, columns: Iterable[str], *, status: str, language: str, modified_since: datetime | None = None
+) -> list[dict]:
     """Article versions of `sobject` in `status` and `language` (changed since a time, if given)."""
     where = f"PublishStatus = {quote(status)} AND Language = {quote(language)}"
     if modified_since is not None:
@@ -75,6 +86,8 @@ def existing_example_keys(sf, keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     if not keys:
         return set()
-    rows = sf.query(f"SELECT {KEY_FIELDS[EXAMPLE]} FROM {EXAMPLE} WHERE {KEY_FIELDS[EXAMPLE]} "
-                    f"IN ({', '.join(quote(k) for k in keys)})")
+    rows = sf.query(
+        f"SELECT {KEY_FIELDS[EXAMPLE]} FROM {EXAMPLE} WHERE {KEY_FIELDS[EXAMPLE]} "
+        f"IN ({', '.join(quote(k) for k in keys)})"
+    )
     return {row[KEY_FIELDS[EXAMPLE]] for row in rows}

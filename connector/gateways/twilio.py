@@ -1,4 +1,5 @@
 """Twilio REST through the official client, with a timeout and a configurable base URL."""
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,7 @@ class _HttpClient(TwilioHttpClient):
 
     def request(self, method, url, *args, **kwargs):
         if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
+            url = self.base_url + url[len(TWILIO_API) :]
         return super().request(method, url, *args, **kwargs)
 
 
@@ -31,16 +32,24 @@ class TwilioGateway:
     def __init__(self, account_sid: str, auth_token: str, *, base_url: str = TWILIO_API, timeout_s: float = 10.0):
         self.client = Client(account_sid, str(auth_token), http_client=_HttpClient(base_url, timeout_s))
 
-    def create_call(self, *, to: str, from_: str, twiml: str | None = None, url: str | None = None,
-                    status_callback: str | None = None) -> str:
+    def create_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        twiml: str | None = None,
+        url: str | None = None,
+        status_callback: str | None = None,
+    ) -> str:
         kwargs = {"to": to, "from_": from_}
         if twiml:
             kwargs["twiml"] = twiml
         if url:
             kwargs["url"] = url
         if status_callback:
-            kwargs.update(status_callback=status_callback,
-                          status_callback_event=["initiated", "ringing", "answered", "completed"])
+            kwargs.update(
+                status_callback=status_callback, status_callback_event=["initiated", "ringing", "answered", "completed"]
+            )
         return self._call("create call", lambda: self.client.calls.create(**kwargs)).sid
 
     def send_sms(self, *, to: str, from_: str, body: str) -> str:

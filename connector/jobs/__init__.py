@@ -5,6 +5,7 @@ is idempotent, so RQ may run one twice. `enqueue` is the only place that decides
 retried, how long its traces are kept and where it goes after its last failure; job names are
 the constants below (RQ stores the dotted path of the function with each job).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,9 @@ def job_id(kind: str, key: str) -> str:
 
 def retry_policy(rt) -> Retry:
     q = rt.settings.queue
-    intervals = [max(1, int(i * (1 + random.uniform(-q.retry_jitter, q.retry_jitter)))) for i in q.retry_intervals_seconds]
+    intervals = [
+        max(1, int(i * (1 + random.uniform(-q.retry_jitter, q.retry_jitter)))) for i in q.retry_intervals_seconds
+    ]
     return Retry(max=len(intervals), interval=intervals)
 
 
@@ -44,15 +47,28 @@ def _to_dead_letter(job, connection, exc_type, exc_value, tb) -> None:
     if job.retries_left:
         return
     from connector.runtime import get_runtime
-    get_runtime().store.dead_letter(job.id.encode(), conv="-", kind="job", error=f"{exc_type.__name__}: {exc_value}"[:500],
-                                    attempts=(job.retry_intervals and len(job.retry_intervals) + 1) or 1)
+
+    get_runtime().store.dead_letter(
+        job.id.encode(),
+        conv="-",
+        kind="job",
+        error=f"{exc_type.__name__}: {exc_value}"[:500],
+        attempts=(job.retry_intervals and len(job.retry_intervals) + 1) or 1,
+    )
 
 
 to_dead_letter = Callback(_to_dead_letter)
 
 
-def enqueue(rt, name: str, *args, key: str | None = None, retry: bool = True, delay_s: float | None = None,
-            failure_ttl_s: int = WEEK_S):
+def enqueue(
+    rt,
+    name: str,
+    *args,
+    key: str | None = None,
+    retry: bool = True,
+    delay_s: float | None = None,
+    failure_ttl_s: int = WEEK_S,
+):
     """Queue job `name`(*args).
 
     `key` names the work (its RQ job id: the same work queued twice while the first is waiting is
@@ -77,8 +93,9 @@ def enqueue_drains(rt, n: int = 1) -> None:
         enqueue(rt, DRAIN, retry=False)
 
 
-def submit_internal(rt, channel_id: str, source: dict, name: str, data: dict, *, idempotency_key: str,
-                    timestamp_ms: int | None = None) -> bool:
+def submit_internal(
+    rt, channel_id: str, source: dict, name: str, data: dict, *, idempotency_key: str, timestamp_ms: int | None = None
+) -> bool:
     """Queue one of the relay's own events ("x-connector.<name>") into a conversation.
 
     It goes through the same ordered inbox as the customer's LINE events, so an operator action
@@ -87,9 +104,18 @@ def submit_internal(rt, channel_id: str, source: dict, name: str, data: dict, *,
     a duplicate. Raises redis.RedisError when Redis cannot take it.
     """
     from connector.domain import events as ev
-    event = {"type": f"x-connector.{name}", "webhookEventId": "x" + job_id("i", idempotency_key)[2:],
-             "timestamp": timestamp_ms or int(time.time() * 1000), "source": source, "mode": "active", "data": data}
-    wake, duplicates = rt.store.ingest([(channel_id, event["webhookEventId"], ev.conversation_id(channel_id, event), event)])
+
+    event = {
+        "type": f"x-connector.{name}",
+        "webhookEventId": "x" + job_id("i", idempotency_key)[2:],
+        "timestamp": timestamp_ms or int(time.time() * 1000),
+        "source": source,
+        "mode": "active",
+        "data": data,
+    }
+    wake, duplicates = rt.store.ingest(
+        [(channel_id, event["webhookEventId"], ev.conversation_id(channel_id, event), event)]
+    )
     if wake:
         enqueue_drains(rt, 1)
     return not duplicates

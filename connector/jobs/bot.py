@@ -7,6 +7,7 @@ animation is sent by the drain beside the new-friend profile fetch (`show_loadin
 batch is decided. A channel whose bot is disabled gets no responder, so the welcome text of
 conversation.py remains.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,6 +30,7 @@ def responder(rt, channel, now: datetime, hours_by_settings: dict):
     # Imported here: a worker whose channels have no bot never loads the index, numpy or the model.
     from connector.domain.bot import BotResponder
     from connector.domain.knowledge import Answerer
+
     hours = hours_by_settings.get(id(settings))
     if hours is None or hours[0] is not settings:
         hours = hours_by_settings[id(settings)] = (settings, settings.hours())
@@ -42,19 +44,26 @@ def responder(rt, channel, now: datetime, hours_by_settings: dict):
         m = meta.get(article.id) or {}
         if not m.get("u") and "{url_name}" in template:
             return None
-        return template.format(url_name=m.get("u") or "", id=article.id, article_number=m.get("n") or "",
-                               language=article.language)
+        return template.format(
+            url_name=m.get("u") or "", id=article.id, article_number=m.get("n") or "", language=article.language
+        )
 
-    return BotResponder(answerer, hours[1], settings, channel.text, lambda: now, language=channel.language,
-                        article_url=article_url)
+    return BotResponder(
+        answerer, hours[1], settings, channel.text, lambda: now, language=channel.language, article_url=article_url
+    )
 
 
 def wants_loading(channel, event: dict) -> bool:
     """Whether the bot will think about this event in a 1:1 chat (the animation is for those)."""
     src = event.get("source")
-    return (channel.settings.bot.enabled and event.get("type") in ("message", "postback")
-            and isinstance(src, dict) and src.get("type") == "user" and bool(src.get("userId"))
-            and event.get("mode") != "standby")
+    return (
+        channel.settings.bot.enabled
+        and event.get("type") in ("message", "postback")
+        and isinstance(src, dict)
+        and src.get("type") == "user"
+        and bool(src.get("userId"))
+        and event.get("mode") != "standby"
+    )
 
 
 def show_loading(rt, channel, event: dict) -> None:
@@ -68,6 +77,7 @@ def warm(rt) -> None:
     """Load what a worker's first answer would otherwise wait for (~0.4 s): each bot language's
     index, the embedding model and the Janome dictionary. Run by a starting worker, off its queue."""
     from connector.domain.knowledge import Answerer
+
     for lang in rt.config.bot_languages:
         index, _ = rt.knowledge_store.load_index(lang, rt.encoder)
         Answerer(index).decide("配送状況を知りたい")  # touches the analyser, the model and the index

@@ -6,6 +6,7 @@ The upload is one Composite call that also links the file to the Case and writes
 onto the message record. If an earlier attempt may have uploaded already, the message record is
 checked first, so a retry never creates a second file.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,14 +46,29 @@ def fetch(channel_id: str, item: dict) -> str:
             raise
         rt.blobs.put(CONTENT, key, data, CONTENT_TTL_S)
     name = item.get("file_name") or f"{item['type']}-{item['message_id']}{EXTENSIONS.get(item['type'], '')}"
-    parent = (CASE, KEY_FIELDS[CASE], item["case_key"]) if item.get("case_key") else \
-        (SESSION, KEY_FIELDS[SESSION], item["session_key"])
+    parent = (
+        (CASE, KEY_FIELDS[CASE], item["case_key"])
+        if item.get("case_key")
+        else (SESSION, KEY_FIELDS[SESSION], item["session_key"])
+    )
     store.set_marker(marker + ":try", {"at": 1}, ttl_s=CONTENT_TTL_S)
-    rt.salesforce.create_file(title=name, path_on_client=name, data_b64=base64.b64encode(data).decode(),
-                              parent=parent,
-                              then_update=(MESSAGE, KEY_FIELDS[MESSAGE], key,
-                                           {"Content_Status__c": "Stored", "File_Name__c": name[:255],
-                                            "File_Size__c": len(data), "Content_Document_Id__c": CONTENT_DOCUMENT_ID}))
+    rt.salesforce.create_file(
+        title=name,
+        path_on_client=name,
+        data_b64=base64.b64encode(data).decode(),
+        parent=parent,
+        then_update=(
+            MESSAGE,
+            KEY_FIELDS[MESSAGE],
+            key,
+            {
+                "Content_Status__c": "Stored",
+                "File_Name__c": name[:255],
+                "File_Size__c": len(data),
+                "Content_Document_Id__c": CONTENT_DOCUMENT_ID,
+            },
+        ),
+    )
     store.set_marker(marker, {"status": "Stored"}, ttl_s=CONTENT_TTL_S)
     rt.blobs.delete(CONTENT, key)
     log.info("content of message %s stored in Salesforce (%d bytes)", key, len(data))
@@ -68,4 +84,3 @@ def _final(rt, marker: str, key: str, status: str) -> str:
     rt.store.set_marker(marker, {"status": status}, ttl_s=CONTENT_TTL_S)
     log.warning("content of message %s not stored: %s", key, status)
     return status
-

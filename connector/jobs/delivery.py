@@ -13,6 +13,7 @@ operator messages (`push_once`).
   connection refused) clear the marker, and the reply may still go out by push.
 * Work LINE could not take now goes to a `finish` job with RQ retries.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,20 +73,33 @@ def deliver_reply(rt: Runtime, channel_id: str, reply) -> dict:
     if done:
         return done
     try:
-        return _sent(rt, reply.key, _send(rt, channel_id, reply.key, reply.to, reply.reply_token, reply.event_ms,
-                                          reply.messages))
+        return _sent(
+            rt, reply.key, _send(rt, channel_id, reply.key, reply.to, reply.reply_token, reply.event_ms, reply.messages)
+        )
     except Permanent as exc:
         return _failed(rt, reply.key, exc)
     except GatewayError as exc:
         log.warning("reply %s not delivered yet (%s); handing to a job", reply.key, exc)
         # A few seconds later, so the batch's own write of this record (status Pending) lands first.
-        enqueue(rt, FINISH_REPLY, channel_id, reply.key, reply.to, reply.reply_token, reply.event_ms,
-                reply.messages, reply.record_keys, key=job_id("reply", reply.key), delay_s=3)
+        enqueue(
+            rt,
+            FINISH_REPLY,
+            channel_id,
+            reply.key,
+            reply.to,
+            reply.reply_token,
+            reply.event_ms,
+            reply.messages,
+            reply.record_keys,
+            key=job_id("reply", reply.key),
+            delay_s=3,
+        )
         return {"status": "Pending", "error": str(exc)[:255], "at": None}
 
 
-def _send(rt: Runtime, channel_id: str, key: str, to: str, token: str | None, event_ms: int,
-          messages: list[dict]) -> list[str]:
+def _send(
+    rt: Runtime, channel_id: str, key: str, to: str, token: str | None, event_ms: int, messages: list[dict]
+) -> list[str]:
     """One delivery attempt (see the module doc). Returns LINE's message ids."""
     store, try_key = rt.store, key + ":try"
     tried = store.marker(try_key)
@@ -118,13 +132,21 @@ def _sent(rt: Runtime, key: str, ids: list[str]) -> dict:
 def _failed(rt: Runtime, key: str, exc: Exception | str) -> dict:
     result = {"status": "Failed", "error": str(exc)[:255], "at": time.time()}
     rt.store.set_marker(key, result)
-    log.error("delivery %s failed: %s", key, exc.code if isinstance(exc, GatewayError) and exc.code else
-                type(exc).__name__ if isinstance(exc, Exception) else "undeliverable")
+    log.error(
+        "delivery %s failed: %s",
+        key,
+        exc.code
+        if isinstance(exc, GatewayError) and exc.code
+        else type(exc).__name__
+        if isinstance(exc, Exception)
+        else "undeliverable",
+    )
     return result
 
 
-def finish(channel_id: str, key: str, to: str, token: str | None, event_ms: int, messages: list[dict],
-           record_keys: list[str]) -> None:
+def finish(
+    channel_id: str, key: str, to: str, token: str | None, event_ms: int, messages: list[dict], record_keys: list[str]
+) -> None:
     """RQ job: deliver a reply LINE could not take in the batch; then record its delivery status."""
     rt = get_runtime()
     result = rt.store.marker(key)

@@ -1,4 +1,5 @@
 """Replaying dead letters: events go back to their conversation, jobs back to their queue."""
+
 from __future__ import annotations
 
 from rq.exceptions import NoSuchJobError

@@ -5,6 +5,7 @@ backlog turns into few, large Salesforce calls while a quiet system answers each
 In a backlog, one batch's Salesforce write overlaps the next batch's LINE calls (`Drainer.run`).
 See store.py for the ordering and locking, conversation.py for what each event means.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,7 @@ class Step:
     entry: dict
     eid: str
     result: conversation.Result | None = None
-    error: str | None = None            # the domain could not apply it (a bug or bad data): dead letter
+    error: str | None = None  # the domain could not apply it (a bug or bad data): dead letter
 
 
 @dataclass
@@ -79,8 +80,9 @@ class Drainer:
                 if time.monotonic() > deadline:
                     enqueue_drains(self.rt, 1)
                     break
-                token, claimed = self.rt.store.claim(max_events=self.qs.batch_max_events,
-                                                     lock_ms=self.qs.lock_seconds * 1000)
+                token, claimed = self.rt.store.claim(
+                    max_events=self.qs.batch_max_events, lock_ms=self.qs.lock_seconds * 1000
+                )
                 if not claimed:
                     if writing is None:
                         break
@@ -185,12 +187,14 @@ class Drainer:
             try:
                 channel = self.rt.config.channel(entry["channel"])
                 ctx = conversation.Context(
-                    channel_id=channel.id, text=channel.text,
+                    channel_id=channel.id,
+                    text=channel.text,
                     profile=profile if not (state or {}).get("friend") else None,
                     reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
                     subject_max_chars=s.salesforce.case.subject_max_chars,
                     reply_in_groups=channel.settings.reply_in_groups,
-                    responder=self._responder(channel, now, responders))
+                    responder=self._responder(channel, now, responders),
+                )
                 step.result = conversation.apply(state, event, ctx)
                 state = step.result.state
                 log.info("event %s %s conv=%s: %s", eid, event.get("type"), _short(c.conv), step.result.note)

@@ -17,6 +17,7 @@ the sweep would find it again after its last retry.
 Images: the ContentVersion's bytes are fetched from Salesforce once, sealed in Redis and served
 to LINE from a short-lived signed URL on the relay (connector/web/media.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -133,6 +134,7 @@ def _write_back(rt, key: str, result: dict) -> None:
 
 # --------------------------------------------------------------------------- the sweep
 
+
 def sweep_due(rt) -> bool:
     """At most one sweep per `outbound_sweep_interval_seconds` across all workers."""
     ttl = max(1, int(rt.settings.routing.outbound_sweep_interval_seconds))
@@ -155,13 +157,19 @@ def sweep(rt, now: float | None = None) -> int:
         key = row.get("Message_Key__c") or ""
         if not key.startswith("op:") or key.startswith("op:pending:"):
             continue
-        record = {"id": row["Id"], "messageKey": key, "messageType": row.get("Type__c"), "text": row.get("Text__c"),
-                  "sessionKey": (row.get("Chat_Session__r") or {}).get("Session_Key__c"),
-                  "stickerPackageId": row.get("Sticker_Package_Id__c"), "stickerId": row.get("Sticker_Id__c"),
-                  "contentVersionId": None, "contentDocumentId": row.get("Content_Document_Id__c")}
+        record = {
+            "id": row["Id"],
+            "messageKey": key,
+            "messageType": row.get("Type__c"),
+            "text": row.get("Text__c"),
+            "sessionKey": (row.get("Chat_Session__r") or {}).get("Session_Key__c"),
+            "stickerPackageId": row.get("Sticker_Package_Id__c"),
+            "stickerId": row.get("Sticker_Id__c"),
+            "contentVersionId": None,
+            "contentDocumentId": row.get("Content_Document_Id__c"),
+        }
         enqueue(rt, DELIVER_OPERATOR_MESSAGE, rt.vault.seal_json(record), key=job_id("op", key))
         n += 1
     if n:
         log.info("outbound sweep: %d pending operator message(s) re-enqueued", n)
     return n
-

@@ -19,6 +19,7 @@ Entry points: the `queued` signal (the bot's or `session.handoff`'s handoff) -> 
 Salesforce callouts other than message.send -> `callout` job; the worker's sweeper -> `tick`
 (presence expiry, routing, notices, leftover effects, the outbound sweep).
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,10 +40,14 @@ log = logging.getLogger(__name__)
 
 def routing_config(settings) -> R.RoutingConfig:
     s = settings.routing
-    return R.RoutingConfig(default_capacity=s.default_capacity, presence_ttl_s=s.presence_ttl_seconds,
-                           entitled_priority=s.entitled_priority, notice_position_step=s.notice_position_step,
-                           notice_wait_change_s=s.notice_wait_change_seconds,
-                           notice_min_interval_s=s.notice_min_interval_seconds)
+    return R.RoutingConfig(
+        default_capacity=s.default_capacity,
+        presence_ttl_s=s.presence_ttl_seconds,
+        entitled_priority=s.entitled_priority,
+        notice_position_step=s.notice_position_step,
+        notice_wait_change_s=s.notice_wait_change_seconds,
+        notice_min_interval_s=s.notice_min_interval_seconds,
+    )
 
 
 # --------------------------------------------------------------------------- state changes
@@ -85,6 +90,7 @@ def tick(rt, now: float | None = None) -> None:
     if rt.routing_store.outbox_pending():
         enqueue(rt, ROUTING_FLUSH, key="routing-flush", retry=False, failure_ttl_s=3600)
     from connector.jobs.outbound import sweep_due
+
     if _operators_seen(rt, now) and sweep_due(rt):
         enqueue(rt, OUTBOUND_SWEEP, key="outbound-sweep", retry=False, failure_ttl_s=3600)
 
@@ -93,8 +99,10 @@ def _operators_seen(rt, now: float | None, within_s: float = 24 * 3600) -> bool:
     """Operator messages only exist where operators work: without any presence in the last day
     (or ever), the outbound sweep would only spend an API call a minute on nothing."""
     now = time.time() if now is None else now
-    return any(op.last_seen_at is not None and now - op.last_seen_at < within_s
-               for op in rt.routing_store.load().operators.values())
+    return any(
+        op.last_seen_at is not None and now - op.last_seen_at < within_s
+        for op in rt.routing_store.load().operators.values()
+    )
 
 
 def flush() -> int:
@@ -149,9 +157,14 @@ def callout(sealed: bytes) -> str:
         if not str(data.get("contactId") or "").startswith("003"):
             log.warning("identity.link ignored: not a Contact id")
             return "ignored"
-        submit_internal(rt, channel_id, source, "identity.linked",
-                        {"contact_id": data["contactId"], "entitled": bool(data.get("entitled"))},
-                        idempotency_key=env["id"])
+        submit_internal(
+            rt,
+            channel_id,
+            source,
+            "identity.linked",
+            {"contact_id": data["contactId"], "entitled": bool(data.get("entitled"))},
+            idempotency_key=env["id"],
+        )
         return "linked"
     if kind == "session.read":
         if source["type"] == "user":
@@ -161,10 +174,20 @@ def callout(sealed: bytes) -> str:
         if kind == "session.close":
             run(rt, lambda s, now: R.release(s, key, now))
             closed_ms = _ms(env.get("sentAt")) or int(time.time() * 1000)
-            submit_internal(rt, channel_id, source, operator_domain.CLOSED,
-                            {"session_key": key, "closed_by": data.get("userId"), "reason": data.get("reason"),
-                             "closed_ms": closed_ms, "case_status": rt.settings.routing.close_case_status},
-                            idempotency_key=env["id"])
+            submit_internal(
+                rt,
+                channel_id,
+                source,
+                operator_domain.CLOSED,
+                {
+                    "session_key": key,
+                    "closed_by": data.get("userId"),
+                    "reason": data.get("reason"),
+                    "closed_ms": closed_ms,
+                    "case_status": rt.settings.routing.close_case_status,
+                },
+                idempotency_key=env["id"],
+            )
             return "closed"
         if kind == "session.transfer":
             run(rt, lambda s, now: R.transfer(s, key, data.get("toUserId") or None, now))
@@ -251,28 +274,56 @@ def _effect(rt, channel, eff: dict, info: dict) -> tuple[list[Upsert], list[tupl
     if kind == "assignment":
         at_ms = int(eff["assigned_at"] * 1000)
         rkey = f"{key}:{at_ms}"
-        upserts = [Upsert(SESSION, key, {"Status__c": SessionStatus.OPERATOR, "Operator__c": eff["operator_id"],
-                                         "Assigned_At__c": sf_datetime(at_ms)})]
-        fields = {"Chat_Session__r": ref(SESSION, key), "Operator__c": eff["operator_id"],
-                  "Channel_Id__c": eff["channel_id"], "Queued_At__c": sf_datetime(eff["queued_at"] * 1000),
-                  "Assigned_At__c": sf_datetime(at_ms), "Wait_Seconds__c": round(eff["wait_s"]),
-                  "Operator_Load__c": eff["operator_load"], "Operator_Capacity__c": eff["operator_capacity"],
-                  "Reason__c": eff["reason"], "Priority__c": eff.get("priority") or 0,
-                  "Eligible_Operators__c": eff.get("eligible") or 0,
-                  "From_Operator__c": eff.get("from_operator_id")}
+        upserts = [
+            Upsert(
+                SESSION,
+                key,
+                {
+                    "Status__c": SessionStatus.OPERATOR,
+                    "Operator__c": eff["operator_id"],
+                    "Assigned_At__c": sf_datetime(at_ms),
+                },
+            )
+        ]
+        fields = {
+            "Chat_Session__r": ref(SESSION, key),
+            "Operator__c": eff["operator_id"],
+            "Channel_Id__c": eff["channel_id"],
+            "Queued_At__c": sf_datetime(eff["queued_at"] * 1000),
+            "Assigned_At__c": sf_datetime(at_ms),
+            "Wait_Seconds__c": round(eff["wait_s"]),
+            "Operator_Load__c": eff["operator_load"],
+            "Operator_Capacity__c": eff["operator_capacity"],
+            "Reason__c": eff["reason"],
+            "Priority__c": eff.get("priority") or 0,
+            "Eligible_Operators__c": eff.get("eligible") or 0,
+            "From_Operator__c": eff.get("from_operator_id"),
+        }
         if info.get("case_key"):
             upserts.append(Upsert(CASE, info["case_key"], {"OwnerId": eff["operator_id"]}))
             fields["Case__r"] = ref(CASE, info["case_key"])
         upserts.append(Upsert(ROUTING, rkey, fields))
         if rt.settings.routing.notify_assignment and eff["reason"] != "transfer":
             upserts += _system_message(rt, channel, key, channel.text("operator_assigned"), f"as:{rkey}")
-        return upserts, [(operator_domain.ASSIGNED, {"session_key": key, "operator_id": eff["operator_id"],
-                                                     "assigned_ms": at_ms}, f"assigned:{rkey}")]
+        return upserts, [
+            (
+                operator_domain.ASSIGNED,
+                {"session_key": key, "operator_id": eff["operator_id"], "assigned_ms": at_ms},
+                f"assigned:{rkey}",
+            )
+        ]
     if kind == "requeued":
         at_ms = int(eff["at"] * 1000)
-        return ([Upsert(SESSION, key, {"Status__c": SessionStatus.QUEUED, "Operator__c": None})],
-                [(operator_domain.REQUEUED, {"session_key": key, "operator_id": eff["operator_id"],
-                                             "reason": eff["reason"]}, f"requeued:{key}:{at_ms}")])
+        return (
+            [Upsert(SESSION, key, {"Status__c": SessionStatus.QUEUED, "Operator__c": None})],
+            [
+                (
+                    operator_domain.REQUEUED,
+                    {"session_key": key, "operator_id": eff["operator_id"], "reason": eff["reason"]},
+                    f"requeued:{key}:{at_ms}",
+                )
+            ],
+        )
     if kind == "queue_notice":
         notice = QueueNotice.from_dict(eff)
         return _system_message(rt, channel, key, notice_text(channel, notice), f"qn:{key}:{int(notice.at * 1000)}"), []
@@ -284,16 +335,20 @@ def notice_text(channel, notice: QueueNotice) -> str:
         return channel.text("queue_no_operator", position=notice.position)
     if notice.expected_wait_s == 0:
         return channel.text("queue_soon", position=notice.position)
-    return channel.text("queue_position", position=notice.position,
-                        minutes=max(1, math.ceil(notice.expected_wait_s / 60)))
+    return channel.text(
+        "queue_position", position=notice.position, minutes=max(1, math.ceil(notice.expected_wait_s / 60))
+    )
 
 
 def _system_message(rt, channel, session_key: str, text: str, key: str) -> list[Upsert]:
     """Push a text to the session's customer once (marker + retry key); returns its record."""
     _, _, to = operator_domain.parse_session_key(session_key)
     result = delivery.push_once(rt, channel.id, to, [{"type": "text", "text": text}], key)
-    fields = {"Chat_Session__r": ref(SESSION, session_key), "Direction__c": "System", "Type__c": "text",
-              "Text__c": text, **delivery.delivery_fields(result)}
+    fields = {
+        "Chat_Session__r": ref(SESSION, session_key),
+        "Direction__c": "System",
+        "Type__c": "text",
+        "Text__c": text,
+        **delivery.delivery_fields(result),
+    }
     return [Upsert(MESSAGE, "sys:" + job_id("n", key), fields)]
-
-

@@ -2,6 +2,7 @@
 
 The table is explicit: a signal with no handler is logged, never silently dropped.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,7 @@ log = logging.getLogger(__name__)
 
 HANDLERS = {
     "queued": routing.on_queued,  # a session was handed to people: routing, in its own job
-    "closed": bot.on_closed,      # a session closed: learn from the articles its operators sent
+    "closed": bot.on_closed,  # a session closed: learn from the articles its operators sent
 }
 
 

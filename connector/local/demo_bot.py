@@ -11,6 +11,7 @@ Knowledge articles are seeded into the sandbox's Salesforce and pulled with
 `connector knowledge sync` (the scheduled sync is switched off here so the demo controls when
 it runs). See docs/bot.md, "Integration".
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -23,16 +24,32 @@ OPEN_USER = "U7b1c5e0a2d" + "1" * 22
 CLOSED_USER = "U7b1c5e0a2d" + "2" * 22
 
 ARTICLES = [
-    ("kA05g000000RET1AAA", "返品・交換について", "returns",
-     "商品到着後8日以内であれば、マイページの「注文履歴」から返品を申請できます。申請後にお送りする返送用伝票を貼って、"
-     "商品をお近くのコンビニからご返送ください。返金は商品到着の確認後、5営業日以内にお支払い方法へ行います。"
-     "お客様都合の返品の場合、返送料はお客様のご負担となります。"),
-    ("kA05g000000SHP1AAA", "商品が届かない・配送状況の確認", "tracking",
-     "発送完了メールに記載のお問い合わせ番号で、配送業者のサイトから配送状況を確認できます。"),
-    ("kA05g000000PNT1AAA", "ポイントの有効期限", "points",
-     "ポイントの有効期限は、最後にポイントを獲得した日から1年間です。"),
-    ("kA05g000000PAY1AAA", "使えるお支払い方法", "payment",
-     "クレジットカード、コンビニ払い、後払い、PayPayがご利用いただけます。"),
+    (
+        "kA05g000000RET1AAA",
+        "返品・交換について",
+        "returns",
+        "商品到着後8日以内であれば、マイページの「注文履歴」から返品を申請できます。申請後にお送りする返送用伝票を貼って、"
+        "商品をお近くのコンビニからご返送ください。返金は商品到着の確認後、5営業日以内にお支払い方法へ行います。"
+        "お客様都合の返品の場合、返送料はお客様のご負担となります。",
+    ),
+    (
+        "kA05g000000SHP1AAA",
+        "商品が届かない・配送状況の確認",
+        "tracking",
+        "発送完了メールに記載のお問い合わせ番号で、配送業者のサイトから配送状況を確認できます。",
+    ),
+    (
+        "kA05g000000PNT1AAA",
+        "ポイントの有効期限",
+        "points",
+        "ポイントの有効期限は、最後にポイントを獲得した日から1年間です。",
+    ),
+    (
+        "kA05g000000PAY1AAA",
+        "使えるお支払い方法",
+        "payment",
+        "クレジットカード、コンビニ払い、後払い、PayPayがご利用いただけます。",
+    ),
 ]
 
 
@@ -40,12 +57,19 @@ def configure(stack):
     """Give channels 2 and 3 a bot (call before the stack starts). Returns the stack."""
     tz = ZoneInfo("Asia/Tokyo")
     today = datetime.now(tz).date()
-    open_cfg = {"enabled": True, "max_answer_chars": 120,
-                "article_url_template": "https://help.example.com/s/article/{url_name}",
-                "business_hours": {"weekly": {d: ["00:00-24:00"] for d in ALL_DAYS}, "japanese_holidays": False}}
-    closed_cfg = {"enabled": True,
-                  "business_hours": {"weekly": {d: ["10:00-19:00"] for d in ALL_DAYS},
-                                     "closures": [f"{today.isoformat()}..{(today + timedelta(days=2)).isoformat()}"]}}
+    open_cfg = {
+        "enabled": True,
+        "max_answer_chars": 120,
+        "article_url_template": "https://help.example.com/s/article/{url_name}",
+        "business_hours": {"weekly": {d: ["00:00-24:00"] for d in ALL_DAYS}, "japanese_holidays": False},
+    }
+    closed_cfg = {
+        "enabled": True,
+        "business_hours": {
+            "weekly": {d: ["10:00-19:00"] for d in ALL_DAYS},
+            "closures": [f"{today.isoformat()}..{(today + timedelta(days=2)).isoformat()}"],
+        },
+    }
     stack.channel_cfg[1]["bot"] = open_cfg
     stack.channel_cfg[2]["bot"] = closed_cfg
     stack.overrides.setdefault("knowledge", {})["sync_interval_seconds"] = 0
@@ -55,14 +79,28 @@ def configure(stack):
 def seed_and_sync(stack) -> None:
     sf = stack.sandbox.salesforce
     for article_id, title, url_name, summary in ARTICLES:
-        sf.insert("Knowledge__kav", {"KnowledgeArticleId": article_id, "Title": title, "UrlName": url_name,
-                                     "Summary": summary, "Language": "ja", "PublishStatus": "Online"})
+        sf.insert(
+            "Knowledge__kav",
+            {
+                "KnowledgeArticleId": article_id,
+                "Title": title,
+                "UrlName": url_name,
+                "Summary": summary,
+                "Language": "ja",
+                "PublishStatus": "Online",
+            },
+        )
     _sync(stack)
 
 
 def _sync(stack) -> None:
-    proc = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "knowledge", "sync"], env=stack.environ(),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "connector.entrypoints.cli", "knowledge", "sync"],
+        env=stack.environ(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode != 0:
         raise TimeoutError(f"connector knowledge sync failed: {proc.stderr[-500:]}")
     print("  $ connector knowledge sync")
@@ -84,8 +122,9 @@ def bot_steps(stack, step, says=None) -> dict[str, bool]:
 
     def tap(channel, user, data, label):
         n = len(line.delivered(user_id=user))
-        ev = line.send_event(channel, {"type": "postback", "postback": {"data": data},
-                                       "source": {"type": "user", "userId": user}})
+        ev = line.send_event(
+            channel, {"type": "postback", "postback": {"data": data}, "source": {"type": "user", "userId": user}}
+        )
         print(f"  customer taps 「{label}」   (postback {data}, webhook answered {ev['status']})")
         return _replies(stack, user, n)
 
@@ -98,30 +137,42 @@ def bot_steps(stack, step, says=None) -> dict[str, bool]:
 
     step("Bot: the customer taps 「解決しない」 → handed to the operators' queue")
     tap(ch_open, OPEN_USER, f"bot:unsolved:{article_id}", "解決しない")
-    session = stack.wait_until(lambda: [s for s in sf.records("LINE_Chat_Session__c")
-                                        if s.get("Channel_Id__c") == ch_open and s.get("Status__c") == "Queued"],
-                               what="the session queued")[0]
+    session = stack.wait_until(
+        lambda: [
+            s
+            for s in sf.records("LINE_Chat_Session__c")
+            if s.get("Channel_Id__c") == ch_open and s.get("Status__c") == "Queued"
+        ],
+        what="the session queued",
+    )[0]
     case = sf.get("Case", session["Case__c"])
     _show_case(sf, session, case)
 
     step("Bot (channel 3, outside business hours): 「解決しない」 → when people are back")
     answer3 = send(ch_closed, CLOSED_USER, "ポイントの有効期限はいつまでですか")
     replies = tap(ch_closed, CLOSED_USER, f"bot:unsolved:{_quick_article(answer3)}", "解決しない")
-    closed_session = stack.wait_until(lambda: [s for s in sf.records("LINE_Chat_Session__c")
-                                               if s.get("Channel_Id__c") == ch_closed], what="the session")[0]
-    closed_case = stack.wait_until(lambda: (c := sf.get("Case", closed_session["Case__c"])) and
-                                   c.get("LINE_Follow_Up__c") and c, what="the Case marked for follow-up")
+    closed_session = stack.wait_until(
+        lambda: [s for s in sf.records("LINE_Chat_Session__c") if s.get("Channel_Id__c") == ch_closed],
+        what="the session",
+    )[0]
+    closed_case = stack.wait_until(
+        lambda: (c := sf.get("Case", closed_session["Case__c"])) and c.get("LINE_Follow_Up__c") and c,
+        what="the Case marked for follow-up",
+    )
     print("  The bot keeps answering meanwhile:")
     later = send(ch_closed, CLOSED_USER, "支払い方法は何がありますか")
     closed_session = sf.get("LINE_Chat_Session__c", closed_session["Id"])
     _show_case(sf, closed_session, closed_case)
 
     step("Bot: an admin approves the question-example candidate; the next sync learns it")
-    candidates = stack.wait_until(lambda: sf.find("LINE_Question_Example__c", Status__c="Candidate"),
-                                  what="question-example candidates")
+    candidates = stack.wait_until(
+        lambda: sf.find("LINE_Question_Example__c", Status__c="Candidate"), what="question-example candidates"
+    )
     for c in candidates:
-        print(f"  candidate {c.get('Name')}: 「{c.get('Question__c')}」 → {c.get('Article_Title__c')} "
-              f"({c.get('Source__c')})")
+        print(
+            f"  candidate {c.get('Name')}: 「{c.get('Question__c')}」 → {c.get('Article_Title__c')} "
+            f"({c.get('Source__c')})"
+        )
     sf.update("LINE_Question_Example__c", candidates[0]["Id"], {"Status__c": "Approved"})
     print(f"  admin sets {candidates[0].get('Name')} to Approved")
     _sync(stack)
@@ -129,16 +180,21 @@ def bot_steps(stack, step, says=None) -> dict[str, bool]:
     bot_records = [m for m in sf.records("LINE_Chat_Message__c") if m.get("Direction__c") == "Bot"]
     transcript = [m for m in sf.records("LINE_Chat_Message__c") if m.get("Chat_Session__c") == session["Id"]]
     return {
-        "bot answered from Knowledge (article recorded on the message)":
-            bool(article_id) and any(m.get("Knowledge_Article_Id__c") == article_id for m in bot_records),
-        "answer has 解決した / 解決しない / オペレーターと話す": _labels(answer)[:3] == ["解決した", "解決しない", "オペレーターと話す"],
-        "not solved inside hours: session Queued, Case shows the handoff":
-            session.get("Status__c") == "Queued" and case.get("LINE_Handoff_Reason__c") == "Unsolved",
-        "whole bot transcript on the queued session": [m.get("Direction__c") for m in sorted(transcript, key=lambda m: m["Id"])][:4]
-            == ["Inbound", "Bot", "Inbound", "Bot"],
-        "not solved outside hours: next opening given, session stays Bot, Case for follow-up":
-            any("から対応いたします" in (m.get("text") or "") for m in replies) and closed_session.get("Status__c") == "Bot"
-            and bool(closed_case.get("LINE_Follow_Up__c")),
+        "bot answered from Knowledge (article recorded on the message)": bool(article_id)
+        and any(m.get("Knowledge_Article_Id__c") == article_id for m in bot_records),
+        "answer has 解決した / 解決しない / オペレーターと話す": _labels(answer)[:3]
+        == ["解決した", "解決しない", "オペレーターと話す"],
+        "not solved inside hours: session Queued, Case shows the handoff": session.get("Status__c") == "Queued"
+        and case.get("LINE_Handoff_Reason__c") == "Unsolved",
+        "whole bot transcript on the queued session": [
+            m.get("Direction__c") for m in sorted(transcript, key=lambda m: m["Id"])
+        ][:4]
+        == ["Inbound", "Bot", "Inbound", "Bot"],
+        "not solved outside hours: next opening given, session stays Bot, Case for follow-up": any(
+            "から対応いたします" in (m.get("text") or "") for m in replies
+        )
+        and closed_session.get("Status__c") == "Bot"
+        and bool(closed_case.get("LINE_Follow_Up__c")),
         "bot keeps answering outside hours": bool(_quick_article(later)),
         "not-solved answers became question-example candidates": len(candidates) >= 2,
     }
@@ -146,8 +202,9 @@ def bot_steps(stack, step, says=None) -> dict[str, bool]:
 
 def _replies(stack, user, n) -> list[dict]:
     line = stack.sandbox.line
-    deliveries = stack.wait_until(lambda: len(line.delivered(user_id=user)) > n and line.delivered(user_id=user),
-                                  what="the bot's reply")
+    deliveries = stack.wait_until(
+        lambda: len(line.delivered(user_id=user)) > n and line.delivered(user_id=user), what="the bot's reply"
+    )
     messages = [m for d in deliveries[n:] for m in d["messages"]]
     for d in deliveries[n:]:
         for m in d["messages"]:
@@ -171,10 +228,14 @@ def _quick_article(messages: list[dict]) -> str | None:
 
 
 def _show_case(sf, session, case) -> None:
-    print(f"  Session   {session.get('Name')}  Status {session.get('Status__c')}"
-          + (f"  Queued_At {session.get('Queued_At__c')}" if session.get("Queued_At__c") else ""))
-    print(f"  Case      #{case.get('CaseNumber')}  Status {case.get('Status')}  "
-          f"Handoff {case.get('LINE_Handoff_Reason__c')}  Follow-up {bool(case.get('LINE_Follow_Up__c'))}")
+    print(
+        f"  Session   {session.get('Name')}  Status {session.get('Status__c')}"
+        + (f"  Queued_At {session.get('Queued_At__c')}" if session.get("Queued_At__c") else "")
+    )
+    print(
+        f"  Case      #{case.get('CaseNumber')}  Status {case.get('Status')}  "
+        f"Handoff {case.get('LINE_Handoff_Reason__c')}  Follow-up {bool(case.get('LINE_Follow_Up__c'))}"
+    )
     print("  Transcript on the Case's session:")
     for m in sorted(sf.find("LINE_Chat_Message__c", Chat_Session__c=session["Id"]), key=lambda r: r["Id"]):
         text = (m.get("Text__c") or m.get("Postback_Data__c") or "").replace("\n", " ")

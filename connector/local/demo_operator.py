@@ -8,6 +8,7 @@ internal `session.handoff` event into the customer's ordered inbox: if the bot a
 the session off (its own "queued" signal), that event changes nothing; otherwise (bot disabled,
 or outside business hours) it queues the session the same way the bot would.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,28 +42,50 @@ def operator_steps(stack, step, says) -> None:
         return resp, (body, headers)
 
     def session_of(user: str) -> dict:
-        return stack.wait_until(lambda: (rt.store.get_state(f"{channel}:{user}") or {}).get("session"),
-                                what="the customer's session")
+        return stack.wait_until(
+            lambda: (rt.store.get_state(f"{channel}:{user}") or {}).get("session"), what="the customer's session"
+        )
 
     def hand_off(user: str) -> str:
         session = session_of(user)
-        submit_internal(rt, channel, {"type": "user", "userId": user}, "session.handoff", {"priority": 0},
-                        idempotency_key=f"demo-handoff:{session['key']}")
+        submit_internal(
+            rt,
+            channel,
+            {"type": "user", "userId": user},
+            "session.handoff",
+            {"priority": 0},
+            idempotency_key=f"demo-handoff:{session['key']}",
+        )
         return session["key"]
 
     def operator_of(key: str) -> str:
-        return stack.wait_until(lambda: next((s.get("Operator__c") for s in sf.find("LINE_Chat_Session__c", Session_Key__c=key)
-                                              if s.get("Status__c") == "Operator"), None), what="the assignment")
+        return stack.wait_until(
+            lambda: next(
+                (
+                    s.get("Operator__c")
+                    for s in sf.find("LINE_Chat_Session__c", Session_Key__c=key)
+                    if s.get("Status__c") == "Operator"
+                ),
+                None,
+            ),
+            what="the assignment",
+        )
 
     step("Operator chat: Aiko comes online in the console (presence.update callout, signed like Apex)")
     resp, _ = callout("presence.update", aiko, {"userId": aiko, "status": "Available", "capacity": 3})
     print(f"  {users[aiko]}: Available, capacity 3   (callout answered {resp.status_code})")
 
     step("Another customer asks for a person; only Aiko is available")
-    line.send_user_message(channel, OTHER, {"type": "text", "text": "支払い方法を変更したいので担当の方と話せますか"},
-                           display_name="佐藤 次郎")
+    line.send_user_message(
+        channel,
+        OTHER,
+        {"type": "text", "text": "支払い方法を変更したいので担当の方と話せますか"},
+        display_name="佐藤 次郎",
+    )
     other_key = hand_off(OTHER)
-    print(f"  customer 2 → LINE: 「支払い方法を変更したいので担当の方と話せますか」 → queued → {users[operator_of(other_key)]}")
+    print(
+        f"  customer 2 → LINE: 「支払い方法を変更したいので担当の方と話せますか」 → queued → {users[operator_of(other_key)]}"
+    )
 
     step("Ken comes online too; our customer asks for a person")
     resp, _ = callout("presence.update", ken, {"userId": ken, "status": "Available", "capacity": 3})
@@ -74,12 +97,17 @@ def operator_steps(stack, step, says) -> None:
     says({"type": "text", "text": "オペレーターと話したいです"}, "「オペレーターと話したいです」")
     key = hand_off(CUSTOMER)
     operator = operator_of(key)
-    record = stack.wait_until(lambda: next((r for r in sf.records("LINE_Routing__c")
-                                            if r.get("Routing_Key__c", "").startswith(key + ":")), None),
-                              what="the routing record")
+    record = stack.wait_until(
+        lambda: next(
+            (r for r in sf.records("LINE_Routing__c") if r.get("Routing_Key__c", "").startswith(key + ":")), None
+        ),
+        what="the routing record",
+    )
     case = sf.find("Case", LINE_Inquiry_Key__c=session_of(CUSTOMER).get("case_key") or key)
-    print(f"  routed to {users[operator]} (reason {record.get('Reason__c')}: {record.get('Operator_Load__c')} active "
-          f"chat(s) against {max(before_loads.values())}; waited {record.get('Wait_Seconds__c')} s)")
+    print(
+        f"  routed to {users[operator]} (reason {record.get('Reason__c')}: {record.get('Operator_Load__c')} active "
+        f"chat(s) against {max(before_loads.values())}; waited {record.get('Wait_Seconds__c')} s)"
+    )
     print(f"  Case owner → {users.get(case[0].get('OwnerId')) if case else '?'}; routing record {record.get('Name')}")
     stack.wait_until(lambda: len(line.delivered(user_id=CUSTOMER)) > before, what="the 'connected' text")
     for d in line.delivered(user_id=CUSTOMER)[before:]:
@@ -89,22 +117,48 @@ def operator_steps(stack, step, says) -> None:
     step(f"{users[operator]} replies in the console: a message record + the trigger's signed message.send callout")
     session_id = sf.find("LINE_Chat_Session__c", Session_Key__c=key)[0]["Id"]
     text = "お待たせしました。担当の佐藤です。ご注文の配送状況をお調べしますね。"
-    rid = sf.insert("LINE_Chat_Message__c", {
-        "Chat_Session__c": session_id, "Direction__c": "Operator", "Delivery_Status__c": "Pending",
-        "Type__c": "text", "Text__c": text, "Operator__c": operator, "Message_Key__c": f"op:pending:{secrets.token_hex(8)}"})
+    rid = sf.insert(
+        "LINE_Chat_Message__c",
+        {
+            "Chat_Session__c": session_id,
+            "Direction__c": "Operator",
+            "Delivery_Status__c": "Pending",
+            "Type__c": "text",
+            "Text__c": text,
+            "Operator__c": operator,
+            "Message_Key__c": f"op:pending:{secrets.token_hex(8)}",
+        },
+    )
     sf.update("LINE_Chat_Message__c", rid, {"Message_Key__c": "op:" + rid})  # what the after-insert trigger does
-    record_json = {"id": rid, "messageKey": "op:" + rid, "sessionKey": key, "messageType": "text", "text": text,
-                   "stickerPackageId": None, "stickerId": None, "contentVersionId": None}
+    record_json = {
+        "id": rid,
+        "messageKey": "op:" + rid,
+        "sessionKey": key,
+        "messageType": "text",
+        "text": text,
+        "stickerPackageId": None,
+        "stickerId": None,
+        "contentVersionId": None,
+    }
     before = len(line.delivered(user_id=CUSTOMER))
     resp, raw = callout("message.send", rid, {"records": [record_json]})
     print(f"  POST /salesforce/callout message.send → {resp.status_code}")
-    stack.wait_until(lambda: any(m.get("text") == text for d in line.delivered(user_id=CUSTOMER) for m in d["messages"]),
-                     what="the operator's reply on LINE")
-    sent = stack.wait_until(lambda: (sf.get("LINE_Chat_Message__c", rid) or {}).get("Delivery_Status__c") == "Sent"
-                            and sf.get("LINE_Chat_Message__c", rid), what="the delivery status")
+    stack.wait_until(
+        lambda: any(m.get("text") == text for d in line.delivered(user_id=CUSTOMER) for m in d["messages"]),
+        what="the operator's reply on LINE",
+    )
+    sent = stack.wait_until(
+        lambda: (
+            (sf.get("LINE_Chat_Message__c", rid) or {}).get("Delivery_Status__c") == "Sent"
+            and sf.get("LINE_Chat_Message__c", rid)
+        ),
+        what="the delivery status",
+    )
     push = [d for d in line.delivered(user_id=CUSTOMER) if any(m.get("text") == text for m in d["messages"])][0]
     print(f"  LINE → customer ({push['method']}, X-Line-Retry-Key {push['retry_key'][:8]}…): 「{text}」")
-    print(f"  message record: Delivery_Status__c {sent.get('Delivery_Status__c')}, LINE_Message_Id__c {sent.get('LINE_Message_Id__c')}")
+    print(
+        f"  message record: Delivery_Status__c {sent.get('Delivery_Status__c')}, LINE_Message_Id__c {sent.get('LINE_Message_Id__c')}"
+    )
 
     step("The same callout arrives again (a replay)")
     resp, _ = callout("message.send", rid, {}, raw=raw)
@@ -117,13 +171,27 @@ def operator_steps(stack, step, says) -> None:
     step(f"{users[operator]} closes the chat")
     resp, _ = callout("session.close", session_id, {"sessionKey": key, "userId": operator, "reason": CLOSE_REASON})
     print(f"  POST /salesforce/callout session.close → {resp.status_code}")
-    closed = stack.wait_until(lambda: next((s for s in sf.find("LINE_Chat_Session__c", Session_Key__c=key)
-                                            if s.get("Status__c") == "Closed"), None), what="the session closed")
-    case = stack.wait_until(lambda: next((c for c in sf.find("Case", LINE_Inquiry_Key__c=key)
-                                          if c.get("Status") == "Closed"), None), what="the Case closed")
-    stack.wait_until(lambda: any(m.get("text", "").startswith("お問い合わせありがとうございました")
-                                 for d in line.delivered(user_id=CUSTOMER) for m in d["messages"]), what="the closing text")
-    print(f"  session {closed.get('Name')}: Closed by {users.get(closed.get('Closed_By__c'))} 「{closed.get('Close_Reason__c')}」")
+    closed = stack.wait_until(
+        lambda: next(
+            (s for s in sf.find("LINE_Chat_Session__c", Session_Key__c=key) if s.get("Status__c") == "Closed"), None
+        ),
+        what="the session closed",
+    )
+    case = stack.wait_until(
+        lambda: next((c for c in sf.find("Case", LINE_Inquiry_Key__c=key) if c.get("Status") == "Closed"), None),
+        what="the Case closed",
+    )
+    stack.wait_until(
+        lambda: any(
+            m.get("text", "").startswith("お問い合わせありがとうございました")
+            for d in line.delivered(user_id=CUSTOMER)
+            for m in d["messages"]
+        ),
+        what="the closing text",
+    )
+    print(
+        f"  session {closed.get('Name')}: Closed by {users.get(closed.get('Closed_By__c'))} 「{closed.get('Close_Reason__c')}」"
+    )
     print(f"  Case #{case.get('CaseNumber')}: Status {case.get('Status')}")
     print(f"  LINE → customer (push): 「{rt.config.channel(channel).text('session_closed')}」")
     load = loads(rt)
@@ -132,15 +200,21 @@ def operator_steps(stack, step, says) -> None:
     step("Operator chat checks")
     routings = sf.records("LINE_Routing__c")
     checks = {
-        "routed to the least-loaded operator": before_loads.get(operator) == min(before_loads.values())
-        == record.get("Operator_Load__c") and record.get("Reason__c") in ("least_load", "longest_wait", "operator_id"),
-        "routing record written (queued/assigned/wait/load/reason)": all(record.get(f) is not None for f in (
-            "Queued_At__c", "Assigned_At__c", "Wait_Seconds__c", "Operator_Load__c", "Reason__c")) and len(routings) >= 2,
+        "routed to the least-loaded operator": before_loads.get(operator)
+        == min(before_loads.values())
+        == record.get("Operator_Load__c")
+        and record.get("Reason__c") in ("least_load", "longest_wait", "operator_id"),
+        "routing record written (queued/assigned/wait/load/reason)": all(
+            record.get(f) is not None
+            for f in ("Queued_At__c", "Assigned_At__c", "Wait_Seconds__c", "Operator_Load__c", "Reason__c")
+        )
+        and len(routings) >= 2,
         "Case owner is the operator": bool(sf.find("Case", LINE_Inquiry_Key__c=key, OwnerId=operator)),
         "operator reply on LINE exactly once": copies == 1,
         "replayed callout refused (409)": replay_status == 409,
         "delivery status written back (Sent)": sent.get("Delivery_Status__c") == "Sent",
-        "session and Case closed, operator freed": bool(closed and case) and load.get(operator) == before_loads[operator],
+        "session and Case closed, operator freed": bool(closed and case)
+        and load.get(operator) == before_loads[operator],
     }
     for name, ok in checks.items():
         print(f"  {'ok ' if ok else 'FAIL'} {name}")
@@ -157,11 +231,17 @@ def loads(rt) -> dict[str, int]:
 def _signed(secret: str, type_: str, subject: str, data: dict) -> tuple[bytes, dict]:
     """Body and headers exactly as LineConnectorCallout.send builds them."""
     now_ms = int(time.time() * 1000)
-    env = {"type": type_, "id": f"{subject}:{type_}:{now_ms}:{secrets.token_hex(4)}",
-           "sentAt": datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-           "data": data}
+    env = {
+        "type": type_,
+        "id": f"{subject}:{type_}:{now_ms}:{secrets.token_hex(4)}",
+        "sentAt": datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "data": data,
+    }
     body = json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = str(now_ms // 1000)
     signature = "v1=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/json", "X-Connector-Timestamp": timestamp,
-                  "X-Connector-Signature": signature}
+    return body, {
+        "Content-Type": "application/json",
+        "X-Connector-Timestamp": timestamp,
+        "X-Connector-Signature": signature,
+    }

@@ -5,6 +5,7 @@ worker processes are the production ones (same commands as the Procfile); only t
 in their configuration point at the sandbox. Secrets are generated per run and passed through
 the environment, as in production.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,6 +39,7 @@ def _die_with_parent() -> None:
     The kernel ties this to the forking *thread*, so it is only used from the main thread."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -56,9 +58,18 @@ def free_port() -> int:
 class LocalStack:
     """Start with `with LocalStack(...) as stack:`; everything started is stopped on exit."""
 
-    def __init__(self, redis_url: str | None = None, *, channels: int = 1, workers: int = 1,
-                 web_port: int | None = None, overrides: dict | None = None, log_level: str = "WARNING",
-                 workdir: str | None = None, flush_redis: bool = True):
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        channels: int = 1,
+        workers: int = 1,
+        web_port: int | None = None,
+        overrides: dict | None = None,
+        log_level: str = "WARNING",
+        workdir: str | None = None,
+        flush_redis: bool = True,
+    ):
         from connector.local.sandbox import Sandbox, SandboxChannel
         from connector.local.sandbox.salesforce_store import SalesforceUser
 
@@ -73,14 +84,23 @@ class LocalStack:
         self.worker_procs: list[subprocess.Popen] = []
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
-        public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        private_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        public_pem = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         self.channels = []
-        env = {"CONNECTOR_ENCRYPTION_KEYS": new_key(), "REDIS_URL": self.redis_url,
-               "SF_USERNAME": SF_USER, "SF_CONSUMER_KEY": SF_CONSUMER_KEY, "SF_PRIVATE_KEY": private_pem,
-               "CONNECTOR_CALLOUT_SECRETS": secrets.token_hex(32)}
+        env = {
+            "CONNECTOR_ENCRYPTION_KEYS": new_key(),
+            "REDIS_URL": self.redis_url,
+            "SF_USERNAME": SF_USER,
+            "SF_CONSUMER_KEY": SF_CONSUMER_KEY,
+            "SF_PRIVATE_KEY": private_pem,
+            "CONNECTOR_CALLOUT_SECRETS": secrets.token_hex(32),
+        }
         channel_cfg = []
         for i in range(channels):
             cid, name = f"20000000{i + 1:02d}", f"ch{i + 1}"
@@ -89,13 +109,21 @@ class LocalStack:
             env[f"LINE_{name.upper()}_TOKEN"] = token
             bot = f"Ubot{i + 1:028d}"
             self.channels.append(SandboxChannel(cid, secret, token, bot, f"{self.web_url}/line/webhook"))
-            channel_cfg.append({"id": cid, "name": name, "bot_user_id": bot,
-                                "secret_env": f"LINE_{name.upper()}_SECRET",
-                                "access_token_env": f"LINE_{name.upper()}_TOKEN"})
-        self.sandbox = Sandbox(channels=self.channels,
-                               metadata_dir=str(METADATA_DIR) if METADATA_DIR.is_dir() else None,
-                               salesforce_users=[SalesforceUser(SF_USER, "unused", SF_CONSUMER_KEY, public_pem)],
-                               ca_out=str(self.workdir / "sandbox-ca.pem"))
+            channel_cfg.append(
+                {
+                    "id": cid,
+                    "name": name,
+                    "bot_user_id": bot,
+                    "secret_env": f"LINE_{name.upper()}_SECRET",
+                    "access_token_env": f"LINE_{name.upper()}_TOKEN",
+                }
+            )
+        self.sandbox = Sandbox(
+            channels=self.channels,
+            metadata_dir=str(METADATA_DIR) if METADATA_DIR.is_dir() else None,
+            salesforce_users=[SalesforceUser(SF_USER, "unused", SF_CONSUMER_KEY, public_pem)],
+            ca_out=str(self.workdir / "sandbox-ca.pem"),
+        )
         self.env = env
         self.channel_cfg = channel_cfg
         self.overrides = overrides or {}
@@ -109,10 +137,18 @@ class LocalStack:
             "public_base_url": self.web_url,
             "log_level": self.log_level,
             "queue": {"name": "connector", "retry_intervals_seconds": [1, 2, 4, 8], "sweep_interval_seconds": 1},
-            "line": {"api_base_url": urls["line_api"], "data_base_url": urls["line_data"],
-                     "timeout_seconds": 5, "channels": self.channel_cfg},
-            "salesforce": {"login_url": urls["salesforce"], "auth": "jwt", "timeout_seconds": 10,
-                           "ca_bundle": self.sandbox.ca_path},
+            "line": {
+                "api_base_url": urls["line_api"],
+                "data_base_url": urls["line_data"],
+                "timeout_seconds": 5,
+                "channels": self.channel_cfg,
+            },
+            "salesforce": {
+                "login_url": urls["salesforce"],
+                "auth": "jwt",
+                "timeout_seconds": 10,
+                "ca_bundle": self.sandbox.ca_path,
+            },
             "twilio": {"api_base_url": urls["twilio"], "enabled": False},
         }
         return _deep_merge(data, self.overrides)
@@ -122,6 +158,7 @@ class LocalStack:
 
     def load_config(self):
         from connector.config import load_config
+
         return load_config(self.config_path, environ=self.environ())
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -141,14 +178,24 @@ class LocalStack:
     def start_web(self) -> None:
         cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "connector.entrypoints.wsgi:app"]
         env = {**self.environ(), "PORT": str(self.web_port), "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")}
-        self.procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self._log("web"), stderr=subprocess.STDOUT,
-                                           preexec_fn=_guard()))
+        self.procs.append(
+            subprocess.Popen(
+                cmd, env=env, cwd=ROOT, stdout=self._log("web"), stderr=subprocess.STDOUT, preexec_fn=_guard()
+            )
+        )
         _wait_http(self.web_url + "/healthz", timeout=20)
 
     def start_worker(self) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "connector.entrypoints.cli", "worker"]
-        proc = subprocess.Popen(cmd, env=self.environ(), cwd=ROOT, stdout=self._log(f"worker{len(self.worker_procs) + 1}"),
-                                stderr=subprocess.STDOUT, preexec_fn=_guard(), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=self.environ(),
+            cwd=ROOT,
+            stdout=self._log(f"worker{len(self.worker_procs) + 1}"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=_guard(),
+            start_new_session=True,
+        )
         self.procs.append(proc)
         self.worker_procs.append(proc)
         return proc
@@ -198,7 +245,9 @@ class LocalStack:
         return wait_for(predicate, timeout, interval, f"{what}; logs in {self.workdir}")
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.workdir.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.workdir.glob("*.log"))
+        )
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
@@ -241,9 +290,11 @@ def dev() -> int:
         print(f"  config               {stack.config_path}")
         print(f"  logs                 {stack.workdir}/*.log")
         print("Send a LINE message as a user:")
-        print(f"  curl -s -XPOST {stack.sandbox.urls['line_api']}/__sandbox__/line/users/U1/messages "
-              f"-H 'content-type: application/json' -d '{{\"channelId\": \"{stack.channels[0].channel_id}\", "
-              f"\"message\": {{\"type\": \"text\", \"text\": \"こんにちは\"}}}}'")
+        print(
+            f"  curl -s -XPOST {stack.sandbox.urls['line_api']}/__sandbox__/line/users/U1/messages "
+            f'-H \'content-type: application/json\' -d \'{{"channelId": "{stack.channels[0].channel_id}", '
+            f'"message": {{"type": "text", "text": "こんにちは"}}}}\''
+        )
         print("See what LINE delivered, and what Salesforce holds:")
         print(f"  curl -s {stack.sandbox.urls['line_api']}/__sandbox__/line/delivered?userId=U1")
         print(f"  curl -sk {stack.sandbox.urls['salesforce']}/__sandbox__/salesforce/records/LINE_Chat_Message__c")
@@ -258,4 +309,5 @@ def dev() -> int:
 
 def demo() -> int:
     from connector.local.demo import run
+
     return run()

@@ -1,5 +1,6 @@
 """Sealed bytes held in Redis for a while: media downloaded from LINE until Salesforce has them,
 images an operator sends until LINE has fetched them."""
+
 from __future__ import annotations
 
 import redis
@@ -8,7 +9,7 @@ from connector.storage.keys import Keys
 from connector.storage.vault import Vault
 
 CONTENT = "content"  # a customer's image/video/audio/file, by message key
-MEDIA = "media"      # an operator's image, by ContentVersion id
+MEDIA = "media"  # an operator's image, by ContentVersion id
 
 
 class Blobs:

@@ -18,6 +18,7 @@ Commands are packed here (RESP arrays of bytes) because redis-py's general path 
 retry wrapper, per-argument encoding) cost more CPU than the write itself in the ingress
 benchmark (docs/benchmarks.md).
 """
+
 from __future__ import annotations
 
 import os
@@ -60,6 +61,7 @@ def _greenlet_yield():
     if monkey is None or not monkey.is_module_patched("threading"):
         return None
     from gevent import sleep
+
     return sleep
 
 
@@ -84,8 +86,7 @@ class GroupCommit:
     caller's commands may be assumed applied, nor assumed not applied.
     """
 
-    def __init__(self, client: redis.Redis, *, scripts: dict[str, str] | None = None,
-                 wait_s: float | None = None):
+    def __init__(self, client: redis.Redis, *, scripts: dict[str, str] | None = None, wait_s: float | None = None):
         self._pool = client.connection_pool
         self._scripts = dict(scripts or {})  # sha1 -> source, loaded again on NOSCRIPT
         timeout = self._pool.connection_kwargs.get("socket_timeout") or 5.0
@@ -98,7 +99,7 @@ class GroupCommit:
         self._conn = None
         self._forks = _forks
         self._yield = _greenlet_yield()
-        self.batches = 0   # writes sent and commands sent, for tests and debugging
+        self.batches = 0  # writes sent and commands sent, for tests and debugging
         self.commands = 0
 
     def write(self, commands: Sequence[bytes]) -> list:
@@ -143,8 +144,11 @@ class GroupCommit:
         except BaseException as exc:
             for x in batch:
                 if x.replies is None and x.error is None:
-                    x.error = exc if isinstance(exc, redis.RedisError) else redis.ConnectionError(
-                        f"write interrupted: {type(exc).__name__}")
+                    x.error = (
+                        exc
+                        if isinstance(exc, redis.RedisError)
+                        else redis.ConnectionError(f"write interrupted: {type(exc).__name__}")
+                    )
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -192,7 +196,7 @@ class GroupCommit:
                 replies[i] = r
         i = 0
         for x in batch:
-            x.replies = replies[i:i + len(x.commands)]
+            x.replies = replies[i : i + len(x.commands)]
             i += len(x.commands)
         self.batches += 1
         self.commands += len(commands)

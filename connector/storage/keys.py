@@ -4,6 +4,7 @@ Nothing outside `connector.storage` builds a key: stores take a `Keys` and ask i
 receive the prefix and the fragments below (`LOCK`, `INBOX`, ...) as arguments, so a script and
 the Python side can never disagree about a name.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

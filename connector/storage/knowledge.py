@@ -6,6 +6,7 @@ Per language (keys.py):
     kb:{lang}:mark      LastModifiedDate high-water mark of the last sync (Salesforce's clock)
     kb:{lang}:lock      one sync per language at a time
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,10 @@ class KnowledgeStore:
         """Store a changed index (a new version: every worker reloads) and/or the new mark, at once."""
         pipe = self.r.pipeline(transaction=True)
         if state is not None:
-            pipe.set(self.keys.knowledge(lang), json.dumps(dict(state, format=STATE_FORMAT), ensure_ascii=False,
-                                                           separators=(",", ":")))
+            pipe.set(
+                self.keys.knowledge(lang),
+                json.dumps(dict(state, format=STATE_FORMAT), ensure_ascii=False, separators=(",", ":")),
+            )
             pipe.set(self.keys.knowledge(lang, "version"), secrets.token_hex(8))  # unique even after a flush
         if mark is not None:
             pipe.set(self.keys.knowledge(lang, "mark"), mark)
@@ -89,6 +92,10 @@ class KnowledgeStore:
                 index = KnowledgeIndex.from_state(state["index"], encoder=encoder)
                 meta = state.get("meta") or {}
             self._copies[lang] = (version, index, meta)
-            log.info("knowledge index %s loaded: version %s, %d article(s)", lang,
-                     version.decode() if version else "-", len(index))
+            log.info(
+                "knowledge index %s loaded: version %s, %d article(s)",
+                lang,
+                version.decode() if version else "-",
+                len(index),
+            )
             return index, meta

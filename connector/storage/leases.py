@@ -4,6 +4,7 @@ A lease is a key set with NX and an expiry. `acquire` hands back a token that `r
 present, so a holder whose lease expired can never release someone else's; `once` is a lease
 nobody releases: the first caller in each interval wins.
 """
+
 from __future__ import annotations
 
 import secrets

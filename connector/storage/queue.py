@@ -1,4 +1,5 @@
 """The RQ queue the relay's jobs go through (jobs/__init__.py owns how they are enqueued)."""
+
 from __future__ import annotations
 
 import redis

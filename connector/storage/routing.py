@@ -16,6 +16,7 @@ Keys (keys.Keys.routing, after the prefix): `routing:state` (sealed RoutingState
 `routing:outbox` (list), `routing:notices` (hash: session key -> last queue notice *committed*
 for sending), `routing:sessions` (hash: session key -> sealed {case_key, ...} given at handoff).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,15 @@ Step = Callable[[RoutingState, dict], tuple[RoutingState, list[dict], list[Queue
 
 
 class RoutingStore:
-    def __init__(self, client: redis.Redis, vault: Vault, *, keys: Keys | None = None, lock_ms: int = 15_000,
-                 wait_s: float = 10.0):
+    def __init__(
+        self,
+        client: redis.Redis,
+        vault: Vault,
+        *,
+        keys: Keys | None = None,
+        lock_ms: int = 15_000,
+        wait_s: float = 10.0,
+    ):
         self.r = client
         self.vault = vault
         self.keys = keys or Keys()

@@ -25,6 +25,7 @@ How ordering and "nothing lost, nothing twice" work:
 Every value holding personal data (events, state, dead letters) is sealed with the Vault.
 Scripts touch keys derived from the conversation id; this assumes a single Redis, not a cluster.
 """
+
 from __future__ import annotations
 
 import base64
@@ -107,7 +108,9 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('RPUSH', ARGV[3] .. '%(INBOX)s' .. ARGV[2], ARGV[4])
 redis.call('ZADD', KEYS[3], 'NX', ARGV[5], ARGV[2])
 return 1
-""" % {"INBOX": INBOX, }
+""" % {
+    "INBOX": INBOX,
+}
 
 
 @dataclass
@@ -115,18 +118,19 @@ class Claimed:
     conv: str
     state: dict | None
     attempts: int
-    entries: list[dict]          # opened entries: {"channel", "conv", "event", "received_at"}
+    entries: list[dict]  # opened entries: {"channel", "conv", "event", "received_at"}
     raw: list[bytes] = field(repr=False, default_factory=list)
 
 
 @dataclass
 class Outcome:
     """What to do with one claimed conversation after its batch ran."""
+
     conv: str
-    done: int                     # entries from the head that are finished (trimmed)
-    state: dict | None            # state after those entries (None: unchanged)
+    done: int  # entries from the head that are finished (trimmed)
+    state: dict | None  # state after those entries (None: unchanged)
     retry_at: float | None = None  # when the rest may be retried (None: as soon as possible)
-    failed: bool = False          # the rest failed: counts as an attempt
+    failed: bool = False  # the rest failed: counts as an attempt
 
 
 class Store:
@@ -171,10 +175,22 @@ class Store:
             return [], 0
         ttl, ready_key, doorbell = self.dedupe_ttl_s, self.ready_key, self.doorbell_key
         commands = [
-            pack("EVALSHA", self._ingest_sha, 4, self.keys.dedupe(channel_id, event_id), self.inbox_key(conv), ready_key,
-                 doorbell, ttl, self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event,
-                                                     "received_at": now}), conv, now, DOORBELL_MS)
-            for channel_id, event_id, conv, event in items]
+            pack(
+                "EVALSHA",
+                self._ingest_sha,
+                4,
+                self.keys.dedupe(channel_id, event_id),
+                self.inbox_key(conv),
+                ready_key,
+                doorbell,
+                ttl,
+                self.vault.seal_json({"channel": channel_id, "conv": conv, "event": event, "received_at": now}),
+                conv,
+                now,
+                DOORBELL_MS,
+            )
+            for channel_id, event_id, conv, event in items
+        ]
         results = self._writes.write(commands)  # with the other requests' writes: one round trip
         for res in results:
             if isinstance(res, Exception):
@@ -184,20 +200,24 @@ class Store:
         return ready, duplicates
 
     # -- worker side ----------------------------------------------------------------------------
-    def claim(self, *, max_events: int, lock_ms: int, now: float | None = None, scan: int = 1000) -> tuple[str, list[Claimed]]:
+    def claim(
+        self, *, max_events: int, lock_ms: int, now: float | None = None, scan: int = 1000
+    ) -> tuple[str, list[Claimed]]:
         now = time.time() if now is None else now
         token = secrets.token_hex(8)
         rows = self._claim(keys=[self.ready_key], args=[now, max_events, lock_ms, token, self.keys.prefix, scan])
         claimed = []
         for conv, state, attempts, entries in rows:
             conv = conv.decode() if isinstance(conv, bytes) else conv
-            claimed.append(Claimed(
-                conv=conv,
-                state=self.vault.open_json(state) if state else None,
-                attempts=int(attempts),
-                entries=[self.vault.open_json(e) for e in entries],
-                raw=list(entries),
-            ))
+            claimed.append(
+                Claimed(
+                    conv=conv,
+                    state=self.vault.open_json(state) if state else None,
+                    attempts=int(attempts),
+                    entries=[self.vault.open_json(e) for e in entries],
+                    raw=list(entries),
+                )
+            )
         return token, claimed
 
     def extend_locks(self, token: str, convs: Iterable[str], lock_ms: int) -> None:
@@ -213,9 +233,11 @@ class Store:
         for o in outcomes:
             state = self.vault.seal_json(o.state) if o.state is not None else b""
             retry_at = -1 if o.retry_at is None and not o.failed else (o.retry_at or time.time())
-            self._commit(keys=[self.ready_key],
-                         args=[token, self.keys.prefix, o.conv, o.done, state, retry_at, "1" if o.failed else "0"],
-                         client=pipe)
+            self._commit(
+                keys=[self.ready_key],
+                args=[token, self.keys.prefix, o.conv, o.done, state, retry_at, "1" if o.failed else "0"],
+                client=pipe,
+            )
         results = pipe.execute()
         return [o.conv for o, ok in zip(outcomes, results) if not ok]
 
@@ -233,13 +255,22 @@ class Store:
         return {"conversations": len(convs), "events": sum(lens)}
 
     # -- dead letters ---------------------------------------------------------------------------
-    def dead_letter(self, entry_raw: bytes, *, conv: str, kind: str, error: str, attempts: int,
-                    now: float | None = None) -> str:
+    def dead_letter(
+        self, entry_raw: bytes, *, conv: str, kind: str, error: str, attempts: int, now: float | None = None
+    ) -> str:
         now = time.time() if now is None else now
         dl_id = f"{int(now * 1000)}-{secrets.token_hex(4)}"
-        record = self.vault.seal_json({"id": dl_id, "conv": conv, "kind": kind, "error": error[:500],
-                                       "attempts": attempts, "at": now,
-                                       "entry_b64": base64.b64encode(entry_raw).decode()})
+        record = self.vault.seal_json(
+            {
+                "id": dl_id,
+                "conv": conv,
+                "kind": kind,
+                "error": error[:500],
+                "attempts": attempts,
+                "at": now,
+                "entry_b64": base64.b64encode(entry_raw).decode(),
+            }
+        )
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(self.keys.dead_letters, dl_id, record)
         pipe.zadd(self.keys.dead_letter_index, {dl_id: now})
@@ -280,8 +311,12 @@ class Store:
         rec = self.vault.open_json(raw)
         if rec["kind"] != "event":
             raise ValueError(f"dead letter {dl_id} is a {rec['kind']!r}, replay it with its own job")
-        return bool(self._replay(keys=[self.keys.dead_letters, self.keys.dead_letter_index, self.ready_key],
-                                 args=[dl_id, rec["conv"], self.keys.prefix, dead_letter_entry(rec), now]))
+        return bool(
+            self._replay(
+                keys=[self.keys.dead_letters, self.keys.dead_letter_index, self.ready_key],
+                args=[dl_id, rec["conv"], self.keys.prefix, dead_letter_entry(rec), now],
+            )
+        )
 
     # -- small shared keys ----------------------------------------------------------------------
     def marker(self, key: str) -> dict | None:

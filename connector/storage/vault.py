@@ -16,6 +16,7 @@ Values written by earlier versions with Fernet (tokens starting with "gAAAAA") a
 with the same keys, so an upgrade strands nothing in Redis; everything written now is AES-GCM
 (Fernet's AES-CBC + HMAC in Python cost 15 us per webhook, AES-GCM 2 us: docs/benchmarks.md).
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,6 +46,7 @@ class _Nonces:
     Each nonce is handed out once: under a lock across threads, and a forked child (gunicorn's
     workers are forks) throws away the block it inherited, so parent and child never share one.
     """
+
     SIZE, BLOCK = 12, 512
 
     def __init__(self):
@@ -60,7 +62,7 @@ class _Nonces:
             if self._pos == len(self._block):
                 self._block, self._pos = os.urandom(self.SIZE * self.BLOCK), 0
             self._pos += self.SIZE
-            return self._block[self._pos - self.SIZE:self._pos]
+            return self._block[self._pos - self.SIZE : self._pos]
 
 
 _nonce = _Nonces().take
@@ -78,8 +80,9 @@ class Vault:
         try:
             self._fernet = MultiFernet([Fernet(k) for k in raw])  # validates the keys; opens old values
         except ValueError:
-            raise ValueError("encryption keys must be url-safe base64 32-byte Fernet keys "
-                             "(make one with: connector keygen)") from None
+            raise ValueError(
+                "encryption keys must be url-safe base64 32-byte Fernet keys (make one with: connector keygen)"
+            ) from None
         self._keys: dict[bytes, AESGCM] = {}
         for k in raw:
             aead_key = _aead_key(k)

@@ -5,6 +5,7 @@ size limit · 503 Redis cannot take it (LINE redelivers) · 200 with an empty bo
 duplicate, or LINE's URL verification (empty `events`). LINE reads only the status, so no body is
 sent: a body costs gunicorn a second send() per request (docs/benchmarks.md).
 """
+
 from __future__ import annotations
 
 import base64
@@ -58,7 +59,9 @@ def webhook(name: str | None = None):
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             raise ValueError("events must be a list of objects")
     except (ValueError, KeyError, TypeError) as exc:
-        log.warning("line webhook rejected: signed body is not a webhook (%s) channel=%s", type(exc).__name__, channel.name)
+        log.warning(
+            "line webhook rejected: signed body is not a webhook (%s) channel=%s", type(exc).__name__, channel.name
+        )
         return jsonify(error="malformed webhook body"), 400
     if not events:
         return _ack()  # LINE's URL verification
@@ -67,7 +70,9 @@ def webhook(name: str | None = None):
     items = []
     for e in events:
         eid = ev.event_id(e)  # older payloads have none: derived from the raw event, then stamped in
-        items.append((channel.id, eid, ev.conversation_id(channel.id, e), {**ev.redacted(e, redact), "webhookEventId": eid}))
+        items.append(
+            (channel.id, eid, ev.conversation_id(channel.id, e), {**ev.redacted(e, redact), "webhookEventId": eid})
+        )
     try:
         wake, duplicates = rt.store.ingest(items)
         if wake:
@@ -77,8 +82,13 @@ def webhook(name: str | None = None):
         return jsonify(error="temporarily unavailable"), 503
     # A line per webhook at INFO cost about a fifth of the relay's CPU (docs/benchmarks.md, item 16):
     # the ordinary case is DEBUG; a redelivery is worth seeing.
-    log.log(logging.INFO if duplicates else logging.DEBUG, "line webhook channel=%s events=%d duplicates=%d",
-            channel.name, len(events), duplicates)
+    log.log(
+        logging.INFO if duplicates else logging.DEBUG,
+        "line webhook channel=%s events=%d duplicates=%d",
+        channel.name,
+        len(events),
+        duplicates,
+    )
     return _ack()
 
 

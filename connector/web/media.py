@@ -9,6 +9,7 @@ so a key rotation does not break URLs already sent). This endpoint reads Redis o
 
 200 image bytes · 404 bad, expired or unknown token (no detail about which).
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Operations endpoints: liveness, readiness, metrics (no personal data)."""
+
 from __future__ import annotations
 
 import logging
@@ -47,8 +48,12 @@ def metrics():
     rt = current_app.extensions["connector"]
     try:
         store = rt.store
-        body = {"backlog": store.backlog(), "dead_letters": len(store.dead_letters()),
-                "queued_jobs": rt.queue.count, "counters": store.metrics()}
+        body = {
+            "backlog": store.backlog(),
+            "dead_letters": len(store.dead_letters()),
+            "queued_jobs": rt.queue.count,
+            "counters": store.metrics(),
+        }
     except StorageError as exc:
         return jsonify(error=f"redis unavailable ({type(exc).__name__})"), 503
     return jsonify(body), 200

@@ -17,6 +17,7 @@ Contract (docs/salesforce.md): `POST /salesforce/callout`, JSON envelope
 signature · 409 replay · 413 too large · 503 Redis unavailable (Apex leaves the message Pending;
 the relay's sweeper delivers it later).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,15 @@ from connector.storage import StorageError
 log = logging.getLogger(__name__)
 bp = Blueprint("salesforce", __name__)
 
-TYPES = {"message.send", "session.close", "session.transfer", "session.decline", "session.read",
-         "presence.update", "identity.link"}
+TYPES = {
+    "message.send",
+    "session.close",
+    "session.transfer",
+    "session.decline",
+    "session.read",
+    "presence.update",
+    "identity.link",
+}
 MESSAGE_TYPES = {"text", "sticker", "image"}
 
 
@@ -64,8 +72,12 @@ def _envelope(body: bytes) -> dict:
         if not isinstance(records, list) or not records:
             raise ValueError("no records")
         for r in records:
-            if not isinstance(r, dict) or not str(r.get("messageKey") or "").startswith("op:") \
-                    or not isinstance(r.get("sessionKey"), str) or r.get("messageType") not in MESSAGE_TYPES:
+            if (
+                not isinstance(r, dict)
+                or not str(r.get("messageKey") or "").startswith("op:")
+                or not isinstance(r.get("sessionKey"), str)
+                or r.get("messageType") not in MESSAGE_TYPES
+            ):
                 raise ValueError("bad record")
     return env
 
@@ -86,7 +98,9 @@ def callout():
         log.error("salesforce callout rejected: CONNECTOR_CALLOUT_SECRETS is not set")
         return jsonify(error="invalid signature"), 401
     if not timestamp.isdigit() or not signature or not verify(secrets, timestamp, body, signature):
-        log.warning("salesforce callout rejected: %s signature (%d bytes)", "bad" if signature else "missing", len(body))
+        log.warning(
+            "salesforce callout rejected: %s signature (%d bytes)", "bad" if signature else "missing", len(body)
+        )
         return jsonify(error="invalid signature"), 401
     skew = abs(time.time() - int(timestamp))
     if skew > settings.callout_max_skew_seconds:

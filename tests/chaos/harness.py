@@ -26,6 +26,7 @@ Invariants (the `chaos.*` figures):
   a repeated push with the same X-Line-Retry-Key is answered 409 and not delivered again);
 * line_missing (reported, not a target): users who never received their welcome reply.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,10 +65,28 @@ class PrivateRedis:
 
     def start(self) -> "PrivateRedis":
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--appendonly", "yes",
-             "--appendfsync", "always", "--save", "", "--dir", self.dir, "--logfile", "redis.log"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--dir",
+                self.dir,
+                "--logfile",
+                "redis.log",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import redis
+
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
@@ -108,11 +127,24 @@ def add_faults(sb, p: float) -> None:
     sb.faults.add("line", "timeout", ms=2500, path=msg, probability=p / 3)
 
 
-def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker_kills: int = 6,
-              redis_restarts: int = 2, fault_p: float = 0.08, redelivery_p: float = 0.05,
-              duplicate_p: float = 0.03, sf_latency_ms: int = 20, line_latency_ms: int = 10,
-              rate: float = 250.0, drain_timeout_s: float = 300, settle_timeout_s: float = 30,
-              seed: int | None = None, log=print) -> dict:
+def run_chaos(
+    *,
+    events: int = 5000,
+    users: int = 200,
+    senders: int = 16,
+    worker_kills: int = 6,
+    redis_restarts: int = 2,
+    fault_p: float = 0.08,
+    redelivery_p: float = 0.05,
+    duplicate_p: float = 0.03,
+    sf_latency_ms: int = 20,
+    line_latency_ms: int = 10,
+    rate: float = 250.0,
+    drain_timeout_s: float = 300,
+    settle_timeout_s: float = 30,
+    seed: int | None = None,
+    log=print,
+) -> dict:
     from connector.local.devstack import LocalStack
 
     rng = random.Random(seed)
@@ -137,7 +169,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
         per_user = defaultdict(list)
         for i in range(events):
             per_user[ids[i % users]].append(i)
-        acked: dict[str, dict] = {}          # message id -> {"user", "ts", "eid"}
+        acked: dict[str, dict] = {}  # message id -> {"user", "ts", "eid"}
         lock = threading.Lock()
         sending = threading.Event()
         sending.set()
@@ -148,7 +180,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
             except Exception:  # noqa: BLE001 - a broken connection is a non-200 to LINE
                 return 0
 
-        per_sender_interval = senders / rate   # open-loop pacing: `rate` events/s over all senders
+        per_sender_interval = senders / rate  # open-loop pacing: `rate` events/s over all senders
 
         def play(my_users: list[str]) -> None:
             r = random.Random(rng.random())
@@ -163,8 +195,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
                     if delay > 0:
                         time.sleep(delay)
                     n = queues[u].pop(0)
-                    ev = sb.line.send_user_message(ch, u, {"type": "text", "text": f"chaos message {n}"},
-                                                   deliver=False)
+                    ev = sb.line.send_user_message(ch, u, {"type": "text", "text": f"chaos message {n}"}, deliver=False)
                     status = deliver([ev])
                     tries = 1
                     while status != 200:
@@ -201,7 +232,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
         def chaos() -> None:
             plan = ["kill"] * worker_kills + ["redis"] * redis_restarts + ["expire"] * 2 + ["limit"]
             rng.shuffle(plan)
-            expected_s = events / rate     # the sending phase; the drain runs alongside it
+            expected_s = events / rate  # the sending phase; the drain runs alongside it
             gap = expected_s / (len(plan) + 1)
             for action in plan:
                 time.sleep(rng.uniform(0.6, 1.4) * gap)
@@ -228,6 +259,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
 
         def fast_forward() -> None:
             import redis
+
             seen = None
             while not stop_ff.wait(0.5):
                 ensure_workers()
@@ -270,6 +302,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
         sb.faults.clear()
 
         import redis
+
         def drained() -> bool:
             try:
                 r = redis.Redis.from_url(rds.url, socket_timeout=1)
@@ -277,11 +310,13 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
                 return r.zcard("ln:ready") == 0 and set(acked) <= have
             except redis.RedisError:
                 return False
+
         deadline = time.time() + drain_timeout_s
         while time.time() < deadline and not drained():
             time.sleep(0.5)
         drain_s = time.time() - t0 - send_s
         from rq import Queue
+
         q = Queue(stack.load_config().settings.queue.name, connection=redis.Redis.from_url(rds.url))
 
         def jobs_settled() -> bool:  # pushes and status updates waiting for a retry
@@ -291,6 +326,7 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
                 return q.count == 0 and q.scheduled_job_registry.count == 0
             except redis.RedisError:
                 return False
+
         settle_deadline = time.time() + settle_timeout_s
         log("chaos: drained; waiting for queued LINE sends and status updates to settle")
         while time.time() < settle_deadline and not jobs_settled():
@@ -300,15 +336,32 @@ def run_chaos(*, events: int = 5000, users: int = 200, senders: int = 16, worker
         result = check(sb, acked, users=ids)
         r = redis.Redis.from_url(rds.url, socket_timeout=1)
         dead = r.zcard("ln:dlq:index")
-        result["rq"] = {"queued": q.count, "scheduled": q.scheduled_job_registry.count,
-                        "started": q.started_job_registry.count, "failed": q.failed_job_registry.count}
-        result.update({
-            "events": len(acked), "users": users, "send_s": round(send_s, 1), "drain_s": round(drain_s, 1),
-            "dead_letters": dead, "stats": dict(stats), "worker_exit_codes": exit_codes,
-            "worker_errors": _errors(stack.workdir),
-            "faults_fired": dict(Counter(f"{e['fault']}" for svc in ("salesforce", "line_api", "line_data")
-                                         for e in sb.request_log(svc) if e.get("fault"))),
-        })
+        result["rq"] = {
+            "queued": q.count,
+            "scheduled": q.scheduled_job_registry.count,
+            "started": q.started_job_registry.count,
+            "failed": q.failed_job_registry.count,
+        }
+        result.update(
+            {
+                "events": len(acked),
+                "users": users,
+                "send_s": round(send_s, 1),
+                "drain_s": round(drain_s, 1),
+                "dead_letters": dead,
+                "stats": dict(stats),
+                "worker_exit_codes": exit_codes,
+                "worker_errors": _errors(stack.workdir),
+                "faults_fired": dict(
+                    Counter(
+                        f"{e['fault']}"
+                        for svc in ("salesforce", "line_api", "line_data")
+                        for e in sb.request_log(svc)
+                        if e.get("fault")
+                    )
+                ),
+            }
+        )
         return result
     finally:
         try:
@@ -349,9 +402,22 @@ def check(sb, acked: dict[str, dict], users: list[str]) -> dict:
     keyed = Counter(d["retry_key"] for d in deliveries if d.get("retry_key"))
     line_dups = max(line_dups, sum(c - 1 for c in keyed.values() if c > 1))
     dup_keys = {k for k, c in seen.items() if c > 1}
-    dup_sample = [[(d["method"], d.get("retry_key"), round(d["at"], 2)) for d in deliveries
-                   if (d["to"], json.dumps(d["messages"], sort_keys=True, ensure_ascii=False)) == k] for k in list(dup_keys)[:3]]
+    dup_sample = [
+        [
+            (d["method"], d.get("retry_key"), round(d["at"], 2))
+            for d in deliveries
+            if (d["to"], json.dumps(d["messages"], sort_keys=True, ensure_ascii=False)) == k
+        ]
+        for k in list(dup_keys)[:3]
+    ]
     replied = {d["to"] for d in deliveries}
-    return {"lost": len(lost), "duplicates": duplicates, "order_violations": order, "line_duplicates": line_dups,
-            "line_deliveries": len(deliveries), "line_missing": sum(1 for u in users if u not in replied),
-            "lost_sample": lost[:5], "line_duplicate_sample": dup_sample}
+    return {
+        "lost": len(lost),
+        "duplicates": duplicates,
+        "order_violations": order,
+        "line_duplicates": line_dups,
+        "line_deliveries": len(deliveries),
+        "line_missing": sum(1 for u in users if u not in replied),
+        "lost_sample": lost[:5],
+        "line_duplicate_sample": dup_sample,
+    }

@@ -1,6 +1,7 @@
 """Short chaos run (the full one is `make chaos`): nothing acknowledged is lost, nothing twice,
 order kept, no LINE message delivered twice - through worker SIGKILLs, a Redis restart and
 injected Salesforce/LINE faults. Needs `redis-server` (a private instance with AOF is started)."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,10 +15,22 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server (apt-get install redis-server)")
 def test_short_chaos_run_keeps_the_invariants():
-    result = run_chaos(events=600, users=40, senders=8, worker_kills=2, redis_restarts=1, fault_p=0.08, rate=60,
-                       drain_timeout_s=40, seed=7, log=lambda *_: None)
-    summary = {k: result[k] for k in ("events", "lost", "duplicates", "order_violations", "line_duplicates",
-                                      "dead_letters", "stats")}
+    result = run_chaos(
+        events=600,
+        users=40,
+        senders=8,
+        worker_kills=2,
+        redis_restarts=1,
+        fault_p=0.08,
+        rate=60,
+        drain_timeout_s=40,
+        seed=7,
+        log=lambda *_: None,
+    )
+    summary = {
+        k: result[k]
+        for k in ("events", "lost", "duplicates", "order_violations", "line_duplicates", "dead_letters", "stats")
+    }
     assert result["events"] == 600, summary
     assert result["lost"] == 0, summary
     assert result["duplicates"] == 0, summary

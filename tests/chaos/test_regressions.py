@@ -3,6 +3,7 @@
 * A reply that LINE applied but answered 5xx must not be pushed again (LINE duplicate).
 * A worker must survive a Redis restart (it used to exit with status 1).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -19,10 +20,14 @@ needs_redis_server = pytest.mark.skipif(not shutil.which("redis-server"), reason
 @needs_redis_server
 def test_a_reply_applied_but_answered_5xx_is_not_pushed_again():
     from connector.local.devstack import LocalStack
+
     rds = PrivateRedis().start()
     try:
-        with LocalStack(redis_url=rds.url, workers=1,
-                        overrides={"queue": {"retry_intervals_seconds": [1, 1, 1], "sweep_interval_seconds": 1}}) as stack:
+        with LocalStack(
+            redis_url=rds.url,
+            workers=1,
+            overrides={"queue": {"retry_intervals_seconds": [1, 1, 1], "sweep_interval_seconds": 1}},
+        ) as stack:
             sb = stack.sandbox
             sb.faults.add("line", "after_apply_status", status=500, path="/v2/bot/message/reply", count=1)
             user = "U" + "d" * 32
@@ -38,6 +43,7 @@ def test_a_reply_applied_but_answered_5xx_is_not_pushed_again():
 @needs_redis_server
 def test_a_worker_survives_a_redis_restart():
     from connector.local.devstack import LocalStack
+
     rds = PrivateRedis().start()
     try:
         with LocalStack(redis_url=rds.url, workers=1, overrides={"queue": {"sweep_interval_seconds": 1}}) as stack:
@@ -48,7 +54,10 @@ def test_a_worker_survives_a_redis_restart():
             assert worker.poll() is None, f"the worker exited with status {worker.returncode} after a Redis restart"
             user = "U" + "e" * 32
             stack.sandbox.line.send_user_message(stack.channels[0].channel_id, user, {"type": "text", "text": "hi"})
-            stack.wait_until(lambda: stack.sandbox.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound"),
-                             20, what="the message in Salesforce after the restart")
+            stack.wait_until(
+                lambda: stack.sandbox.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound"),
+                20,
+                what="the message in Salesforce after the restart",
+            )
     finally:
         rds.stop()

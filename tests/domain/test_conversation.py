@@ -1,4 +1,5 @@
 """The conversation state machine: what each LINE event becomes in Salesforce and on LINE."""
+
 from __future__ import annotations
 
 from connector.domain import conversation
@@ -14,8 +15,14 @@ def ctx(**kw):
 
 
 def event(n=1, type_="message", ts=1700000000000 + 1000, **extra):
-    e = {"type": type_, "mode": "active", "timestamp": ts + n, "webhookEventId": f"EV{n:024d}",
-         "replyToken": f"rt{n}", "source": {"type": "user", "userId": USER}}
+    e = {
+        "type": type_,
+        "mode": "active",
+        "timestamp": ts + n,
+        "webhookEventId": f"EV{n:024d}",
+        "replyToken": f"rt{n}",
+        "source": {"type": "user", "userId": USER},
+    }
     if type_ == "message":
         e["message"] = extra.pop("message", {"id": f"9{n:017d}", "type": "text", "text": "こんにちは"})
     e.update(extra)
@@ -68,11 +75,14 @@ def test_unsend_clears_the_text_and_marks_the_message_in_its_own_session():
     first = conversation.apply(None, event(1, message={"id": "42", "type": "text", "text": "消したい"}), ctx())
     res = conversation.apply(first.state, event(3, "unsend", unsend={"messageId": "42"}), ctx())
     assert [(u.key, u.fields["Text__c"], u.fields["Unsent__c"], u.fields["Chat_Session__r"]) for u in res.upserts] == [
-        ("42", "", True, {"Session_Key__c": first.state["session"]["key"]})]
+        ("42", "", True, {"Session_Key__c": first.state["session"]["key"]})
+    ]
 
 
 def test_unsend_of_a_message_never_recorded_writes_nothing():
-    res = conversation.apply({"friend": {"key": "k", "user_id": USER}}, event(3, "unsend", unsend={"messageId": "42"}), ctx())
+    res = conversation.apply(
+        {"friend": {"key": "k", "user_id": USER}}, event(3, "unsend", unsend={"messageId": "42"}), ctx()
+    )
     assert res.upserts == [] and "not recorded" in res.note
 
 
@@ -119,24 +129,55 @@ def test_a_case_is_reopened_within_the_reopen_window():
 
 
 def test_emoji_are_kept_as_placeholders():
-    msg = {"id": "5", "type": "text", "text": "$ ありがとう $",
-           "emojis": [{"index": 0, "length": 1, "productId": "P1", "emojiId": "001"},
-                      {"index": 8, "length": 1, "productId": "P2", "emojiId": "002"}]}
+    msg = {
+        "id": "5",
+        "type": "text",
+        "text": "$ ありがとう $",
+        "emojis": [
+            {"index": 0, "length": 1, "productId": "P1", "emojiId": "001"},
+            {"index": 8, "length": 1, "productId": "P2", "emojiId": "002"},
+        ],
+    }
     res = conversation.apply(None, event(message=msg), ctx())
     inbound = [u for u in res.upserts if u.sobject == MESSAGE and u.key == "5"][0]
     assert inbound.fields["Text__c"] == "(emoji:P1/001) ありがとう (emoji:P2/002)"
 
 
 def test_sticker_location_and_media_fields():
-    sticker = conversation.apply(None, event(message={"id": "7", "type": "sticker", "packageId": "446",
-                                                      "stickerId": "1988", "keywords": ["Thanks", "OK"]}), ctx())
+    sticker = conversation.apply(
+        None,
+        event(
+            message={
+                "id": "7",
+                "type": "sticker",
+                "packageId": "446",
+                "stickerId": "1988",
+                "keywords": ["Thanks", "OK"],
+            }
+        ),
+        ctx(),
+    )
     fields = [u for u in sticker.upserts if u.key == "7"][0].fields
     assert fields["Sticker_Keywords__c"] == "Thanks, OK"
     assert fields["Preview_URL__c"].endswith("/sticker/1988/android/sticker.png")
-    loc = conversation.apply(None, event(message={"id": "8", "type": "location", "title": "東京駅",
-                                                  "address": "東京都千代田区", "latitude": 35.68, "longitude": 139.76}), ctx())
+    loc = conversation.apply(
+        None,
+        event(
+            message={
+                "id": "8",
+                "type": "location",
+                "title": "東京駅",
+                "address": "東京都千代田区",
+                "latitude": 35.68,
+                "longitude": 139.76,
+            }
+        ),
+        ctx(),
+    )
     assert [u for u in loc.upserts if u.key == "8"][0].fields["Latitude__c"] == 35.68
-    img = conversation.apply(None, event(message={"id": "9", "type": "image", "contentProvider": {"type": "line"}}), ctx())
+    img = conversation.apply(
+        None, event(message={"id": "9", "type": "image", "contentProvider": {"type": "line"}}), ctx()
+    )
     assert img.content[0]["message_id"] == "9"
     assert [u for u in img.upserts if u.key == "9"][0].fields["Content_Status__c"] == "Pending"
 
@@ -149,16 +190,23 @@ def test_group_messages_are_recorded_without_contact_or_case_and_not_answered():
 
 
 def test_channel_level_and_unknown_events_are_only_logged():
-    for e in ({"type": "activated", "timestamp": 1, "webhookEventId": "A"},
-              {"type": "somethingNew", "timestamp": 1, "webhookEventId": "B", "source": {"type": "user", "userId": USER}}):
+    for e in (
+        {"type": "activated", "timestamp": 1, "webhookEventId": "A"},
+        {"type": "somethingNew", "timestamp": 1, "webhookEventId": "B", "source": {"type": "user", "userId": USER}},
+    ):
         res = conversation.apply(None, e, ctx())
         assert res.upserts == [] and res.replies == [] and res.note
 
 
 def test_identity_linking_moves_the_friend_and_the_open_inquiry_to_the_verified_contact():
     first = conversation.apply(None, event(1), ctx())
-    link = {"type": "x-connector.identity.linked", "webhookEventId": "X1", "timestamp": 1700000005000,
-            "source": {"type": "user", "userId": USER}, "data": {"contact_id": "003000000000001AAA"}}
+    link = {
+        "type": "x-connector.identity.linked",
+        "webhookEventId": "X1",
+        "timestamp": 1700000005000,
+        "source": {"type": "user", "userId": USER},
+        "data": {"contact_id": "003000000000001AAA"},
+    }
     res = conversation.apply(first.state, link, ctx())
     assert {(u.sobject, tuple(sorted(u.fields.items()))) for u in res.upserts} == {
         (FRIEND, (("Contact__c", "003000000000001AAA"), ("Verified__c", True))),
@@ -172,6 +220,14 @@ def test_identity_linking_moves_the_friend_and_the_open_inquiry_to_the_verified_
 
 
 def test_an_unknown_internal_event_is_ignored_with_a_note():
-    res = conversation.apply(None, {"type": "x-connector.nope", "webhookEventId": "X2", "timestamp": 1,
-                                    "source": {"type": "user", "userId": USER}}, ctx())
+    res = conversation.apply(
+        None,
+        {
+            "type": "x-connector.nope",
+            "webhookEventId": "X2",
+            "timestamp": 1,
+            "source": {"type": "user", "userId": USER},
+        },
+        ctx(),
+    )
     assert res.upserts == [] and "no handler" in res.note

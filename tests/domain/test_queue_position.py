@@ -58,7 +58,9 @@ def test_positions_follow_routing_order():
     s = with_queue(full_ops(2), "a", "b")
     s, _ = enqueue(s, "vip", "ch", T0 + 10, priority=1)
     assert [(x.session_key, x.position) for x in queue_positions(s, T0 + 11, AHT)] == [
-        ("vip", 1), ("a", 2), ("b", 3),
+        ("vip", 1),
+        ("a", 2),
+        ("b", 3),
     ]
 
 

@@ -43,9 +43,7 @@ def op(id, *, load=0, capacity=3, status=Presence.AVAILABLE, last=None, seen=T0,
 
 
 def state_of(*ops, queue=()):
-    assigned = {
-        k: QueuedSession(k, "ch", T0 - 600) for o in ops for k in o.active
-    }
+    assigned = {k: QueuedSession(k, "ch", T0 - 600) for o in ops for k in o.active}
     return RoutingState(operators={o.id: o for o in ops}, queue=tuple(queue), assigned=assigned)
 
 
@@ -241,7 +239,12 @@ def test_transfer_to_operator():
     assert operator_of(s, "s1") == "b"
     a = eff[0]
     assert (a.reason, a.from_operator_id, a.operator_id, a.wait_s, a.operator_load, a.queued_at) == (
-        "transfer", "a", "b", 0.0, 1, T0,
+        "transfer",
+        "a",
+        "b",
+        0.0,
+        1,
+        T0,
     )
     assert s.operators["a"].load == 0 and s.operators["b"].load == 2
     check_invariants(s)

@@ -1,4 +1,5 @@
 """Fuzzing fixtures: the real Flask app (create_app) on the test Redis, with a callout secret."""
+
 from __future__ import annotations
 
 import pytest

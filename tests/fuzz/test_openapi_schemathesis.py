@@ -5,6 +5,7 @@ documented 4xx), and again signed on arrival by a small test-only middleware, so
 bodies reach the parsing behind the signature check. Checks: no 5xx other than a documented 503,
 status codes and response bodies conform to the spec.
 """
+
 from __future__ import annotations
 
 import io
@@ -68,5 +69,7 @@ def test_api_conforms(case, wsgi):
     for signed in (False, True):
         headers = {"X-Fuzz-Sign": "1"} if signed else {}
         response = case.call(app=wsgi, headers=headers)
-        case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
-                                                 content_type_conformance, response_schema_conformance])
+        case.validate_response(
+            response,
+            checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+        )

@@ -23,6 +23,10 @@ def test_one_shared_model_gives_normalised_vectors() -> None:
 def test_paraphrases_are_closer_than_other_topics() -> None:
     enc = get_encoder()
     q = enc.queries(["荷物がまだ来ない"])[0]
-    shipping, password = enc.passages(["配送状況の確認方法\n発送メールの追跡番号からご確認いただけます。",
-                                       "パスワードの再設定\nログイン画面から再設定してください。"])
+    shipping, password = enc.passages(
+        [
+            "配送状況の確認方法\n発送メールの追跡番号からご確認いただけます。",
+            "パスワードの再設定\nログイン画面から再設定してください。",
+        ]
+    )
     assert q @ shipping > q @ password

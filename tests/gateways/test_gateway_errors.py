@@ -1,4 +1,5 @@
 """Gateways turn every failure of LINE, Salesforce and Twilio into a few project errors."""
+
 from __future__ import annotations
 
 import time
@@ -52,6 +53,7 @@ def test_line_bad_token_is_an_auth_error(sb, runtime):
 
     class Bad:
         id, access_token = CHANNEL, "wrong"
+
     gw = LineGateway([Bad], api_base_url=sb.urls["line_api"], data_base_url=sb.urls["line_data"], timeout_s=2)
     with pytest.raises(AuthError):
         gw.push(CHANNEL, USER, TEXT, key="k3")
@@ -64,6 +66,7 @@ def test_line_invalid_message_is_permanent(sb, runtime):
 
 def test_line_content_comes_from_the_data_host_and_is_size_limited(sb, runtime):
     from connector.gateways.line import ContentTooLarge
+
     event = sb.line.send_user_message(CHANNEL, USER, {"type": "image"}, deliver=False, content_size=2048)
     data = runtime.line.content(CHANNEL, event["message"]["id"], max_bytes=10_000)
     assert data.startswith(b"\x89PNG") and len(data) == 2048
@@ -151,6 +154,7 @@ def test_twilio_5xx_is_retryable(sb, runtime):
 
 def test_twilio_bad_credentials_are_an_auth_error(sb, runtime):
     from connector.gateways.twilio import TwilioGateway
+
     gw = TwilioGateway(sb.twilio.account_sid, "wrong", base_url=sb.urls["twilio"], timeout_s=2)
     with pytest.raises(AuthError):
         gw.send_sms(to="+819012345678", from_="+815012345678", body="hi")
@@ -175,6 +179,7 @@ CALLS = {
 def test_every_gateway_call_gives_up_after_its_timeout(sb, environ, name):
     from connector.runtime import Runtime
     from tests.gateways.conftest import sandbox_config
+
     rt = Runtime(sandbox_config(sb, environ, timeout=0.3))
     if name.startswith("salesforce") and name != "salesforce login":
         rt.salesforce.client()  # log in first; the hang is on the call itself

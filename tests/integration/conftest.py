@@ -1,4 +1,5 @@
 """The whole system on loopback: sandbox + gunicorn web + real worker processes + real Redis."""
+
 from __future__ import annotations
 
 import os
@@ -35,5 +36,6 @@ def inbound(sf, **match):
 def drained(stack, timeout=60.0):
     """Wait until every event is applied and nothing is left to retry."""
     import redis
+
     r = redis.Redis.from_url(stack.redis_url)
     stack.wait_until(lambda: r.zcard("ln:ready") == 0, timeout=timeout, interval=0.1, what="the backlog to drain")

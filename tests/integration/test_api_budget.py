@@ -1,5 +1,6 @@
 """Salesforce API calls are a budget: <= 1 per message in steady state, <= 3 for a new user,
 and a backlog is written in batches (<= 0.05 per message)."""
+
 from __future__ import annotations
 
 from tests.integration.conftest import drained, inbound
@@ -13,7 +14,9 @@ def test_a_new_users_first_message_costs_at_most_3_calls(make_stack):
     stack = make_stack()
     stack.sandbox.salesforce.insert("Contact", {"LastName": "warm-up"})
     before = calls(stack)
-    stack.sandbox.line.send_user_message(stack.channels[0].channel_id, "U" + "1" * 32, {"type": "text", "text": "はじめまして"})
+    stack.sandbox.line.send_user_message(
+        stack.channels[0].channel_id, "U" + "1" * 32, {"type": "text", "text": "はじめまして"}
+    )
     drained(stack)
     assert len(inbound(stack.sandbox.salesforce)) == 1
     assert calls(stack) - before <= 3
@@ -36,9 +39,17 @@ def test_a_backlog_is_written_in_batches(make_stack):
     line, ch = stack.sandbox.line, stack.channels[0].channel_id
     users = [f"U{i:032x}" for i in range(100)]
     for round_ in range(10):
-        line.send_batch(ch, [{"type": "message", "source": {"type": "user", "userId": u},
-                              "message": {"type": "text", "id": f"{round_}{i:05d}", "text": f"#{round_}"}}
-                             for i, u in enumerate(users)])
+        line.send_batch(
+            ch,
+            [
+                {
+                    "type": "message",
+                    "source": {"type": "user", "userId": u},
+                    "message": {"type": "text", "id": f"{round_}{i:05d}", "text": f"#{round_}"},
+                }
+                for i, u in enumerate(users)
+            ],
+        )
     before = calls(stack)
     stack.start_worker()
     drained(stack, timeout=120)

@@ -1,4 +1,5 @@
 """Nothing acknowledged is lost, nothing is done twice, each conversation stays in order."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_repeats_nothing(make_stack):
     import threading
 
     import redis
+
     stack = make_stack(workers=1, overrides={"queue": {"lock_seconds": 5}})
     stack.sandbox.set_latency("salesforce", 3000)  # every batch waits 3 s on Salesforce
     ids = users(10)
@@ -81,20 +83,36 @@ def test_salesforce_down_for_a_while_delays_but_loses_nothing(make_stack):
 def test_a_permanently_rejected_event_goes_to_the_dead_letters_and_can_be_replayed(make_stack):
     import subprocess
     import sys
+
     stack = make_stack()
     fault = stack.sandbox.faults.add("salesforce", "status", status=400, path="/services/data/.*/composite")
     stack.sandbox.line.send_user_message(stack.channels[0].channel_id, users(1)[0], {"type": "text", "text": "x"})
     drained(stack, timeout=60)
     env = stack.environ()
-    listing = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "failed", "list"], env=env,
-                             capture_output=True, text=True, timeout=60)
+    listing = subprocess.run(
+        [sys.executable, "-m", "connector.entrypoints.cli", "failed", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert listing.returncode == 0 and "1 dead letter(s)" in listing.stderr
     stack.sandbox.faults.remove(fault) if hasattr(stack.sandbox.faults, "remove") else stack.sandbox.faults.clear()
-    replay = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "failed", "replay", "--all"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    replay = subprocess.run(
+        [sys.executable, "-m", "connector.entrypoints.cli", "failed", "replay", "--all"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert replay.stdout.strip() == "replayed 1 of 1"
     drained(stack, timeout=60)
     assert len(inbound(stack.sandbox.salesforce)) == 1
-    again = subprocess.run([sys.executable, "-m", "connector.entrypoints.cli", "failed", "replay", "--all"], env=env,
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "connector.entrypoints.cli", "failed", "replay", "--all"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.stdout.strip() == "replayed 0 of 0"

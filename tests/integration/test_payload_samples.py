@@ -3,6 +3,7 @@
 The fixtures reuse message ids across files (they were written one at a time), so each body's
 message ids are made unique here; everything else is sent exactly as published.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,10 @@ from connector.domain import events as ev
 from tests.integration.conftest import drained
 
 SAMPLES = Path(__file__).parents[1] / "data" / "line-payloads"
-BODIES = sorted(SAMPLES.glob("java-callback/*.json")) + [SAMPLES / "python-sdk-v3-webhook.json",
-                                                         SAMPLES / "java-callback-request.json"]
+BODIES = sorted(SAMPLES.glob("java-callback/*.json")) + [
+    SAMPLES / "python-sdk-v3-webhook.json",
+    SAMPLES / "java-callback-request.json",
+]
 
 
 def unique_ids(body: dict, n: int) -> dict:

@@ -1,4 +1,5 @@
 """Issue 2's thin path through the real processes: signed webhook -> Salesforce -> LINE reply."""
+
 from tests.integration.conftest import drained, inbound
 
 USER = "U" + "d" * 32
@@ -39,6 +40,7 @@ def test_a_redelivered_event_is_recorded_once_and_answered_once(make_stack):
 
 def test_ops_endpoints_report_health_and_readiness(make_stack):
     import requests
+
     stack = make_stack()
     assert requests.get(stack.web_url + "/healthz", timeout=5).json() == {"status": "alive"}
     ready = requests.get(stack.web_url + "/readyz", timeout=10)

@@ -4,6 +4,7 @@ exactly like Apex `LineConnectorCallout`, and helpers that run jobs and drains i
 
 Import what you use: `from tests.jobs.operator_fixtures import *`.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,11 @@ OLD_CALLOUT_SECRET = "callout-secret-old"
 
 @pytest.fixture(scope="module")
 def op_sandbox():
-    sb = Sandbox(channels=[SandboxChannel(CHANNEL, "chsecret", "tok", "Ubot", None)],
-                 metadata_dir=str(METADATA_DIR),
-                 salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")]).start()
+    sb = Sandbox(
+        channels=[SandboxChannel(CHANNEL, "chsecret", "tok", "Ubot", None)],
+        metadata_dir=str(METADATA_DIR),
+        salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")],
+    ).start()
     yield sb
     sb.stop()
 
@@ -51,18 +54,40 @@ def op_redis():
 
 
 def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}", queue=None):
-    environ = {"REDIS_URL": OP_REDIS_URL, "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-               "LINE_MAIN_SECRET": "chsecret", "LINE_MAIN_TOKEN": "tok",
-               "SF_USERNAME": "integration@example.com", "SF_CONSUMER_KEY": "consumer",
-               "SF_PASSWORD": "pw", "SF_CONSUMER_SECRET": "cs", "CONNECTOR_CALLOUT_SECRETS": secrets}
+    environ = {
+        "REDIS_URL": OP_REDIS_URL,
+        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
+        "LINE_MAIN_SECRET": "chsecret",
+        "LINE_MAIN_TOKEN": "tok",
+        "SF_USERNAME": "integration@example.com",
+        "SF_CONSUMER_KEY": "consumer",
+        "SF_PASSWORD": "pw",
+        "SF_CONSUMER_SECRET": "cs",
+        "CONNECTOR_CALLOUT_SECRETS": secrets,
+    }
     data = {
         "public_base_url": "https://relay.example.com",
         "queue": {"retry_intervals_seconds": [1], **(queue or {})},
-        "line": {"api_base_url": sb.urls["line_api"], "data_base_url": sb.urls["line_data"], "timeout_seconds": 3,
-                 "channels": [{"id": CHANNEL, "name": "main", "bot_user_id": "Ubot",
-                               "secret_env": "LINE_MAIN_SECRET", "access_token_env": "LINE_MAIN_TOKEN"}]},
-        "salesforce": {"auth": "password", "login_url": sb.urls["salesforce"], "ca_bundle": sb.ca_path,
-                       "timeout_seconds": 5},
+        "line": {
+            "api_base_url": sb.urls["line_api"],
+            "data_base_url": sb.urls["line_data"],
+            "timeout_seconds": 3,
+            "channels": [
+                {
+                    "id": CHANNEL,
+                    "name": "main",
+                    "bot_user_id": "Ubot",
+                    "secret_env": "LINE_MAIN_SECRET",
+                    "access_token_env": "LINE_MAIN_TOKEN",
+                }
+            ],
+        },
+        "salesforce": {
+            "auth": "password",
+            "login_url": sb.urls["salesforce"],
+            "ca_bundle": sb.ca_path,
+            "timeout_seconds": 5,
+        },
         "routing": {"notice_min_interval_seconds": 60, **(routing or {})},
     }
     return load_config(data=data, environ=environ)
@@ -71,6 +96,7 @@ def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}"
 @pytest.fixture
 def rt(sb, op_redis):
     from connector.runtime import Runtime, set_runtime
+
     runtime = Runtime(op_config(sb))
     set_runtime(runtime)
     yield runtime
@@ -82,17 +108,26 @@ def operators(sb) -> list[str]:
     return [u["Id"] for u in sb.salesforce.records("User")][1:]
 
 
-def sign_like_apex(secret: str, type_: str, subject: str, data: dict, *, ts: int | None = None,
-                   envelope_id: str | None = None) -> tuple[bytes, dict]:
+def sign_like_apex(
+    secret: str, type_: str, subject: str, data: dict, *, ts: int | None = None, envelope_id: str | None = None
+) -> tuple[bytes, dict]:
     """Body and headers exactly as LineConnectorCallout.send builds them."""
     now_ms = int(time.time() * 1000)
-    env = {"type": type_, "id": envelope_id or f"{subject}:{type_}:{now_ms}:{uuid.uuid4().hex[:8]}",
-           "sentAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now_ms / 1000)), "data": data}
+    env = {
+        "type": type_,
+        "id": envelope_id or f"{subject}:{type_}:{now_ms}:{uuid.uuid4().hex[:8]}",
+        "sentAt": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now_ms / 1000)),
+        "data": data,
+    }
     body = json.dumps(env, separators=(",", ":"), ensure_ascii=False).encode()  # Apex JSON.serialize: raw UTF-8
     from connector.web.salesforce import sign
+
     timestamp = str(ts if ts is not None else now_ms // 1000)
-    return body, {"Content-Type": "application/json", "X-Connector-Timestamp": timestamp,
-                  "X-Connector-Signature": sign(secret, timestamp, body)}
+    return body, {
+        "Content-Type": "application/json",
+        "X-Connector-Timestamp": timestamp,
+        "X-Connector-Signature": sign(secret, timestamp, body),
+    }
 
 
 def run_jobs(rt, rounds: int = 3) -> None:
@@ -100,6 +135,7 @@ def run_jobs(rt, rounds: int = 3) -> None:
     from rq import SimpleWorker
 
     from connector.jobs.inbound import Drainer
+
     for _ in range(rounds):
         SimpleWorker([rt.queue], connection=rt.redis).work(burst=True, with_scheduler=False, logging_level="WARNING")
         Drainer(rt).run()
@@ -110,11 +146,18 @@ def run_jobs(rt, rounds: int = 3) -> None:
 def customer_writes(rt, text: str, user: str = CUSTOMER, event_id: str | None = None) -> dict:
     """A LINE text message event ingested as the webhook would, then drained."""
     from connector.domain import events as ev
+
     eid = event_id or ("01J" + uuid.uuid4().hex[:23].upper())
-    event = {"type": "message", "mode": "active", "timestamp": int(time.time() * 1000), "webhookEventId": eid,
-             "deliveryContext": {"isRedelivery": False}, "replyToken": None,
-             "source": {"type": "user", "userId": user},
-             "message": {"id": str(uuid.uuid4().int % 10**18), "type": "text", "text": text}}
+    event = {
+        "type": "message",
+        "mode": "active",
+        "timestamp": int(time.time() * 1000),
+        "webhookEventId": eid,
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": None,
+        "source": {"type": "user", "userId": user},
+        "message": {"id": str(uuid.uuid4().int % 10**18), "type": "text", "text": text},
+    }
     rt.store.ingest([(CHANNEL, eid, ev.conversation_id(CHANNEL, event), event)])
     run_jobs(rt)
     return event
@@ -123,8 +166,15 @@ def customer_writes(rt, text: str, user: str = CUSTOMER, event_id: str | None = 
 def handoff(rt, user: str = CUSTOMER, priority: int = 0) -> str:
     """Hand the customer's current session to the queue through the ordered inbox; returns its key."""
     from connector.jobs import submit_internal
-    submit_internal(rt, CHANNEL, {"type": "user", "userId": user}, "session.handoff", {"priority": priority},
-                    idempotency_key=f"handoff:{user}:{uuid.uuid4().hex}")
+
+    submit_internal(
+        rt,
+        CHANNEL,
+        {"type": "user", "userId": user},
+        "session.handoff",
+        {"priority": priority},
+        idempotency_key=f"handoff:{user}:{uuid.uuid4().hex}",
+    )
     run_jobs(rt)
     return session_key(rt, user)
 

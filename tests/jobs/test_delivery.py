@@ -1,4 +1,5 @@
 """A customer never gets the same reply twice, and a reply is not given up while it can be sent."""
+
 from __future__ import annotations
 
 import time
@@ -14,13 +15,20 @@ TEXT = [{"type": "text", "text": "お問い合わせありがとうございま�
 
 def a_reply(sb, key="r:1", age_s=0.0):
     event = sb.line.send_user_message(CHANNEL, USER, {"type": "text", "text": "hi"}, deliver=False)
-    return Reply(key=key, to=USER, reply_token=event["replyToken"], event_ms=int((time.time() - age_s) * 1000),
-                 messages=TEXT, record_keys=[])
+    return Reply(
+        key=key,
+        to=USER,
+        reply_token=event["replyToken"],
+        event_ms=int((time.time() - age_s) * 1000),
+        messages=TEXT,
+        record_keys=[],
+    )
 
 
 @pytest.fixture
 def rt(runtime, redis_url):
     from connector.runtime import set_runtime
+
     runtime.redis.flushdb()
     set_runtime(runtime)  # RQ entry points (finish) take the process's runtime
     yield runtime

@@ -3,6 +3,7 @@
 The drain runs in-process against the sandbox (real HTTP, real Redis); what overlapped with what
 is read from the sandbox's request log (each request's start and end).
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,9 @@ def backlog(rt, sb) -> None:
     """Four new friends write twice each before the drain starts."""
     for user in USERS:
         for i in range(PER_USER):
-            event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": f"{user[-4:]} #{i}"},
-                                              deliver=False)
+            event = sb.line.send_user_message(
+                CHANNEL, user, {"type": "text", "text": f"{user[-4:]} #{i}"}, deliver=False
+            )
             rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
 
 
@@ -69,7 +71,9 @@ def test_overlapping_batches_keep_each_friends_messages_once_and_in_order(rt, sb
     messages = sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound")
     assert len(messages) == len(USERS) * PER_USER == len({m["Message_Key__c"] for m in messages})
     for user in USERS:
-        mine = sorted((m for m in messages if m["Text__c"].startswith(user[-4:])), key=lambda m: (m["CreatedDate"], m["Id"]))
+        mine = sorted(
+            (m for m in messages if m["Text__c"].startswith(user[-4:])), key=lambda m: (m["CreatedDate"], m["Id"])
+        )
         assert [m["Text__c"] for m in mine] == [f"{user[-4:]} #{i}" for i in range(PER_USER)]
         assert len(sb.line.delivered(user_id=user)) == 1  # one welcome reply
     assert rt.store.pending() == 0

@@ -1,4 +1,5 @@
 """Operator -> LINE: one push per record whatever happens, status written back, the sweep."""
+
 from __future__ import annotations
 
 import base64
@@ -27,15 +28,27 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 def operator_message(sb, key: str, **fields) -> dict:
     """A record as LineChatController.sendMessage + the trigger leave it: Pending, key op:<Id>."""
     session = sb.salesforce.find("LINE_Chat_Session__c", Session_Key__c=key)[0]
-    base = {"Chat_Session__c": session["Id"], "Direction__c": "Operator", "Delivery_Status__c": "Pending",
-            "Type__c": "text", "Text__c": "お待たせしました。確認いたします。",
-            "Message_Key__c": f"op:pending:{uuid.uuid4()}"}
+    base = {
+        "Chat_Session__c": session["Id"],
+        "Direction__c": "Operator",
+        "Delivery_Status__c": "Pending",
+        "Type__c": "text",
+        "Text__c": "お待たせしました。確認いたします。",
+        "Message_Key__c": f"op:pending:{uuid.uuid4()}",
+    }
     rid = sb.salesforce.insert("LINE_Chat_Message__c", {**base, **fields})
     sb.salesforce.update("LINE_Chat_Message__c", rid, {"Message_Key__c": "op:" + rid})
     rec = sb.salesforce.get("LINE_Chat_Message__c", rid)
-    return {"id": rid, "messageKey": "op:" + rid, "sessionKey": key, "messageType": rec["Type__c"],
-            "text": rec.get("Text__c"), "stickerPackageId": rec.get("Sticker_Package_Id__c"),
-            "stickerId": rec.get("Sticker_Id__c"), "contentVersionId": None}
+    return {
+        "id": rid,
+        "messageKey": "op:" + rid,
+        "sessionKey": key,
+        "messageType": rec["Type__c"],
+        "text": rec.get("Text__c"),
+        "stickerPackageId": rec.get("Sticker_Package_Id__c"),
+        "stickerId": rec.get("Sticker_Id__c"),
+        "contentVersionId": None,
+    }
 
 
 def record_of(sb, rec):
@@ -47,8 +60,11 @@ def deliver(rt, rec):
 
 
 def pushes(sb):
-    return [d for d in sb.line.delivered(user_id=CUSTOMER, method="push") if d["messages"][0]["type"] != "text"
-            or not d["messages"][0]["text"].startswith("お問い合わせありがとう")]
+    return [
+        d
+        for d in sb.line.delivered(user_id=CUSTOMER, method="push")
+        if d["messages"][0]["type"] != "text" or not d["messages"][0]["text"].startswith("お問い合わせありがとう")
+    ]
 
 
 @pytest.fixture
@@ -81,7 +97,7 @@ def test_409_counts_as_delivered_when_the_marker_is_lost(rt, sb, key):
     first_id = record_of(sb, rec)["LINE_Message_Id__c"]
     rt.redis.delete(rt.keys.marker(rec["messageKey"]))  # e.g. Redis restarted without AOF
     sb.salesforce.update("LINE_Chat_Message__c", rec["id"], {"Delivery_Status__c": "Pending"})
-    assert deliver(rt, rec) == "Sent"                          # LINE answered 409 to the same retry key
+    assert deliver(rt, rec) == "Sent"  # LINE answered 409 to the same retry key
     assert len(pushes(sb)) == 1
     r = record_of(sb, rec)
     assert r["Delivery_Status__c"] == "Sent" and r["LINE_Message_Id__c"] == first_id
@@ -89,6 +105,7 @@ def test_409_counts_as_delivered_when_the_marker_is_lost(rt, sb, key):
 
 def test_line_unavailable_retries_and_the_record_stays_pending(rt, sb, key):
     from connector.gateways.errors import Retryable
+
     rec = operator_message(sb, key)
     sb.faults.add("line", "status", status=500, path="/v2/bot/message/push", count=1)
     with pytest.raises(Retryable):
@@ -121,8 +138,13 @@ def test_sticker(rt, sb, key):
 
 def test_image_is_served_to_line_from_a_short_lived_signed_url(rt, sb, key):
     from connector.entrypoints.app import create_app
-    version_id = rt.salesforce.call("file", lambda sf: sf.ContentVersion.create(
-        {"Title": "map", "PathOnClient": "map.png", "VersionData": base64.b64encode(PNG).decode()}))["id"]
+
+    version_id = rt.salesforce.call(
+        "file",
+        lambda sf: sf.ContentVersion.create(
+            {"Title": "map", "PathOnClient": "map.png", "VersionData": base64.b64encode(PNG).decode()}
+        ),
+    )["id"]
     rec = dict(operator_message(sb, key, Type__c="image", Text__c=None), contentVersionId=version_id)
     assert deliver(rt, rec) == "Sent"
     [msg] = pushes(sb)[0]["messages"]
@@ -136,14 +158,19 @@ def test_image_is_served_to_line_from_a_short_lived_signed_url(rt, sb, key):
     assert sb.salesforce.api_calls == calls  # served from Redis
     assert client.get(f"/media/{token[:-1]}{'0' if token[-1] != '0' else '1'}").status_code == 404  # tampered
     from connector.domain import media
+
     expired = media.make_token(rt.config.encryption_keys, version_id, int(time.time()) - 1)
     assert client.get(f"/media/{expired}").status_code == 404
     assert b"PNG" not in rt.redis.get(rt.keys.blob("media", version_id))  # sealed at rest
 
 
 def test_image_that_is_not_jpeg_or_png_fails(rt, sb, key):
-    version_id = rt.salesforce.call("file", lambda sf: sf.ContentVersion.create(
-        {"Title": "doc", "PathOnClient": "doc.pdf", "VersionData": base64.b64encode(b"%PDF-1.4").decode()}))["id"]
+    version_id = rt.salesforce.call(
+        "file",
+        lambda sf: sf.ContentVersion.create(
+            {"Title": "doc", "PathOnClient": "doc.pdf", "VersionData": base64.b64encode(b"%PDF-1.4").decode()}
+        ),
+    )["id"]
     rec = dict(operator_message(sb, key, Type__c="image", Text__c=None), contentVersionId=version_id)
     assert deliver(rt, rec) == "Failed"
     assert "JPEG or PNG" in record_of(sb, rec)["Delivery_Error__c"]
@@ -152,7 +179,7 @@ def test_image_that_is_not_jpeg_or_png_fails(rt, sb, key):
 def test_sweeper_delivers_a_pending_record_whose_callout_was_lost(rt, sb, key):
     lost = operator_message(sb, key)
     delay = rt.settings.routing.outbound_sweep_delay_seconds
-    assert outbound.sweep(rt) == 0                    # too recent: its callout may still be on the way
+    assert outbound.sweep(rt) == 0  # too recent: its callout may still be on the way
     assert outbound.sweep(rt, now=time.time() + delay + 5) == 1
     run_jobs(rt)
     assert len(pushes(sb)) == 1
@@ -163,15 +190,19 @@ def test_sweeper_delivers_a_pending_record_whose_callout_was_lost(rt, sb, key):
 
 def test_sweep_racing_the_callout_still_delivers_once(rt, sb, key):
     rec = operator_message(sb, key)
-    outbound.sweep(rt, now=time.time() + 3600)         # the sweep found it Pending...
-    deliver(rt, rec)                                   # ...while the callout's job delivered it
+    outbound.sweep(rt, now=time.time() + 3600)  # the sweep found it Pending...
+    deliver(rt, rec)  # ...while the callout's job delivered it
     run_jobs(rt)
     assert len(pushes(sb)) == 1
 
 
 def test_sweeper_image_record_resolves_the_latest_file_version(rt, sb, key):
-    created = rt.salesforce.call("file", lambda sf: sf.ContentVersion.create(
-        {"Title": "p", "PathOnClient": "p.png", "VersionData": base64.b64encode(PNG).decode()}))
+    created = rt.salesforce.call(
+        "file",
+        lambda sf: sf.ContentVersion.create(
+            {"Title": "p", "PathOnClient": "p.png", "VersionData": base64.b64encode(PNG).decode()}
+        ),
+    )
     doc = sb.salesforce.get("ContentVersion", created["id"])["ContentDocumentId"]
     operator_message(sb, key, Type__c="image", Text__c=None, Content_Document_Id__c=doc)
     assert outbound.sweep(rt, now=time.time() + 3600) == 1
@@ -188,6 +219,7 @@ def test_callout_to_delivery_end_to_end(rt, sb, key):
     """The signed callout, exactly as Apex sends it, through the web app, then the job."""
     from connector.entrypoints.app import create_app
     from tests.jobs.operator_fixtures import CALLOUT_SECRET, sign_like_apex
+
     rec = operator_message(sb, key)
     client = create_app(rt.config).test_client()
     body, headers = sign_like_apex(CALLOUT_SECRET, "message.send", rec["id"], {"records": [rec]})

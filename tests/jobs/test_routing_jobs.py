@@ -1,5 +1,6 @@
 """Routing on the relay: presence -> assignment -> Salesforce; queue notices; operator actions;
 presence expiry. Real Redis (db 15), the sandbox in-process with the deployed schema."""
+
 from __future__ import annotations
 
 import time
@@ -64,7 +65,7 @@ def test_handoff_is_routed_to_the_least_loaded_operator_with_every_salesforce_ef
     assert case["OwnerId"] == b
     rec = [r for r in sb.salesforce.records("LINE_Routing__c") if r["Operator__c"] == b][0]
     assert rec["Routing_Key__c"].startswith(second + ":")
-    assert rec["Reason__c"] == "least_load"          # b had 0 chats, a had 1
+    assert rec["Reason__c"] == "least_load"  # b had 0 chats, a had 1
     assert rec["Operator_Load__c"] == 0 and rec["Operator_Capacity__c"] == 3
     assert rec["Eligible_Operators__c"] == 2 and rec["Wait_Seconds__c"] == 0
     assert rec["Chat_Session__c"] == s["Id"] and rec["Case__c"] == case["Id"]
@@ -84,8 +85,10 @@ def test_effects_are_applied_in_one_salesforce_call(rt, sb):
     handoff(rt, user=CUSTOMER2)
     before = sb.salesforce.api_calls
     presence(rt, a)  # both assigned at once
-    assert {session_record(sb, k)["Operator__c"] for k in
-            (conv_state(rt)["session"]["key"], conv_state(rt, CUSTOMER2)["session"]["key"])} == {a}
+    assert {
+        session_record(sb, k)["Operator__c"]
+        for k in (conv_state(rt)["session"]["key"], conv_state(rt, CUSTOMER2)["session"]["key"])
+    } == {a}
     # one composite call for 2 sessions + 2 Cases + 2 routing records + 2 system messages
     # (the drains of the internal "assigned" events write nothing)
     assert sb.salesforce.api_calls - before == 1
@@ -115,7 +118,7 @@ def test_queue_notice_when_someone_becomes_available_but_full(rt, sb):
     a = operators(sb)[0]
     presence(rt, a, capacity=1)
     customer_writes(rt, "一件目")
-    handoff(rt)                               # a takes it (1/1)
+    handoff(rt)  # a takes it (1/1)
     customer_writes(rt, "二件目", user=CUSTOMER2)
     handoff(rt, user=CUSTOMER2)
     channel = rt.config.channel(CHANNEL)
@@ -200,10 +203,18 @@ def test_closing_a_session_turns_the_article_its_operator_sent_into_a_question_c
     presence(rt, a)
     customer_writes(rt, "ポイントの期限っていつまで？")
     key = handoff(rt)
-    sb.salesforce.insert("LINE_Chat_Message__c", {
-        "Message_Key__c": "op:1", "Chat_Session__c": session_record(sb, key)["Id"], "Direction__c": "Operator",
-        "Type__c": "text", "Text__c": "こちらの記事をご覧ください", "Knowledge_Article_Id__c": "kA0000000000003AAA",
-        "Sent_At__c": format_datetime(datetime.now(UTC) + timedelta(minutes=1))})
+    sb.salesforce.insert(
+        "LINE_Chat_Message__c",
+        {
+            "Message_Key__c": "op:1",
+            "Chat_Session__c": session_record(sb, key)["Id"],
+            "Direction__c": "Operator",
+            "Type__c": "text",
+            "Text__c": "こちらの記事をご覧ください",
+            "Knowledge_Article_Id__c": "kA0000000000003AAA",
+            "Sent_At__c": format_datetime(datetime.now(UTC) + timedelta(minutes=1)),
+        },
+    )
     callout(rt, "session.close", {"sessionKey": key, "userId": a, "reason": "解決しました"})
     [example] = sb.salesforce.find("LINE_Question_Example__c", Source__c="Operator")
     assert example["Question__c"] == "ポイントの期限っていつまで？"
@@ -227,13 +238,13 @@ def test_stale_presence_expires_and_its_chats_are_requeued(rt, sb):
     key = handoff(rt)
     assert session_record(sb, key)["Operator__c"] == a
     ttl = rt.settings.routing.presence_ttl_seconds
-    routing.tick(rt, now=time.time() + ttl + 5)   # a's browser is gone, nobody else is there
+    routing.tick(rt, now=time.time() + ttl + 5)  # a's browser is gone, nobody else is there
     run_jobs(rt)
     s = session_record(sb, key)
     assert (s["Status__c"], s["Operator__c"]) == ("Queued", None)
     assert rt.routing_store.load().operators[a].status.value == "Offline"
     assert conv_state(rt)["session"]["status"] == "Queued"
-    presence(rt, b)                               # someone comes: it is routed at once
+    presence(rt, b)  # someone comes: it is routed at once
     assert session_record(sb, key)["Operator__c"] == b
 
 
@@ -250,7 +261,7 @@ def test_effects_survive_a_salesforce_outage(rt, sb):
     customer_writes(rt, "相談です")
     key = handoff(rt)
     sb.faults.add("salesforce", "status", status=503, path="/services/data/v63.0/composite", count=1)
-    presence(rt, a)     # routed; the write failed; the effect waits in the outbox
+    presence(rt, a)  # routed; the write failed; the effect waits in the outbox
     assert sb.salesforce.find("LINE_Routing__c") == []
     assert rt.routing_store.outbox()
     routing.tick(rt)
@@ -263,12 +274,25 @@ def test_effects_survive_a_salesforce_outage(rt, sb):
 def test_bot_queued_signal_is_routed(rt, sb):
     """The bot's handoff signal shape ({"kind": "queued", ...} + conv/channel from the drain)."""
     from connector.jobs import signals
+
     a = operators(sb)[0]
     presence(rt, a)
     customer_writes(rt, "相談です")
     key = conv_state(rt)["session"]["key"]
-    signals.dispatch(rt, [{"kind": "queued", "session_key": key, "case_key": key, "priority": 0,
-                         "reason": "request", "conv": f"{CHANNEL}:{CUSTOMER}", "channel": CHANNEL}])
+    signals.dispatch(
+        rt,
+        [
+            {
+                "kind": "queued",
+                "session_key": key,
+                "case_key": key,
+                "priority": 0,
+                "reason": "request",
+                "conv": f"{CHANNEL}:{CUSTOMER}",
+                "channel": CHANNEL,
+            }
+        ],
+    )
     run_jobs(rt)
     assert session_record(sb, key)["Operator__c"] == a
 
@@ -282,7 +306,7 @@ def test_mark_as_read(rt, sb):
 
 def test_tick_sweeps_outbound_only_where_operators_work(rt, sb):
     routing.tick(rt)
-    assert "outbound-sweep" not in rt.queue.job_ids   # no operator ever: no API call a minute on nothing
+    assert "outbound-sweep" not in rt.queue.job_ids  # no operator ever: no API call a minute on nothing
     presence(rt, operators(sb)[0])
     routing.tick(rt)
     assert "outbound-sweep" in rt.queue.job_ids
@@ -292,8 +316,12 @@ def test_an_identity_link_from_salesforce_moves_the_inquiry_to_the_verified_cont
     customer_writes(rt, "会員サポートIDで確認をお願いします")
     key = conv_state(rt)["session"]["key"]
     contact_id = sb.salesforce.insert("Contact", {"LastName": "年間プラン 顧客"})
-    assert callout(rt, "identity.link", {"sessionKey": key, "contactId": contact_id, "entitled": True},
-                   envelope_id="s:link:1") == "linked"
+    assert (
+        callout(
+            rt, "identity.link", {"sessionKey": key, "contactId": contact_id, "entitled": True}, envelope_id="s:link:1"
+        )
+        == "linked"
+    )
     run_jobs(rt)
     friend = sb.salesforce.records("LINE_Friend__c")[0]
     assert friend["Contact__c"] == contact_id and friend["Verified__c"] is True

@@ -1,6 +1,7 @@
 """Fixtures: one sandbox for the session (reset before each test), a tiny LINE webhook
 receiver that verifies signatures with line-bot-sdk's WebhookParser, and official clients
 pointed at the sandbox."""
+
 from __future__ import annotations
 
 import threading
@@ -84,9 +85,12 @@ def sf_session(sandbox) -> requests.Session:
 
 
 def sf_client(sandbox) -> Salesforce:
-    return Salesforce(instance_url=sandbox.urls["salesforce"],
-                      session_id=sandbox.salesforce.issue_session(),
-                      session=sf_session(sandbox), version="63.0")
+    return Salesforce(
+        instance_url=sandbox.urls["salesforce"],
+        session_id=sandbox.salesforce.issue_session(),
+        session=sf_session(sandbox),
+        version="63.0",
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Fault and latency injection, one test per kind."""
+
 from __future__ import annotations
 
 import time
@@ -33,9 +34,11 @@ def test_status_fault_answers_line_error_and_changes_nothing(sb, line_api, user)
 
 def test_rate_limit_fault_sets_retry_after(sb, user):
     sb.faults.add("line", "rate_limit", retry_after=7)
-    response = requests.post(sb.urls["line_api"] + "/v2/bot/message/push",
-                             headers={"Authorization": "Bearer sandbox-access-token"},
-                             json={"to": "U1", "messages": [{"type": "text", "text": "x"}]})
+    response = requests.post(
+        sb.urls["line_api"] + "/v2/bot/message/push",
+        headers={"Authorization": "Bearer sandbox-access-token"},
+        json={"to": "U1", "messages": [{"type": "text", "text": "x"}]},
+    )
     assert response.status_code == 429 and response.headers["Retry-After"] == "7"
     assert response.json()["message"] == "The API rate limit has been exceeded. Try again later."
 
@@ -43,16 +46,16 @@ def test_rate_limit_fault_sets_retry_after(sb, user):
 def test_timeout_fault_makes_client_time_out(sb, user):
     sb.faults.add("line_api", "timeout", ms=2000)
     with pytest.raises(requests.Timeout):
-        requests.get(sb.urls["line_api"] + "/v2/bot/info", timeout=0.2,
-                     headers={"Authorization": "Bearer sandbox-access-token"})
+        requests.get(
+            sb.urls["line_api"] + "/v2/bot/info", timeout=0.2, headers={"Authorization": "Bearer sandbox-access-token"}
+        )
 
 
 def test_latency_fault_and_baseline_latency_slow_requests(sb):
     sb.set_latency("line_api", 50)
     sb.faults.add("line_api", "latency", ms=50, count=1)
     started = time.perf_counter()
-    requests.get(sb.urls["line_api"] + "/v2/bot/info",
-                 headers={"Authorization": "Bearer sandbox-access-token"})
+    requests.get(sb.urls["line_api"] + "/v2/bot/info", headers={"Authorization": "Bearer sandbox-access-token"})
     assert time.perf_counter() - started >= 0.1
 
 
@@ -94,32 +97,39 @@ def test_after_apply_status_applies_then_fails(sb, sf):
 
 def test_probability_zero_never_fires(sb):
     sb.faults.add("line_api", "status", status=500, probability=0.0)
-    response = requests.get(sb.urls["line_api"] + "/v2/bot/info",
-                            headers={"Authorization": "Bearer sandbox-access-token"})
+    response = requests.get(
+        sb.urls["line_api"] + "/v2/bot/info", headers={"Authorization": "Bearer sandbox-access-token"}
+    )
     assert response.status_code == 200
 
 
 def test_faults_over_http_control_endpoint(sb):
     # any service's control API can add a fault for any service
-    created = requests.post(sb.urls["twilio"] + "/__sandbox__/faults",
-                            json={"service": "line_api", "kind": "status", "status": 503})
+    created = requests.post(
+        sb.urls["twilio"] + "/__sandbox__/faults", json={"service": "line_api", "kind": "status", "status": 503}
+    )
     assert created.status_code == 201
-    response = requests.get(sb.urls["line_api"] + "/v2/bot/info",
-                            headers={"Authorization": "Bearer sandbox-access-token"})
+    response = requests.get(
+        sb.urls["line_api"] + "/v2/bot/info", headers={"Authorization": "Bearer sandbox-access-token"}
+    )
     assert response.status_code == 503
     requests.delete(sb.urls["twilio"] + "/__sandbox__/faults")
-    assert requests.get(sb.urls["line_api"] + "/v2/bot/info", headers={
-        "Authorization": "Bearer sandbox-access-token"}).status_code == 200
+    assert (
+        requests.get(
+            sb.urls["line_api"] + "/v2/bot/info", headers={"Authorization": "Bearer sandbox-access-token"}
+        ).status_code
+        == 200
+    )
 
 
 def test_stop_does_not_hang_on_a_sleeping_timeout_fault():
     import threading
 
     from connector.local.sandbox import Sandbox
+
     sandbox = Sandbox().start()
     sandbox.faults.add("twilio", "timeout", ms=30000)
-    threading.Thread(target=lambda: requests.get(sandbox.urls["twilio"] + "/x", timeout=5),
-                     daemon=True).start()
+    threading.Thread(target=lambda: requests.get(sandbox.urls["twilio"] + "/x", timeout=5), daemon=True).start()
     time.sleep(0.2)
     started = time.perf_counter()
     sandbox.stop()

@@ -1,4 +1,5 @@
 """LINE stand-in, driven through line-bot-sdk v3."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,7 @@ def test_user_message_reaches_webhook_with_valid_signature_and_real_shape(sb, re
 
 def test_reply_with_issued_token_is_delivered(sb, line_api):
     token = _say(sb)["replyToken"]
-    response = line_api.reply_message(ReplyMessageRequest(
-        reply_token=token, messages=[TextMessage(text="hi there")]))
+    response = line_api.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="hi there")]))
     assert response.sent_messages[0].id.isdigit()
     assert sb.line.delivered_texts("U1") == ["hi there"]
     assert sb.line.delivered("U1")[0]["method"] == "reply"
@@ -56,11 +56,9 @@ def test_recipients_names_everyone_something_was_delivered_to(sb, line_api):
 
 def test_reply_token_is_single_use(sb, line_api):
     token = _say(sb)["replyToken"]
-    line_api.reply_message(ReplyMessageRequest(reply_token=token,
-                                               messages=[TextMessage(text="one")]))
+    line_api.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="one")]))
     with pytest.raises(ApiException) as err:
-        line_api.reply_message(ReplyMessageRequest(reply_token=token,
-                                                   messages=[TextMessage(text="two")]))
+        line_api.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="two")]))
     assert err.value.status == 400
     assert json.loads(err.value.body) == {"message": "Invalid reply token"}
 
@@ -71,8 +69,7 @@ def test_expired_reply_token_is_rejected(sb, line_api):
         token = _say(sb)["replyToken"]
         time.sleep(0.1)
         with pytest.raises(ApiException) as err:
-            line_api.reply_message(ReplyMessageRequest(reply_token=token,
-                                                       messages=[TextMessage(text="late")]))
+            line_api.reply_message(ReplyMessageRequest(reply_token=token, messages=[TextMessage(text="late")]))
         assert err.value.status == 400
     finally:
         sb.line.reply_token_ttl = 60
@@ -80,11 +77,11 @@ def test_expired_reply_token_is_rejected(sb, line_api):
 
 def test_reply_with_retry_key_is_rejected(sb):
     token = _say(sb)["replyToken"]
-    response = requests.post(sb.urls["line_api"] + "/v2/bot/message/reply",
-                             headers={"Authorization": "Bearer sandbox-access-token",
-                                      "X-Line-Retry-Key": str(uuid.uuid4())},
-                             json={"replyToken": token, "messages": [{"type": "text",
-                                                                      "text": "x"}]})
+    response = requests.post(
+        sb.urls["line_api"] + "/v2/bot/message/reply",
+        headers={"Authorization": "Bearer sandbox-access-token", "X-Line-Retry-Key": str(uuid.uuid4())},
+        json={"replyToken": token, "messages": [{"type": "text", "text": "x"}]},
+    )
     assert response.status_code == 400
 
 
@@ -111,10 +108,11 @@ def test_push_to_unknown_user_is_rejected(sb, line_api):
 
 def test_text_over_5000_utf16_units_is_rejected_with_details(sb):
     _say(sb)
-    response = requests.post(sb.urls["line_api"] + "/v2/bot/message/push",
-                             headers={"Authorization": "Bearer sandbox-access-token"},
-                             json={"to": "U1", "messages": [{"type": "text",
-                                                             "text": "😀" * 2501}]})
+    response = requests.post(
+        sb.urls["line_api"] + "/v2/bot/message/push",
+        headers={"Authorization": "Bearer sandbox-access-token"},
+        json={"to": "U1", "messages": [{"type": "text", "text": "😀" * 2501}]},
+    )
     assert response.status_code == 400
     assert response.json()["details"][0]["property"] == "messages[0].text"
 
@@ -128,8 +126,7 @@ def test_unknown_access_token_gets_401(sb):
 
 
 def test_profile_of_known_user(sb, line_api):
-    sb.line.send_user_message(CHANNEL_ID, "U1", {"type": "text", "text": "hi"},
-                              display_name="Hanako")
+    sb.line.send_user_message(CHANNEL_ID, "U1", {"type": "text", "text": "hi"}, display_name="Hanako")
     profile = line_api.get_profile("U1")
     assert profile.display_name == "Hanako" and profile.user_id == "U1"
 
@@ -147,8 +144,7 @@ def test_image_content_is_downloadable_from_data_host(sb, line_blob):
 
 
 def test_file_content_has_requested_size(sb, line_blob):
-    event = sb.line.send_user_message(CHANNEL_ID, "U1", {"type": "file", "fileName": "a.pdf"},
-                                      content_size=300_000)
+    event = sb.line.send_user_message(CHANNEL_ID, "U1", {"type": "file", "fileName": "a.pdf"}, content_size=300_000)
     assert event["message"]["fileSize"] == 300_000
     data = line_blob.get_message_content(event["message"]["id"])
     assert len(data) == 300_000
@@ -162,17 +158,21 @@ def test_loading_animation_is_recorded(sb, line_api):
 
 def test_loading_seconds_must_be_a_multiple_of_5(sb):
     _say(sb)
-    response = requests.post(sb.urls["line_api"] + "/v2/bot/chat/loading/start",
-                             headers={"Authorization": "Bearer sandbox-access-token"},
-                             json={"chatId": "U1", "loadingSeconds": 7})
+    response = requests.post(
+        sb.urls["line_api"] + "/v2/bot/chat/loading/start",
+        headers={"Authorization": "Bearer sandbox-access-token"},
+        json={"chatId": "U1", "loadingSeconds": 7},
+    )
     assert response.status_code == 400
 
 
 def test_mark_as_read_by_token_is_recorded(sb):
     event = _say(sb)
-    response = requests.post(sb.urls["line_api"] + "/v2/bot/chat/markAsRead",
-                             headers={"Authorization": "Bearer sandbox-access-token"},
-                             json={"markAsReadToken": event["message"]["markAsReadToken"]})
+    response = requests.post(
+        sb.urls["line_api"] + "/v2/bot/chat/markAsRead",
+        headers={"Authorization": "Bearer sandbox-access-token"},
+        json={"markAsReadToken": event["message"]["markAsReadToken"]},
+    )
     assert response.status_code == 200
     assert sb.line.read_marks[0]["message_id"] == event["message"]["id"]
 
@@ -191,21 +191,30 @@ def test_redelivery_keeps_webhook_event_id(sb, receiver):
 
 
 def test_follow_event_gets_reply_token_and_unfollow_does_not(sb, receiver):
-    follow = sb.line.send_event(CHANNEL_ID, {"type": "follow",
-                                             "source": {"type": "user", "userId": "U9"},
-                                             "follow": {"isUnblocked": False}})
-    unfollow = sb.line.send_event(CHANNEL_ID, {"type": "unfollow",
-                                               "source": {"type": "user", "userId": "U9"}})
+    follow = sb.line.send_event(
+        CHANNEL_ID, {"type": "follow", "source": {"type": "user", "userId": "U9"}, "follow": {"isUnblocked": False}}
+    )
+    unfollow = sb.line.send_event(CHANNEL_ID, {"type": "unfollow", "source": {"type": "user", "userId": "U9"}})
     assert "replyToken" in follow and "replyToken" not in unfollow
     assert isinstance(receiver.events[0], FollowEvent)
 
 
 def test_batch_sends_several_events_in_one_body(sb, receiver):
-    result = sb.line.send_batch(CHANNEL_ID, [
-        {"type": "message", "source": {"type": "user", "userId": "U1"},
-         "message": {"type": "text", "id": "1", "text": "a", "quoteToken": "q"}},
-        {"type": "message", "source": {"type": "user", "userId": "U1"},
-         "message": {"type": "text", "id": "2", "text": "b", "quoteToken": "q"}}])
+    result = sb.line.send_batch(
+        CHANNEL_ID,
+        [
+            {
+                "type": "message",
+                "source": {"type": "user", "userId": "U1"},
+                "message": {"type": "text", "id": "1", "text": "a", "quoteToken": "q"},
+            },
+            {
+                "type": "message",
+                "source": {"type": "user", "userId": "U1"},
+                "message": {"type": "text", "id": "2", "text": "b", "quoteToken": "q"},
+            },
+        ],
+    )
     assert result["status"] == 200 and len(receiver.bodies) == 1 and len(receiver.events) == 2
 
 
@@ -215,15 +224,17 @@ def test_bad_signature_is_refused_by_receiver(sb):
 
 
 def test_user_message_over_http_control_endpoint(sb, receiver):
-    response = requests.post(sb.urls["line_api"] + "/__sandbox__/line/users/U5/messages",
-                             json={"channelId": CHANNEL_ID,
-                                   "message": {"type": "text", "text": "via http"}})
+    response = requests.post(
+        sb.urls["line_api"] + "/__sandbox__/line/users/U5/messages",
+        json={"channelId": CHANNEL_ID, "message": {"type": "text", "text": "via http"}},
+    )
     assert response.status_code == 201 and response.json()["status"] == 200
     assert receiver.events[0].message.text == "via http"
 
 
 def test_every_response_has_a_request_id(sb):
-    response = requests.get(sb.urls["line_api"] + "/v2/bot/info",
-                            headers={"Authorization": "Bearer sandbox-access-token"})
+    response = requests.get(
+        sb.urls["line_api"] + "/v2/bot/info", headers={"Authorization": "Bearer sandbox-access-token"}
+    )
     assert response.json()["userId"] == BOT
     uuid.UUID(response.headers["x-line-request-id"])

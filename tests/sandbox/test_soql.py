@@ -1,4 +1,5 @@
 """SOQL subset: parser errors and query semantics, through simple-salesforce."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,11 +10,13 @@ from connector.local.sandbox.soql import SoqlError, parse
 
 @pytest.fixture
 def contacts(sb):
-    for first, last, city in [("Aiko", "Tanaka", "Tokyo"), ("Ken", "Sato", None),
-                                             ("Mei", "O'Brien", "Osaka"), ("Jun", "tanabe",
-                                                                           "Tokyo")]:
-        sb.salesforce.insert("Contact", {"FirstName": first, "LastName": last,
-                                         "MailingCity": city})
+    for first, last, city in [
+        ("Aiko", "Tanaka", "Tokyo"),
+        ("Ken", "Sato", None),
+        ("Mei", "O'Brien", "Osaka"),
+        ("Jun", "tanabe", "Tokyo"),
+    ]:
+        sb.salesforce.insert("Contact", {"FirstName": first, "LastName": last, "MailingCity": city})
     return sb
 
 
@@ -22,34 +25,31 @@ def names(result):
 
 
 def test_where_with_and_or_not_and_parentheses(contacts, sf):
-    result = sf.query("SELECT LastName FROM Contact WHERE (MailingCity = 'tokyo' OR "
-                      "LastName = 'Sato') AND NOT LastName LIKE 'tanab%' ORDER BY LastName")
+    result = sf.query(
+        "SELECT LastName FROM Contact WHERE (MailingCity = 'tokyo' OR "
+        "LastName = 'Sato') AND NOT LastName LIKE 'tanab%' ORDER BY LastName"
+    )
     assert names(result) == ["Sato", "Tanaka"]
 
 
 def test_string_escapes_in_literals(contacts, sf):
-    assert names(sf.query("SELECT LastName FROM Contact WHERE LastName = 'O\\'Brien'")) == \
-        ["O'Brien"]
+    assert names(sf.query("SELECT LastName FROM Contact WHERE LastName = 'O\\'Brien'")) == ["O'Brien"]
 
 
 def test_in_and_null_comparisons(contacts, sf):
-    result = sf.query("SELECT LastName FROM Contact WHERE FirstName IN ('Ken', 'Mei') "
-                      "AND MailingCity != null")
+    result = sf.query("SELECT LastName FROM Contact WHERE FirstName IN ('Ken', 'Mei') AND MailingCity != null")
     assert names(result) == ["O'Brien"]
 
 
 def test_order_desc_nulls_last_limit_offset(contacts, sf):
-    result = sf.query("SELECT LastName FROM Contact ORDER BY MailingCity DESC NULLS LAST, "
-                      "LastName LIMIT 2 OFFSET 1")
+    result = sf.query("SELECT LastName FROM Contact ORDER BY MailingCity DESC NULLS LAST, LastName LIMIT 2 OFFSET 1")
     assert names(result) == ["Tanaka", "O'Brien"]  # tanabe < Tanaka: case-insensitive
 
 
 def test_date_literals_and_datetimes(contacts, sf):
     assert sf.query("SELECT COUNT() FROM Contact WHERE CreatedDate = TODAY")["totalSize"] == 4
-    assert sf.query("SELECT COUNT() FROM Contact WHERE CreatedDate < "
-                    "2020-01-01T00:00:00.000+09:00")["totalSize"] == 0
-    assert sf.query("SELECT COUNT() FROM Contact WHERE CreatedDate = "
-                    "LAST_N_DAYS:3")["totalSize"] == 4
+    assert sf.query("SELECT COUNT() FROM Contact WHERE CreatedDate < 2020-01-01T00:00:00.000+09:00")["totalSize"] == 0
+    assert sf.query("SELECT COUNT() FROM Contact WHERE CreatedDate = LAST_N_DAYS:3")["totalSize"] == 4
 
 
 def test_parent_fields_are_nested(contacts, sf):

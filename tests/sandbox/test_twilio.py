@@ -1,4 +1,5 @@
 """Twilio stand-in, driven through the official twilio Client."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,20 +18,21 @@ class SandboxHttpClient(TwilioHttpClient):
         self.base_url = base_url
 
     def request(self, method, url, *args, **kwargs):
-        return super().request(method, url.replace("https://api.twilio.com", self.base_url),
-                               *args, **kwargs)
+        return super().request(method, url.replace("https://api.twilio.com", self.base_url), *args, **kwargs)
 
 
 @pytest.fixture
 def twilio(sb):
-    return Client(DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN,
-                  http_client=SandboxHttpClient(sb.urls["twilio"]))
+    return Client(DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, http_client=SandboxHttpClient(sb.urls["twilio"]))
 
 
 def test_call_create_returns_queued_call_resource(sb, twilio):
-    call = twilio.calls.create(to="+81312345678", from_="+815012345678",
-                               twiml="<Response><Say>hi</Say></Response>",
-                               status_callback="http://127.0.0.1:9/status")
+    call = twilio.calls.create(
+        to="+81312345678",
+        from_="+815012345678",
+        twiml="<Response><Say>hi</Say></Response>",
+        status_callback="http://127.0.0.1:9/status",
+    )
     assert call.sid.startswith("CA") and len(call.sid) == 34 and call.status == "queued"
     assert sb.twilio.calls[0]["request"]["StatusCallback"] == "http://127.0.0.1:9/status"
 

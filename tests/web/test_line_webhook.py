@@ -1,4 +1,5 @@
 """The LINE webhook edge: verify, store durably, answer fast - and say clearly what was wrong."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,16 @@ VECTORS = json.loads((Path(__file__).parents[2] / "tests/data/line-signature-vec
 
 
 def text_event(event_id="01HZZZZZZZZZZZZZZZZZZZZZZ1", user="U" + "1" * 32, text="こんにちは", ts=1700000000000):
-    return {"type": "message", "mode": "active", "timestamp": ts, "webhookEventId": event_id,
-            "deliveryContext": {"isRedelivery": False}, "replyToken": "rt",
-            "source": {"type": "user", "userId": user},
-            "message": {"id": "468789577898262530", "type": "text", "text": text, "quoteToken": "q"}}
+    return {
+        "type": "message",
+        "mode": "active",
+        "timestamp": ts,
+        "webhookEventId": event_id,
+        "deliveryContext": {"isRedelivery": False},
+        "replyToken": "rt",
+        "source": {"type": "user", "userId": user},
+        "message": {"id": "468789577898262530", "type": "text", "text": text, "quoteToken": "q"},
+    }
 
 
 def body_of(*events, destination="Ubot") -> bytes:
@@ -144,16 +151,34 @@ def test_previous_secret_is_accepted_during_rotation(environ):
 
 def test_each_channel_verifies_with_its_own_secret(environ):
     data = base_settings()
-    data["line"]["channels"].append({"id": "1000000002", "name": "second", "bot_user_id": "Ubot2",
-                                     "secret_env": "SECOND_SECRET", "access_token_env": "LINE_MAIN_TOKEN"})
+    data["line"]["channels"].append(
+        {
+            "id": "1000000002",
+            "name": "second",
+            "bot_user_id": "Ubot2",
+            "secret_env": "SECOND_SECRET",
+            "access_token_env": "LINE_MAIN_TOKEN",
+        }
+    )
     environ["SECOND_SECRET"] = "second-secret"
     app = create_app(load_config(data=data, environ=environ))
     client = app.test_client()
     assert post(client, body_of(text_event()), secret="second-secret").status_code == 200
-    assert post(client, body_of(text_event("01HZZZZZZZZZZZZZZZZZZZZZZ2")), secret="second-secret",
-                path="/line/webhook/main").status_code == 401
-    assert post(client, body_of(text_event("01HZZZZZZZZZZZZZZZZZZZZZZ3")), secret="second-secret",
-                path="/line/webhook/second").status_code == 200
+    assert (
+        post(
+            client, body_of(text_event("01HZZZZZZZZZZZZZZZZZZZZZZ2")), secret="second-secret", path="/line/webhook/main"
+        ).status_code
+        == 401
+    )
+    assert (
+        post(
+            client,
+            body_of(text_event("01HZZZZZZZZZZZZZZZZZZZZZZ3")),
+            secret="second-secret",
+            path="/line/webhook/second",
+        ).status_code
+        == 200
+    )
     backlog = app.extensions["connector"].store.r.zrange("ln:ready", 0, -1)
     assert all(c.startswith(b"1000000002:") for c in backlog)
 
@@ -164,8 +189,7 @@ def test_unknown_channel_path_is_404(client):
 
 def test_card_number_is_masked_before_it_reaches_redis(app, client, redis_url):
     post(client, body_of(text_event(text="カード番号 4111 1111 1111 1111 です")))
-    raw = b"".join(redis_lib.Redis.from_url(redis_url).lrange(
-        f"ln:inbox:1000000001:U{'1' * 32}", 0, -1))
+    raw = b"".join(redis_lib.Redis.from_url(redis_url).lrange(f"ln:inbox:1000000001:U{'1' * 32}", 0, -1))
     entry = app.extensions["connector"].vault.open_json(raw)
     assert entry["event"]["message"]["text"] == "カード番号 4111 11** **** 1111 です"
     assert b"4111" not in raw  # sealed at rest

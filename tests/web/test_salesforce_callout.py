@@ -1,4 +1,5 @@
 """The Salesforce callout edge: signed like Apex, fresh, once; then only enqueued."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,16 @@ from tests.jobs.operator_fixtures import (  # noqa: F401
 )
 
 SESSION = "1000000001:U" + "a" * 32 + ":01JABCDEF"
-RECORD = {"id": "a0B000000000001AAA", "messageKey": "op:a0B000000000001AAA", "sessionKey": SESSION,
-          "messageType": "text", "text": "お待たせしました", "stickerPackageId": None, "stickerId": None,
-          "contentVersionId": None}
+RECORD = {
+    "id": "a0B000000000001AAA",
+    "messageKey": "op:a0B000000000001AAA",
+    "sessionKey": SESSION,
+    "messageType": "text",
+    "text": "お待たせしました",
+    "stickerPackageId": None,
+    "stickerId": None,
+    "contentVersionId": None,
+}
 
 
 @pytest.fixture
@@ -68,8 +76,12 @@ def test_each_record_of_a_batch_gets_its_own_job(app, client):
 
 
 def test_session_actions_go_to_one_routing_job(app, client):
-    body, headers = sign_like_apex(CALLOUT_SECRET, "session.close", "a0A000000000001AAA",
-                                   {"sessionKey": SESSION, "userId": "005000000000001AAA", "reason": "解決"})
+    body, headers = sign_like_apex(
+        CALLOUT_SECRET,
+        "session.close",
+        "a0A000000000001AAA",
+        {"sessionKey": SESSION, "userId": "005000000000001AAA", "reason": "解決"},
+    )
     assert post(client, body, headers).status_code == 202
     jobs = rt_of(app).queue.jobs
     assert [j.func_name for j in jobs] == ["connector.jobs.routing.callout"]
@@ -90,31 +102,41 @@ def test_signature_over_a_changed_body_is_rejected(app, client):
 
 @pytest.mark.parametrize("drop", ["X-Connector-Timestamp", "X-Connector-Signature"])
 def test_missing_headers_are_rejected(app, client, drop):
-    body, headers = sign_like_apex(CALLOUT_SECRET, "presence.update", "005000000000001AAA",
-                                   {"userId": "005000000000001AAA", "status": "Available", "capacity": 3})
+    body, headers = sign_like_apex(
+        CALLOUT_SECRET,
+        "presence.update",
+        "005000000000001AAA",
+        {"userId": "005000000000001AAA", "status": "Available", "capacity": 3},
+    )
     headers.pop(drop)
     assert post(client, body, headers).status_code == 401
 
 
 def test_signature_without_version_prefix_is_rejected(app, client):
-    body, headers = sign_like_apex(CALLOUT_SECRET, "presence.update", "005000000000001AAA",
-                                   {"userId": "005000000000001AAA", "status": "Available", "capacity": 3})
+    body, headers = sign_like_apex(
+        CALLOUT_SECRET,
+        "presence.update",
+        "005000000000001AAA",
+        {"userId": "005000000000001AAA", "status": "Available", "capacity": 3},
+    )
     headers["X-Connector-Signature"] = headers["X-Connector-Signature"][3:]
     assert post(client, body, headers).status_code == 401
 
 
 @pytest.mark.parametrize("offset", [-301, 301])
 def test_stale_or_future_timestamp_is_rejected(app, client, offset):
-    body, headers = sign_like_apex(CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]},
-                                   ts=int(time.time()) + offset)
+    body, headers = sign_like_apex(
+        CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]}, ts=int(time.time()) + offset
+    )
     resp = post(client, body, headers)
     assert resp.status_code == 401 and resp.get_json()["error"] == "stale timestamp"
     assert rt_of(app).queue.count == 0
 
 
 def test_timestamp_within_the_window_is_accepted(app, client):
-    body, headers = sign_like_apex(CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]},
-                                   ts=int(time.time()) - 250)
+    body, headers = sign_like_apex(
+        CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]}, ts=int(time.time()) - 250
+    )
     assert post(client, body, headers).status_code == 202
 
 
@@ -130,42 +152,64 @@ def test_same_envelope_id_resigned_later_is_still_a_replay(app, client):
     eid = "a0B000000000001AAA:message.send:1700000000000:abcdef12"
     body, headers = sign_like_apex(CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]}, envelope_id=eid)
     assert post(client, body, headers).status_code == 202
-    body2, headers2 = sign_like_apex(CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]},
-                                     envelope_id=eid, ts=int(time.time()) + 1)
+    body2, headers2 = sign_like_apex(
+        CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]}, envelope_id=eid, ts=int(time.time()) + 1
+    )
     assert post(client, body2, headers2).status_code == 409
 
 
 def test_previous_secret_still_verifies_during_rotation(app, client):
-    body, headers = sign_like_apex(OLD_CALLOUT_SECRET, "presence.update", "005000000000001AAA",
-                                   {"userId": "005000000000001AAA", "status": "Available", "capacity": 3})
+    body, headers = sign_like_apex(
+        OLD_CALLOUT_SECRET,
+        "presence.update",
+        "005000000000001AAA",
+        {"userId": "005000000000001AAA", "status": "Available", "capacity": 3},
+    )
     assert post(client, body, headers).status_code == 202
 
 
 def test_no_secret_configured_rejects_everything(sb, op_redis):
     app = create_app(op_config(sb, secrets=""))
     try:
-        body, headers = sign_like_apex(CALLOUT_SECRET, "presence.update", "005000000000001AAA",
-                                       {"userId": "005000000000001AAA", "status": "Available"})
+        body, headers = sign_like_apex(
+            CALLOUT_SECRET,
+            "presence.update",
+            "005000000000001AAA",
+            {"userId": "005000000000001AAA", "status": "Available"},
+        )
         assert app.test_client().post("/salesforce/callout", data=body, headers=headers).status_code == 401
     finally:
         set_runtime(None)
 
 
-@pytest.mark.parametrize("payload", [
-    b"not json",
-    b"[1, 2]",
-    json.dumps({"type": "message.delete", "id": "x", "data": {}}).encode(),
-    json.dumps({"type": "message.send", "id": "", "data": {"records": [RECORD]}}).encode(),
-    json.dumps({"type": "message.send", "id": "x", "data": {"records": []}}).encode(),
-    json.dumps({"type": "message.send", "id": "x", "data": {"records": [dict(RECORD, messageKey="m1")]}}).encode(),
-    json.dumps({"type": "message.send", "id": "x", "data": {"records": [dict(RECORD, messageType="video")]}}).encode(),
-    json.dumps({"type": "session.close", "id": "x", "data": "close"}).encode(),
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[1, 2]",
+        json.dumps({"type": "message.delete", "id": "x", "data": {}}).encode(),
+        json.dumps({"type": "message.send", "id": "", "data": {"records": [RECORD]}}).encode(),
+        json.dumps({"type": "message.send", "id": "x", "data": {"records": []}}).encode(),
+        json.dumps({"type": "message.send", "id": "x", "data": {"records": [dict(RECORD, messageKey="m1")]}}).encode(),
+        json.dumps(
+            {"type": "message.send", "id": "x", "data": {"records": [dict(RECORD, messageType="video")]}}
+        ).encode(),
+        json.dumps({"type": "session.close", "id": "x", "data": "close"}).encode(),
+    ],
+)
 def test_signed_but_malformed_envelope_is_400(app, client, payload):
     from connector.web.salesforce import sign
+
     ts = str(int(time.time()))
-    resp = post(client, payload, {"Content-Type": "application/json", "X-Connector-Timestamp": ts,
-                                  "X-Connector-Signature": sign(CALLOUT_SECRET, ts, payload)})
+    resp = post(
+        client,
+        payload,
+        {
+            "Content-Type": "application/json",
+            "X-Connector-Timestamp": ts,
+            "X-Connector-Signature": sign(CALLOUT_SECRET, ts, payload),
+        },
+    )
     assert resp.status_code == 400
     assert rt_of(app).queue.count == 0
 
@@ -186,6 +230,7 @@ def test_redis_down_answers_503_so_the_record_stays_pending(sb, op_redis):
     try:
         rt = app.extensions["connector"]
         import redis
+
         rt.__dict__["redis"] = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
         body, headers = sign_like_apex(CALLOUT_SECRET, "message.send", RECORD["id"], {"records": [RECORD]})
         assert app.test_client().post("/salesforce/callout", data=body, headers=headers).status_code == 503

@@ -3,6 +3,7 @@
 For tests, ``make demo`` and benchmarks only: production code never imports this package, and
 this package imports nothing from the rest of ``connector``. See docs/sandbox.md.
 """
+
 from .line import SandboxChannel
 from .line import sign as line_signature
 from .salesforce_store import SalesforceUser

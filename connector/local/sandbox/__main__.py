@@ -7,6 +7,7 @@
 or ``--config sandbox.yaml`` with the same keys (channels as a list of mappings). Prints the
 URLs as one JSON line on stdout when ready, then serves until SIGTERM/SIGINT.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,12 +31,16 @@ def parse_channel(text: str) -> SandboxChannel:
 
 
 def build(argv: list[str] | None = None) -> Sandbox:
-    parser = argparse.ArgumentParser(prog="python -m connector.local.sandbox", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m connector.local.sandbox",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", help="YAML file with the options below")
     parser.add_argument("--host", default=None)
-    parser.add_argument("--port-base", type=int, default=None,
-                        help="line_api=base+1, line_data=+2, salesforce=+3, twilio=+4")
+    parser.add_argument(
+        "--port-base", type=int, default=None, help="line_api=base+1, line_data=+2, salesforce=+3, twilio=+4"
+    )
     parser.add_argument("--channel", action="append", type=parse_channel, default=[])
     parser.add_argument("--metadata-dir")
     parser.add_argument("--ca-out", help="where to write the CA certificate (PEM)")
@@ -57,11 +62,16 @@ def build(argv: list[str] | None = None) -> Sandbox:
         kwargs["twilio_account_sid"] = twilio["account_sid"]
     if twilio.get("auth_token"):
         kwargs["twilio_auth_token"] = twilio["auth_token"]
-    return Sandbox(channels, metadata_dir=args.metadata_dir or config.get("metadata_dir"),
-                   host=args.host or config.get("host", "127.0.0.1"), ports=ports,
-                   salesforce_users=users,
-                   api_limit=args.api_limit or config.get("api_limit", 100_000),
-                   ca_out=args.ca_out or config.get("ca_out"), **kwargs)
+    return Sandbox(
+        channels,
+        metadata_dir=args.metadata_dir or config.get("metadata_dir"),
+        host=args.host or config.get("host", "127.0.0.1"),
+        ports=ports,
+        salesforce_users=users,
+        api_limit=args.api_limit or config.get("api_limit", 100_000),
+        ca_out=args.ca_out or config.get("ca_out"),
+        **kwargs,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ regular expression searched in the path). It fires ``count`` times (or forever),
 matching fault wins. What a fault *does* is decided by the service runner (``server.py``),
 which asks the service for its realistic error body.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -20,13 +21,13 @@ SERVICES = ("line_api", "line_data", "salesforce", "twilio")
 SERVICE_ALIASES = {"line": ("line_api", "line_data")}
 
 KINDS = (
-    "status",            # answer `status` with the service's error body; nothing is applied
-    "rate_limit",        # 429 (+ Retry-After when retry_after is given)
-    "timeout",           # wait `ms` (default 30000) then answer 504; nothing is applied
-    "latency",           # add `ms` and then serve the request normally
-    "reset",             # close the connection without any response
-    "invalid_session",   # Salesforce 401 INVALID_SESSION_ID
-    "limit_exceeded",    # Salesforce 403 REQUEST_LIMIT_EXCEEDED
+    "status",  # answer `status` with the service's error body; nothing is applied
+    "rate_limit",  # 429 (+ Retry-After when retry_after is given)
+    "timeout",  # wait `ms` (default 30000) then answer 504; nothing is applied
+    "latency",  # add `ms` and then serve the request normally
+    "reset",  # close the connection without any response
+    "invalid_session",  # Salesforce 401 INVALID_SESSION_ID
+    "limit_exceeded",  # Salesforce 403 REQUEST_LIMIT_EXCEEDED
     "after_apply_status",  # apply the request, then answer `status` (default 500) anyway
 )
 
@@ -78,13 +79,22 @@ class FaultRegistry:
         self._latency_ms: dict[str, int] = {}
         self._rng = random.Random()
 
-    def add(self, service: str, kind: str, *, method: str | None = None, path: str | None = None,
-            count: int | None = None, duration_s: float | None = None,
-            probability: float | None = None, status: int | None = None, ms: int | None = None,
-            retry_after: int | None = None) -> str:
+    def add(
+        self,
+        service: str,
+        kind: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        count: int | None = None,
+        duration_s: float | None = None,
+        probability: float | None = None,
+        status: int | None = None,
+        ms: int | None = None,
+        retry_after: int | None = None,
+    ) -> str:
         if service not in SERVICES and service not in SERVICE_ALIASES:
-            raise ValueError(f"unknown service {service!r}; expected one of "
-                             f"{SERVICES + tuple(SERVICE_ALIASES)}")
+            raise ValueError(f"unknown service {service!r}; expected one of {SERVICES + tuple(SERVICE_ALIASES)}")
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {KINDS}")
         if kind == "status" and status is None:
@@ -96,9 +106,20 @@ class FaultRegistry:
             except re.error:
                 regex = None
         with self._lock:
-            fault = Fault(id=f"f{next(self._ids)}", service=service, kind=kind, method=method,
-                          path=path, count=count, duration_s=duration_s, probability=probability,
-                          status=status, ms=ms, retry_after=retry_after, _regex=regex)
+            fault = Fault(
+                id=f"f{next(self._ids)}",
+                service=service,
+                kind=kind,
+                method=method,
+                path=path,
+                count=count,
+                duration_s=duration_s,
+                probability=probability,
+                status=status,
+                ms=ms,
+                retry_after=retry_after,
+                _regex=regex,
+            )
             self._faults.append(fault)
         return fault.id
 

@@ -3,6 +3,7 @@
 All generators are thread-safe and deterministic enough for tests (counters, not randomness,
 where the platform's ids are sequential).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -37,7 +38,7 @@ def salesforce_checksum(id15: str) -> str:
     suffix = ""
     for chunk in range(3):
         bits = 0
-        for i, ch in enumerate(id15[chunk * 5:chunk * 5 + 5]):
+        for i, ch in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
             if "A" <= ch <= "Z":
                 bits |= 1 << i
         suffix += _SF_SUFFIX[bits]

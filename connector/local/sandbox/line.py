@@ -6,6 +6,7 @@ also plays the users: ``send_user_message`` builds a webhook event with the real
 with the channel secret and POSTs it to the channel's webhook URL. The HTTP side lives in
 ``line_api.py``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,14 +25,24 @@ from . import ids
 from .line_messages import MEDIA_TYPES, generate_content
 
 # Event types that carry a replyToken (webhook.yml).
-REPLYABLE_EVENTS = {"message", "follow", "join", "postback", "memberJoined", "beacon",
-                    "accountLink", "videoPlayComplete", "membership"}
+REPLYABLE_EVENTS = {
+    "message",
+    "follow",
+    "join",
+    "postback",
+    "memberJoined",
+    "beacon",
+    "accountLink",
+    "videoPlayComplete",
+    "membership",
+}
 QUOTABLE_MESSAGES = {"text", "image", "video", "sticker"}
 
 
 @dataclass
 class SandboxChannel:
     """A LINE channel (Messaging API) the sandbox serves."""
+
     channel_id: str
     secret: str
     access_token: str
@@ -50,8 +61,13 @@ def _now_ms() -> int:
 
 
 class LineState:
-    def __init__(self, channels: list[SandboxChannel], reply_token_ttl: float = 60.0,
-                 webhook_timeout_s: float = 10.0, quota: int = 1_000_000):
+    def __init__(
+        self,
+        channels: list[SandboxChannel],
+        reply_token_ttl: float = 60.0,
+        webhook_timeout_s: float = 10.0,
+        quota: int = 1_000_000,
+    ):
         self._lock = threading.RLock()
         self.channels = {c.channel_id: c for c in channels}
         self.reply_token_ttl = reply_token_ttl
@@ -96,19 +112,28 @@ class LineState:
         return str(self._message_ids.next())
 
     # -- users ----------------------------------------------------------------------------
-    def add_user(self, channel_id: str, user_id: str, display_name: str | None = None,
-                 language: str = "ja", picture_url: str | None = None,
-                 status_message: str = "") -> dict:
+    def add_user(
+        self,
+        channel_id: str,
+        user_id: str,
+        display_name: str | None = None,
+        language: str = "ja",
+        picture_url: str | None = None,
+        status_message: str = "",
+    ) -> dict:
         """Register (or update) a user profile on a channel."""
         self._channel(channel_id)
         with self._lock:
             profile = self._users.get((channel_id, user_id))
             if profile is None:
                 count = sum(1 for (ch, _) in self._users if ch == channel_id) + 1
-                profile = {"displayName": display_name or f"LINE User {count}", "userId": user_id,
-                           "language": language,
-                           "pictureUrl": picture_url or f"https://profile.line-scdn.net/{user_id}",
-                           "statusMessage": status_message}
+                profile = {
+                    "displayName": display_name or f"LINE User {count}",
+                    "userId": user_id,
+                    "language": language,
+                    "pictureUrl": picture_url or f"https://profile.line-scdn.net/{user_id}",
+                    "statusMessage": status_message,
+                }
                 self._users[(channel_id, user_id)] = profile
             elif display_name:
                 profile["displayName"] = display_name
@@ -124,10 +149,19 @@ class LineState:
             return (channel_id, to) in self._users
 
     # -- simulated users ------------------------------------------------------------------
-    def send_user_message(self, channel_id: str, user_id: str, message: dict, *,
-                          display_name: str | None = None, mode: str = "active",
-                          source: dict | None = None, quoted_message_id: str | None = None,
-                          content_size: int | None = None, deliver: bool = True) -> dict:
+    def send_user_message(
+        self,
+        channel_id: str,
+        user_id: str,
+        message: dict,
+        *,
+        display_name: str | None = None,
+        mode: str = "active",
+        source: dict | None = None,
+        quoted_message_id: str | None = None,
+        content_size: int | None = None,
+        deliver: bool = True,
+    ) -> dict:
         """A user sends ``message`` (e.g. {"type": "text", "text": "hi"}) to the bot."""
         self.add_user(channel_id, user_id, display_name)
         msg = copy.deepcopy(message)
@@ -155,12 +189,17 @@ class LineState:
         token = secrets.token_urlsafe(32)
         msg.setdefault("markAsReadToken", token)
         with self._lock:
-            self._read_tokens[msg["markAsReadToken"]] = {"channel_id": channel_id,
-                                                         "user_id": user_id,
-                                                         "message_id": msg["id"]}
-        event = {"type": "message", "message": msg, "source": source or {"type": "user",
-                                                                         "userId": user_id},
-                 "mode": mode}
+            self._read_tokens[msg["markAsReadToken"]] = {
+                "channel_id": channel_id,
+                "user_id": user_id,
+                "message_id": msg["id"],
+            }
+        event = {
+            "type": "message",
+            "message": msg,
+            "source": source or {"type": "user", "userId": user_id},
+            "mode": mode,
+        }
         event["source"].setdefault("userId", user_id)
         return self.send_event(channel_id, event, deliver=deliver)
 
@@ -204,22 +243,25 @@ class LineState:
         user_id = (source or {}).get("userId")
         if user_id and event.get("type") != "unfollow":
             self.add_user(channel.channel_id, user_id)
-        if (event.get("type") in REPLYABLE_EVENTS and event["mode"] == "active"
-                and "replyToken" not in event):
+        if event.get("type") in REPLYABLE_EVENTS and event["mode"] == "active" and "replyToken" not in event:
             event["replyToken"] = self._issue_reply_token(channel_id, source or {})
         return event
 
     def _issue_reply_token(self, channel_id: str, source: dict) -> str:
         token = secrets.token_hex(16)
         with self._lock:
-            self._reply_tokens[token] = {"channel_id": channel_id, "source": source,
-                                         "expires_at": time.time() + self.reply_token_ttl}
+            self._reply_tokens[token] = {
+                "channel_id": channel_id,
+                "source": source,
+                "expires_at": time.time() + self.reply_token_ttl,
+            }
         return token
 
     def _deliver(self, channel_id: str, events: list[dict]) -> int:
         channel = self._channel(channel_id)
-        body = json.dumps({"destination": channel.bot_user_id, "events": events},
-                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = json.dumps(
+            {"destination": channel.bot_user_id, "events": events}, ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
         return self._post(channel, body, sign(channel.secret, body), events)
 
     def _session(self) -> requests.Session:
@@ -236,18 +278,30 @@ class LineState:
         status, error = 0, None
         try:
             response = self._session().post(
-                channel.webhook_url, data=body, timeout=self.webhook_timeout_s,
-                headers={"Content-Type": "application/json; charset=utf-8",
-                         "x-line-signature": signature, "User-Agent": "LineBotWebhook/2.0"})
+                channel.webhook_url,
+                data=body,
+                timeout=self.webhook_timeout_s,
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "x-line-signature": signature,
+                    "User-Agent": "LineBotWebhook/2.0",
+                },
+            )
             status = response.status_code
         except requests.RequestException as exc:
             error = type(exc).__name__
         with self._lock:
-            self._webhook_log.append({
-                "channel_id": channel.channel_id, "status": status, "error": error,
-                "ms": round((time.perf_counter() - started) * 1000, 3), "at": time.time(),
-                "webhook_event_ids": [e.get("webhookEventId") for e in events],
-                "events": events})
+            self._webhook_log.append(
+                {
+                    "channel_id": channel.channel_id,
+                    "status": status,
+                    "error": error,
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                    "at": time.time(),
+                    "webhook_event_ids": [e.get("webhookEventId") for e in events],
+                    "events": events,
+                }
+            )
         return status
 
     # -- used by the API handlers -----------------------------------------------------------
@@ -263,26 +317,39 @@ class LineState:
         with self._lock:
             return self._retry_keys.get((channel_id, key))
 
-    def record_delivery(self, channel_id: str, method: str, to: str | None, messages: list,
-                        request_id: str, retry_key: str | None = None,
-                        extra: dict | None = None) -> list[dict]:
+    def record_delivery(
+        self,
+        channel_id: str,
+        method: str,
+        to: str | None,
+        messages: list,
+        request_id: str,
+        retry_key: str | None = None,
+        extra: dict | None = None,
+    ) -> list[dict]:
         sent = []
         for msg in messages:
             item = {"id": self.new_message_id()}
             if msg.get("type") in QUOTABLE_MESSAGES:
                 item["quoteToken"] = secrets.token_urlsafe(48)
             sent.append(item)
-        entry = {"channel_id": channel_id, "to": to, "method": method,
-                 "messages": copy.deepcopy(messages), "retry_key": retry_key,
-                 "request_id": request_id, "sent_messages": sent, "at": time.time(),
-                 **(extra or {})}
+        entry = {
+            "channel_id": channel_id,
+            "to": to,
+            "method": method,
+            "messages": copy.deepcopy(messages),
+            "retry_key": retry_key,
+            "request_id": request_id,
+            "sent_messages": sent,
+            "at": time.time(),
+            **(extra or {}),
+        }
         with self._lock:
             self._deliveries.append(entry)
             if method == "push":
                 self._push_count[channel_id] = self._push_count.get(channel_id, 0) + 1
             if retry_key:
-                self._retry_keys[(channel_id, retry_key)] = {"request_id": request_id,
-                                                            "sentMessages": sent}
+                self._retry_keys[(channel_id, retry_key)] = {"request_id": request_id, "sentMessages": sent}
         return sent
 
     def push_count(self, channel_id: str) -> int:
@@ -307,13 +374,17 @@ class LineState:
             self._read_marks.append(entry)
 
     # -- inspection -----------------------------------------------------------------------
-    def delivered(self, user_id: str | None = None, channel_id: str | None = None,
-                  method: str | None = None) -> list[dict]:
+    def delivered(
+        self, user_id: str | None = None, channel_id: str | None = None, method: str | None = None
+    ) -> list[dict]:
         with self._lock:
-            return [copy.deepcopy(d) for d in self._deliveries
-                    if (user_id is None or d["to"] == user_id)
-                    and (channel_id is None or d["channel_id"] == channel_id)
-                    and (method is None or d["method"] == method)]
+            return [
+                copy.deepcopy(d)
+                for d in self._deliveries
+                if (user_id is None or d["to"] == user_id)
+                and (channel_id is None or d["channel_id"] == channel_id)
+                and (method is None or d["method"] == method)
+            ]
 
     def recipients(self) -> set[str]:
         """Everyone something was delivered to (cheap enough to poll)."""
@@ -322,8 +393,12 @@ class LineState:
 
     def delivered_texts(self, user_id: str | None = None, channel_id: str | None = None) -> list[str]:
         """Convenience: the text of every text message delivered, in order."""
-        return [m.get("text", "") for d in self.delivered(user_id, channel_id)
-                for m in d["messages"] if m.get("type") == "text"]
+        return [
+            m.get("text", "")
+            for d in self.delivered(user_id, channel_id)
+            for m in d["messages"]
+            if m.get("type") == "text"
+        ]
 
     @property
     def loading(self) -> list[dict]:

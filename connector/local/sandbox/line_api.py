@@ -2,6 +2,7 @@
 (``LineDataService``). Handlers validate, record into ``LineState`` and answer in LINE's format:
 ``{"message": ..., "details": [...]}`` errors and an ``x-line-request-id`` on every response.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,8 +17,7 @@ from .line import LineState, SandboxChannel
 from .line_messages import validate_messages
 from .server import Service, json_response, read_json
 
-AUTH_FAILED = ("Authentication failed. Confirm that the access token in the authorization "
-               "header is valid.")
+AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
 
 
 def line_error(status: int, message: str, details: list | None = None, **extra) -> Response:
@@ -62,8 +62,7 @@ class _LineService(Service):
         return self.state.channel_for_token(header[7:].strip())
 
     def decorate(self, request: Request, response: Response) -> None:
-        response.headers["x-line-request-id"] = request.environ.get("sandbox.request_id") \
-            or ids.request_id()
+        response.headers["x-line-request-id"] = request.environ.get("sandbox.request_id") or ids.request_id()
 
     def error_response(self, kind, status, fault=None) -> Response:
         if kind == "rate_limit":
@@ -72,24 +71,27 @@ class _LineService(Service):
             return line_error(504, "Gateway timeout")
         if status >= 500:
             return line_error(status, "Internal server error")
-        return line_error(status, {400: "Bad request", 401: AUTH_FAILED, 403: "Forbidden",
-                                   404: "Not found"}.get(status, "Error"))
+        return line_error(
+            status, {400: "Bad request", 401: AUTH_FAILED, 403: "Forbidden", 404: "Not found"}.get(status, "Error")
+        )
 
 
 class LineApiService(_LineService):
     name = "line_api"
-    url_map = Map([
-        Rule("/v2/bot/message/reply", methods=["POST"], endpoint="reply"),
-        Rule("/v2/bot/message/push", methods=["POST"], endpoint="push"),
-        Rule("/v2/bot/message/quota", methods=["GET"], endpoint="quota"),
-        Rule("/v2/bot/message/quota/consumption", methods=["GET"], endpoint="consumption"),
-        Rule("/v2/bot/profile/<user_id>", methods=["GET"], endpoint="profile"),
-        Rule("/v2/bot/info", methods=["GET"], endpoint="bot_info"),
-        Rule("/v2/bot/chat/loading/start", methods=["POST"], endpoint="loading"),
-        Rule("/v2/bot/message/markAsRead", methods=["POST"], endpoint="mark_read_by_chat"),
-        Rule("/v2/bot/chat/markAsRead", methods=["POST"], endpoint="mark_read_by_token"),
-        Rule("/bot/pnp/push", methods=["POST"], endpoint="pnp_push"),
-    ])
+    url_map = Map(
+        [
+            Rule("/v2/bot/message/reply", methods=["POST"], endpoint="reply"),
+            Rule("/v2/bot/message/push", methods=["POST"], endpoint="push"),
+            Rule("/v2/bot/message/quota", methods=["GET"], endpoint="quota"),
+            Rule("/v2/bot/message/quota/consumption", methods=["GET"], endpoint="consumption"),
+            Rule("/v2/bot/profile/<user_id>", methods=["GET"], endpoint="profile"),
+            Rule("/v2/bot/info", methods=["GET"], endpoint="bot_info"),
+            Rule("/v2/bot/chat/loading/start", methods=["POST"], endpoint="loading"),
+            Rule("/v2/bot/message/markAsRead", methods=["POST"], endpoint="mark_read_by_chat"),
+            Rule("/v2/bot/chat/markAsRead", methods=["POST"], endpoint="mark_read_by_token"),
+            Rule("/bot/pnp/push", methods=["POST"], endpoint="pnp_push"),
+        ]
+    )
 
     def reply(self, request, channel):
         if request.headers.get("X-Line-Retry-Key"):
@@ -106,9 +108,13 @@ class LineApiService(_LineService):
         source = token["source"]
         to = source.get("groupId") or source.get("roomId") or source.get("userId")
         sent = self.state.record_delivery(
-            channel.channel_id, "reply", to, body["messages"], request.environ["sandbox.request_id"],
-            extra={"reply_token": body["replyToken"],
-                   "notification_disabled": bool(body.get("notificationDisabled"))})
+            channel.channel_id,
+            "reply",
+            to,
+            body["messages"],
+            request.environ["sandbox.request_id"],
+            extra={"reply_token": body["replyToken"], "notification_disabled": bool(body.get("notificationDisabled"))},
+        )
         return json_response({"sentMessages": sent})
 
     def push(self, request, channel):
@@ -120,8 +126,7 @@ class LineApiService(_LineService):
                 return line_error(400, "The retry key is invalid")
             accepted = self.state.accepted_retry(channel.channel_id, retry_key)
             if accepted is not None:
-                response = line_error(409, "The retry key is already accepted",
-                                      sentMessages=accepted["sentMessages"])
+                response = line_error(409, "The retry key is already accepted", sentMessages=accepted["sentMessages"])
                 response.headers["x-line-accepted-request-id"] = accepted["request_id"]
                 return response
         body = read_json(request) or {}
@@ -131,15 +136,21 @@ class LineApiService(_LineService):
         if details:
             return _body_errors(details)
         if not self.state.knows_recipient(channel.channel_id, body["to"]):
-            return line_error(400, "The property, 'to', in the request body is invalid "
-                                   "(line: -, column: -)")
+            return line_error(400, "The property, 'to', in the request body is invalid (line: -, column: -)")
         if self.state.push_count(channel.channel_id) >= self.state.quota:
             return line_error(429, "You have reached your monthly limit.")
         sent = self.state.record_delivery(
-            channel.channel_id, "push", body["to"], body["messages"],
-            request.environ["sandbox.request_id"], retry_key,
-            extra={"notification_disabled": bool(body.get("notificationDisabled")),
-                   "custom_aggregation_units": body.get("customAggregationUnits")})
+            channel.channel_id,
+            "push",
+            body["to"],
+            body["messages"],
+            request.environ["sandbox.request_id"],
+            retry_key,
+            extra={
+                "notification_disabled": bool(body.get("notificationDisabled")),
+                "custom_aggregation_units": body.get("customAggregationUnits"),
+            },
+        )
         return json_response({"sentMessages": sent})
 
     def quota(self, request, channel):
@@ -155,25 +166,29 @@ class LineApiService(_LineService):
         return json_response(profile)
 
     def bot_info(self, request, channel):
-        return json_response({"userId": channel.bot_user_id,
-                              "basicId": f"@{channel.channel_id[-6:]}sbx",
-                              "displayName": channel.display_name, "chatMode": "chat",
-                              "markAsReadMode": "manual"})
+        return json_response(
+            {
+                "userId": channel.bot_user_id,
+                "basicId": f"@{channel.channel_id[-6:]}sbx",
+                "displayName": channel.display_name,
+                "chatMode": "chat",
+                "markAsReadMode": "manual",
+            }
+        )
 
     def loading(self, request, channel):
         body = read_json(request) or {}
         chat_id, seconds = body.get("chatId"), body.get("loadingSeconds", 20)
         details = []
-        if not isinstance(chat_id, str) or not self.state.knows_recipient(channel.channel_id,
-                                                                          chat_id):
+        if not isinstance(chat_id, str) or not self.state.knows_recipient(channel.channel_id, chat_id):
             details.append({"message": "invalid chatId", "property": "chatId"})
         if not isinstance(seconds, int) or not 5 <= seconds <= 60 or seconds % 5:
-            details.append({"message": "must be a multiple of 5 between 5 and 60",
-                            "property": "loadingSeconds"})
+            details.append({"message": "must be a multiple of 5 between 5 and 60", "property": "loadingSeconds"})
         if details:
             return _body_errors(details)
-        self.state.record_loading({"channel_id": channel.channel_id, "chat_id": chat_id,
-                                   "loading_seconds": seconds, "at": time.time()})
+        self.state.record_loading(
+            {"channel_id": channel.channel_id, "chat_id": chat_id, "loading_seconds": seconds, "at": time.time()}
+        )
         return json_response({}, 202)
 
     def mark_read_by_chat(self, request, channel):
@@ -181,8 +196,7 @@ class LineApiService(_LineService):
         user_id = (body.get("chat") or {}).get("userId")
         if not isinstance(user_id, str):
             return _body_errors([{"message": "must be specified", "property": "chat.userId"}])
-        self.state.record_read({"channel_id": channel.channel_id, "user_id": user_id,
-                                "token": None, "at": time.time()})
+        self.state.record_read({"channel_id": channel.channel_id, "user_id": user_id, "token": None, "at": time.time()})
         return json_response({})
 
     def mark_read_by_token(self, request, channel):
@@ -191,9 +205,15 @@ class LineApiService(_LineService):
         entry = self.state.use_read_token(channel.channel_id, token) if token else None
         if entry is None:
             return line_error(400, "Invalid markAsReadToken")
-        self.state.record_read({"channel_id": channel.channel_id, "user_id": entry["user_id"],
-                                "message_id": entry["message_id"], "token": token,
-                                "at": time.time()})
+        self.state.record_read(
+            {
+                "channel_id": channel.channel_id,
+                "user_id": entry["user_id"],
+                "message_id": entry["message_id"],
+                "token": token,
+                "at": time.time(),
+            }
+        )
         return json_response({})
 
     def pnp_push(self, request, channel):
@@ -202,16 +222,19 @@ class LineApiService(_LineService):
         details = validate_messages(body.get("messages"))
         to = body.get("to")
         if not isinstance(to, str) or len(to) != 64:
-            details.insert(0, {"message": "must be a SHA-256 hash of an E.164 phone number",
-                               "property": "to"})
+            details.insert(0, {"message": "must be a SHA-256 hash of an E.164 phone number", "property": "to"})
         if tag is not None and not 16 <= len(tag) <= 100:
-            details.append({"message": "Length must be between 16 and 100",
-                            "property": "X-Line-Delivery-Tag"})
+            details.append({"message": "Length must be between 16 and 100", "property": "X-Line-Delivery-Tag"})
         if details:
             return _body_errors(details)
-        self.state.record_delivery(channel.channel_id, "pnp", to, body["messages"],
-                                   request.environ["sandbox.request_id"],
-                                   extra={"delivery_tag": tag})
+        self.state.record_delivery(
+            channel.channel_id,
+            "pnp",
+            to,
+            body["messages"],
+            request.environ["sandbox.request_id"],
+            extra={"delivery_tag": tag},
+        )
         return json_response({})
 
     # -- control endpoints: /__sandbox__/line/... -----------------------------------------
@@ -221,13 +244,13 @@ class LineApiService(_LineService):
 
 class LineDataService(_LineService):
     name = "line_data"
-    url_map = Map([
-        Rule("/v2/bot/message/<message_id>/content", methods=["GET"], endpoint="content"),
-        Rule("/v2/bot/message/<message_id>/content/preview", methods=["GET"],
-             endpoint="preview"),
-        Rule("/v2/bot/message/<message_id>/content/transcoding", methods=["GET"],
-             endpoint="transcoding"),
-    ])
+    url_map = Map(
+        [
+            Rule("/v2/bot/message/<message_id>/content", methods=["GET"], endpoint="content"),
+            Rule("/v2/bot/message/<message_id>/content/preview", methods=["GET"], endpoint="preview"),
+            Rule("/v2/bot/message/<message_id>/content/transcoding", methods=["GET"], endpoint="transcoding"),
+        ]
+    )
 
     def content(self, request, channel, message_id):
         found = self.state.content(channel.channel_id, message_id)

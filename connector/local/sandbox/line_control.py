@@ -12,6 +12,7 @@
 | POST | line/settings | {replyTokenTtl?, webhookTimeout?, quota?} | change behaviour |
 | POST | line/clear | | forget users and everything received |
 """
+
 from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
@@ -27,31 +28,35 @@ def handle(state: LineState, request: Request, subpath: str) -> Response | None:
     method = request.method
     body = (read_json(request) or {}) if method in ("POST", "PUT") else {}
     if method == "POST" and parts == ["users"]:
-        return json_response(state.add_user(body["channelId"], body["userId"],
-                                            body.get("displayName"),
-                                            body.get("language", "ja")), 201)
+        return json_response(
+            state.add_user(body["channelId"], body["userId"], body.get("displayName"), body.get("language", "ja")), 201
+        )
     if method == "POST" and len(parts) == 3 and parts[0] == "users" and parts[2] == "messages":
         event = state.send_user_message(
-            body["channelId"], parts[1], body["message"], display_name=body.get("displayName"),
-            mode=body.get("mode", "active"), source=body.get("source"),
-            quoted_message_id=body.get("quotedMessageId"), content_size=body.get("contentSize"),
-            deliver=body.get("deliver", True))
+            body["channelId"],
+            parts[1],
+            body["message"],
+            display_name=body.get("displayName"),
+            mode=body.get("mode", "active"),
+            source=body.get("source"),
+            quoted_message_id=body.get("quotedMessageId"),
+            content_size=body.get("contentSize"),
+            deliver=body.get("deliver", True),
+        )
         return json_response(event, 201)
     if method == "POST" and parts == ["events"]:
         if "events" in body:
             return json_response(state.send_batch(body["channelId"], body["events"]), 201)
-        return json_response(state.send_event(body["channelId"], body["event"],
-                                              deliver=body.get("deliver", True)), 201)
+        return json_response(state.send_event(body["channelId"], body["event"], deliver=body.get("deliver", True)), 201)
     if method == "POST" and parts == ["redeliver"]:
         return json_response(state.redeliver(body["channelId"], body["event"]), 201)
     if method == "POST" and parts == ["raw"]:
-        status = state.post_raw(body["channelId"], body["body"].encode("utf-8"),
-                                body.get("signature"))
+        status = state.post_raw(body["channelId"], body["body"].encode("utf-8"), body.get("signature"))
         return json_response({"status": status}, 201)
     if method == "GET" and parts == ["delivered"]:
-        return json_response(state.delivered(request.args.get("userId"),
-                                             request.args.get("channelId"),
-                                             request.args.get("method")))
+        return json_response(
+            state.delivered(request.args.get("userId"), request.args.get("channelId"), request.args.get("method"))
+        )
     if method == "GET" and parts == ["loading"]:
         return json_response(state.loading)
     if method == "GET" and parts == ["read_marks"]:
@@ -65,8 +70,9 @@ def handle(state: LineState, request: Request, subpath: str) -> Response | None:
             state.webhook_timeout_s = float(body["webhookTimeout"])
         if "quota" in body:
             state.quota = int(body["quota"])
-        return json_response({"replyTokenTtl": state.reply_token_ttl,
-                              "webhookTimeout": state.webhook_timeout_s, "quota": state.quota})
+        return json_response(
+            {"replyTokenTtl": state.reply_token_ttl, "webhookTimeout": state.webhook_timeout_s, "quota": state.quota}
+        )
     if method == "POST" and parts == ["clear"]:
         state.clear()
         return json_response({"cleared": True})

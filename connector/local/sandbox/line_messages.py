@@ -4,6 +4,7 @@ Validation follows the Messaging API reference closely enough to catch real mist
 text, text over 5,000 UTF-16 code units, more than 5 messages, non-https media URLs, missing
 altText...) without being an exhaustive schema check. Errors are LINE ``details`` entries.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,7 @@ def _validate_one(msg, prop: str, errors: list) -> None:
         if not isinstance(text, str) or text == "":
             errors.append({"message": "must be specified", "property": f"{prop}.text"})
         elif utf16_len(text) > MAX_TEXT_UTF16:
-            errors.append({"message": f"Length must be between 0 and {MAX_TEXT_UTF16}",
-                           "property": f"{prop}.text"})
+            errors.append({"message": f"Length must be between 0 and {MAX_TEXT_UTF16}", "property": f"{prop}.text"})
         for i, emoji in enumerate(msg.get("emojis") or []):
             if not isinstance(emoji, dict) or not {"index", "productId", "emojiId"} <= emoji.keys():
                 errors.append({"message": "must be specified", "property": f"{prop}.emojis[{i}]"})
@@ -73,9 +73,12 @@ def _validate_one(msg, prop: str, errors: list) -> None:
         if not isinstance(alt, str) or alt == "":
             errors.append({"message": "must be specified", "property": f"{prop}.altText"})
         elif utf16_len(alt) > (400 if kind == "template" else MAX_ALT_TEXT):
-            errors.append({"message": "Length must be between 0 and "
-                           f"{400 if kind == 'template' else MAX_ALT_TEXT}",
-                           "property": f"{prop}.altText"})
+            errors.append(
+                {
+                    "message": f"Length must be between 0 and {400 if kind == 'template' else MAX_ALT_TEXT}",
+                    "property": f"{prop}.altText",
+                }
+            )
         body_key = "template" if kind == "template" else "contents"
         body = msg.get(body_key)
         if not isinstance(body, dict) or not body.get("type"):
@@ -84,15 +87,13 @@ def _validate_one(msg, prop: str, errors: list) -> None:
         _required_str(msg, "baseUrl", prop, errors)
         _required_str(msg, "altText", prop, errors)
     else:
-        errors.append({"message": "invalid message type" if kind else "must be specified",
-                       "property": f"{prop}.type"})
+        errors.append({"message": "invalid message type" if kind else "must be specified", "property": f"{prop}.type"})
         return
     quick = msg.get("quickReply")
     if quick is not None:
         items = quick.get("items") if isinstance(quick, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= 13:
-            errors.append({"message": "Size must be between 1 and 13",
-                           "property": f"{prop}.quickReply.items"})
+            errors.append({"message": "Size must be between 1 and 13", "property": f"{prop}.quickReply.items"})
 
 
 def validate_messages(messages) -> list[dict]:
@@ -107,13 +108,18 @@ def validate_messages(messages) -> list[dict]:
 
 # -- content of media messages sent by simulated users ------------------------------------
 
+
 def _png(width: int = 1, height: int = 1) -> bytes:
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
     raw = b"".join(b"\x00" + b"\xff\x80\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _filler(seed: str, size: int) -> bytes:
@@ -122,8 +128,9 @@ def _filler(seed: str, size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-def generate_content(kind: str, message_id: str, size: int | None = None,
-                     file_name: str | None = None) -> tuple[bytes, str]:
+def generate_content(
+    kind: str, message_id: str, size: int | None = None, file_name: str | None = None
+) -> tuple[bytes, str]:
     """Bytes and Content-Type for a user's image/video/audio/file message."""
     if kind == "image":
         head, ctype = _png(), "image/png"

@@ -5,6 +5,7 @@ body, headers). The HTTP layer adds authentication, API-usage counting and
 ``Sforce-Limit-Info``; Composite subrequests call ``call`` directly, so one Composite request
 counts as one API call, as in Salesforce.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,7 @@ _DATA = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
 MAX_BATCH = 2000
 
 INVALID_SESSION = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
-LIMIT_EXCEEDED = [{"message": "TotalRequests Limit exceeded.",
-                   "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+LIMIT_EXCEEDED = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 
 
 class SalesforceService(Service):
@@ -43,12 +43,12 @@ class SalesforceService(Service):
             except oauth.OAuthError as exc:
                 return json_response(exc.body, 400)
         if path.rstrip("/") == "/services/data":
-            return json_response([{"label": "Spring '25", "url": f"/services/data/v{v}",
-                                   "version": v} for v in ("61.0", "62.0", "63.0")])
+            return json_response(
+                [{"label": "Spring '25", "url": f"/services/data/v{v}", "version": v} for v in ("61.0", "62.0", "63.0")]
+            )
         match = _DATA.match(path)
         if not match:
-            return json_response([{"errorCode": "NOT_FOUND",
-                                   "message": "The requested resource does not exist"}], 404)
+            return json_response([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], 404)
         header = request.headers.get("Authorization", "")
         token = header.split(" ", 1)[1].strip() if " " in header else ""
         if not self.state.session_valid(token):
@@ -60,20 +60,24 @@ class SalesforceService(Service):
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            return json_response([{"message": "Unexpected character in request body",
-                                   "errorCode": "JSON_PARSER_ERROR"}], 400)
+            return json_response(
+                [{"message": "Unexpected character in request body", "errorCode": "JSON_PARSER_ERROR"}], 400
+            )
         status, payload, headers = self.call(
-            request.method, match.group(1), (match.group(2) or "").rstrip("/"),
-            request.args.to_dict(), body, request.headers)
+            request.method,
+            match.group(1),
+            (match.group(2) or "").rstrip("/"),
+            request.args.to_dict(),
+            body,
+            request.headers,
+        )
         if isinstance(payload, bytes):
-            return Response(payload, status, headers=headers,
-                            content_type="application/octet-stream")
+            return Response(payload, status, headers=headers, content_type="application/octet-stream")
         return json_response(payload, status, headers)
 
     def decorate(self, request: Request, response: Response) -> None:
         if request.path.startswith("/services/data/v"):
-            response.headers["Sforce-Limit-Info"] = \
-                f"api-usage={self.state.api_calls}/{self.state.api_limit}"
+            response.headers["Sforce-Limit-Info"] = f"api-usage={self.state.api_calls}/{self.state.api_limit}"
 
     def error_response(self, kind, status, fault=None) -> Response:
         if kind == "invalid_session":
@@ -81,18 +85,28 @@ class SalesforceService(Service):
         if kind == "limit_exceeded":
             return json_response(LIMIT_EXCEEDED, 403)
         if kind == "rate_limit":
-            return json_response([{"message": "ConcurrentPerOrgLongTxn Limit exceeded.",
-                                   "errorCode": "REQUEST_LIMIT_EXCEEDED"}], status)
+            return json_response(
+                [{"message": "ConcurrentPerOrgLongTxn Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], status
+            )
         if status == 500:
-            return json_response([{"message": "An unexpected error occurred. Please include "
-                                   "this ErrorId if you contact support: 1234567890-12345 "
-                                   "(-1234567890)", "errorCode": "UNKNOWN_EXCEPTION"}], 500)
+            return json_response(
+                [
+                    {
+                        "message": "An unexpected error occurred. Please include "
+                        "this ErrorId if you contact support: 1234567890-12345 "
+                        "(-1234567890)",
+                        "errorCode": "UNKNOWN_EXCEPTION",
+                    }
+                ],
+                500,
+            )
         if status >= 500:
-            return json_response([{"message": "Server temporarily unavailable. Please try again.",
-                                   "errorCode": "SERVER_UNAVAILABLE"}], status)
+            return json_response(
+                [{"message": "Server temporarily unavailable. Please try again.", "errorCode": "SERVER_UNAVAILABLE"}],
+                status,
+            )
         if status == 404:
-            return json_response([{"message": "The requested resource does not exist",
-                                   "errorCode": "NOT_FOUND"}], 404)
+            return json_response([{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}], 404)
         if status == 401:
             return json_response(INVALID_SESSION, 401)
         return json_response([{"message": "Bad request", "errorCode": "BAD_REQUEST"}], status)
@@ -114,8 +128,11 @@ class SalesforceService(Service):
         head = parts[0] if parts else ""
         if not parts and method == "GET":
             base = f"/services/data/v{version}"
-            return 200, {k: f"{base}/{k}" for k in ("sobjects", "query", "queryAll", "search",
-                                                     "composite", "limits")}, {}
+            return (
+                200,
+                {k: f"{base}/{k}" for k in ("sobjects", "query", "queryAll", "search", "composite", "limits")},
+                {},
+            )
         if head == "sobjects":
             return self._sobjects(method, version, parts[1:], args, body)
         if head in ("query", "queryAll") and method == "GET":
@@ -134,17 +151,26 @@ class SalesforceService(Service):
         if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
             return collections.sobject_collections(self, method, version, parts[2:], args, body)
         if head == "limits" and method == "GET":
-            return 200, {"DailyApiRequests": {"Max": state.api_limit,
-                                              "Remaining": state.api_limit - state.api_calls}}, {}
+            return (
+                200,
+                {"DailyApiRequests": {"Max": state.api_limit, "Remaining": state.api_limit - state.api_calls}},
+                {},
+            )
         raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
 
     def _sobjects(self, method, version, parts, args, body):
         state = self.state
         fields = [f for f in args.get("fields", "").split(",") if f] or None
         if not parts:
-            return 200, {"encoding": "UTF-8", "maxBatchSize": 200,
-                         "sobjects": [self._describe_global(o, version)
-                                      for o in state.schema.objects.values()]}, {}
+            return (
+                200,
+                {
+                    "encoding": "UTF-8",
+                    "maxBatchSize": 200,
+                    "sobjects": [self._describe_global(o, version) for o in state.schema.objects.values()],
+                },
+                {},
+            )
         odef = state.object(parts[0])
         if len(parts) == 1:
             if method == "POST":
@@ -152,11 +178,13 @@ class SalesforceService(Service):
                 location = f"/services/data/v{version}/sobjects/{odef.name}/{rid}"
                 return 201, {"id": rid, "success": True, "errors": []}, {"Location": location}
             if method == "GET":
-                return 200, {"objectDescribe": self._describe_global(odef, version),
-                             "recentItems": []}, {}
+                return 200, {"objectDescribe": self._describe_global(odef, version), "recentItems": []}, {}
         elif len(parts) == 2 and parts[1] == "describe" and method == "GET":
-            return 200, {**self._describe_global(odef, version),
-                         "fields": [f.describe() for f in odef.fields.values()]}, {}
+            return (
+                200,
+                {**self._describe_global(odef, version), "fields": [f.describe() for f in odef.fields.values()]},
+                {},
+            )
         elif len(parts) == 2:
             rid = parts[1]
             if method == "GET":
@@ -176,26 +204,36 @@ class SalesforceService(Service):
                 result = {"id": rid, "success": True, "errors": [], "created": created}
                 return (201 if created else 200), result, {}
             if method == "GET":
-                return 200, state.read_by_external(odef.name, ext_field, value, fields,
-                                                   version), {}
+                return 200, state.read_by_external(odef.name, ext_field, value, fields, version), {}
             if method == "DELETE":
                 found = state.read_by_external(odef.name, ext_field, value)
                 state.delete(odef.name, found["Id"])
                 return 204, None, {}
-        raise SalesforceError(405 if len(parts) <= 3 else 404,
-                              "METHOD_NOT_ALLOWED" if len(parts) <= 3 else "NOT_FOUND",
-                              f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE"
-                              if len(parts) <= 3 else "The requested resource does not exist")
+        raise SalesforceError(
+            405 if len(parts) <= 3 else 404,
+            "METHOD_NOT_ALLOWED" if len(parts) <= 3 else "NOT_FOUND",
+            f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE"
+            if len(parts) <= 3
+            else "The requested resource does not exist",
+        )
 
     @staticmethod
     def _describe_global(odef, version: str) -> dict:
         base = f"/services/data/v{version}/sobjects/{odef.name}"
-        return {"name": odef.name, "label": odef.name, "labelPlural": odef.name,
-                "custom": odef.custom, "keyPrefix": odef.key_prefix, "createable": True,
-                "updateable": True, "deletable": odef.name != "ContentVersion",
-                "queryable": True, "searchable": True, "retrieveable": True,
-                "urls": {"sobject": base, "describe": f"{base}/describe",
-                         "rowTemplate": f"{base}/{{ID}}"}}
+        return {
+            "name": odef.name,
+            "label": odef.name,
+            "labelPlural": odef.name,
+            "custom": odef.custom,
+            "keyPrefix": odef.key_prefix,
+            "createable": True,
+            "updateable": True,
+            "deletable": odef.name != "ContentVersion",
+            "queryable": True,
+            "searchable": True,
+            "retrieveable": True,
+            "urls": {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"},
+        }
 
     def _query(self, version, text, include_deleted, headers):
         result = run_query(self.state, text, version, include_deleted)
@@ -207,9 +245,8 @@ class SalesforceService(Service):
         return 200, self._page(version, result, result["records"], 0, batch), {}
 
     def _page(self, version, result, rows, start, batch, locator=None):
-        page = rows[start:start + batch]
-        out = {"totalSize": result["totalSize"], "done": start + batch >= len(rows),
-               "records": page}
+        page = rows[start : start + batch]
+        out = {"totalSize": result["totalSize"], "done": start + batch >= len(rows), "records": page}
         if not out["done"]:
             locator = locator or self.state.save_cursor(rows, batch)
             out["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{start + batch}"
@@ -223,8 +260,7 @@ class SalesforceService(Service):
         if cursor is None or not offset.isdigit():
             raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         rows = cursor["rows"]
-        return 200, self._page(version, {"totalSize": len(rows)}, rows, int(offset),
-                               cursor["batch"], locator), {}
+        return 200, self._page(version, {"totalSize": len(rows)}, rows, int(offset), cursor["batch"], locator), {}
 
 
 def split_url(url: str) -> tuple[str, str, dict]:

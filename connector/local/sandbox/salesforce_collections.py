@@ -3,6 +3,7 @@
 Both run under the org lock with an undo journal, so ``allOrNone`` rolls back cleanly. Each
 request counts as one API call (counting happens in the HTTP layer).
 """
+
 from __future__ import annotations
 
 import re
@@ -12,15 +13,21 @@ from .salesforce_store import SalesforceError
 MAX_SUBREQUESTS = 25
 MAX_RECORDS = 200
 _REFERENCE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
-HALTED = [{"errorCode": "PROCESSING_HALTED",
-           "message": "The transaction was rolled back since another operation in the same "
-                      "transaction failed."}]
-ROLLED_BACK = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-               "message": "Record rolled back because not all records were valid and the "
-                          "request was using AllOrNone header", "fields": []}
+HALTED = [
+    {
+        "errorCode": "PROCESSING_HALTED",
+        "message": "The transaction was rolled back since another operation in the same transaction failed.",
+    }
+]
+ROLLED_BACK = {
+    "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
+    "fields": [],
+}
 
 
 # == Composite ==============================================================================
+
 
 def _lookup(results: dict, ref: str, path: str):
     if ref not in results:
@@ -46,12 +53,14 @@ def _substitute(value, results: dict):
 
 def composite(service, version: str, body) -> dict:
     from .salesforce import split_url
+
     if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
         raise SalesforceError(400, "JSON_PARSER_ERROR", "compositeRequest is required")
     requests = body["compositeRequest"]
     if len(requests) > MAX_SUBREQUESTS:
-        raise SalesforceError(400, "LIMIT_EXCEEDED", "The number of subrequests exceeds the "
-                              f"limit of {MAX_SUBREQUESTS}.")
+        raise SalesforceError(
+            400, "LIMIT_EXCEEDED", f"The number of subrequests exceeds the limit of {MAX_SUBREQUESTS}."
+        )
     all_or_none = bool(body.get("allOrNone"))
     state = service.state
     responses, results = [], {}
@@ -68,10 +77,19 @@ def composite(service, version: str, body) -> dict:
                     url = _substitute(sub.get("url", ""), results)
                     sub_body = _substitute(sub.get("body"), results)
                 except (KeyError, IndexError, TypeError) as exc:
-                    responses.append(_sub_result(400, [{
-                        "errorCode": "PROCESSING_HALTED",
-                        "message": f"Invalid reference specified. No value for {exc} found."}],
-                        {}, ref_id))
+                    responses.append(
+                        _sub_result(
+                            400,
+                            [
+                                {
+                                    "errorCode": "PROCESSING_HALTED",
+                                    "message": f"Invalid reference specified. No value for {exc} found.",
+                                }
+                            ],
+                            {},
+                            ref_id,
+                        )
+                    )
                     failed = True
                     continue
                 try:
@@ -80,8 +98,8 @@ def composite(service, version: str, body) -> dict:
                     status, payload, headers = exc.status, exc.rest_body(), {}
                 else:
                     status, payload, headers = service.call(
-                        sub.get("method", "GET"), sub_version, rest, args, sub_body,
-                        sub.get("httpHeaders") or {})
+                        sub.get("method", "GET"), sub_version, rest, args, sub_body, sub.get("httpHeaders") or {}
+                    )
                 if isinstance(payload, bytes):
                     payload = None
                 responses.append(_sub_result(status, payload, headers, ref_id))
@@ -100,11 +118,11 @@ def composite(service, version: str, body) -> dict:
 
 
 def _sub_result(status, body, headers, ref_id) -> dict:
-    return {"body": body, "httpHeaders": dict(headers), "httpStatusCode": status,
-            "referenceId": ref_id}
+    return {"body": body, "httpHeaders": dict(headers), "httpStatusCode": status, "referenceId": ref_id}
 
 
 # == sObject Collections =======================================================================
+
 
 def sobject_collections(service, method: str, version: str, parts: list[str], args: dict, body):
     state = service.state
@@ -127,8 +145,11 @@ def sobject_collections(service, method: str, version: str, parts: list[str], ar
     if not isinstance(records, list):
         raise SalesforceError(400, "JSON_PARSER_ERROR", "records is required")
     if len(records) > MAX_RECORDS:
-        raise SalesforceError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit "
-                              f"more than {MAX_RECORDS} records into this call")
+        raise SalesforceError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached. cannot submit more than {MAX_RECORDS} records into this call",
+        )
     all_or_none = bool(body.get("allOrNone"))
     if method == "POST" and not parts:
         return 200, _run(state, records, all_or_none, lambda r: _create(state, r)), {}
@@ -137,8 +158,7 @@ def sobject_collections(service, method: str, version: str, parts: list[str], ar
     if method == "PATCH" and len(parts) == 2:
         type_name, ext_field = parts
         duplicates = _duplicate_keys(records, ext_field)
-        return 200, _run(state, records, all_or_none,
-                         lambda r: _upsert(state, type_name, ext_field, r, duplicates)), {}
+        return 200, _run(state, records, all_or_none, lambda r: _upsert(state, type_name, ext_field, r, duplicates)), {}
     raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
@@ -153,8 +173,7 @@ def _run(state, items: list, all_or_none: bool, operation) -> list[dict]:
                     results.append({**operation(item), "success": True, "errors": []})
                 except SalesforceError as exc:
                     state.rollback(item_point)
-                    results.append({"id": _id_of(item), "success": False,
-                                    "errors": [exc.save_error()]})
+                    results.append({"id": _id_of(item), "success": False, "errors": [exc.save_error()]})
             if all_or_none and any(not r["success"] for r in results):
                 state.rollback(savepoint)
                 for result in results:
@@ -185,16 +204,14 @@ def _record_type(record) -> str:
         raise SalesforceError(400, "JSON_PARSER_ERROR", "each record must be an object")
     type_name = (record.get("attributes") or {}).get("type")
     if not type_name:
-        raise SalesforceError(400, "INVALID_FIELD", "No type was specified in the attributes "
-                              "of the record")
+        raise SalesforceError(400, "INVALID_FIELD", "No type was specified in the attributes of the record")
     return type_name
 
 
 def _create(state, record) -> dict:
     type_name = _record_type(record)
     if record.get("Id"):
-        raise SalesforceError(400, "INVALID_FIELD", "cannot specify Id in an insert call",
-                              ["Id"])
+        raise SalesforceError(400, "INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
     return {"id": state.create(type_name, record)}
 
 
@@ -233,8 +250,7 @@ def _upsert(state, type_name: str, ext_field: str, record, duplicates: set) -> d
     if value is None:
         raise SalesforceError(400, "MISSING_ARGUMENT", f"{ext_field} not specified", [ext_field])
     if value in duplicates:
-        raise SalesforceError(400, "DUPLICATE_EXTERNAL_ID",
-                              f"Duplicate external id specified: {value}", [ext_field])
+        raise SalesforceError(400, "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {value}", [ext_field])
     rid, created = state.upsert(record_type, ext_field, value, record)
     return {"id": rid, "created": created}
 

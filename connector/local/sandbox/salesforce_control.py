@@ -12,6 +12,7 @@
 | GET | salesforce/requests | | request log (method, path, status, counted, at) |
 | POST | salesforce/reset | | fresh org |
 """
+
 from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
@@ -28,8 +29,7 @@ def handle(state: SalesforceState, request: Request, subpath: str) -> Response |
     try:
         if parts[0] == "records" and len(parts) == 2:
             if method == "POST":
-                return json_response({"id": state.insert(parts[1], read_json(request) or {})},
-                                     201)
+                return json_response({"id": state.insert(parts[1], read_json(request) or {})}, 201)
             return json_response(state.find(parts[1], **request.args.to_dict()))
         if parts == ["events"]:
             return json_response(state.events)
@@ -40,8 +40,9 @@ def handle(state: SalesforceState, request: Request, subpath: str) -> Response |
             return json_response({"api_calls": state.api_calls, "api_limit": state.api_limit})
         if parts == ["sessions"] and method == "POST":
             body = read_json(request) or {}
-            return json_response({"access_token": state.issue_session(body.get("username")),
-                                  "instance_url": state.instance_url}, 201)
+            return json_response(
+                {"access_token": state.issue_session(body.get("username")), "instance_url": state.instance_url}, 201
+            )
         if parts == ["expire_sessions"] and method == "POST":
             state.expire_sessions()
             return json_response({"expired": True})

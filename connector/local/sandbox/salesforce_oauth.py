@@ -2,6 +2,7 @@
 
 Errors use the OAuth body Salesforce sends: HTTP 400 ``{"error": ..., "error_description": ...}``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,11 +37,18 @@ def token(state: SalesforceState, form: dict) -> dict:
     issued_at = str(int(time.time() * 1000))
     user_id = state.integration_user_id
     identity = f"{state.instance_url}/id/{state.org_id}/{user_id}"
-    signature = base64.b64encode(hmac.new(b"sandbox", (identity + issued_at).encode(),
-                                          hashlib.sha256).digest()).decode()
-    return {"access_token": access_token, "scope": "api", "instance_url": state.instance_url,
-            "id": identity, "token_type": "Bearer", "issued_at": issued_at,
-            "signature": signature}
+    signature = base64.b64encode(
+        hmac.new(b"sandbox", (identity + issued_at).encode(), hashlib.sha256).digest()
+    ).decode()
+    return {
+        "access_token": access_token,
+        "scope": "api",
+        "instance_url": state.instance_url,
+        "id": identity,
+        "token_type": "Bearer",
+        "issued_at": issued_at,
+        "signature": signature,
+    }
 
 
 def _user_by_key(state: SalesforceState, consumer_key: str | None) -> list[SalesforceUser]:
@@ -86,8 +94,9 @@ def _jwt_user(state: SalesforceState, assertion: str) -> SalesforceUser:
         raise OAuthError("invalid_grant", "expired authorization code")
     if user.public_key_pem is not None:
         try:
-            jwt.decode(assertion, user.public_key_pem, algorithms=["RS256"],
-                       options={"verify_aud": False, "verify_exp": False})
+            jwt.decode(
+                assertion, user.public_key_pem, algorithms=["RS256"], options={"verify_aud": False, "verify_exp": False}
+            )
         except jwt.PyJWTError:
             raise OAuthError("invalid_grant", "invalid assertion") from None
     return user

@@ -5,6 +5,7 @@ REST status, errorCode and message; ``salesforce.py`` turns them into HTTP respo
 mutation goes through ``_put``/``_remove`` so composite ``allOrNone`` can roll back with an
 undo journal, and unique/external-id indexes stay consistent.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,6 +44,7 @@ class SalesforceError(Exception):
 @dataclass
 class SalesforceUser:
     """An API user the token endpoint accepts (password = password + security token)."""
+
     username: str
     password: str
     consumer_key: str
@@ -83,6 +85,7 @@ def parse_datetime(value: str) -> dt.datetime:
 
 def _atomic(method):
     """Run a store operation all-or-nothing (under the lock, with an undo journal)."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with self._lock:
@@ -94,6 +97,7 @@ def _atomic(method):
                 raise
             finally:
                 self.end(savepoint)
+
     return wrapper
 
 
@@ -103,12 +107,17 @@ def _auto_number(display_format: str | None, n: int) -> str:
     if start < 0 or end < 0:
         return f"{fmt}{n}"
     width = end - start - 1
-    return fmt[:start] + str(n).zfill(width) + fmt[end + 1:]
+    return fmt[:start] + str(n).zfill(width) + fmt[end + 1 :]
 
 
 class SalesforceState:
-    def __init__(self, metadata_dir: str | None = None, users: list[SalesforceUser] | None = None,
-                 api_limit: int = 100_000, session_ttl_s: float = 7200.0):
+    def __init__(
+        self,
+        metadata_dir: str | None = None,
+        users: list[SalesforceUser] | None = None,
+        api_limit: int = 100_000,
+        session_ttl_s: float = 7200.0,
+    ):
         self.metadata_dir = metadata_dir
         self.users = list(users or [DEFAULT_USER])
         self.api_limit = api_limit
@@ -135,9 +144,18 @@ class SalesforceState:
             self._journal: list[Callable[[], None]] | None = None
             self.events: list[dict] = []
             self._api_calls = 0
-            self.user_ids = [self.insert("User", {**u, "Email": f"{u['Alias']}@sandbox.example",
-                                                  "Username": f"{u['Alias']}@sandbox.example",
-                                                  "IsActive": True}) for u in SEED_USERS]
+            self.user_ids = [
+                self.insert(
+                    "User",
+                    {
+                        **u,
+                        "Email": f"{u['Alias']}@sandbox.example",
+                        "Username": f"{u['Alias']}@sandbox.example",
+                        "IsActive": True,
+                    },
+                )
+                for u in SEED_USERS
+            ]
             self.integration_user_id = self.user_ids[0]
             for type_name, fields in load_custom_metadata_records(self.metadata_dir):
                 self.insert(type_name, fields)
@@ -146,8 +164,10 @@ class SalesforceState:
         """A new access token (what the token endpoint returns); no OAuth round-trip."""
         token = f"{self.org_id[:15]}!{secrets.token_urlsafe(72)}"
         with self._lock:
-            self._sessions[token] = {"username": username or self.users[0].username,
-                                     "expires_at": time.time() + self.session_ttl_s}
+            self._sessions[token] = {
+                "username": username or self.users[0].username,
+                "expires_at": time.time() + self.session_ttl_s,
+            }
         return token
 
     def session_valid(self, token: str) -> bool:
@@ -225,8 +245,7 @@ class SalesforceState:
         for (type_name, field_name), index in self._index.items():
             if type_name != odef.name:
                 continue
-            if old is not None and old.get(field_name) is not None \
-                    and index.get(old[field_name]) == rid:
+            if old is not None and old.get(field_name) is not None and index.get(old[field_name]) == rid:
                 del index[old[field_name]]
             if new is not None and new.get(field_name) is not None:
                 index.setdefault(new[field_name], rid)
@@ -271,8 +290,7 @@ class SalesforceState:
             fdef = FieldDef(name, "string", custom=name.endswith("__c"))
             odef.add(fdef)
         if fdef is None:
-            raise SalesforceError(400, "INVALID_FIELD",
-                                  f"No such column '{name}' on sobject of type {odef.name}")
+            raise SalesforceError(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {odef.name}")
         return fdef
 
     def record_by_id(self, odef: ObjectDef, rid: str) -> dict | None:
@@ -320,59 +338,63 @@ class SalesforceState:
             if kind == "int":
                 return int(value)
         except (ValueError, TypeError):
-            raise SalesforceError(400, "JSON_PARSER_ERROR",
-                                  f"Cannot deserialize instance of {kind} from VALUE_STRING "
-                                  f"value {value!r} for field {fdef.name}") from None
+            raise SalesforceError(
+                400,
+                "JSON_PARSER_ERROR",
+                f"Cannot deserialize instance of {kind} from VALUE_STRING value {value!r} for field {fdef.name}",
+            ) from None
         if kind in ("id", "reference") and isinstance(value, str):
             return ids.to_id18(value)
         if isinstance(value, (dict, list)):
-            raise SalesforceError(400, "JSON_PARSER_ERROR",
-                                  f"Cannot deserialize instance of {kind} from START_OBJECT "
-                                  f"value for field {fdef.name}")
+            raise SalesforceError(
+                400,
+                "JSON_PARSER_ERROR",
+                f"Cannot deserialize instance of {kind} from START_OBJECT value for field {fdef.name}",
+            )
         if kind in TEXT_TYPES and not isinstance(value, str):
             value = str(value).lower() if isinstance(value, bool) else str(value)
-        if isinstance(value, str) and fdef.length and kind not in ("id", "reference") \
-                and len(value) > fdef.length:
-            raise SalesforceError(400, "STRING_TOO_LONG",
-                                  f"{fdef.name}: data value too large: {value[:40]}... "
-                                  f"(max length={fdef.length})", [fdef.name])
+        if isinstance(value, str) and fdef.length and kind not in ("id", "reference") and len(value) > fdef.length:
+            raise SalesforceError(
+                400,
+                "STRING_TOO_LONG",
+                f"{fdef.name}: data value too large: {value[:40]}... (max length={fdef.length})",
+                [fdef.name],
+            )
         return value
 
     def _resolve_relationship(self, odef: ObjectDef, key: str, ref: dict) -> tuple[FieldDef, str]:
         fdef = odef.relationship(key, self.schema.lenient(odef))
         if fdef is None:
-            raise SalesforceError(400, "INVALID_FIELD",
-                                  f"No such column '{key}' on sobject of type {odef.name}")
+            raise SalesforceError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {odef.name}")
         if fdef.name.lower() not in odef.fields:
             odef.add(fdef)  # schemaless: learn X__c from X__r
         ref = {k: v for k, v in ref.items() if k != "attributes"}
-        target_type = (ref and (ref.get("attributes") or {}).get("type"))
+        target_type = ref and (ref.get("attributes") or {}).get("type")
         if len(ref) != 1:
-            raise SalesforceError(400, "INVALID_FIELD",
-                                  f"Relationship {key} needs exactly one external id field")
-        (ext_name, ext_value), = ref.items()
+            raise SalesforceError(400, "INVALID_FIELD", f"Relationship {key} needs exactly one external id field")
+        ((ext_name, ext_value),) = ref.items()
         targets = [target_type] if target_type else list(fdef.reference_to)
         if not targets:
-            targets = [o.name for o in self.schema.objects.values()
-                       if o.field(ext_name) is not None]
+            targets = [o.name for o in self.schema.objects.values() if o.field(ext_name) is not None]
         for target in targets:
             todef = self.schema.get(target)
             if todef is None or todef.field(ext_name) is None:
                 continue
             tfdef = todef.field(ext_name)
-            if not (tfdef.external_id or tfdef.unique or tfdef.type == "id"
-                    or self.schema.lenient(todef)):
-                raise SalesforceError(400, "INVALID_FIELD",
-                                      f"{ext_name} is not an External ID or indexed field for "
-                                      f"{todef.name}")
-            rid = (ids.to_id18(ext_value) if tfdef.type == "id"
-                   else self.find_by_external(todef, tfdef, ext_value))
+            if not (tfdef.external_id or tfdef.unique or tfdef.type == "id" or self.schema.lenient(todef)):
+                raise SalesforceError(
+                    400, "INVALID_FIELD", f"{ext_name} is not an External ID or indexed field for {todef.name}"
+                )
+            rid = ids.to_id18(ext_value) if tfdef.type == "id" else self.find_by_external(todef, tfdef, ext_value)
             if rid and self.record_by_id(todef, rid):
                 return fdef, rid
         entity = targets[0] if targets else key
-        raise SalesforceError(400, "INVALID_FIELD",
-                              f"Foreign key external ID: {ext_value} not found for field "
-                              f"{ext_name} in entity {entity}", [fdef.name])
+        raise SalesforceError(
+            400,
+            "INVALID_FIELD",
+            f"Foreign key external ID: {ext_value} not found for field {ext_name} in entity {entity}",
+            [fdef.name],
+        )
 
     def _prepare(self, odef: ObjectDef, body: dict, creating: bool) -> dict:
         if not isinstance(body, dict):
@@ -392,17 +414,20 @@ class SalesforceState:
                 continue
             values[fdef.name] = self._coerce(odef, fdef, value)
         if blocked:
-            raise SalesforceError(400, "INVALID_FIELD_FOR_INSERT_UPDATE",
-                                  f"Unable to create/update fields: {', '.join(blocked)}. Please "
-                                  "check the security settings of this field and verify that it "
-                                  "is read/write for your profile or permission set.", blocked)
+            raise SalesforceError(
+                400,
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to create/update fields: {', '.join(blocked)}. Please "
+                "check the security settings of this field and verify that it "
+                "is read/write for your profile or permission set.",
+                blocked,
+            )
         for name, value in values.items():
             fdef = odef.field(name)
             if fdef.type == "reference" and value and fdef.name not in ("OwnerId",):
                 target = self.find_by_id(value)
                 if target is None and self.schema.by_prefix(value[:3]) is not None:
-                    raise SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY",
-                                          "invalid cross reference id", [fdef.name])
+                    raise SalesforceError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [fdef.name])
         return values
 
     def _check_unique(self, odef: ObjectDef, rid: str, record: dict) -> None:
@@ -414,18 +439,19 @@ class SalesforceState:
                 continue
             other = self._index_for(odef, fdef).get(value)
             if other is not None and other != rid:
-                raise SalesforceError(400, "DUPLICATE_VALUE",
-                                      f"duplicate value found: {fdef.name} duplicates value on "
-                                      f"record with id: {other}", [])
+                raise SalesforceError(
+                    400,
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {fdef.name} duplicates value on record with id: {other}",
+                    [],
+                )
 
     def _derive(self, odef: ObjectDef, record: dict, now: str) -> None:
         name = odef.name
         if name == "Contact":
-            record["Name"] = " ".join(p for p in (record.get("FirstName"),
-                                                  record.get("LastName")) if p)
+            record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
         elif name == "User":
-            record["Name"] = " ".join(p for p in (record.get("FirstName"),
-                                                  record.get("LastName")) if p)
+            record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
         elif name == "Case":
             closed = str(record.get("Status") or "").lower() in CLOSED_CASE_STATUSES
             if closed and not record.get("IsClosed"):
@@ -445,8 +471,7 @@ class SalesforceState:
                 return self._publish_event(odef, body)
             if odef.name == "ContentVersion" and not trusted:
                 return self._create_content_version(odef, body)
-            values = (self._prepare(odef, body, creating=True) if not trusted
-                      else self._trusted_values(odef, body))
+            values = self._prepare(odef, body, creating=True) if not trusted else self._trusted_values(odef, body)
             return self._insert(odef, values, enforce_required=not trusted)
 
     def _trusted_values(self, odef: ObjectDef, body: dict) -> dict:
@@ -470,22 +495,30 @@ class SalesforceState:
             if fdef.auto_number:
                 key = (odef.name, fdef.name)
                 self._counters[key] = self._counters.get(key, 0) + 1
-                record[fdef.name] = _auto_number(fdef.display_format, self._counters[key]
-                                                 + (1000 if odef.name == "Case" else 0))
+                record[fdef.name] = _auto_number(
+                    fdef.display_format, self._counters[key] + (1000 if odef.name == "Case" else 0)
+                )
         user = getattr(self, "integration_user_id", None)
-        record.update({"Id": rid, "IsDeleted": False, "CreatedDate": now,
-                       "LastModifiedDate": now, "SystemModstamp": now,
-                       "CreatedById": user, "LastModifiedById": user})
+        record.update(
+            {
+                "Id": rid,
+                "IsDeleted": False,
+                "CreatedDate": now,
+                "LastModifiedDate": now,
+                "SystemModstamp": now,
+                "CreatedById": user,
+                "LastModifiedById": user,
+            }
+        )
         if odef.field("OwnerId") is not None:
             record["OwnerId"] = user
         record.update(values)
         if enforce_required:
-            missing = [f.name for f in odef.fields.values()
-                       if f.required and record.get(f.name) in (None, "")]
+            missing = [f.name for f in odef.fields.values() if f.required and record.get(f.name) in (None, "")]
             if missing:
-                raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                                      f"Required fields are missing: [{', '.join(missing)}]",
-                                      missing)
+                raise SalesforceError(
+                    400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+                )
         self._derive(odef, record, now)
         self._check_unique(odef, rid, record)
         self._put(odef, rid, record)
@@ -505,11 +538,13 @@ class SalesforceState:
         record = {**current, **values}
         now = now_iso()
         record["LastModifiedDate"] = record["SystemModstamp"] = now
-        missing = [f.name for f in odef.fields.values()
-                   if f.required and f.name in values and values[f.name] in (None, "")]
+        missing = [
+            f.name for f in odef.fields.values() if f.required and f.name in values and values[f.name] in (None, "")
+        ]
         if missing:
-            raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                                  f"Required fields are missing: [{', '.join(missing)}]", missing)
+            raise SalesforceError(
+                400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+            )
         self._derive(odef, record, now)
         self._check_unique(odef, record["Id"], record)
         self._put(odef, record["Id"], record)
@@ -525,15 +560,18 @@ class SalesforceState:
             if fdef is not None and self.schema.lenient(odef) and fdef.custom:
                 fdef.external_id = True
             if fdef is None or not (fdef.external_id or fdef.type == "id"):
-                raise SalesforceError(404, "NOT_FOUND", "Provided external ID field does not "
-                                      f"exist or is not accessible: {ext_field}")
+                raise SalesforceError(
+                    404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {ext_field}"
+                )
             body = {k: v for k, v in (body or {}).items() if k != "attributes"}
             if any(k.lower() == fdef.name.lower() for k in body) and fdef.type != "id":
                 body_value = next(v for k, v in body.items() if k.lower() == fdef.name.lower())
                 if str(body_value) != str(value):
-                    raise SalesforceError(400, "INVALID_FIELD",
-                                          f"The value of the external ID field in the URL "
-                                          f"({value}) does not match the value in the body")
+                    raise SalesforceError(
+                        400,
+                        "INVALID_FIELD",
+                        f"The value of the external ID field in the URL ({value}) does not match the value in the body",
+                    )
             if fdef.type == "id":
                 rid = ids.to_id18(value) if self.record_by_id(odef, value) else None
             else:
@@ -552,17 +590,21 @@ class SalesforceState:
         odef = self.object(type_name)
         with self._lock:
             if odef.name == "ContentVersion":
-                raise SalesforceError(400, "INVALID_TYPE_FOR_OPERATION",
-                                      "entity type cannot be deleted: ContentVersion "
-                                      "(delete the ContentDocument instead)")
+                raise SalesforceError(
+                    400,
+                    "INVALID_TYPE_FOR_OPERATION",
+                    "entity type cannot be deleted: ContentVersion (delete the ContentDocument instead)",
+                )
             if self.record_by_id(odef, rid) is None:
                 raise self._missing(odef, rid)
             self._cascade_delete(odef, ids.to_id18(rid))
 
     def _cascade_delete(self, odef: ObjectDef, rid: str) -> None:
         if odef.name == "ContentDocument":
-            for child_type, field in (("ContentVersion", "ContentDocumentId"),
-                                      ("ContentDocumentLink", "ContentDocumentId")):
+            for child_type, field in (
+                ("ContentVersion", "ContentDocumentId"),
+                ("ContentDocumentLink", "ContentDocumentId"),
+            ):
                 cdef = self.schema.get(child_type)
                 for cid, rec in list(self._table(cdef.name).items()):
                     if rec.get(field) == rid:
@@ -580,8 +622,7 @@ class SalesforceState:
             return SalesforceError(404, "ENTITY_IS_DELETED", "entity is deleted")
         return SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
 
-    def read(self, type_name: str, rid: str, fields: list[str] | None = None,
-             version: str = API_VERSION) -> dict:
+    def read(self, type_name: str, rid: str, fields: list[str] | None = None, version: str = API_VERSION) -> dict:
         odef = self.object(type_name)
         with self._lock:
             record = self.record_by_id(odef, rid)
@@ -589,27 +630,27 @@ class SalesforceState:
                 raise self._missing(odef, rid)
             return self.public(odef, record, fields, version)
 
-    def read_by_external(self, type_name: str, ext_field: str, value, fields=None,
-                         version: str = API_VERSION) -> dict:
+    def read_by_external(self, type_name: str, ext_field: str, value, fields=None, version: str = API_VERSION) -> dict:
         odef = self.object(type_name)
         with self._lock:
             fdef = odef.field(ext_field)
-            if fdef is None or not (fdef.external_id or fdef.unique or fdef.type == "id"
-                                    or self.schema.lenient(odef)):
-                raise SalesforceError(404, "NOT_FOUND", "Provided external ID field does not "
-                                      f"exist or is not accessible: {ext_field}")
+            if fdef is None or not (fdef.external_id or fdef.unique or fdef.type == "id" or self.schema.lenient(odef)):
+                raise SalesforceError(
+                    404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {ext_field}"
+                )
             rid = self.find_by_external(odef, fdef, value)
             if rid is None:
-                raise SalesforceError(404, "NOT_FOUND",
-                                      f"Provided external ID field does not exist or is not "
-                                      f"accessible: {value}")
+                raise SalesforceError(
+                    404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {value}"
+                )
             return self.public(odef, self.record_by_id(odef, rid), fields, version)
 
-    def public(self, odef: ObjectDef, record: dict, fields: list[str] | None = None,
-               version: str = API_VERSION) -> dict:
-        out = {"attributes": {"type": odef.name,
-                              "url": f"/services/data/v{version}/sobjects/{odef.name}/"
-                                     f"{record['Id']}"}}
+    def public(
+        self, odef: ObjectDef, record: dict, fields: list[str] | None = None, version: str = API_VERSION
+    ) -> dict:
+        out = {
+            "attributes": {"type": odef.name, "url": f"/services/data/v{version}/sobjects/{odef.name}/{record['Id']}"}
+        }
         if fields:
             for name in fields:
                 fdef = self.field(odef, name.strip())
@@ -635,18 +676,19 @@ class SalesforceState:
         body = dict(body)
         raw = body.pop("VersionData", None)
         if raw is None:
-            raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                                  "Required fields are missing: [VersionData]", ["VersionData"])
+            raise SalesforceError(
+                400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [VersionData]", ["VersionData"]
+            )
         try:
             data = base64.b64decode(raw, validate=True)
         except (ValueError, TypeError):
-            raise SalesforceError(400, "JSON_PARSER_ERROR",
-                                  "Cannot deserialize VersionData: not base64") from None
+            raise SalesforceError(400, "JSON_PARSER_ERROR", "Cannot deserialize VersionData: not base64") from None
         values = self._prepare(odef, body, creating=True)
         path = values.get("PathOnClient")
         if not path:
-            raise SalesforceError(400, "REQUIRED_FIELD_MISSING",
-                                  "Required fields are missing: [PathOnClient]", ["PathOnClient"])
+            raise SalesforceError(
+                400, "REQUIRED_FIELD_MISSING", "Required fields are missing: [PathOnClient]", ["PathOnClient"]
+            )
         ext = os.path.splitext(path)[1].lstrip(".").lower()
         title = values.get("Title") or os.path.splitext(os.path.basename(path))[0]
         doc_def = self.schema.get("ContentDocument")
@@ -654,41 +696,47 @@ class SalesforceState:
         version_number = "1"
         if doc_id:
             doc = self.record_by_id(doc_def, doc_id)
-            versions = [r for r in self._table("ContentVersion").values()
-                        if r.get("ContentDocumentId") == doc_id]
+            versions = [r for r in self._table("ContentVersion").values() if r.get("ContentDocumentId") == doc_id]
             version_number = str(len(versions) + 1)
             for version in versions:
                 self._put(odef, version["Id"], {**version, "IsLatest": False})
         else:
-            doc_id = self._insert(doc_def, {"Title": title, "FileExtension": ext,
-                                            "FileType": ext.upper() or "UNKNOWN",
-                                            "ContentSize": len(data)})
+            doc_id = self._insert(
+                doc_def,
+                {"Title": title, "FileExtension": ext, "FileType": ext.upper() or "UNKNOWN", "ContentSize": len(data)},
+            )
             doc = self.record_by_id(doc_def, doc_id)
         vid = self._ids.new(odef.key_prefix)
-        values.update({"Id": vid, "Title": title, "ContentDocumentId": doc_id,
-                       "FileExtension": ext, "FileType": ext.upper() or "UNKNOWN",
-                       "ContentSize": len(data), "IsLatest": True,
-                       "VersionNumber": version_number,
-                       "VersionData": f"/services/data/v{API_VERSION}/sobjects/ContentVersion/"
-                                      f"{vid}/VersionData"})
+        values.update(
+            {
+                "Id": vid,
+                "Title": title,
+                "ContentDocumentId": doc_id,
+                "FileExtension": ext,
+                "FileType": ext.upper() or "UNKNOWN",
+                "ContentSize": len(data),
+                "IsLatest": True,
+                "VersionNumber": version_number,
+                "VersionData": f"/services/data/v{API_VERSION}/sobjects/ContentVersion/{vid}/VersionData",
+            }
+        )
         self._insert(odef, values)
         self._blobs[vid] = data
         if self._journal is not None:
             self._journal.append(lambda: self._blobs.pop(vid, None))
-        self._put(doc_def, doc_id, {**doc, "LatestPublishedVersionId": vid, "Title": title,
-                                    "ContentSize": len(data)})
+        self._put(doc_def, doc_id, {**doc, "LatestPublishedVersionId": vid, "Title": title, "ContentSize": len(data)})
         location = values.get("FirstPublishLocationId")
         if location:
-            self._insert(self.schema.get("ContentDocumentLink"),
-                         {"ContentDocumentId": doc_id, "LinkedEntityId": location,
-                          "ShareType": "I", "Visibility": "AllUsers"})
+            self._insert(
+                self.schema.get("ContentDocumentLink"),
+                {"ContentDocumentId": doc_id, "LinkedEntityId": location, "ShareType": "I", "Visibility": "AllUsers"},
+            )
         return vid
 
     def version_data(self, rid: str) -> bytes:
         with self._lock:
             rid = ids.to_id18(rid)
-            if rid not in self._blobs or self.record_by_id(self.schema.get("ContentVersion"),
-                                                           rid) is None:
+            if rid not in self._blobs or self.record_by_id(self.schema.get("ContentVersion"), rid) is None:
                 raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
             return self._blobs[rid]
 
@@ -717,14 +765,12 @@ class SalesforceState:
             return [copy.deepcopy(r) for r in self.iter_records(type_name, include_deleted)]
 
     def find(self, type_name: str, **field_equals) -> list[dict]:
-        return [r for r in self.records(type_name)
-                if all(r.get(k) == v for k, v in field_equals.items())]
+        return [r for r in self.records(type_name) if all(r.get(k) == v for k, v in field_equals.items())]
 
     def count(self, type_name: str, **field_equals) -> int:
         """How many records match, without copying them (cheap enough to poll)."""
         with self._lock:
-            return sum(1 for r in self.iter_records(type_name)
-                       if all(r.get(k) == v for k, v in field_equals.items()))
+            return sum(1 for r in self.iter_records(type_name) if all(r.get(k) == v for k, v in field_equals.items()))
 
     def get(self, type_name: str, rid: str) -> dict | None:
         with self._lock:

@@ -1,4 +1,5 @@
 """``Sandbox``: the four stand-in servers (LINE api, LINE data, Salesforce, Twilio) as one object."""
+
 from __future__ import annotations
 
 from .faults import FaultRegistry
@@ -22,26 +23,36 @@ class Sandbox:
     >>> sb.stop()
     """
 
-    def __init__(self, channels: list[SandboxChannel] | tuple = (), *,
-                 metadata_dir: str | None = None, host: str = "127.0.0.1",
-                 ports: dict[str, int] | None = None,
-                 salesforce_users: list[SalesforceUser] | None = None,
-                 api_limit: int = 100_000, reply_token_ttl: float = 60.0,
-                 twilio_account_sid: str = DEFAULT_ACCOUNT_SID,
-                 twilio_auth_token: str = DEFAULT_AUTH_TOKEN, ca_out: str | None = None):
+    def __init__(
+        self,
+        channels: list[SandboxChannel] | tuple = (),
+        *,
+        metadata_dir: str | None = None,
+        host: str = "127.0.0.1",
+        ports: dict[str, int] | None = None,
+        salesforce_users: list[SalesforceUser] | None = None,
+        api_limit: int = 100_000,
+        reply_token_ttl: float = 60.0,
+        twilio_account_sid: str = DEFAULT_ACCOUNT_SID,
+        twilio_auth_token: str = DEFAULT_AUTH_TOKEN,
+        ca_out: str | None = None,
+    ):
         self.host = host
         self.ports = dict(ports or {})
         self.ca_out = ca_out
         self.hub = Hub(FaultRegistry())
         self.faults = self.hub.faults
         self.line = LineState(list(channels), reply_token_ttl=reply_token_ttl)
-        self.salesforce = SalesforceState(metadata_dir=metadata_dir, users=salesforce_users,
-                                          api_limit=api_limit)
+        self.salesforce = SalesforceState(metadata_dir=metadata_dir, users=salesforce_users, api_limit=api_limit)
         self.twilio = TwilioState(twilio_account_sid, twilio_auth_token)
         self.logs = {name: RequestLog() for name in SERVICE_ORDER}
         self.salesforce.request_log_source = self.logs["salesforce"]
-        self.hub.resetters += [self.line.clear, self.salesforce.reset, self.twilio.clear,
-                               *(log.clear for log in self.logs.values())]
+        self.hub.resetters += [
+            self.line.clear,
+            self.salesforce.reset,
+            self.twilio.clear,
+            *(log.clear for log in self.logs.values()),
+        ]
         self._servers: dict[str, ServiceServer] = {}
         self._tls = None
 
@@ -50,16 +61,18 @@ class Sandbox:
         if self._servers:
             return self
         self._tls = generate_tls(ca_out=self.ca_out, hosts=_tls_hosts(self.host))
-        services = {"line_api": LineApiService(self.line), "line_data": LineDataService(self.line),
-                    "salesforce": SalesforceService(self.salesforce),
-                    "twilio": TwilioService(self.twilio)}
+        services = {
+            "line_api": LineApiService(self.line),
+            "line_data": LineDataService(self.line),
+            "salesforce": SalesforceService(self.salesforce),
+            "twilio": TwilioService(self.twilio),
+        }
         self.hub.stopping.clear()
         try:
             for name in SERVICE_ORDER:
                 app = ServiceApp(services[name], self.hub, self.logs[name])
                 context = self._tls.server_context() if name == "salesforce" else None
-                self._servers[name] = ServiceServer(app, self.host, self.ports.get(name) or 0,
-                                                    ssl_context=context)
+                self._servers[name] = ServiceServer(app, self.host, self.ports.get(name) or 0, ssl_context=context)
         except OSError:
             for server in self._servers.values():
                 server.stop()

@@ -4,6 +4,7 @@
 endpoints, applies baseline latency and injected faults, calls the service's ``dispatch`` and
 records each request. ``ServiceServer`` runs it on a threaded werkzeug server in a daemon thread.
 """
+
 from __future__ import annotations
 
 import json
@@ -151,25 +152,28 @@ class ServiceApp:
         self._record(request, response, fault, started, applied)
         return response
 
-    def _record(self, request: Request, response: Response | None, fault: Fault | None,
-                started: float, applied: bool) -> None:
-        self.log.append({
-            "service": self.service.name,
-            "method": request.method,
-            "path": request.path,
-            "query": request.query_string.decode("latin-1"),
-            "status": response.status_code if response is not None else None,
-            "fault": fault.kind if fault else None,
-            "fault_id": fault.id if fault else None,
-            "applied": applied,
-            "counted": bool(request.environ.get("sandbox.counted")),
-            "ms": round((time.perf_counter() - started) * 1000, 3),
-            "at": time.time(),
-        })
+    def _record(
+        self, request: Request, response: Response | None, fault: Fault | None, started: float, applied: bool
+    ) -> None:
+        self.log.append(
+            {
+                "service": self.service.name,
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string.decode("latin-1"),
+                "status": response.status_code if response is not None else None,
+                "fault": fault.kind if fault else None,
+                "fault_id": fault.id if fault else None,
+                "applied": applied,
+                "counted": bool(request.environ.get("sandbox.counted")),
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+                "at": time.time(),
+            }
+        )
 
     # -- control endpoints --------------------------------------------------------------
     def _control(self, request: Request) -> Response:
-        subpath = request.path[len(CONTROL_PREFIX):].rstrip("/")
+        subpath = request.path[len(CONTROL_PREFIX) :].rstrip("/")
         try:
             if subpath == "faults":
                 return self._faults(request)
@@ -178,8 +182,7 @@ class ServiceApp:
                 return json_response({"removed": removed}, 200 if removed else 404)
             if subpath == "latency" and request.method == "POST":
                 body = read_json(request) or {}
-                self.hub.faults.set_latency(body.get("service", self.service.name),
-                                            int(body.get("ms", 0)))
+                self.hub.faults.set_latency(body.get("service", self.service.name), int(body.get("ms", 0)))
                 return json_response({"latency": self.hub.faults.latencies()})
             if subpath == "latency":
                 return json_response({"latency": self.hub.faults.latencies()})
@@ -192,8 +195,7 @@ class ServiceApp:
         except (ValueError, KeyError, TypeError) as exc:
             return json_response({"error": str(exc)}, 400)
         if response is None:
-            return json_response({"error": f"no control endpoint {request.method} {request.path}"},
-                                 404)
+            return json_response({"error": f"no control endpoint {request.method} {request.path}"}, 404)
         return response
 
     def _faults(self, request: Request) -> Response:
@@ -280,8 +282,9 @@ class ServiceServer:
 
     def __init__(self, app: ServiceApp, host: str, port: int = 0, ssl_context=None):
         self.app = app
-        self._server = make_server(host, port or 0, app, threaded=True,
-                                   request_handler=_KeepAliveHandler, ssl_context=ssl_context)
+        self._server = make_server(
+            host, port or 0, app, threaded=True, request_handler=_KeepAliveHandler, ssl_context=ssl_context
+        )
         self._server.timeout = 0.5
         self.host = host
         self.port = self._server.server_port
@@ -293,9 +296,12 @@ class ServiceServer:
         return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name=f"sandbox-{self.app.service.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"sandbox-{self.app.service.name}",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:

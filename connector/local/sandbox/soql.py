@@ -12,6 +12,7 @@ fractions) and the date literals TODAY, YESTERDAY, TOMORROW, LAST_N_DAYS:n, NEXT
 N_DAYS_AGO:n (evaluated in UTC). Text comparisons are case-insensitive, as in Salesforce.
 Not supported: child subqueries, GROUP BY, aggregate functions other than COUNT, TYPEOF.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +30,8 @@ class SoqlError(SalesforceError):
         super().__init__(400, code, message)
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>'(?:\\.|[^'\\])*')
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
@@ -38,10 +40,22 @@ _TOKEN = re.compile(r"""
   | (?P<op>!=|<>|<=|>=|=|<|>)
   | (?P<punct>[(),.])
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?::\d+)?)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"',
-            "\\": "\\", "%": "\\%", "_": "\\_"}
+_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    "'": "'",
+    '"': '"',
+    "\\": "\\",
+    "%": "\\%",
+    "_": "\\_",
+}
 
 
 @dataclass
@@ -57,7 +71,7 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
-            raise SoqlError(f"unexpected token: '{text[pos:pos + 10]}' at column {pos + 1}")
+            raise SoqlError(f"unexpected token: '{text[pos : pos + 10]}' at column {pos + 1}")
         kind, raw = match.lastgroup, match.group()
         pos = match.end()
         if kind == "ws":
@@ -77,6 +91,7 @@ def tokenize(text: str) -> list[Token]:
 
 
 # -- AST --------------------------------------------------------------------------------
+
 
 @dataclass
 class DateRange:
@@ -99,7 +114,7 @@ class BoolOp:
 
 @dataclass
 class SelectItem:
-    path: list[str] | None      # None for COUNT()
+    path: list[str] | None  # None for COUNT()
     count: bool = False
     alias: str | None = None
 
@@ -114,8 +129,28 @@ class Query:
     offset: int | None = None
 
 
-_KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC",
-             "DESC", "NULLS", "FIRST", "LAST", "LIMIT", "OFFSET", "WITH", "FOR", "GROUP"}
+_KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ORDER",
+    "BY",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "LIMIT",
+    "OFFSET",
+    "WITH",
+    "FOR",
+    "GROUP",
+}
 
 
 class Parser:
@@ -322,6 +357,7 @@ def parse(text: str) -> Query:
 
 # -- evaluation ---------------------------------------------------------------------------
 
+
 def _norm(value):
     """A comparable form of a stored or literal value."""
     if isinstance(value, str):
@@ -363,26 +399,35 @@ def _compare(left, op: str, right) -> bool:
     lnorm = _norm(left)
     if isinstance(right, (DateRange, dt.date)) and not isinstance(lnorm, (dt.date, dt.datetime)):
         return False
-    if isinstance(right, DateRange) or (isinstance(right, dt.date)
-                                        and isinstance(lnorm, dt.datetime)
-                                        and not isinstance(right, dt.datetime)):
+    if isinstance(right, DateRange) or (
+        isinstance(right, dt.date) and isinstance(lnorm, dt.datetime) and not isinstance(right, dt.datetime)
+    ):
         if not isinstance(right, DateRange):
             start = _as_datetime(right)
             right = DateRange(start, start + dt.timedelta(days=1))
         value = _as_datetime(lnorm)
-        return {"=": right.start <= value < right.end, "!=": not right.start <= value < right.end,
-                "<": value < right.start, "<=": value < right.end,
-                ">": value >= right.end, ">=": value >= right.start}[op]
+        return {
+            "=": right.start <= value < right.end,
+            "!=": not right.start <= value < right.end,
+            "<": value < right.start,
+            "<=": value < right.end,
+            ">": value >= right.end,
+            ">=": value >= right.start,
+        }[op]
     rnorm = _norm(right) if not isinstance(right, (dt.date, dt.datetime)) else right
-    if isinstance(lnorm, dt.date) and not isinstance(lnorm, dt.datetime) \
-            and isinstance(rnorm, dt.datetime):
+    if isinstance(lnorm, dt.date) and not isinstance(lnorm, dt.datetime) and isinstance(rnorm, dt.datetime):
         lnorm = _as_datetime(lnorm)
-    if isinstance(lnorm, str) and isinstance(rnorm, str) and len(right) == 15 \
-            and right.isalnum() and len(left) == 18:
+    if isinstance(lnorm, str) and isinstance(rnorm, str) and len(right) == 15 and right.isalnum() and len(left) == 18:
         rnorm = to_id18(right).lower()
     try:
-        return {"=": lnorm == rnorm, "!=": lnorm != rnorm, "<": lnorm < rnorm,
-                "<=": lnorm <= rnorm, ">": lnorm > rnorm, ">=": lnorm >= rnorm}[op]
+        return {
+            "=": lnorm == rnorm,
+            "!=": lnorm != rnorm,
+            "<": lnorm < rnorm,
+            "<=": lnorm <= rnorm,
+            ">": lnorm > rnorm,
+            ">=": lnorm >= rnorm,
+        }[op]
     except TypeError:
         return False
 
@@ -418,13 +463,18 @@ class Executor:
                     f"No such column '{path[0]}' on entity '{odef.name}'. If you are attempting "
                     "to use a custom field, be sure to append the '__c' after the custom field "
                     "name. Please reference your WSDL or the describe call for the appropriate "
-                    "names.", "INVALID_FIELD")
+                    "names.",
+                    "INVALID_FIELD",
+                )
             return record.get(fdef.name) if record else None
         rel = odef.relationship(path[0], self.state.schema.lenient(odef))
         if rel is None:
-            raise SoqlError(f"Didn't understand relationship '{path[0]}' in field path. If you "
-                            "are attempting to use a custom relationship, be sure to append the "
-                            "'__r' after the custom relationship name.", "INVALID_FIELD")
+            raise SoqlError(
+                f"Didn't understand relationship '{path[0]}' in field path. If you "
+                "are attempting to use a custom relationship, be sure to append the "
+                "'__r' after the custom relationship name.",
+                "INVALID_FIELD",
+            )
         parent_id = record.get(rel.name) if record else None
         target = self.state.find_by_id(parent_id) if parent_id else None
         if target is None:
@@ -489,7 +539,7 @@ class Executor:
         keyed = [([_norm(self.resolve(odef, r, path)) for path, _, _ in order], r) for r in rows]
 
         def cmp(a, b) -> int:
-            for (value_a, value_b, (_, desc, nulls_last)) in zip(a[0], b[0], order):
+            for value_a, value_b, (_, desc, nulls_last) in zip(a[0], b[0], order):
                 if value_a is None or value_b is None:
                     if value_a is None and value_b is None:
                         continue
@@ -512,20 +562,22 @@ class Executor:
         if odef is None and not self.state.schema.strict:
             odef = self.state.schema.resolve(query.sobject)
         if odef is None:
-            raise SoqlError(f"sObject type '{query.sobject}' is not supported. If you are "
-                            "attempting to use a custom object, be sure to append the '__c' "
-                            "after the entity name. Please reference your WSDL or the describe "
-                            "call for the appropriate names.", "INVALID_TYPE")
+            raise SoqlError(
+                f"sObject type '{query.sobject}' is not supported. If you are "
+                "attempting to use a custom object, be sure to append the '__c' "
+                "after the entity name. Please reference your WSDL or the describe "
+                "call for the appropriate names.",
+                "INVALID_TYPE",
+            )
         for item in query.select:
             if item.path:
                 self.resolve(odef, None, item.path)  # INVALID_FIELD before any row is read
-        rows = [r for r in self.state.iter_records(odef.name, include_deleted)
-                if self.matches(odef, r, query.where)]
+        rows = [r for r in self.state.iter_records(odef.name, include_deleted) if self.matches(odef, r, query.where)]
         rows = self.sort(odef, rows, query.order)
         if query.offset:
-            rows = rows[query.offset:]
+            rows = rows[query.offset :]
         if query.limit is not None:
-            rows = rows[:query.limit]
+            rows = rows[: query.limit]
         counts = [item for item in query.select if item.count]
         if counts:
             if len(counts) != len(query.select):
@@ -535,8 +587,7 @@ class Executor:
             record = {"attributes": {"type": "AggregateResult"}}
             for n, item in enumerate(counts):
                 name = item.alias or f"expr{n}"
-                record[name] = sum(1 for r in rows
-                                   if self.resolve(odef, r, item.path) is not None)
+                record[name] = sum(1 for r in rows if self.resolve(odef, r, item.path) is not None)
             return {"totalSize": 1, "done": True, "records": [record]}
         records = [self.project(odef, r, query.select) for r in rows]
         return {"totalSize": len(records), "done": True, "records": records}
@@ -550,21 +601,24 @@ def run_query(state, text: str, version: str, include_deleted: bool = False) -> 
 
 # -- SOSL (minimal) -------------------------------------------------------------------------
 
-_FIND = re.compile(r"^\s*FIND\s*\{((?:\\.|[^}\\])*)\}\s*(?:IN\s+(\w+)\s+FIELDS\s*)?"
-                   r"(?:RETURNING\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+_FIND = re.compile(
+    r"^\s*FIND\s*\{((?:\\.|[^}\\])*)\}\s*(?:IN\s+(\w+)\s+FIELDS\s*)?"
+    r"(?:RETURNING\s+(.*))?$",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def run_search(state, text: str, version: str) -> dict:
     """FIND {term} [IN ALL FIELDS] RETURNING T(f1, f2 [WHERE ...] [ORDER BY ...] [LIMIT n]), ..."""
     match = _FIND.match(text or "")
     if not match:
-        raise SalesforceError(400, "MALFORMED_SEARCH", "No search term found. The search term "
-                              "must be enclosed in braces.")
+        raise SalesforceError(
+            400, "MALFORMED_SEARCH", "No search term found. The search term must be enclosed in braces."
+        )
     term = re.sub(r"\\(.)", r"\1", match.group(1)).replace("*", "").strip().strip('"')
     words = [w.lower() for w in term.split() if w.upper() not in ("AND", "OR")]
     if not words or len(term) < 2:
-        raise SalesforceError(400, "MALFORMED_SEARCH", "search term must be longer than one "
-                              "character")
+        raise SalesforceError(400, "MALFORMED_SEARCH", "search term must be longer than one character")
     scope = (match.group(2) or "ALL").upper()
     results = []
     with state.lock:
@@ -595,16 +649,18 @@ def _search_object(state, spec: str, words: list[str], scope: str, version: str)
     fields_text, clause = inner, ""
     keyword = re.search(r"\s(WHERE|ORDER\s+BY|LIMIT)\s", " " + inner + " ", re.IGNORECASE)
     if keyword:
-        fields_text, clause = inner[:keyword.start()], inner[keyword.start():]
+        fields_text, clause = inner[: keyword.start()], inner[keyword.start() :]
     fields = [f.strip() for f in fields_text.split(",") if f.strip()] or ["Id"]
     query = parse(f"SELECT {', '.join(fields)} FROM {name} {clause}")
     limit, query.limit = query.limit, None
     executor = Executor(state, version)
     odef = state.object(name)
-    searchable = [f for f in odef.fields.values()
-                  if f.type in ("string", "textarea", "email", "phone", "url", "picklist",
-                                "combobox")
-                  and (scope != "NAME" or f.name == "Name")]
+    searchable = [
+        f
+        for f in odef.fields.values()
+        if f.type in ("string", "textarea", "email", "phone", "url", "picklist", "combobox")
+        and (scope != "NAME" or f.name == "Name")
+    ]
     rows = []
     for record in executor.sort(odef, list(state.iter_records(odef.name)), query.order):
         haystack = " ".join(str(record.get(f.name) or "") for f in searchable).lower()

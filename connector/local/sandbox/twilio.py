@@ -2,6 +2,7 @@
 Messages. Resources have the shapes of twilio_api_v2010.yaml; errors use Twilio's JSON error
 body ``{"code", "message", "more_info", "status"}``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,16 +28,16 @@ FINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
 def twilio_error(status: int, code: int, message: str) -> Response:
-    return json_response({"code": code, "message": message,
-                          "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                          "status": status}, status)
+    return json_response(
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+        status,
+    )
 
 
 def twilio_signature(auth_token: str, url: str, params: dict) -> str:
     """X-Twilio-Signature: base64(HMAC-SHA1(token, url + sorted key/value pairs))."""
     payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
-    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(),
-                                     hashlib.sha1).digest()).decode()
+    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
 
 
 def _date() -> str:
@@ -44,8 +45,7 @@ def _date() -> str:
 
 
 class TwilioState:
-    def __init__(self, account_sid: str = DEFAULT_ACCOUNT_SID,
-                 auth_token: str = DEFAULT_AUTH_TOKEN):
+    def __init__(self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = DEFAULT_AUTH_TOKEN):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self._lock = threading.Lock()
@@ -55,43 +55,66 @@ class TwilioState:
         with self._lock:
             self._calls: dict[str, dict] = {}
             self._messages: dict[str, dict] = {}
-            self._requests: dict[str, dict] = {}   # sid -> form parameters received
+            self._requests: dict[str, dict] = {}  # sid -> form parameters received
             self.callback_log: list[dict] = []
 
     @property
     def calls(self) -> list[dict]:
         with self._lock:
-            return [{**copy.deepcopy(c), "request": dict(self._requests.get(c["sid"], {}))}
-                    for c in self._calls.values()]
+            return [
+                {**copy.deepcopy(c), "request": dict(self._requests.get(c["sid"], {}))} for c in self._calls.values()
+            ]
 
     @property
     def messages(self) -> list[dict]:
         with self._lock:
-            return [{**copy.deepcopy(m), "request": dict(self._requests.get(m["sid"], {}))}
-                    for m in self._messages.values()]
+            return [
+                {**copy.deepcopy(m), "request": dict(self._requests.get(m["sid"], {}))} for m in self._messages.values()
+            ]
 
     def create_call(self, form: dict) -> dict:
         sid = twilio_sid("CA")
         now = _date()
         call = {
-            "sid": sid, "date_created": now, "date_updated": now, "parent_call_sid": None,
-            "account_sid": self.account_sid, "to": form["To"], "to_formatted": form["To"],
-            "from": form["From"], "from_formatted": form["From"], "phone_number_sid": None,
-            "status": "queued", "start_time": None, "end_time": None, "duration": None,
-            "price": None, "price_unit": "USD", "direction": "outbound-api",
-            "answered_by": None, "api_version": "2010-04-01", "forwarded_from": None,
-            "group_sid": None, "caller_name": None, "queue_time": "0", "trunk_sid": None,
+            "sid": sid,
+            "date_created": now,
+            "date_updated": now,
+            "parent_call_sid": None,
+            "account_sid": self.account_sid,
+            "to": form["To"],
+            "to_formatted": form["To"],
+            "from": form["From"],
+            "from_formatted": form["From"],
+            "phone_number_sid": None,
+            "status": "queued",
+            "start_time": None,
+            "end_time": None,
+            "duration": None,
+            "price": None,
+            "price_unit": "USD",
+            "direction": "outbound-api",
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "forwarded_from": None,
+            "group_sid": None,
+            "caller_name": None,
+            "queue_time": "0",
+            "trunk_sid": None,
             "uri": f"{API}/Accounts/{self.account_sid}/Calls/{sid}.json",
             "subresource_uris": {
                 name: f"{API}/Accounts/{self.account_sid}/Calls/{sid}/{path}.json"
-                for name, path in (("notifications", "Notifications"),
-                                   ("recordings", "Recordings"), ("payments", "Payments"),
-                                   ("events", "Events"), ("siprec", "Siprec"),
-                                   ("streams", "Streams"),
-                                   ("user_defined_message_subscriptions",
-                                    "UserDefinedMessageSubscriptions"),
-                                   ("user_defined_messages", "UserDefinedMessages"),
-                                   ("transcriptions", "Transcriptions"))},
+                for name, path in (
+                    ("notifications", "Notifications"),
+                    ("recordings", "Recordings"),
+                    ("payments", "Payments"),
+                    ("events", "Events"),
+                    ("siprec", "Siprec"),
+                    ("streams", "Streams"),
+                    ("user_defined_message_subscriptions", "UserDefinedMessageSubscriptions"),
+                    ("user_defined_messages", "UserDefinedMessages"),
+                    ("transcriptions", "Transcriptions"),
+                )
+            },
         }
         with self._lock:
             self._calls[sid] = call
@@ -142,22 +165,29 @@ class TwilioState:
             snapshot = copy.deepcopy(call)
         callback = request.get("StatusCallback")
         if send_callback and callback:
-            params = {"CallSid": sid, "AccountSid": self.account_sid, "From": snapshot["from"],
-                      "To": snapshot["to"], "CallStatus": status, "Direction": "outbound-api",
-                      "ApiVersion": "2010-04-01", "SequenceNumber": str(sequence),
-                      "Timestamp": _date()}
+            params = {
+                "CallSid": sid,
+                "AccountSid": self.account_sid,
+                "From": snapshot["from"],
+                "To": snapshot["to"],
+                "CallStatus": status,
+                "Direction": "outbound-api",
+                "ApiVersion": "2010-04-01",
+                "SequenceNumber": str(sequence),
+                "Timestamp": _date(),
+            }
             if status in FINAL_CALL_STATUSES:
                 params["CallDuration"] = snapshot["duration"] or "0"
             signature = twilio_signature(self.auth_token, callback, params)
             try:
-                response = requests.post(callback, data=params, timeout=10,
-                                         headers={"X-Twilio-Signature": signature})
+                response = requests.post(callback, data=params, timeout=10, headers={"X-Twilio-Signature": signature})
                 code = response.status_code
             except requests.RequestException as exc:
                 code = type(exc).__name__
             with self._lock:
-                self.callback_log.append({"sid": sid, "status": status, "url": callback,
-                                          "response": code, "params": params})
+                self.callback_log.append(
+                    {"sid": sid, "status": status, "url": callback, "response": code, "params": params}
+                )
         snapshot.pop("_started_at", None)
         return snapshot
 
@@ -165,17 +195,29 @@ class TwilioState:
         sid = twilio_sid("SM")
         now = _date()
         message = {
-            "body": form.get("Body", ""), "num_segments": "1", "direction": "outbound-api",
-            "from": form.get("From"), "to": form["To"], "date_updated": now, "price": None,
-            "error_message": None, "uri": f"{API}/Accounts/{self.account_sid}/Messages/{sid}.json",
-            "account_sid": self.account_sid, "num_media": str(len(form.get("MediaUrl", []) or [])),
-            "status": "queued", "messaging_service_sid": form.get("MessagingServiceSid"),
-            "sid": sid, "date_sent": None, "date_created": now, "error_code": None,
-            "price_unit": "USD", "api_version": "2010-04-01",
-            "subresource_uris": {"media": f"{API}/Accounts/{self.account_sid}/Messages/{sid}/"
-                                          "Media.json",
-                                 "feedback": f"{API}/Accounts/{self.account_sid}/Messages/{sid}/"
-                                             "Feedback.json"},
+            "body": form.get("Body", ""),
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "from": form.get("From"),
+            "to": form["To"],
+            "date_updated": now,
+            "price": None,
+            "error_message": None,
+            "uri": f"{API}/Accounts/{self.account_sid}/Messages/{sid}.json",
+            "account_sid": self.account_sid,
+            "num_media": str(len(form.get("MediaUrl", []) or [])),
+            "status": "queued",
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "sid": sid,
+            "date_sent": None,
+            "date_created": now,
+            "error_code": None,
+            "price_unit": "USD",
+            "api_version": "2010-04-01",
+            "subresource_uris": {
+                "media": f"{API}/Accounts/{self.account_sid}/Messages/{sid}/Media.json",
+                "feedback": f"{API}/Accounts/{self.account_sid}/Messages/{sid}/Feedback.json",
+            },
         }
         with self._lock:
             self._messages[sid] = message
@@ -190,16 +232,15 @@ class TwilioState:
 
 class TwilioService(Service):
     name = "twilio"
-    url_map = Map([
-        Rule(f"{API}/Accounts/<account>/Calls.json", methods=["POST"], endpoint="create_call"),
-        Rule(f"{API}/Accounts/<account>/Calls/<sid>.json", methods=["GET"], endpoint="get_call"),
-        Rule(f"{API}/Accounts/<account>/Calls/<sid>.json", methods=["POST"],
-             endpoint="update_call"),
-        Rule(f"{API}/Accounts/<account>/Messages.json", methods=["POST"],
-             endpoint="create_message"),
-        Rule(f"{API}/Accounts/<account>/Messages/<sid>.json", methods=["GET"],
-             endpoint="get_message"),
-    ])
+    url_map = Map(
+        [
+            Rule(f"{API}/Accounts/<account>/Calls.json", methods=["POST"], endpoint="create_call"),
+            Rule(f"{API}/Accounts/<account>/Calls/<sid>.json", methods=["GET"], endpoint="get_call"),
+            Rule(f"{API}/Accounts/<account>/Calls/<sid>.json", methods=["POST"], endpoint="update_call"),
+            Rule(f"{API}/Accounts/<account>/Messages.json", methods=["POST"], endpoint="create_message"),
+            Rule(f"{API}/Accounts/<account>/Messages/<sid>.json", methods=["GET"], endpoint="get_message"),
+        ]
+    )
 
     def __init__(self, state: TwilioState):
         self.state = state
@@ -207,17 +248,18 @@ class TwilioService(Service):
 
     def dispatch(self, request: Request) -> Response:
         auth = request.authorization
-        if auth is None or auth.username != self.state.account_sid \
-                or not hmac.compare_digest(auth.password or "", self.state.auth_token):
+        if (
+            auth is None
+            or auth.username != self.state.account_sid
+            or not hmac.compare_digest(auth.password or "", self.state.auth_token)
+        ):
             return twilio_error(401, 20003, "Authenticate")
         try:
             endpoint, args = self._adapter.match(request.path, method=request.method)
         except HTTPException as exc:
-            return twilio_error(exc.code or 404, 20404, "The requested resource "
-                                f"{request.path} was not found")
+            return twilio_error(exc.code or 404, 20404, f"The requested resource {request.path} was not found")
         if args.pop("account") != self.state.account_sid:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not "
-                                            "found")
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
         return getattr(self, endpoint)(request, **args)
 
     @staticmethod
@@ -225,8 +267,7 @@ class TwilioService(Service):
         form = {}
         for key in request.form:
             values = request.form.getlist(key)
-            form[key] = values if len(values) > 1 or key in ("StatusCallbackEvent", "MediaUrl") \
-                else values[0]
+            form[key] = values if len(values) > 1 or key in ("StatusCallbackEvent", "MediaUrl") else values[0]
         return form
 
     def create_call(self, request):
@@ -242,16 +283,14 @@ class TwilioService(Service):
     def get_call(self, request, sid):
         call = self.state.call(sid)
         if call is None:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not "
-                                            "found")
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
         call.pop("_started_at", None)
         return json_response(call)
 
     def update_call(self, request, sid):
         call = self.state.update_call(sid, self._form(request))
         if call is None:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not "
-                                            "found")
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
         call.pop("_started_at", None)
         return json_response(call)
 
@@ -268,16 +307,19 @@ class TwilioService(Service):
     def get_message(self, request, sid):
         message = self.state.message(sid)
         if message is None:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not "
-                                            "found")
+            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
         return json_response(message)
 
     def error_response(self, kind, status, fault=None) -> Response:
         if kind == "rate_limit":
             return twilio_error(status, 20429, "Too Many Requests")
-        messages = {500: (20500, "Internal Server Error"), 503: (20503, "Service Unavailable"),
-                    504: (20504, "Gateway Timeout"), 401: (20003, "Authenticate"),
-                    404: (20404, "Not Found")}
+        messages = {
+            500: (20500, "Internal Server Error"),
+            503: (20503, "Service Unavailable"),
+            504: (20504, "Gateway Timeout"),
+            401: (20003, "Authenticate"),
+            404: (20404, "Not Found"),
+        }
         code, message = messages.get(status, (20001, "Error"))
         return twilio_error(status, code, message)
 
