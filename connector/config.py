@@ -138,6 +138,45 @@ class KnowledgeSettings(_Section):
         return v
 
 
+class VoiceChannelSettings(_Section):
+    """Per channel: voice with Twilio (docs/voice.md). Needs `twilio.enabled`."""
+
+    enabled: bool = False
+    # The Twilio number customers call for this channel (E.164); the offer's tel: button.
+    support_number: str | None = None
+    # Where the IVR sends a caller who chooses nothing (your call centre); null: goodbye.
+    desk_number: str | None = None
+    # The IVR offers 「LINEで続ける」 (press 1).
+    call_to_line: bool = True
+    # LINE notification messages by phone number (PNP): needs LINE's approval for the channel.
+    pnp: bool = False
+    # Send unmatched callers the friend-add link by SMS (off: Japanese Twilio numbers generally
+    # cannot send SMS); from sms_from (default: support_number).
+    sms_fallback: bool = False
+    sms_from: str | None = None
+    # The channel's friend-add link (https://lin.ee/...), for the SMS fallback.
+    friend_url: str | None = None
+    # <Say language> (default from the channel language: ja-JP, en-US) and Twilio voice (e.g. Polly.Mizuki).
+    say_language: str | None = None
+    say_voice: str | None = None
+    # Region assumed for numbers written without a country code (Contact phones like 090-...).
+    default_region: str = Field("JP", pattern=r"^[A-Z]{2}$")
+
+    @model_validator(mode="after")
+    def _check(self) -> "VoiceChannelSettings":
+        from connector.domain.voice import normalise
+
+        for key in ("support_number", "desk_number", "sms_from"):
+            value = getattr(self, key)
+            if value is not None and normalise(value, self.default_region) != value:
+                raise ValueError(f"{key}: not a phone number in E.164 form (e.g. +815012345678)")
+        if self.enabled and not self.support_number:
+            raise ValueError("support_number is required when voice is enabled")
+        if self.sms_fallback and not self.friend_url:
+            raise ValueError("friend_url is required for sms_fallback")
+        return self
+
+
 class ChannelSettings(_Section):
     id: str = Field(pattern=r"^\S+$")
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
@@ -149,6 +188,7 @@ class ChannelSettings(_Section):
     reply_in_groups: bool = False
     texts: dict[str, str] = Field(default_factory=dict)
     bot: BotSettings = Field(default_factory=BotSettings)
+    voice: VoiceChannelSettings = Field(default_factory=VoiceChannelSettings)
 
     @field_validator("texts")
     @classmethod
@@ -201,11 +241,40 @@ class SalesforceSettings(_Section):
 
 
 class TwilioSettings(_Section):
+    """Voice with Twilio (docs/voice.md); channels opt in with `voice.enabled`."""
+
     api_base_url: str = "https://api.twilio.com"
     account_sid_env: str = "TWILIO_ACCOUNT_SID"
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
     timeout_seconds: float = Field(10.0, gt=0, le=60)
     enabled: bool = False
+    # The web-call page (/call): access tokens are signed with an API key and name a TwiML App
+    # whose Voice URL is {public_base_url}/twilio/voice.
+    web_call: bool = False
+    api_key_sid_env: str = "TWILIO_API_KEY_SID"
+    api_key_secret_env: str = "TWILIO_API_KEY_SECRET"
+    twiml_app_sid: str | None = Field(None, pattern=r"^AP[0-9a-fA-F]{32}$")
+    # How long an access token for the web call lives (seconds).
+    web_token_ttl_seconds: int = Field(300, ge=60, le=3600)
+    # Web calls per client IP and hour (with or without a code), and anonymous web calls per minute overall.
+    web_calls_per_ip_per_hour: int = Field(10, ge=1)
+    anonymous_calls_per_minute: int = Field(30, ge=0)
+    # One-time codes of "offer a call": digits, lifetime, tries per call, offers per session per
+    # hour, wrong codes per caller number per hour.
+    code_digits: int = Field(6, ge=4, le=10)
+    code_ttl_minutes: int = Field(30, ge=1, le=24 * 60)
+    code_attempts_per_call: int = Field(3, ge=1, le=10)
+    offers_per_session_per_hour: int = Field(5, ge=1)
+    code_failures_per_caller_per_hour: int = Field(10, ge=1)
+    # Phone numbers written to Salesforce: last4 (+81******5678), all (***) or none (whole).
+    mask_numbers: Literal["last4", "all", "none"] = "last4"
+    # A notification message (PNP) with no `delivery` event after this long is marked undelivered.
+    pnp_delivery_hours: float = Field(24, gt=0, le=72)
+    # Seconds the caller waits for the Call-to-LINE outcome before hearing a generic goodbye.
+    line_result_wait_seconds: int = Field(6, ge=1, le=14)
+    # How long an operator's or the desk's phone rings (seconds).
+    dial_timeout_seconds: int = Field(20, ge=5, le=120)
+    gather_timeout_seconds: int = Field(5, ge=1, le=30)
 
 
 class RedactionRuleSettings(_Section):
@@ -321,6 +390,15 @@ class Config:
         if tw.enabled:
             _require(environ, tw.account_sid_env, "twilio.account_sid_env")
             _require(environ, tw.auth_token_env, "twilio.auth_token_env")
+        self.twilio_api_key_sid = self.twilio_api_key_secret = None
+        if tw.enabled and tw.web_call:
+            if not tw.twiml_app_sid:
+                raise ConfigError("twilio.twiml_app_sid: required for the web call (twilio.web_call)")
+            self.twilio_api_key_sid = _require(environ, tw.api_key_sid_env, "twilio.api_key_sid_env")
+            self.twilio_api_key_secret = Secret(_require(environ, tw.api_key_secret_env, "twilio.api_key_secret_env"))
+        for i, ch in enumerate(settings.line.channels):
+            if ch.voice.enabled and not tw.enabled:
+                raise ConfigError(f"line.channels[{i}].voice.enabled: needs twilio.enabled")
         self.callout_secrets = [
             Secret(s.strip()) for s in environ.get("CONNECTOR_CALLOUT_SECRETS", "").split(",") if s.strip()
         ]
@@ -330,6 +408,11 @@ class Config:
             if ch.id == channel_id:
                 return ch
         raise KeyError(channel_id)
+
+    def voice_channel(self, number: str | None) -> Channel | None:
+        """The voice-enabled channel whose support number was called, else the first voice channel."""
+        voice = [ch for ch in self.channels if ch.settings.voice.enabled]
+        return next((ch for ch in voice if ch.settings.voice.support_number == number), voice[0] if voice else None)
 
     def channel_by_name(self, name: str) -> Channel | None:
         return next((ch for ch in self.channels if ch.name == name), None)

@@ -70,6 +70,12 @@ class Runtime:
         return KnowledgeStore(self.redis, self.keys)
 
     @functools.cached_property
+    def voice_store(self):
+        from connector.storage.voice import VoiceStore
+
+        return VoiceStore(self.redis, self.vault, self.keys, dedupe_ttl_s=self.settings.redis.dedupe_ttl_hours * 3600)
+
+    @functools.cached_property
     def queue(self):
         from connector.storage.queue import make_queue
 
@@ -114,6 +120,13 @@ class Runtime:
             base_url=s.api_base_url,
             timeout_s=s.timeout_seconds,
         )
+
+    @functools.cached_property
+    def twilio_verifier(self):
+        """Checks X-Twilio-Signature (None when Twilio is not enabled: every request is refused)."""
+        from connector.gateways.twilio import SignatureVerifier
+
+        return SignatureVerifier(self.config.twilio_auth_token) if self.settings.twilio.enabled else None
 
     @functools.cached_property
     def encoder(self):

@@ -370,6 +370,8 @@ class Project:
     def field_exists(self, obj: str, fname: str) -> bool:
         if (obj, fname) in self.fields:
             return True
+        if obj in ("Task", "Event") and ("Activity", fname) in self.fields:
+            return True  # custom fields of Task and Event are authored on Activity
         if fname.endswith("__c"):
             return False  # custom fields must be in the project
         if obj.endswith("__c"):

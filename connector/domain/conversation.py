@@ -91,6 +91,11 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
             return res
         return handler(state, event, ctx)
 
+    if etype == "delivery":  # a notification message by phone number (PNP) reached its recipient
+        res.signals.append({"kind": "line_delivery", "data": str((event.get("delivery") or {}).get("data") or "")})
+        res.note = "delivery: notification message delivered"
+        return res
+
     if src == "-" or treatment == "log":
         res.note = f"{etype or 'unknown'} event: logged, nothing to record"
         return res

@@ -19,6 +19,7 @@ SESSION = "LINE_Chat_Session__c"
 MESSAGE = "LINE_Chat_Message__c"
 EXAMPLE = "LINE_Question_Example__c"
 ROUTING = "LINE_Routing__c"
+TASK = "Task"  # a call (voice): CallType, CallDurationInSeconds, CallDisposition
 
 KEY_FIELDS = {
     CONTACT: "LINE_Contact_Key__c",
@@ -28,6 +29,7 @@ KEY_FIELDS = {
     MESSAGE: "Message_Key__c",
     EXAMPLE: "Example_Key__c",
     ROUTING: "Routing_Key__c",
+    TASK: "LINE_Call_Sid__c",
 }
 
 
@@ -41,7 +43,7 @@ class SessionStatus(StrEnum):
 
 
 # Parents before children: one Composite call runs its subrequests in this order.
-WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE]
+WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE, TASK]
 
 
 @dataclass

@@ -28,10 +28,12 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.register_blueprint(line_bp)
     app.register_blueprint(ops_bp)
-    from connector.web import media, salesforce
+    from connector.web import call_page, media, salesforce, twilio
 
     app.register_blueprint(salesforce.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(twilio.bp)
+    app.register_blueprint(call_page.bp)
 
     @app.errorhandler(413)
     def too_large(_e):

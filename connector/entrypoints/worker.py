@@ -56,10 +56,19 @@ def _routing(rt: Runtime) -> None:
     tick(rt)
 
 
+def _voice(rt: Runtime) -> None:
+    if not rt.settings.twilio.enabled:
+        return
+    from connector.jobs.voice import tick  # unwritten call records, PNP delivery window
+
+    tick(rt)
+
+
 PERIODIC = [
     ("scheduled jobs", enqueue_due_jobs),
     ("knowledge sync", _knowledge_sync),
     ("routing", _routing),
+    ("voice", _voice),
     ("drains", enqueue_drain_if_ready),
 ]
 

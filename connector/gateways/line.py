@@ -18,6 +18,7 @@ from linebot.v3.messaging import (
     MarkMessagesAsReadRequest,
     MessagingApi,
     MessagingApiBlob,
+    PnpMessagesRequest,
     PushMessageRequest,
     ReplyMessageRequest,
     ShowLoadingAnimationRequest,
@@ -78,6 +79,19 @@ class LineGateway:
                 return []
             raise
         return [m.id for m in (resp.data.sent_messages or [])]
+
+    def pnp_push(self, channel_id: str, phone_hash: str, messages: list[dict], *, delivery_tag: str) -> None:
+        """A notification message by phone number (`to`: SHA-256 hex of the E.164 number). PNP has
+        no retry key: callers keep their own marker. 422 (nobody has the number, or it is not
+        served) is a Permanent error with status 422. A 200 is not a delivery: the `delivery`
+        webhook event is."""
+        req = PnpMessagesRequest.from_dict({"to": phone_hash, "messages": messages})
+        self._call(
+            "pnp_push",
+            lambda: self._api(channel_id).push_messages_by_phone_with_http_info(
+                req, x_line_delivery_tag=delivery_tag, _request_timeout=self.timeout
+            ),
+        )
 
     def profile(self, channel_id: str, user_id: str) -> dict | None:
         try:

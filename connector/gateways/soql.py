@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from connector.domain.records import EXAMPLE, KEY_FIELDS, MESSAGE, SESSION
+from connector.domain.records import EXAMPLE, FRIEND, KEY_FIELDS, MESSAGE, SESSION
 
 
 def quote(value: str) -> str:
@@ -91,3 +91,26 @@ def existing_example_keys(sf, keys: Iterable[str]) -> set[str]:
         f"IN ({', '.join(quote(k) for k in keys)})"
     )
     return {row[KEY_FIELDS[EXAMPLE]] for row in rows}
+
+
+# -- voice -------------------------------------------------------------------------------------
+def friends_by_phone_suffix(sf, channel_id: str, last_digits: str, limit: int = 50) -> list[dict]:
+    """Verified friends of a channel whose Contact's phone or mobile ends with `last_digits`
+    (the caller's number is then compared exactly, normalised, by the domain)."""
+    suffix = "%" + "".join(ch for ch in last_digits if ch.isdigit())
+    return sf.query(
+        "SELECT LINE_User_Id__c, Friend_Key__c, Channel_Id__c, Contact__c, Verified__c, Status__c, "
+        f"Contact__r.Phone, Contact__r.MobilePhone FROM {FRIEND} WHERE Channel_Id__c = {quote(channel_id)} "
+        "AND Verified__c = true AND Contact__c != null "
+        f"AND (Contact__r.Phone LIKE {quote(suffix)} OR Contact__r.MobilePhone LIKE {quote(suffix)}) "
+        f"LIMIT {int(limit)}"
+    )
+
+
+def open_case_of_contact(sf, contact_id: str) -> str | None:
+    """The Contact's most recent open Case, if any."""
+    rows = sf.query(
+        f"SELECT Id FROM Case WHERE ContactId = {quote(contact_id)} AND IsClosed = false "
+        "ORDER BY CreatedDate DESC LIMIT 1"
+    )
+    return rows[0]["Id"] if rows else None

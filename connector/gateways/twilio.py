@@ -1,4 +1,8 @@
-"""Twilio REST through the official client, with a timeout and a configurable base URL."""
+"""Twilio through the official library: REST calls (a timeout, a configurable base URL), webhook
+signatures (`RequestValidator`), TwiML (`VoiceResponse`) and access tokens (`VoiceGrant`).
+
+Only this module imports the SDK; the web edge and the jobs hand it plain data.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import logging
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable
 
@@ -73,3 +81,101 @@ def _translate(exc: TwilioRestException, what: str) -> GatewayError:
     if status in (401, 403):
         return AuthError(SERVICE, f"{what}: HTTP {status} (check the account SID and auth token)", status=status)
     return Permanent(SERVICE, f"{what}: HTTP {status} code {exc.code}", status=status, code=str(exc.code))
+
+
+# -- webhooks in: signatures -----------------------------------------------------------------------
+
+
+class SignatureVerifier:
+    """X-Twilio-Signature checked with the library's RequestValidator (HMAC-SHA1 of the URL and the
+    sorted POST parameters, with or without the default port). The URL must be the public one
+    Twilio called (scheme, host, path, query string as sent): the caller builds it from the
+    configured public base URL, not from what a proxy passed on."""
+
+    def __init__(self, auth_token: str):
+        self._validator = RequestValidator(str(auth_token))
+
+    def valid(self, url: str, params, signature: str) -> bool:
+        """`params`: the form (a MultiDict keeps repeated keys) or, for JSON bodies, the raw body."""
+        if not signature:
+            return False
+        if self._validator.validate(url, params, signature):
+            return True
+        # twilio-node signs a raw apostrophe in the URL percent-encoded; accept that form too.
+        return "'" in url and self._validator.validate(url.replace("'", "%27"), params, signature)
+
+
+def compute_signature(auth_token: str, url: str, params: dict) -> str:
+    """What Twilio sends for a form POST (used by the sandbox and tests, never to verify)."""
+    return RequestValidator(str(auth_token)).compute_signature(url, params)
+
+
+# -- TwiML -----------------------------------------------------------------------------------------
+
+
+def render_twiml(verbs: list[tuple], *, language: str, voice: str | None = None) -> str:
+    """TwiML for an IVR plan (connector.domain.voice.Plan verbs)."""
+    response = VoiceResponse()
+    for verb in verbs:
+        _append(response, verb, language, voice)
+    return str(response)
+
+
+def _append(parent, verb: tuple, language: str, voice: str | None) -> None:
+    kind = verb[0]
+    if kind == "say":
+        parent.say(verb[1], language=language, voice=voice)
+    elif kind == "gather":
+        attrs, nested = verb[1], verb[2]
+        gather = Gather(
+            action=attrs["action"],
+            method="POST",
+            num_digits=attrs.get("numDigits"),
+            timeout=attrs.get("timeout"),
+            input=attrs.get("input", "dtmf"),
+            finish_on_key=attrs.get("finishOnKey"),
+            language=language,
+        )
+        for inner in nested:
+            _append(gather, inner, language, voice)
+        parent.append(gather)
+    elif kind == "dial":
+        attrs, target_kind, target = verb[1], verb[2], verb[3]
+        callbacks = verb[4] if len(verb) > 4 else {}
+        dial = Dial(
+            action=attrs.get("action"),
+            method="POST" if attrs.get("action") else None,
+            timeout=attrs.get("timeout"),
+            caller_id=attrs.get("callerId"),
+        )
+        noun = {
+            "status_callback": callbacks.get("statusCallback"),
+            "status_callback_event": callbacks.get("statusCallbackEvent"),
+            "status_callback_method": callbacks.get("statusCallbackMethod"),
+        }
+        if target_kind == "client":
+            dial.client(identity=target, **noun)
+        else:
+            dial.number(target, **noun)
+        parent.append(dial)
+    elif kind == "pause":
+        parent.pause(length=verb[1])
+    elif kind == "redirect":
+        parent.redirect(verb[1], method="POST")
+    elif kind == "hangup":
+        parent.hangup()
+    else:
+        raise ValueError(f"unknown TwiML verb {kind!r}")
+
+
+# -- access tokens for the Voice JavaScript SDK ----------------------------------------------------
+
+
+def voice_access_token(
+    *, account_sid: str, api_key_sid: str, api_key_secret: str, identity: str, application_sid: str, ttl_s: int
+) -> str:
+    """A short-lived JWT letting the browser place calls through the TwiML App (outgoing only)."""
+    token = AccessToken(account_sid, api_key_sid, str(api_key_secret), identity=identity, ttl=ttl_s)
+    token.add_grant(VoiceGrant(outgoing_application_sid=application_sid, incoming_allow=False))
+    jwt = token.to_jwt()
+    return jwt.decode() if isinstance(jwt, bytes) else jwt

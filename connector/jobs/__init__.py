@@ -25,6 +25,9 @@ ROUTING_CALLOUT = "connector.jobs.routing.callout"
 ROUTING_FLUSH = "connector.jobs.routing.flush"
 KNOWLEDGE_SYNC = "connector.jobs.knowledge.sync"
 LEARN_FROM_CASE = "connector.jobs.knowledge.learn_from_case"
+RECORD_CALL = "connector.jobs.voice.record_call"
+CALL_TO_LINE = "connector.jobs.voice.call_to_line"
+VOICE_CALLOUT = "connector.jobs.voice.callout"
 
 WEEK_S = 7 * 24 * 3600
 

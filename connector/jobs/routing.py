@@ -143,6 +143,10 @@ def callout(sealed: bytes) -> str:
         cap = data.get("capacity")
         cap = None if cap is None else max(0, min(50, int(cap)))
         run(rt, lambda s, now: R.set_presence(s, data["userId"], status, now, capacity=cap, config=cfg))
+        if rt.settings.twilio.enabled:
+            from connector.jobs.voice import remember_reach  # where the operator takes offered calls
+
+            remember_reach(rt, data)
         return "presence"
     key = data.get("sessionKey") or ""
     try:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 
-from connector.jobs import bot, routing
+from connector.jobs import bot, routing, voice
 
 log = logging.getLogger(__name__)
 
 HANDLERS = {
     "queued": routing.on_queued,  # a session was handed to people: routing, in its own job
     "closed": bot.on_closed,  # a session closed: learn from the articles its operators sent
+    "line_delivery": voice.on_delivery,  # LINE delivered a notification message (PNP)
 }
 
 

@@ -83,3 +83,7 @@ class Keys:
     @property
     def knowledge_sync_due(self) -> str:
         return self.prefix + "kb:sync-due"
+
+    # -- voice with Twilio (voice.VoiceStore) ---------------------------------------------------
+    def voice(self, name: str) -> str:
+        return f"{self.prefix}voice:{name}"

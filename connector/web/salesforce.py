@@ -28,7 +28,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
-from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, enqueue, job_id
+from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, VOICE_CALLOUT, enqueue, job_id
 from connector.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ TYPES = {
     "session.read",
     "presence.update",
     "identity.link",
+    "call.offer",  # voice: offer the customer a call (docs/voice.md)
+    "call.line_guide",  # voice: 「LINEで案内」, move a caller to LINE
 }
 MESSAGE_TYPES = {"text", "sticker", "image"}
 
@@ -135,5 +137,8 @@ def _enqueue(rt, env: dict) -> None:
     if env["type"] == "message.send":
         for record in env["data"]["records"]:
             enqueue(rt, DELIVER_OPERATOR_MESSAGE, seal(record), key=job_id("op", record["messageKey"]))
+        return
+    if env["type"].startswith("call."):
+        enqueue(rt, VOICE_CALLOUT, seal(env), key=job_id("callout", env["id"]))
         return
     enqueue(rt, ROUTING_CALLOUT, seal(env), key=job_id("callout", env["id"]))

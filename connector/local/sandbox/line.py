@@ -91,6 +91,9 @@ class LineState:
             self._read_marks: list[dict] = []
             self._webhook_log: list[dict] = []
             self._push_count: dict[str, int] = {}
+            self._phones: dict[tuple[str, str], str] = {}  # (channel, sha256 of E.164) -> user id
+            self._pnp_pending: list[dict] = []  # PNP messages accepted, their delivery event not sent yet
+        self.pnp_auto_delivery_s: float | None = None  # send the `delivery` event this long after a PNP push
 
     def add_channel(self, channel: SandboxChannel) -> None:
         with self._lock:
@@ -143,6 +146,46 @@ class LineState:
         with self._lock:
             profile = self._users.get((channel_id, user_id))
             return dict(profile) if profile else None
+
+    # -- LINE notification messages by phone number (PNP) -------------------------------------
+    def register_phone(self, channel_id: str, user_id: str, e164: str) -> str:
+        """A LINE user who verified `e164` and may receive PNP messages from the channel; returns its hash."""
+        digest = hashlib.sha256(e164.encode()).hexdigest()
+        self.add_user(channel_id, user_id)
+        with self._lock:
+            self._phones[(channel_id, digest)] = user_id
+        return digest
+
+    def pnp_recipient(self, channel_id: str, phone_hash: str) -> str | None:
+        with self._lock:
+            return self._phones.get((channel_id, phone_hash))
+
+    def pnp_accepted(self, channel_id: str, user_id: str, tag: str | None) -> None:
+        """A PNP push was accepted: its delivery event is pending (sent now, later, or never)."""
+        entry = {"channel_id": channel_id, "user_id": user_id, "tag": tag}
+        with self._lock:
+            self._pnp_pending.append(entry)
+        delay = self.pnp_auto_delivery_s
+        if delay is not None:
+            timer = threading.Timer(delay, self.send_pnp_deliveries, kwargs={"tag": tag})
+            timer.daemon = True
+            timer.start()
+
+    def send_pnp_deliveries(self, tag: str | None = None) -> list[dict]:
+        """Send the `delivery` webhook event of pending PNP messages (all, or the one with `tag`)."""
+        with self._lock:
+            due = [p for p in self._pnp_pending if tag is None or p["tag"] == tag]
+            self._pnp_pending = [p for p in self._pnp_pending if p not in due]
+        sent = []
+        for p in due:
+            event = {
+                "type": "delivery",
+                "source": {"type": "user", "userId": p["user_id"]},
+                "delivery": {"data": p["tag"]} if p["tag"] else {},
+            }
+            channel = self.channels.get(p["channel_id"])
+            sent.append(self.send_event(p["channel_id"], event, deliver=bool(channel and channel.webhook_url)))
+        return sent
 
     def knows_recipient(self, channel_id: str, to: str) -> bool:
         with self._lock:

@@ -227,14 +227,18 @@ class LineApiService(_LineService):
             details.append({"message": "Length must be between 16 and 100", "property": "X-Line-Delivery-Tag"})
         if details:
             return _body_errors(details)
+        user = self.state.pnp_recipient(channel.channel_id, to)
+        if user is None:  # nobody has the number, or it is not served
+            return line_error(422, "Failed to send messages")
         self.state.record_delivery(
             channel.channel_id,
             "pnp",
             to,
             body["messages"],
             request.environ["sandbox.request_id"],
-            extra={"delivery_tag": tag},
+            extra={"delivery_tag": tag, "user_id": user},
         )
+        self.state.pnp_accepted(channel.channel_id, user, tag)
         return json_response({})
 
     # -- control endpoints: /__sandbox__/line/... -----------------------------------------

@@ -11,6 +11,8 @@
 | GET | line/loading, line/read_marks, line/webhook_log | | inspection |
 | POST | line/settings | {replyTokenTtl?, webhookTimeout?, quota?} | change behaviour |
 | POST | line/clear | | forget users and everything received |
+| POST | line/phones | {channelId, userId, phone} | a user who may receive PNP messages at that E.164 number |
+| POST | line/pnp/deliver | {tag?} | send the `delivery` event of pending PNP messages (all, or one tag) |
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ def handle(state: LineState, request: Request, subpath: str) -> Response | None:
         return json_response(
             {"replyTokenTtl": state.reply_token_ttl, "webhookTimeout": state.webhook_timeout_s, "quota": state.quota}
         )
+    if method == "POST" and parts == ["phones"]:
+        return json_response({"hash": state.register_phone(body["channelId"], body["userId"], body["phone"])}, 201)
+    if method == "POST" and parts == ["pnp", "deliver"]:
+        return json_response(state.send_pnp_deliveries(body.get("tag")), 201)
     if method == "POST" and parts == ["clear"]:
         state.clear()
         return json_response({"cleared": True})

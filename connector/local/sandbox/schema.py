@@ -458,7 +458,8 @@ def load_schema(metadata_dir: str | None) -> Schema:
         if not os.path.isdir(obj_dir):
             continue
         loaded += 1
-        odef = schema.get(obj_name)
+        # Custom fields of Task and Event are authored on the Activity entity and show on both.
+        odef = schema.get("Task") if obj_name == "Activity" else schema.get(obj_name)
         if odef is None:
             meta = os.path.join(obj_dir, f"{obj_name}.object-meta.xml")
             name_field = _parse_name_field(meta) if os.path.exists(meta) else None

@@ -1,0 +1,174 @@
+"""Fixtures for the voice tests: the operator-chat sandbox and Redis, plus Twilio enabled on the
+channel, a Flask client of the web process on the same Redis, and Twilio-signed requests.
+
+Import what you use: `from tests.jobs.voice_fixtures import *`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from connector.config import load_config
+from connector.local.sandbox.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+from connector.storage.vault import new_key
+from tests.jobs.operator_fixtures import (  # noqa: F401
+    CALLOUT_SECRET,
+    CHANNEL,
+    CUSTOMER,
+    CUSTOMER2,
+    OP_REDIS_URL,
+    customer_writes,
+    op_redis,
+    op_sandbox,
+    run_jobs,
+    sb,
+    session_key,
+    sign_like_apex,
+)
+
+PUBLIC = "https://relay.example.com"
+SUPPORT = "+815012345678"
+CALLER = "+819012345678"
+
+
+def voice_config(sb, *, voice: dict | None = None, twilio: dict | None = None):
+    environ = {
+        "REDIS_URL": OP_REDIS_URL,
+        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
+        "LINE_MAIN_SECRET": "chsecret",
+        "LINE_MAIN_TOKEN": "tok",
+        "SF_USERNAME": "integration@example.com",
+        "SF_CONSUMER_KEY": "consumer",
+        "SF_PASSWORD": "pw",
+        "SF_CONSUMER_SECRET": "cs",
+        "CONNECTOR_CALLOUT_SECRETS": CALLOUT_SECRET,
+        "TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN,
+        "TWILIO_API_KEY_SID": "SK" + "1" * 32,
+        "TWILIO_API_KEY_SECRET": "sandbox-api-key-secret-0123456789abcdef",
+    }
+    data = {
+        "public_base_url": PUBLIC,
+        "queue": {"retry_intervals_seconds": [1]},
+        "line": {
+            "api_base_url": sb.urls["line_api"],
+            "data_base_url": sb.urls["line_data"],
+            "timeout_seconds": 3,
+            "channels": [
+                {
+                    "id": CHANNEL,
+                    "name": "main",
+                    "bot_user_id": "Ubot",
+                    "secret_env": "LINE_MAIN_SECRET",
+                    "access_token_env": "LINE_MAIN_TOKEN",
+                    "voice": {"enabled": True, "support_number": SUPPORT, **(voice or {})},
+                }
+            ],
+        },
+        "salesforce": {
+            "auth": "password",
+            "login_url": sb.urls["salesforce"],
+            "ca_bundle": sb.ca_path,
+            "timeout_seconds": 5,
+        },
+        "twilio": {
+            "enabled": True,
+            "api_base_url": sb.urls["twilio"],
+            "web_call": True,
+            "twiml_app_sid": "AP" + "2" * 32,
+            **(twilio or {}),
+        },
+    }
+    return load_config(data=data, environ=environ)
+
+
+@pytest.fixture
+def make_rt(sb, op_redis):
+    """make_rt(voice=..., twilio=...) -> a Runtime (set as the process's) on the sandbox."""
+    from connector.runtime import Runtime, set_runtime
+
+    def make(**kw):
+        runtime = Runtime(voice_config(sb, **kw))
+        set_runtime(runtime)
+        return runtime
+
+    yield make
+    set_runtime(None)
+
+
+@pytest.fixture
+def rt(make_rt):
+    return make_rt()
+
+
+def web(rt):
+    """A test client of the web process sharing the runtime (Redis, config)."""
+    from flask import Flask
+
+    from connector.web import twilio as twilio_web
+
+    app = Flask(__name__)
+    app.extensions["connector"] = rt
+    app.register_blueprint(twilio_web.bp)
+    from connector.web import call_page
+
+    app.register_blueprint(call_page.bp)
+    return app.test_client()
+
+
+def twilio_post(client, path: str, params: dict):
+    signature = RequestValidator(DEFAULT_AUTH_TOKEN).compute_signature(PUBLIC + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def new_sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+def call(sid: str, caller: str = CALLER, **extra) -> dict:
+    return {
+        "CallSid": sid,
+        "AccountSid": DEFAULT_ACCOUNT_SID,
+        "From": caller,
+        "To": SUPPORT,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        **extra,
+    }
+
+
+def status(sid: str, status_: str, seq: int, caller: str = CALLER, duration: int | None = None, **extra) -> dict:
+    params = call(
+        sid,
+        caller,
+        CallStatus=status_,
+        SequenceNumber=str(seq),
+        Timestamp=time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(time.time() + seq)),
+        CallbackSource="call-progress-events",
+        **extra,
+    )
+    if duration is not None:
+        params["CallDuration"] = str(duration)
+    return params
+
+
+def lifecycle(sid: str, final: str = "completed", duration: int = 95, caller: str = CALLER, **extra) -> list[dict]:
+    flow = ["initiated", "ringing"] + (["in-progress"] if final == "completed" else []) + [final]
+    return [status(sid, s, i, caller, duration if s == "completed" else None, **extra) for i, s in enumerate(flow)]
+
+
+def tasks(sb, **match) -> list[dict]:
+    return sb.salesforce.find("Task", **match)
+
+
+def linked_friend(sb, rt, user: str, phone: str, *, verified: bool = True) -> dict:
+    """A LINE friend whose verified Contact has `phone` (as the identity link leaves it)."""
+    customer_writes(rt, "こんにちは", user=user)
+    friend = sb.salesforce.find("LINE_Friend__c", LINE_User_Id__c=user)[0]
+    contact = sb.salesforce.insert("Contact", {"LastName": "山田", "MobilePhone": phone})
+    sb.salesforce.update("LINE_Friend__c", friend["Id"], {"Contact__c": contact, "Verified__c": verified})
+    return {"friend": friend, "contact_id": contact}
