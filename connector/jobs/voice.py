@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 
 from connector.domain import voice as V
 from connector.domain.operator import parse_session_key
@@ -47,7 +48,7 @@ def record_call(sid: str) -> str:
     rt = get_runtime()
     lease = rt.leases.acquire(f"call:{sid}", LEASE_MS)
     if lease is None:  # another job is writing this call: look again when it is done
-        enqueue(rt, RECORD_CALL, sid, key=job_id("call-again", f"{sid}:{time.time():.0f}"), delay_s=2)
+        enqueue(rt, RECORD_CALL, sid, key=job_id("call-again", f"{sid}:{uuid.uuid4()}"), delay_s=2)
         return "busy"
     try:
         return write_call(rt, sid)
@@ -291,7 +292,7 @@ def _case_for(rt: Runtime, channel, friend: V.Friend, key: str, text: str, resul
 
 
 def write_call_soon(rt: Runtime, sid: str) -> None:
-    enqueue(rt, RECORD_CALL, sid, key=job_id("call-link", f"{sid}:{time.time():.3f}"))
+    enqueue(rt, RECORD_CALL, sid, key=job_id("call-link", f"{sid}:{uuid.uuid4()}"))
 
 
 # --------------------------------------------------------------------------- callouts
@@ -507,7 +508,7 @@ def tick(rt: Runtime, now: float | None = None) -> None:
     now = time.time() if now is None else now
     store = rt.voice_store
     for sid in store.pending(now - PENDING_GRACE_S):
-        enqueue(rt, RECORD_CALL, sid, key=job_id("call-sweep", sid), retry=False, failure_ttl_s=3600)
+        enqueue(rt, RECORD_CALL, sid, key=job_id("call-sweep", f"{sid}:{int(now)}"), retry=False, failure_ttl_s=3600)
     for tag in store.pnp_due(now - rt.settings.twilio.pnp_delivery_hours * 3600):
         record = store.pnp_record(tag)
         if record is None:

@@ -17,9 +17,12 @@ WIDTH = 78
 
 def run() -> int:
     print("Starting the sandbox (LINE, Salesforce, Twilio stand-ins), the web process and a worker...")
-    from connector.local import demo_bot  # the bot runs on channels 2 and 3
+    from connector.local import (
+        demo_bot,  # the bot runs on channels 2 and 3
+        demo_voice,  # voice with Twilio on channel 1
+    )
 
-    with demo_bot.configure(LocalStack(channels=3)) as stack:
+    with demo_voice.configure(demo_bot.configure(LocalStack(channels=3))) as stack:
         try:
             _scenario(stack)
         except TimeoutError as exc:
@@ -151,3 +154,13 @@ def _scenario(stack: LocalStack) -> None:
     from connector.local.demo_operator import operator_steps
 
     operator_steps(stack, step, says)  # operator chat
+
+    from connector.local.demo_voice import signed_callout, voice_steps
+
+    secret = stack.env["CONNECTOR_CALLOUT_SECRETS"].split(",")[0]
+    voice_checks = voice_steps(stack, step, lambda *a: signed_callout(stack, secret, *a))
+    step("Checks (voice)")
+    for name, ok in voice_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(voice_checks.values()):
+        raise TimeoutError("a voice check failed")

@@ -105,7 +105,9 @@ def _record(rt, event: dict) -> bool:
         event["at"] = time.time()
     new = rt.voice_store.ingest(event)
     if new:
-        enqueue(rt, RECORD_CALL, event["sid"], key=job_id("call", event["sid"]))
+        # one job per event: a job id reused while that job runs would be lost when it finishes
+        key = job_id("call", f"{event['sid']}:{event['seq']}:{event['status']}")
+        enqueue(rt, RECORD_CALL, event["sid"], key=key)
     return new
 
 

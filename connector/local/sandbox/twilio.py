@@ -1,6 +1,7 @@
 """HTTP stand-in for the parts of Twilio's REST API (2010-04-01) the connector uses: Calls and
 Messages. Resources have the shapes of twilio_api_v2010.yaml; errors use Twilio's JSON error
-body ``{"code", "message", "more_info", "status"}``.
+body ``{"code", "message", "more_info", "status"}``. Calls themselves (TwiML, <Gather>, <Dial>,
+signed status callbacks) are played by ``twilio_voice.VoiceSimulator`` (``TwilioState.voice``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class TwilioState:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self._lock = threading.Lock()
+        from .twilio_voice import VoiceSimulator
+
+        self.voice = VoiceSimulator(self)
         self.clear()
 
     def clear(self) -> None:
@@ -57,6 +61,7 @@ class TwilioState:
             self._messages: dict[str, dict] = {}
             self._requests: dict[str, dict] = {}  # sid -> form parameters received
             self.callback_log: list[dict] = []
+        self.voice.clear()
 
     @property
     def calls(self) -> list[dict]:
@@ -330,6 +335,37 @@ class TwilioService(Service):
             return json_response(self.state.messages)
         if subpath == "twilio/callbacks":
             return json_response(self.state.callback_log)
+        if subpath == "twilio/numbers" and request.method == "POST":
+            body = request.get_json(silent=True) or {}
+            self.state.voice.configure_number(
+                body["number"],
+                voice_url=body["voiceUrl"],
+                status_callback=body.get("statusCallback"),
+                fallback_url=body.get("fallbackUrl"),
+                status_events=tuple(body.get("statusEvents") or ("initiated", "ringing", "answered", "completed")),
+            )
+            return json_response(self.state.voice.numbers[body["number"]], 201)
+        if subpath == "twilio/voice/calls" and request.method == "POST":
+            from .twilio_voice import Answer
+
+            body = request.get_json(silent=True) or {}
+            answers = {
+                k: Answer(bool(v.get("answer", True)), int(v.get("talkSeconds", 30)))
+                for k, v in (body.get("answers") or {}).items()
+            }
+            record = self.state.voice.incoming_call(
+                body["from"],
+                body["to"],
+                digits=body.get("digits") or [],
+                answers=answers,
+                shuffle=bool(body.get("shuffle")),
+                duplicate=bool(body.get("duplicate")),
+                seed=body.get("seed"),
+                voice_url=body.get("voiceUrl"),
+            )
+            return json_response(record.to_dict(), 201)
+        if subpath == "twilio/voice/calls":
+            return json_response([c.to_dict() for c in self.state.voice.calls])
         if subpath.startswith("twilio/calls/") and request.method == "POST":
             body = request.get_json(silent=True) or {}
             return json_response(self.state.advance_call(subpath.split("/")[2], body["status"]))
