@@ -11,7 +11,7 @@ from bench.common import log
 def run(events: int = 5000, users: int = 200, seed: int | None = None) -> dict:
     from tests.chaos.harness import run_chaos
 
-    return run_chaos(
+    result = run_chaos(
         events=events,
         users=users,
         worker_kills=6,
@@ -20,6 +20,15 @@ def run(events: int = 5000, users: int = 200, seed: int | None = None) -> dict:
         settle_timeout_s=120,
         log=lambda m: log(m),
     )
+    result["voice"] = voice_phase(seed)
+    return result
+
+
+def voice_phase(seed: int | None = None) -> dict:
+    """Twilio status callbacks under chaos (bench/voice.py `chaos`): a stack of its own."""
+    from bench.voice import chaos as voice_chaos
+
+    return voice_chaos(calls=60, seed=seed, kills=2, log_fn=log)
 
 
 def main() -> int:
@@ -30,6 +39,17 @@ def main() -> int:
     print(json.dumps({k: v for k, v in res.items() if k != "stats"}, indent=2))
     ok = res["events"] >= 5000 and not any(
         res[k] for k in ("lost", "duplicates", "order_violations", "line_duplicates")
+    )
+    voice = res.get("voice") or {}
+    ok = ok and not any(
+        voice.get(k)
+        for k in (
+            "voice_tasks_missing",
+            "voice_tasks_duplicated",
+            "voice_tasks_wrong",
+            "voice_line_duplicates",
+            "voice_line_missing",
+        )
     )
     print("chaos: " + ("all invariants hold" if ok else "INVARIANT VIOLATED"))
     return 0 if ok else 1

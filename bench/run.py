@@ -1,6 +1,6 @@
 """`make bench`: every benchmark on loopback against the sandbox; a table; bench/results/latest.json.
 
-    python -m bench.run [ingress pipeline bot burst chaos]     (default: all, in that order)
+    python -m bench.run [ingress pipeline bot burst voice chaos]     (default: all, in that order)
 
 Figures that can be are ratios against a baseline measured in the same run (ingress: a bare
 endpoint on the same server; burst: the floor the sandbox's latency model allows).
@@ -41,6 +41,10 @@ TARGETS = {
     "burst.floor_s": None,
     "burst.ratio": (1.5, "<="),
     "burst.floor_serial_s": None,
+    "voice.twiml_p50_ms": None,
+    "voice.twiml_p99_ms": (50, "<="),
+    "voice.call_to_line_p50_ms": None,
+    "voice.call_to_line_p95_ms": None,
     "memory.web_rss_mb": None,
     "memory.worker_rss_mb": (200, "<="),
     "chaos.events": (5000, ">="),
@@ -50,6 +54,12 @@ TARGETS = {
     "chaos.line_duplicates": (0, "<="),
     "chaos.line_missing": None,
     "chaos.dead_letters": None,
+    "chaos.voice.voice_callbacks": None,
+    "chaos.voice.voice_tasks_missing": (0, "<="),
+    "chaos.voice.voice_tasks_duplicated": (0, "<="),
+    "chaos.voice.voice_tasks_wrong": (0, "<="),
+    "chaos.voice.voice_line_duplicates": (0, "<="),
+    "chaos.voice.voice_line_missing": (0, "<="),
 }
 
 
@@ -103,7 +113,7 @@ def _fmt(v) -> str:
 
 
 def main(argv: list[str]) -> int:
-    which = argv or ["ingress", "pipeline", "bot", "burst", "chaos"]
+    which = argv or ["ingress", "pipeline", "bot", "burst", "voice", "chaos"]
     if "ingress" in which and not shutil.which("wrk"):
         print(
             "wrk is needed for the ingress benchmark: sudo apt-get install -y wrk  (or: brew install wrk)",
@@ -133,6 +143,10 @@ def main(argv: list[str]) -> int:
             from bench import burst
 
             data = burst.run()
+        elif name == "voice":
+            from bench import voice
+
+            data = voice.run()
         elif name == "chaos":
             from bench import chaos
 

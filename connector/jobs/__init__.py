@@ -26,6 +26,7 @@ ROUTING_FLUSH = "connector.jobs.routing.flush"
 KNOWLEDGE_SYNC = "connector.jobs.knowledge.sync"
 LEARN_FROM_CASE = "connector.jobs.knowledge.learn_from_case"
 RECORD_CALL = "connector.jobs.voice.record_call"
+RECORD_CALLS = "connector.jobs.voice.record_calls"
 CALL_TO_LINE = "connector.jobs.voice.call_to_line"
 VOICE_CALLOUT = "connector.jobs.voice.callout"
 
@@ -71,6 +72,7 @@ def enqueue(
     retry: bool = True,
     delay_s: float | None = None,
     failure_ttl_s: int = WEEK_S,
+    at_front: bool = False,
 ):
     """Queue job `name`(*args).
 
@@ -78,6 +80,7 @@ def enqueue(
     one job). With `retry` (the default) a failing job is retried on the configured schedule with
     jitter, then dead-lettered (`connector failed list|replay`); without it, a failure stays in RQ's
     failed registry for `failure_ttl_s` and the periodic task that queued it queues it again.
+    `at_front` puts it before the jobs waiting (someone is holding the line for it).
     Results are never kept: jobs record their effects themselves.
     """
     options = {"result_ttl": 0, "failure_ttl": failure_ttl_s}
@@ -87,6 +90,8 @@ def enqueue(
         options.update(retry=retry_policy(rt), on_failure=to_dead_letter)
     if delay_s:
         return rt.queue.enqueue_in(timedelta(seconds=delay_s), name, *args, **options)
+    if at_front:
+        options["at_front"] = True
     return rt.queue.enqueue(name, *args, **options)
 
 

@@ -15,8 +15,9 @@
   and a web-call button carrying a one-time code) and `call.line_guide` (the operator's
   「LINEで案内」: the same matching and sending for a Case's or call's number; the result is a Task).
 * `on_delivery` (signal of LINE's `delivery` webhook event): a PNP message was delivered.
-* `tick(rt)` (the worker's sweeper): calls whose events were not written yet, and PNP messages
-  with no delivery after `twilio.pnp_delivery_hours` (marked undelivered).
+* `tick(rt)` (the worker's sweeper): Call-to-LINE requests whose job died, calls whose events
+  were not written yet (one job, one Salesforce call for up to 200), and PNP messages with no
+  delivery after `twilio.pnp_delivery_hours` (marked undelivered).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ from connector.domain.operator import parse_session_key
 from connector.domain.records import CASE, FRIEND, MESSAGE, SESSION, TASK, Upsert, ref, sf_datetime
 from connector.gateways import soql
 from connector.gateways.errors import GatewayError, Permanent, Retryable
-from connector.jobs import RECORD_CALL, delivery, enqueue, job_id
+from connector.jobs import CALL_TO_LINE, RECORD_CALL, RECORD_CALLS, delivery, enqueue, job_id
 from connector.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
 LEASE_MS = 60_000
 PENDING_GRACE_S = 30
+LINE_GRACE_S = 20  # a Call-to-LINE job not done by then (its worker was killed) is queued again
+SWEEP_BATCH = 200
 
 
 # --------------------------------------------------------------------------- call records
@@ -46,36 +49,74 @@ PENDING_GRACE_S = 30
 def record_call(sid: str) -> str:
     """RQ job: write the call's Task (and transcript lines) from every status event known."""
     rt = get_runtime()
-    lease = rt.leases.acquire(f"call:{sid}", LEASE_MS)
-    if lease is None:  # another job is writing this call: look again when it is done
+    done = record_calls_now(rt, [sid])
+    if sid not in done:  # another job is writing this call: look again when it is done
         enqueue(rt, RECORD_CALL, sid, key=job_id("call-again", f"{sid}:{uuid.uuid4()}"), delay_s=2)
         return "busy"
+    return done[sid]
+
+
+def record_calls(sids: list[str]) -> int:
+    """RQ job of the sweep: write many calls' records in one Salesforce call."""
+    return len(record_calls_now(get_runtime(), sids))
+
+
+def record_calls_now(rt: Runtime, sids: list[str], rounds: int = 3) -> dict[str, str]:
+    """Write the calls' records (those whose lease is free); returns their status by CallSid.
+
+    Each call is written from all its events known at that moment, under a lease per call, so a
+    slower job can never write an older status over a newer one. The calls' upserts go out
+    together (one Composite call for up to 25 x 200 records). A call whose events changed while
+    it was written is written again (up to `rounds` times, then the next job or the sweep)."""
+    leases = {}
+    for sid in dict.fromkeys(sids):
+        token = rt.leases.acquire(f"call:{sid}", LEASE_MS)
+        if token is not None:
+            leases[sid] = token
+    out: dict[str, str] = {}
     try:
-        return write_call(rt, sid)
+        todo = list(leases)
+        for _ in range(rounds):
+            if not todo:
+                break
+            todo = _write_round(rt, todo, out)
+        for sid in todo:
+            out[sid] = "more events"
     finally:
-        rt.leases.release(f"call:{sid}", lease)
+        for sid, token in leases.items():
+            rt.leases.release(f"call:{sid}", token)
+    return out
 
 
-def write_call(rt: Runtime, sid: str, rounds: int = 3) -> str:
+def _write_round(rt: Runtime, sids: list[str], out: dict[str, str]) -> list[str]:
     store = rt.voice_store
-    for _ in range(rounds):
+    plans = []  # (sid, call, n events, upserts, digest, written)
+    for sid in sids:
         events = store.events(sid)
         if not events:
-            return "no events"
+            out[sid] = "no events"
+            continue
         call = V.fold_all(events)
         upserts = call_upserts(rt, call)
         digest = _digest(upserts)
-        written = store.written(sid)
+        plans.append((sid, call, len(events), upserts, digest, store.written(sid)))
+    due = [p for p in plans if p[5] not in (p[4], "failed:" + p[4])]
+    results = rt.salesforce.upsert_many([u for p in due for u in p[3]]) if due else {}  # GatewayError: retried
+    again = []
+    for sid, call, n, upserts, digest, written in plans:
         if written not in (digest, "failed:" + digest):
-            written = _write(rt, sid, upserts, digest)
-        if store.mark_written(sid, written, len(events)):
-            return call.get("status") or "?"
-    return "more events"
+            written = _outcome(sid, upserts, digest, results)
+        if store.mark_written(sid, written, n):
+            out[sid] = call.get("status") or "?"
+        else:
+            again.append(sid)
+    return again
 
 
-def _write(rt: Runtime, sid: str, upserts: list[Upsert], digest: str) -> str:
-    """Upsert the call's records; returns what to remember as written. Raises to be retried."""
-    results = rt.salesforce.upsert_many(upserts)  # GatewayError: RQ retries the job
+def _outcome(sid: str, upserts: list[Upsert], digest: str, results: dict) -> str:
+    """What to remember as written for one call. Raises (the job is retried) when a record
+    failed for a reason that may pass; a refused record is logged and not retried until the
+    call changes."""
     bad = [(u, results.get(u.ident)) for u in upserts if not (results.get(u.ident) and results[u.ident].ok)]
     if any(r is None or r.retryable or r.parent_missing for _, r in bad):
         raise RuntimeError(f"call record not written yet: {next((r.code for _, r in bad if r), '?')}")
@@ -155,6 +196,7 @@ def call_to_line(sealed: bytes) -> str:
     store = rt.voice_store
     done = store.line_outcome(sid)
     if done and done.get("final"):
+        store.line_done(sid)
         return done["route"]
     outcome = guide(rt, channel, data.get("caller"), key=f"c2l:{sid}", tag=f"c2l-{sid}", sms=True)
     store.set_line_outcome(sid, {**outcome, "final": True})
@@ -163,6 +205,7 @@ def call_to_line(sealed: bytes) -> str:
     store.set_link(sid, link)
     if outcome.get("tag"):
         store.pnp_sent(outcome["tag"], {"sid": sid, "channel_id": channel.id}, time.time())
+    store.line_done(sid)
     if store.events(sid):
         write_call_soon(rt, sid)
     log.info("call to LINE: %s (%s)", outcome["route"], outcome.get("line_result"))
@@ -507,8 +550,14 @@ def tick(rt: Runtime, now: float | None = None) -> None:
         return
     now = time.time() if now is None else now
     store = rt.voice_store
-    for sid in store.pending(now - PENDING_GRACE_S):
-        enqueue(rt, RECORD_CALL, sid, key=job_id("call-sweep", f"{sid}:{int(now)}"), retry=False, failure_ttl_s=3600)
+    for sid, sealed in store.line_due(now - LINE_GRACE_S):
+        if sealed is None:  # older than an hour: nobody waits for it any more
+            store.line_done(sid)
+            continue
+        enqueue(rt, CALL_TO_LINE, sealed, key=job_id("c2l-sweep", f"{sid}:{int(now)}"), at_front=True)
+    pending = store.pending(now - PENDING_GRACE_S, limit=SWEEP_BATCH)
+    if pending:  # one job, one Salesforce call for the lot
+        enqueue(rt, RECORD_CALLS, pending, key=job_id("calls-sweep", str(int(now))), retry=False, failure_ttl_s=3600)
     for tag in store.pnp_due(now - rt.settings.twilio.pnp_delivery_hours * 3600):
         record = store.pnp_record(tag)
         if record is None:

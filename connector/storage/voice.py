@@ -12,6 +12,7 @@ sealed with the Vault. Keys (keys.Keys.voice, after the prefix `voice:`):
 * `tries:{CallSid}`                 wrong codes keyed in this call
 * `offer:{id}`, `code:{sha256(code)}`, `web:{sha256(token)}`, `used:{id}`   one-time codes
 * `line:{CallSid}`                  the Call-to-LINE outcome the IVR reads back
+* `c2l` zset, `c2l:{CallSid}`       Call-to-LINE requests not finished yet (the sweep retries them)
 * `pnp` zset tag -> sent at; `pnp:{tag}` sealed record    notification messages awaiting delivery
 * `reach`                           hash: operator id -> sealed {phone, client} from presence
 * `rate:{sha256(name)}:{window}`    fixed-window counters (names may hold numbers or addresses)
@@ -84,6 +85,19 @@ class VoiceStore:
                 args=[self.dedupe_ttl_s, field, self.vault.seal_json(event), sid, now, EVENTS_TTL_S],
             )
         )
+
+    def start_call(self, sid: str, link: dict, event: dict, now: float | None = None) -> None:
+        """A call came in: what it belongs to and its first event, in one round trip."""
+        now = time.time() if now is None else now
+        field = f"{event['seq']}:{event['status']}"
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(self._k(f"link:{sid}"), self.vault.seal_json(link), ex=LINK_TTL_S)
+        self._ingest(
+            keys=[self._k(f"cb:{sid}:{field}"), self._k(f"events:{sid}"), self._k("pending")],
+            args=[self.dedupe_ttl_s, field, self.vault.seal_json(event), sid, now, EVENTS_TTL_S],
+            client=pipe,
+        )
+        pipe.execute()
 
     def events(self, sid: str) -> list[dict]:
         return [self.vault.open_json(v) for v in self.r.hvals(self._k(f"events:{sid}"))]
@@ -162,6 +176,26 @@ class VoiceStore:
         return bool(self.r.set(self._k(f"used:{offer_id}"), now, nx=True, ex=max(1, int(ttl_s))))
 
     # -- Call to LINE --------------------------------------------------------------------------
+    def line_requested(self, sid: str, sealed_request: bytes, now: float) -> None:
+        """A caller pressed 1: remembered until the job says it is done (a killed worker's job is
+        queued again by the sweep)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.set(self._k(f"c2l:{sid}"), sealed_request, ex=3600)
+        pipe.zadd(self._k("c2l"), {sid: now}, nx=True)
+        pipe.execute()
+
+    def line_due(self, requested_before: float, limit: int = 100) -> list[tuple[str, bytes | None]]:
+        sids = [s.decode() for s in self.r.zrangebyscore(self._k("c2l"), "-inf", requested_before, start=0, num=limit)]
+        if not sids:
+            return []
+        return list(zip(sids, self.r.mget([self._k(f"c2l:{sid}") for sid in sids])))
+
+    def line_done(self, sid: str) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zrem(self._k("c2l"), sid)
+        pipe.delete(self._k(f"c2l:{sid}"))
+        pipe.execute()
+
     def set_line_outcome(self, sid: str, outcome: dict) -> None:
         self.r.set(self._k(f"line:{sid}"), json.dumps(outcome), ex=3600)
 

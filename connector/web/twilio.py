@@ -97,6 +97,11 @@ def _channel(rt, link: dict | None):
     return rt.config.voice_channel(request.form.get("To"))
 
 
+# A non-final status waits this long before its Task write, so that the few callbacks of a call's
+# first seconds become one Salesforce call (a final status is written at once).
+NONFINAL_DELAY_S = 3
+
+
 def _record(rt, event: dict) -> bool:
     """Store a status event and ask for the call's Task to be written (once per new event)."""
     if not event["sid"] or event["status"] not in V.STATUSES:
@@ -107,8 +112,19 @@ def _record(rt, event: dict) -> bool:
     if new:
         # one job per event: a job id reused while that job runs would be lost when it finishes
         key = job_id("call", f"{event['sid']}:{event['seq']}:{event['status']}")
-        enqueue(rt, RECORD_CALL, event["sid"], key=key)
+        delay = None if event["status"] in V.FINAL_STATUSES else NONFINAL_DELAY_S
+        enqueue(rt, RECORD_CALL, event["sid"], key=key, delay_s=delay)
     return new
+
+
+def _start(rt, sid: str, link: V.CallLink) -> None:
+    """A call came in: what it belongs to and its start, in one Redis round trip and no job (the
+    call's status callbacks, or without them the worker's sweep, write its Task)."""
+    event = V.callback_event(request.form)
+    if event["status"] not in V.STATUSES:
+        event["status"] = "ringing"
+    event["at"] = time.time()
+    rt.voice_store.start_call(sid, link.to_dict(), event)
 
 
 # --------------------------------------------------------------------------- the IVR
@@ -122,7 +138,6 @@ def voice():
     rt, form = _rt(), request.form
     sid, caller = form.get("CallSid", ""), form.get("From", "")
     try:
-        store = rt.voice_store
         if caller.startswith("client:web-"):
             return _web_call(rt, sid, caller[len("client:web-") :])
         channel = rt.config.voice_channel(form.get("To"))
@@ -131,8 +146,7 @@ def voice():
             return jsonify(error="not found"), 404
         ctx = ivr_context(rt, channel)
         flow = V.FLOW_WEB_CALL if caller.startswith("client:") else V.FLOW_INBOUND
-        store.set_link(sid, V.CallLink(flow=flow, channel_id=channel.id).to_dict())
-        _record(rt, V.callback_event(form))
+        _start(rt, sid, V.CallLink(flow=flow, channel_id=channel.id))
         withheld = V.normalise(caller, channel.settings.voice.default_region) is None
         return _twiml(V.welcome(ctx, withheld=withheld, url=lambda s: _url(rt, s)))
     except StorageError as exc:
@@ -149,9 +163,7 @@ def _web_call(rt, sid: str, offer_id: str):
     if not offer or not offer.get("used_at"):
         log.warning("twilio voice: web call for an unknown or unused offer")
         return _twiml(V.code_refused(ctx, ctx.code_rules.attempts_per_call, lambda s: _url(rt, s)))
-    link = _offer_link(offer, V.FLOW_WEB_CALL)
-    rt.voice_store.set_link(sid, link.to_dict())
-    _record(rt, V.callback_event(request.form))
+    _start(rt, sid, _offer_link(offer, V.FLOW_WEB_CALL))
     return _twiml(_connect(rt, ctx, offer))
 
 
@@ -202,11 +214,14 @@ def gather():
             choice, plan = V.menu_choice(ctx, form.get("Digits", ""), withheld=caller is None, url=url)
             if choice == "line":
                 store.set_link(sid, {**link, "flow": V.FLOW_CALL_TO_LINE, "channel_id": channel.id})
+                sealed = rt.vault.seal_json({"sid": sid, "channel_id": channel.id, "caller": caller, "at": time.time()})
+                store.line_requested(sid, sealed, time.time())
                 enqueue(
                     rt,
                     CALL_TO_LINE,
-                    rt.vault.seal_json({"sid": sid, "channel_id": channel.id, "caller": caller, "at": time.time()}),
+                    sealed,
                     key=job_id("c2l", sid),
+                    at_front=True,  # the caller is holding the line
                 )
             elif choice == "withheld":
                 store.set_line_outcome(sid, {"route": V.FALLBACK_WITHHELD, "status": "Fallback"})

@@ -139,6 +139,8 @@ def test_unwritten_calls_are_picked_up_by_the_sweep(rt, sb):
     for params in lifecycle(sid):
         twilio_post(client, "/twilio/status", params)
     rt.queue.empty()  # the jobs were lost (a Redis failover, a flushed queue)
+    for job_id in rt.queue.scheduled_job_registry.get_job_ids():
+        rt.queue.scheduled_job_registry.remove(job_id)
     assert tasks(sb) == []
     voice_jobs.tick(rt, now=time.time() + 60)
     run_jobs(rt)
@@ -164,6 +166,24 @@ def test_a_caller_whose_number_belongs_to_a_linked_friend_gets_a_line_message(rt
     # recorded in the friend's open chat too
     system = sb.salesforce.find("LINE_Chat_Message__c", Direction__c="System", Text__c=JA["call_to_line_message"])
     assert len(system) == 1 and system[0]["Delivery_Status__c"] == "Sent"
+
+
+def test_a_call_to_line_job_lost_with_its_worker_is_queued_again_by_the_sweep(rt, sb):
+    linked_friend(sb, rt, CUSTOMER, "090-1234-5678")
+    client, sid = web(rt), new_sid()
+    twilio_post(client, "/twilio/voice", call(sid))
+    twilio_post(client, "/twilio/gather?step=menu", call(sid, Digits="1"))
+    rt.queue.empty()  # the worker that took the job was killed
+    voice_jobs.tick(rt, now=time.time() + 1)
+    run_jobs(rt)
+    assert line_pushes(sb, CUSTOMER) == []  # not yet: it may still be running somewhere
+    rt.leases.forget("voice-sweep")
+    voice_jobs.tick(rt, now=time.time() + 30)
+    run_jobs(rt)
+    assert len(line_pushes(sb, CUSTOMER)) == 1
+    rt.leases.forget("voice-sweep")
+    voice_jobs.tick(rt, now=time.time() + 60)  # done: not queued again
+    assert rt.queue.count == 0
 
 
 def test_the_contacts_open_case_is_used_when_there_is_one(rt, sb):

@@ -70,7 +70,9 @@ def twiml(resp) -> ET.Element:
 
 
 def queued(app) -> int:
-    return app.extensions["connector"].queue.count
+    """Jobs waiting: on the queue, or delayed (a non-final call status waits before its write)."""
+    queue = app.extensions["connector"].queue
+    return queue.count + queue.scheduled_job_registry.count
 
 
 # --------------------------------------------------------------------------- signatures
@@ -119,11 +121,14 @@ def test_twilio_endpoints_are_404_while_twilio_is_disabled(environ):
 # --------------------------------------------------------------------------- TwiML
 
 
-def test_an_incoming_call_gets_the_japanese_menu_and_is_recorded(client, app):
+def test_an_incoming_call_gets_the_japanese_menu_and_its_start_is_stored(client, app):
     root = twiml(signed_post(client, "/twilio/voice", call_params()))
     say = root.find("Gather/Say")
     assert say.get("language") == "ja-JP" and say.text == DEFAULT_TEXTS["ja"]["voice_menu"]
-    assert queued(app) == 1  # the call's Task is written from its start
+    rt = app.extensions["connector"]
+    assert [e["status"] for e in rt.voice_store.events(SID)] == ["ringing"]
+    assert rt.voice_store.pending(1e12) == [SID]  # written with its callbacks, or by the sweep
+    assert queued(app) == 0  # the TwiML answer queues nothing
 
 
 def test_a_withheld_caller_hears_the_code_only_menu(client):

@@ -206,6 +206,7 @@ class _Run:
             self.record.errors.append("too many documents")
             return None
         error = None
+        sent_at = time.time()
         try:
             resp = self.sim.post(url, params)
             if resp.status_code != 200:
@@ -215,7 +216,7 @@ class _Run:
                 if root.tag != "Response":
                     error = "not TwiML"
                 else:
-                    self.record.steps.append({"verb": "Fetch", "url": url, "status": resp.status_code})
+                    self.record.steps.append({"verb": "Fetch", "url": url, "status": resp.status_code, "at": sent_at})
                     return url, root
         except (requests.RequestException, ET.ParseError) as exc:
             error = type(exc).__name__
