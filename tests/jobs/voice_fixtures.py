@@ -48,6 +48,8 @@ def run_jobs(rt, rounds: int = 3) -> None:
         for job_id in ids:
             registry.remove(job_id)
         run_queued(rt, rounds=1)
+
+
 SUPPORT = "+815012345678"
 CALLER = "+819012345678"
 
