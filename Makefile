@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := sfdc_metadata/node_modules/.installed
 
-.PHONY: install demo test lint test-python test-salesforce dev bench chaos clean
+.PHONY: install demo test lint test-python test-salesforce dev bench chaos voice-sdk clean
 
 install: $(STAMP)
 
@@ -36,7 +36,12 @@ lint: install
 	@$(BIN)/ruff format --check --quiet .
 	@$(BIN)/lint-imports --no-cache > .lint-imports.log 2>&1 || { cat .lint-imports.log; exit 1; }
 
+# The web-call page's tests run in headless Chromium (installed here with apt-get when run as root;
+# without it they are skipped, saying so).
 test-python: install
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)); } || \
+	  echo "(no headless Chromium: the call page's browser tests will be skipped; sudo apt-get install -y chromium)"
 	@scripts/with-redis.sh $(BIN)/python -m pytest
 
 test-salesforce: install $(NODE_STAMP)
@@ -57,5 +62,13 @@ chaos: install
 	@command -v redis-server >/dev/null || { echo "the chaos run needs redis-server: sudo apt-get install -y redis-server"; exit 1; }
 	@scripts/with-redis.sh $(BIN)/python -m bench.chaos
 
+# Re-vendor the Twilio Voice JavaScript SDK the web-call page bundles (version pinned in
+# webcall/package-lock.json; npm checks the tarball's integrity).
+voice-sdk:
+	@cd webcall && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@cp webcall/node_modules/@twilio/voice-sdk/dist/twilio.min.js connector/web/static/twilio-voice-sdk.min.js
+	@cp webcall/node_modules/@twilio/voice-sdk/LICENSE.md connector/web/static/twilio-voice-sdk.LICENSE.md
+	@echo "connector/web/static/twilio-voice-sdk.min.js: @twilio/voice-sdk $$(node -p "require('./webcall/node_modules/@twilio/voice-sdk/package.json').version")"
+
 clean:
-	rm -rf $(VENV) sfdc_metadata/node_modules .pytest_cache
+	rm -rf $(VENV) sfdc_metadata/node_modules webcall/node_modules .pytest_cache

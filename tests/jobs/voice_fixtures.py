@@ -124,19 +124,23 @@ def rt(make_rt):
     return make_rt()
 
 
-def web(rt):
-    """A test client of the web process sharing the runtime (Redis, config)."""
+def web_app(rt):
+    """The web process's voice endpoints as a Flask app sharing the runtime (Redis, config)."""
     from flask import Flask
 
+    from connector.web import call_page
     from connector.web import twilio as twilio_web
 
     app = Flask(__name__)
     app.extensions["connector"] = rt
     app.register_blueprint(twilio_web.bp)
-    from connector.web import call_page
-
     app.register_blueprint(call_page.bp)
-    return app.test_client()
+    return app
+
+
+def web(rt):
+    """A test client of the web process sharing the runtime (Redis, config)."""
+    return web_app(rt).test_client()
 
 
 def twilio_post(client, path: str, params: dict):
