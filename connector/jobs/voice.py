@@ -13,7 +13,8 @@
   Redis first, so the caller hears it, then to Salesforce.
 * `callout(sealed)`: `call.offer` (an operator offers a call: a Flex message with a tel: button
   and a web-call button carrying a one-time code) and `call.line_guide` (the operator's
-  「LINEで案内」: the same matching and sending for a Case's or call's number; the result is a Task).
+  「LINEで案内」: the same matching and sending for a Case's or call's number; the result is a Task
+  keyed guide:g-<first 24 hex of SHA-256(envelope id)>).
 * `on_delivery` (signal of LINE's `delivery` webhook event): a PNP message was delivered.
 * `tick(rt)` (the worker's sweeper): Call-to-LINE requests whose job died, calls whose events
   were not written yet (one job, one Salesforce call for up to 200), and PNP messages with no
@@ -472,7 +473,7 @@ def line_guide(rt: Runtime, envelope_id: str, data: dict) -> str:
         events = rt.voice_store.events(str(data["callSid"]))
         raw = V.fold_all(events).get("from") if events else None
     e164 = V.normalise(raw, region)
-    key = f"guide:{envelope_id}"
+    key = f"guide:{job_id('g', envelope_id)}"  # Apex LineVoiceController.guideKey computes the same
     outcome = guide(rt, channel, e164, key=key, tag=f"g-{job_id('g', envelope_id)}", sms=False)
     if outcome.get("tag"):
         rt.voice_store.pnp_sent(outcome["tag"], {"guide": key, "channel_id": channel.id}, time.time())

@@ -3,6 +3,7 @@ Redis, the Salesforce stand-in with the deployed schema, the LINE and Twilio sta
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import time
@@ -538,6 +539,8 @@ def test_the_operators_line_guide_sends_to_the_matched_friend_and_records_the_re
     assert len(line_pushes(sb, CUSTOMER)) == 1
     (task,) = tasks(sb)
     assert task["LINE_Guide_Result__c"] == "LINE Sent" and task["WhatId"] == case and task["Status"] == "Completed"
+    # the key LineVoiceController.guideKey polls: "guide:g-" + the first 24 hex of SHA-256(envelope id)
+    assert task["LINE_Call_Sid__c"] == "guide:g-" + hashlib.sha256(b"g:1").hexdigest()[:24]
 
 
 def test_the_line_guide_of_an_unknown_number_says_so(rt, sb):
