@@ -11,10 +11,10 @@ occurs verbatim and holds no secret; look-alikes are Luhn-invalid: a keep string
 lines every run of digit groups (joined by up to 3 punctuation or space characters) of 13-19 digits.
 Exit status 1 with one line per problem.
 """
+
 import collections
 import json
 import os
-import re
 import sys
 import unicodedata
 
@@ -81,8 +81,12 @@ def luhn_valid_windows(text):
                     found.append(joined)
             # a glued run longer than 19 can still hide a card at its start or end
             if len(groups[i]) > 19:
-                found += [groups[i][k:k + n] for n in range(13, 20) for k in (0, len(groups[i]) - n)
-                          if luhn_ok(groups[i][k:k + n])]
+                found += [
+                    groups[i][k : k + n]
+                    for n in range(13, 20)
+                    for k in (0, len(groups[i]) - n)
+                    if luhn_ok(groups[i][k : k + n])
+                ]
     return found
 
 
@@ -123,8 +127,9 @@ def check_line(row, problems):
             bad(f"secret {k} is neither a card, a card's middle digits nor a 3-4 digit code")
     category = row.get("category")
     if category is not None:
-        want = {"card": (True, False), "code": (False, True), "card+code": (True, True),
-                "negative": (False, False)}[category]
+        want = {"card": (True, False), "code": (False, True), "card+code": (True, True), "negative": (False, False)}[
+            category
+        ]
         if (bool(cards), bool(codes)) != want:
             bad(f"category {category} but {len(cards)} card(s) and {len(codes)} code(s)")
     # Ideal masking must leave no secret visible to a separator-stripping tester.
@@ -190,8 +195,11 @@ def main(argv):
     negatives = [r for r in rows if not r[0]["secrets"]]
     code_lines = [r for r in rows if r[2]]
     card_lines = [r for r in rows if r[1]]
-    for what, got, need in (("lines", len(rows), 150), ("negatives", len(negatives), 40),
-                            ("security-code lines", len(code_lines), 20)):
+    for what, got, need in (
+        ("lines", len(rows), 150),
+        ("negatives", len(negatives), 40),
+        ("security-code lines", len(code_lines), 20),
+    ):
         if got < need:
             problems.append(f"corpus: {got} {what}, need at least {need}")
 
@@ -212,8 +220,10 @@ def main(argv):
         print("\n".join("- " + s for s in summary))
         print("\n| language | lines | positives | with a security code | negatives |\n|---|---|---|---|---|")
         for lang in sorted(by_lang):
-            print(f"| {lang} | {by_lang[lang]} | {by_lang_pos[lang]} | {by_lang_code[lang]} "
-                  f"| {by_lang[lang] - by_lang_pos[lang]} |")
+            print(
+                f"| {lang} | {by_lang[lang]} | {by_lang_pos[lang]} | {by_lang_code[lang]} "
+                f"| {by_lang[lang] - by_lang_pos[lang]} |"
+            )
         print("\n| category | lines |\n|---|---|")
         for cat, n in sorted(by_cat.items()):
             print(f"| {cat} | {n} |")
