@@ -71,6 +71,7 @@ SUFFIX_TYPES: dict[str, str] = {
     "resource": "StaticResource",
     "standardValueSet": "StandardValueSet",
     "tab": "CustomTab",
+    "translation": "Translations",
     "trigger": "ApexTrigger",
     "validationRule": "ValidationRule",
     "webLink": "WebLink",
