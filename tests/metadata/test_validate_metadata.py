@@ -249,8 +249,13 @@ def test_number_precision_and_text_length(tree: Path) -> None:
 
 
 def test_cdc_member_for_missing_object(tree: Path) -> None:
-    path = next((tree / DEFAULT / "platformEventChannelMembers").glob("*Message*"))
-    edit(path, "LINE_Chat_Message__ChangeEvent", "LINE_Chat_Note__ChangeEvent")
+    members = tree / DEFAULT / "platformEventChannelMembers"
+    members.mkdir()
+    (members / "ChangeEvents_LINE_Chat_Note_ChangeEvent.platformEventChannelMember-meta.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<PlatformEventChannelMember xmlns="http://soap.sforce.com/2006/04/metadata">'
+        "<eventChannel>ChangeEvents</eventChannel><selectedEntity>LINE_Chat_Note__ChangeEvent</selectedEntity>"
+        "</PlatformEventChannelMember>")
     one_problem(tree, "object LINE_Chat_Note__c does not exist")
 
 
@@ -259,3 +264,81 @@ def test_apex_class_needs_meta_file(tree: Path) -> None:
     classes.mkdir(exist_ok=True)
     (classes / "Orphan.cls").write_text("public class Orphan {}")
     one_problem(tree, "Orphan.cls", "missing Orphan.cls-meta.xml")
+
+
+# --------------------------------------------------------------------------- custom metadata records
+MD = DEFAULT + "/customMetadata"
+
+
+def test_custom_metadata_record_with_unknown_field_and_bad_values(tree: Path) -> None:
+    path = tree / MD / "LINE_Channel_Setting.main.md-meta.xml"
+    edit(path, "<field>Bot_Only__c</field>", "<field>Bot_Sometimes__c</field>")
+    edit(path, '<value xsi:type="xsd:double">500</value>', '<value xsi:type="xsd:double">50000</value>')
+    edit(path, '<value xsi:type="xsd:string">ja</value>', '<value xsi:type="xsd:string">fr</value>')
+    one_problem(tree, "LINE_Channel_Setting__mdt.main.Bot_Sometimes__c: field does not exist")
+    one_problem(tree, "Max_Answer_Chars__c: 50000 does not fit precision 4")
+    one_problem(tree, "Language__c: 'fr' is not a value of the picklist")
+
+
+def test_custom_metadata_relationship_and_required_value(tree: Path) -> None:
+    path = tree / MD / "LINE_Holiday.Year_End_2026.md-meta.xml"
+    edit(path, '<value xsi:type="xsd:string">Default</value>', '<value xsi:type="xsd:string">Weekend</value>')
+    edit(path, '<value xsi:type="xsd:date">2026-12-29</value>', '<value xsi:nil="true"/>')
+    one_problem(tree, "Business_Hours__c: no LINE_Business_Hours__mdt record named 'Weekend'")
+    one_problem(tree, "LINE_Holiday__mdt.Year_End_2026.Start_Date__c: required field has no value")
+
+
+def test_custom_metadata_value_type_and_record_name(tree: Path) -> None:
+    path = tree / MD / "LINE_Routing_Setting.Default.md-meta.xml"
+    edit(path, '<value xsi:type="xsd:boolean">true</value>', '<value xsi:type="xsd:string">yes</value>')
+    path.rename(path.with_name("LINE_Routing_Setting.Default__x.md-meta.xml"))
+    one_problem(tree, "Notify_Assignment__c: value type xsd:string does not fit a Checkbox field")
+    one_problem(tree, "'Default__x' is not a valid DeveloperName")
+
+
+# --------------------------------------------------------------------------- texts
+LABELS = DEFAULT + "/labels/CustomLabels.labels-meta.xml"
+JA = DEFAULT + "/translations/ja.translation-meta.xml"
+
+
+def test_every_label_has_a_japanese_translation(tree: Path) -> None:
+    edit(tree / JA, "<name>LINE_Send</name>", "<name>LINE_Sned</name>")
+    one_problem(tree, "ja.translation-meta.xml", "label LINE_Send has no translation in ja")
+    one_problem(tree, "ja.translation-meta.xml", "translation of label LINE_Sned, which does not exist")
+
+
+def test_code_reads_only_labels_that_exist(tree: Path) -> None:
+    edit(tree / LABELS, "<fullName>LINE_Error_Chat_Closed</fullName>", "<fullName>LINE_Error_Chat_Shut</fullName>")
+    edit(tree / JA, "<name>LINE_Error_Chat_Closed</name>", "<name>LINE_Error_Chat_Shut</name>")
+    lwc = tree / DEFAULT / "lwc/demo"
+    lwc.mkdir(parents=True)
+    (lwc / "demo.js").write_text("import x from '@salesforce/label/c.LINE_No_Such_Label';\n")
+    one_problem(tree, "LineChatController.cls", "reads Label.LINE_Error_Chat_Closed")
+    one_problem(tree, "demo.js", "c.LINE_No_Such_Label, which is not in the Custom Labels")
+
+
+def test_literal_text_in_a_template_or_an_apex_error(tree: Path) -> None:
+    lwc = tree / DEFAULT / "lwc/demo"
+    lwc.mkdir(parents=True)
+    (lwc / "demo.html").write_text(
+        '<template><!-- a comment is fine --><lightning-button label="Send now"></lightning-button>'
+        "<p>{count} messages</p><span>{labels.ok} · 📍</span></template>")
+    edit(tree / DEFAULT / "classes/LinePresenceController.cls",
+         "throw LineLabels.error(System.Label.LINE_Error_Available_Needs_Capacity);",
+         "throw LineLabels.error('Needs a capacity');")
+    found = problems(tree)
+    assert [p for p in found if "demo.html" in p] == [
+        'force-app/main/default/lwc/demo/demo.html: label="Send now" is literal text; bind it to a Custom Label',
+        "force-app/main/default/lwc/demo/demo.html: literal text '{count} messages' in the template; bind it to a Custom Label",
+    ]
+    one_problem(tree, "LinePresenceController.cls", "literal string; use a Custom Label")
+
+
+def test_a_standard_value_set_would_overwrite_the_org(tree: Path) -> None:
+    values = tree / DEFAULT / "standardValueSets"
+    values.mkdir()
+    (values / "CaseOrigin.standardValueSet-meta.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<StandardValueSet xmlns="http://soap.sforce.com/2006/04/metadata">'
+        "<sorted>false</sorted><standardValue><fullName>LINE</fullName><default>false</default><label>LINE</label>"
+        "</standardValue></StandardValueSet>")
+    one_problem(tree, "CaseOrigin.standardValueSet-meta.xml", "replaces the org's whole value list")
