@@ -88,12 +88,33 @@ BUNDLE_DIR_TYPES = {"lwc": "LightningComponentBundle", "aura": "AuraDefinitionBu
 
 # Standard objects the project may reference (lookups, permission sets, layouts).
 STANDARD_OBJECTS = {
-    "Account", "Case", "CaseComment", "Contact", "ContentDocument", "ContentVersion", "Entitlement", "Group",
-    "Knowledge__kav", "Lead", "Opportunity", "Task", "Event", "User", "UserServicePresence",
+    "Account",
+    "Case",
+    "CaseComment",
+    "Contact",
+    "ContentDocument",
+    "ContentVersion",
+    "Entitlement",
+    "Group",
+    "Knowledge__kav",
+    "Lead",
+    "Opportunity",
+    "Task",
+    "Event",
+    "User",
+    "UserServicePresence",
 }
 # Standard fields usable on any object's layout / compact layout / list view.
-COMMON_STANDARD_FIELDS = {"Name", "OwnerId", "CreatedById", "CreatedDate", "LastModifiedById", "LastModifiedDate",
-                          "RecordTypeId", "Id"}
+COMMON_STANDARD_FIELDS = {
+    "Name",
+    "OwnerId",
+    "CreatedById",
+    "CreatedDate",
+    "LastModifiedById",
+    "LastModifiedDate",
+    "RecordTypeId",
+    "Id",
+}
 # Upper-case list view / related list column tokens (NAME, CREATED_DATE, CASES.SUBJECT, ...).
 COLUMN_TOKEN = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z][A-Z0-9_]*)*$")
 
@@ -135,12 +156,14 @@ class Wsdl:
                 seq = node.find(f"{XSD}sequence")
             for e in seq.findall(f"{XSD}element") if seq is not None else []:
                 etype = e.get("type", "xsd:string")
-                elems.append(Elem(
-                    name=e.get("name", ""),
-                    type=etype if etype.startswith("xsd:") else _local(etype),
-                    min=int(e.get("minOccurs", "1")),
-                    unbounded=e.get("maxOccurs") == "unbounded",
-                ))
+                elems.append(
+                    Elem(
+                        name=e.get("name", ""),
+                        type=etype if etype.startswith("xsd:") else _local(etype),
+                        min=int(e.get("minOccurs", "1")),
+                        unbounded=e.get("maxOccurs") == "unbounded",
+                    )
+                )
             self._seq[type_name] = elems
         return self._seq[type_name]
 
@@ -158,10 +181,10 @@ def _local(qname: str) -> str:
 
 
 def wsdl_path() -> Path:
-    import simple_salesforce  # noqa: PLC0415 - only needed here
+    import simple_salesforce
 
     try:
-        from importlib.resources import files  # noqa: PLC0415
+        from importlib.resources import files
 
         path = Path(str(files("simple_salesforce").joinpath("metadata.wsdl")))
     except (ImportError, TypeError):  # pragma: no cover - very old importlib
@@ -317,7 +340,9 @@ def validate_xml_file(wsdl: Wsdl, path: Path, report: Report) -> ET.Element | No
     if root is None:
         return None
     if mtype is None:
-        report.add(path, "unknown metadata type for this file suffix (add it to SUFFIX_TYPES in scripts/validate_metadata.py)")
+        report.add(
+            path, "unknown metadata type for this file suffix (add it to SUFFIX_TYPES in scripts/validate_metadata.py)"
+        )
         return root
     ns, local = _tag(root)
     if ns != MD_NS:
@@ -409,7 +434,7 @@ def validate_project_json(root: Path, report: Report) -> None:
     if not schema_path.is_file():
         schema_path = Path(__file__).resolve().parents[1] / "sfdc_metadata" / "schemas" / "sfdx-project.schema.json"
     try:
-        import jsonschema  # noqa: PLC0415
+        import jsonschema
     except ImportError:
         report.add(cfg, "cannot validate against the schema: the 'jsonschema' package is not installed")
         return
@@ -426,7 +451,7 @@ def validate_project_json(root: Path, report: Report) -> None:
         if d and not (root / d).is_dir():
             report.add(cfg, f"packageDirectories path '{d}' does not exist")
     if not any(isinstance(d, dict) and d.get("default") for d in data.get("packageDirectories", [])):
-        report.add(cfg, "no packageDirectories entry has \"default\": true")
+        report.add(cfg, 'no packageDirectories entry has "default": true')
 
 
 def build_project(root: Path, files: dict[Path, ET.Element], report: Report) -> Project:
@@ -485,7 +510,11 @@ def check_fields(proj: Project, report: Report) -> None:
         ftype = f.type
         if fname.endswith("__c") is False and obj.endswith("__c"):
             report.add(f.path, "custom field API names must end with __c")
-        if not f.get("label") and proj.object_roots.get(obj) is not None and _text(proj.object_roots[obj], "customSettingsType") is None:
+        if (
+            not f.get("label")
+            and proj.object_roots.get(obj) is not None
+            and _text(proj.object_roots[obj], "customSettingsType") is None
+        ):
             report.add(f.path, "missing <label>")
         if not f.get("description"):
             report.add(f.path, "missing <description> (every field documents its purpose)")
@@ -503,15 +532,21 @@ def check_fields(proj: Project, report: Report) -> None:
                 report.add(f.path, f"{ftype} field without <relationshipName>")
             elif target:
                 if rel.endswith("__r") or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", rel) or "__" in rel:
-                    report.add(f.path, f"relationshipName '{rel}' must be a plain name without __r (Salesforce appends __r)")
+                    report.add(
+                        f.path, f"relationshipName '{rel}' must be a plain name without __r (Salesforce appends __r)"
+                    )
                 key = (target, rel.lower())
                 if key in child_rel:
-                    report.add(f.path, f"child relationship name '{rel}' on {target} is already used by {child_rel[key]}")
+                    report.add(
+                        f.path, f"child relationship name '{rel}' on {target} is already used by {child_rel[key]}"
+                    )
                 child_rel[key] = f"{obj}.{fname}"
             if ftype == "MasterDetail":
                 sharing = _text(proj.object_roots.get(obj), "sharingModel")
                 if sharing not in (None, "ControlledByParent"):
-                    report.add(f.path, f"master-detail child {obj} must have sharingModel ControlledByParent (has {sharing})")
+                    report.add(
+                        f.path, f"master-detail child {obj} must have sharingModel ControlledByParent (has {sharing})"
+                    )
         if ftype in ("Text", "EncryptedText"):
             length = f.get("length")
             if not length or not length.isdigit() or not 1 <= int(length) <= 255:
@@ -527,7 +562,9 @@ def check_fields(proj: Project, report: Report) -> None:
             if p is None or s is None or not p.isdigit() or not s.isdigit():
                 report.add(f.path, f"{ftype} field needs integer <precision> and <scale>")
             elif not (1 <= int(p) <= 18 and int(s) <= int(p)):
-                report.add(f.path, f"{ftype} precision {p} / scale {s}: need 1 <= precision <= 18 and scale <= precision")
+                report.add(
+                    f.path, f"{ftype} precision {p} / scale {s}: need 1 <= precision <= 18 and scale <= precision"
+                )
         if ftype in ("Picklist", "MultiselectPicklist"):
             if f.root.find(f"{{{MD_NS}}}valueSet") is None:
                 report.add(f.path, f"{ftype} field without <valueSet>")
@@ -585,18 +622,26 @@ def check_permission_set(proj: Project, path: Path, el: ET.Element, report: Repo
         info = proj.fields.get((obj, fname))
         if info is not None:
             if info.required:
-                report.add(path, f"fieldPermissions: '{ref}' is a required field (Salesforce rejects permissions on it)")
+                report.add(
+                    path, f"fieldPermissions: '{ref}' is a required field (Salesforce rejects permissions on it)"
+                )
             if info.type == "MasterDetail":
-                report.add(path, f"fieldPermissions: '{ref}' is a master-detail field (Salesforce rejects permissions on it)")
+                report.add(
+                    path, f"fieldPermissions: '{ref}' is a master-detail field (Salesforce rejects permissions on it)"
+                )
         if _text(fp, "editable") == "true" and _text(fp, "readable") != "true":
             report.add(path, f"fieldPermissions: '{ref}' is editable but not readable")
     for op in _all(el, "objectPermissions"):
         obj = _text(op, "object") or ""
         if not proj.object_exists(obj):
             report.add(path, f"objectPermissions: object '{obj}' does not exist")
-        flags = {k: _text(op, k) == "true" for k in ("allowCreate", "allowEdit", "allowDelete", "allowRead",
-                                                    "viewAllRecords", "modifyAllRecords")}
-        if (flags["allowCreate"] or flags["allowEdit"] or flags["allowDelete"] or flags["viewAllRecords"]) and not flags["allowRead"]:
+        flags = {
+            k: _text(op, k) == "true"
+            for k in ("allowCreate", "allowEdit", "allowDelete", "allowRead", "viewAllRecords", "modifyAllRecords")
+        }
+        if (
+            flags["allowCreate"] or flags["allowEdit"] or flags["allowDelete"] or flags["viewAllRecords"]
+        ) and not flags["allowRead"]:
             report.add(path, f"objectPermissions: {obj} grants create/edit/delete/view all without read")
         if (flags["allowDelete"] or flags["allowCreate"]) and not flags["allowEdit"] and flags["allowDelete"]:
             report.add(path, f"objectPermissions: {obj} grants delete without edit")
@@ -723,7 +768,10 @@ def check_custom_metadata(proj: Project, files: dict[Path, ET.Element], report: 
             report.add(path, f"custom metadata type {mdt} does not exist")
             continue
         if not DEVELOPER_NAME.match(dev):
-            report.add(path, f"record name '{dev}' is not a valid DeveloperName (letter first, at most 40 of A-Z a-z 0-9 _, no __, no trailing _)")
+            report.add(
+                path,
+                f"record name '{dev}' is not a valid DeveloperName (letter first, at most 40 of A-Z a-z 0-9 _, no __, no trailing _)",
+            )
         label = _text(el, "label") or ""
         if not label or len(label) > 40:
             report.add(path, f"record label must have 1 to 40 characters (has {len(label)})")
@@ -751,11 +799,24 @@ def check_custom_metadata(proj: Project, files: dict[Path, ET.Element], report: 
                 report.add(path, f"{mdt}.{dev}.{fname}: required field has no value")
 
 
-def _check_md_value(proj: Project, records: dict[str, set[str]], info: FieldInfo, where: str, text: str,
-                    xsi_type: str | None, path: Path, report: Report) -> None:
+def _check_md_value(
+    proj: Project,
+    records: dict[str, set[str]],
+    info: FieldInfo,
+    where: str,
+    text: str,
+    xsi_type: str | None,
+    path: Path,
+    report: Report,
+) -> None:
     ftype = info.type
-    expected = {"Checkbox": "xsd:boolean", "Number": "xsd:double", "Percent": "xsd:double", "Date": "xsd:date",
-                "DateTime": "xsd:dateTime"}.get(ftype or "", "xsd:string")
+    expected = {
+        "Checkbox": "xsd:boolean",
+        "Number": "xsd:double",
+        "Percent": "xsd:double",
+        "Date": "xsd:date",
+        "DateTime": "xsd:dateTime",
+    }.get(ftype or "", "xsd:string")
     if xsi_type != expected:
         report.add(path, f"{where}: value type {xsi_type} does not fit a {ftype} field (expected {expected})")
     if ftype == "Checkbox" and text not in BOOL:
@@ -839,8 +900,12 @@ def check_labels(pkg_dirs: list[Path], files: dict[Path, ET.Element], report: Re
                         report.add(src, f"reads Label.{name}, which is not in the Custom Labels")
                 if not src.name.endswith("Test.cls") and APEX_LITERAL_ERROR.search(code):
                     report.add(src, "an error shown to a person is a literal string; use a Custom Label")
-    if label_file is None and any(LWC_LABEL_IMPORT.search(p.read_text(encoding="utf-8"))
-                                  for d in pkg_dirs for p in d.rglob("*.js") if "lwc" in p.parts):
+    if label_file is None and any(
+        LWC_LABEL_IMPORT.search(p.read_text(encoding="utf-8"))
+        for d in pkg_dirs
+        for p in d.rglob("*.js")
+        if "lwc" in p.parts
+    ):
         report.add(pkg_dirs[0], "LWCs import Custom Labels but there is no labels/CustomLabels.labels-meta.xml")
 
 
@@ -859,8 +924,11 @@ def _check_template_texts(path: Path, report: Report) -> None:
 def check_no_org_overwrites(files: dict[Path, ET.Element], report: Report) -> None:
     for path in files:
         if metadata_type_for(path) == "StandardValueSet":
-            report.add(path, "a StandardValueSet deploy replaces the org's whole value list; document the value "
-                             "for admins to add instead (docs/salesforce.md)")
+            report.add(
+                path,
+                "a StandardValueSet deploy replaces the org's whole value list; document the value "
+                "for admins to add instead (docs/salesforce.md)",
+            )
 
 
 # --------------------------------------------------------------------------- main
@@ -906,7 +974,9 @@ def validate(root: Path, base: Path | None = None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     default_root = Path(__file__).resolve().parents[1] / "sfdc_metadata"
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=default_root, help="SFDX project directory (default: sfdc_metadata)")
+    parser.add_argument(
+        "--root", type=Path, default=default_root, help="SFDX project directory (default: sfdc_metadata)"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print problems only, no summary")
     args = parser.parse_args(argv)
     if not args.root.is_dir():

@@ -43,8 +43,10 @@ def record(type_short: str, name: str) -> dict[str, object]:
 
 
 def records(type_short: str) -> dict[str, dict[str, object]]:
-    return {p.name.split(".")[1]: record(type_short, p.name.split(".")[1])
-            for p in (DEFAULT / "customMetadata").glob(f"{type_short}.*.md-meta.xml")}
+    return {
+        p.name.split(".")[1]: record(type_short, p.name.split(".")[1])
+        for p in (DEFAULT / "customMetadata").glob(f"{type_short}.*.md-meta.xml")
+    }
 
 
 def test_texts_are_the_relay_defaults_in_both_languages() -> None:
@@ -99,15 +101,25 @@ def test_routing_record_has_the_relay_defaults() -> None:
 def business_hours_from_records(name: str) -> BusinessHours:
     """What a sync would build from a LINE_Business_Hours__mdt record and its LINE_Holiday__mdt."""
     hours = record("LINE_Business_Hours", name)
-    weekly = {day[:3].lower(): [part.strip() for part in hours[f"{day}__c"].split(",")]
-              for day in DAYS if hours[f"{day}__c"]}
+    weekly = {
+        day[:3].lower(): [part.strip() for part in hours[f"{day}__c"].split(",")] for day in DAYS if hours[f"{day}__c"]
+    }
     closures = []
     for holiday in records("LINE_Holiday").values():
         if holiday["Business_Hours__c"] == name:
-            closures.append(holiday["Start_Date__c"] if not holiday["End_Date__c"]
-                            else f"{holiday['Start_Date__c']}..{holiday['End_Date__c']}")
-    return BusinessHours.from_config({"timezone": hours["Time_Zone__c"], "weekly": weekly,
-                                      "japanese_holidays": hours["Japanese_Holidays__c"], "closures": closures})
+            closures.append(
+                holiday["Start_Date__c"]
+                if not holiday["End_Date__c"]
+                else f"{holiday['Start_Date__c']}..{holiday['End_Date__c']}"
+            )
+    return BusinessHours.from_config(
+        {
+            "timezone": hours["Time_Zone__c"],
+            "weekly": weekly,
+            "japanese_holidays": hours["Japanese_Holidays__c"],
+            "closures": closures,
+        }
+    )
 
 
 def test_business_hours_and_holidays_are_the_example_configuration() -> None:
@@ -121,7 +133,8 @@ def test_redaction_rules_are_the_example_rules_and_compile() -> None:
     rules = sorted(records("LINE_Redaction_Rule").values(), key=lambda r: r["Sort_Order__c"])
     settings = parse_settings(EXAMPLE).redaction.rules
     assert [(r["Pattern__c"], r["Action__c"], r["Replacement__c"]) for r in rules] == [
-        (s.pattern, s.action, s.replacement) for s in settings]
+        (s.pattern, s.action, s.replacement) for s in settings
+    ]
     for rule in rules:
         assert re.search(rule["Pattern__c"], "会員番号: 12345678")
 
@@ -139,7 +152,9 @@ def documented_types() -> dict[str, dict[str, str]]:
     return yaml.safe_load(block.group(1))
 
 
-@pytest.mark.parametrize("type_dir", sorted(p.name for p in (DEFAULT / "objects").glob("*__mdt")) + ["LINE_Connector_Status__c"])
+@pytest.mark.parametrize(
+    "type_dir", sorted(p.name for p in (DEFAULT / "objects").glob("*__mdt")) + ["LINE_Connector_Status__c"]
+)
 def test_the_documented_map_lists_every_field(type_dir: str) -> None:
     documented = documented_types()
     assert type_dir in documented, f"{type_dir} is missing from the map in docs/salesforce.md"

@@ -101,7 +101,9 @@ def test_field_matches_contract(obj: str, name: str, spec: str) -> None:
     assert (get(root, "required") == "true") == ("required" in spec)
 
 
-@pytest.mark.parametrize(("obj", "fmt"), [("LINE_Chat_Session__c", "S-{000000}"), ("LINE_Chat_Message__c", "M-{00000000}")])
+@pytest.mark.parametrize(
+    ("obj", "fmt"), [("LINE_Chat_Session__c", "S-{000000}"), ("LINE_Chat_Message__c", "M-{00000000}")]
+)
 def test_auto_number_names(obj: str, fmt: str) -> None:
     root = ET.parse(OBJECTS / obj / f"{obj}.object-meta.xml").getroot()
     assert root.find("m:nameField/m:type", NS).text == "AutoNumber"
@@ -121,14 +123,21 @@ def test_live_updates_are_a_platform_event_not_cdc() -> None:
     assert root.find("m:eventType", NS).text == "HighVolume"
     assert root.find("m:publishBehavior", NS).text == "PublishAfterCommit"
     assert {p.name.split(".")[0] for p in (event / "fields").glob("*.field-meta.xml")} == {
-        "Session_Id__c", "Record_Id__c", "Object__c", "Change_Type__c", "Direction__c"}
+        "Session_Id__c",
+        "Record_Id__c",
+        "Object__c",
+        "Change_Type__c",
+        "Direction__c",
+    }
     # No CDC: a CDC subscriber needs View All on the object (docs/salesforce.md, "Live updates").
     assert not (OBJECTS.parent / "platformEventChannelMembers").exists()
     for name in ("Operator", "Supervisor"):
         permset = OBJECTS.parent / "permissionsets" / f"LINE_Connector_{name}.permissionset-meta.xml"
         perms = {p.find("m:object", NS).text: p for p in ET.parse(permset).getroot().findall("m:objectPermissions", NS)}
         assert perms["LINE_Chat_Change__e"].find("m:allowRead", NS).text == "true"
-        assert perms["LINE_Chat_Message__c"].find("m:viewAllRecords", NS).text == ("true" if name == "Supervisor" else "false")
+        assert perms["LINE_Chat_Message__c"].find("m:viewAllRecords", NS).text == (
+            "true" if name == "Supervisor" else "false"
+        )
 
 
 def test_case_origin_is_not_deployed() -> None:
