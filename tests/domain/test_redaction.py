@@ -32,8 +32,13 @@ def test_card_number_keeps_only_first_six_and_last_four_digits(redactor, text, e
     assert redactor.redact(text) == expected
 
 
-@pytest.mark.parametrize("separator", [" ", "-", "\u3000", "\uff0d", "\u2010", "\u2212", "\u30fc"])
-def test_card_number_with_any_supported_separator_is_masked_and_separators_kept(redactor, separator):
+@pytest.mark.parametrize("separator", [
+    " ", "-", "\u3000", "\uff0d", "\u2010", "\u2212", "\u30fc",
+    # the shapes of issue 17 that used to reach Salesforce in clear
+    ".", "/", "_", ",", "\t", "  ", "\u00a0",
+    "\u2009", "\u202f", "・", "。", "、", ":", "\u2014", "\u2013", "〜", " - ", " / ", "\n", "\r\n", "\u200b",
+])
+def test_card_number_with_any_separator_is_masked_and_separators_kept(redactor, separator):
     text = separator.join(["4111", "1111", "1111", "1111"])
     assert redactor.redact(text) == separator.join(["4111", "11**", "****", "1111"])
 
@@ -81,8 +86,41 @@ def test_digits_that_are_not_a_whole_luhn_valid_run_stay(redactor, text):
     assert redactor.redact(text) == text
 
 
-def test_separators_do_not_join_numbers_across_double_spaces(redactor):
-    text = "4111  1111  1111  1111"
+def test_card_number_with_mixed_separators_is_masked(redactor):
+    assert redactor.redact("4111-1111 1111.1111") == "4111-11** ****.1111"
+
+
+def test_card_number_broken_over_lines_is_masked(redactor):
+    assert redactor.redact("カード番号\n4111 1111\n1111 1111\nです") == "カード番号\n4111 11**\n**** 1111\nです"
+
+
+def test_card_number_in_irregular_groups_is_masked(redactor):
+    assert redactor.redact("amex 37 8282 2463 10005") == "amex 37 8282 **** *0005"
+
+
+def test_card_number_in_thai_digits_is_masked(redactor):
+    assert redactor.redact("บัตร ๔๑๑๑ ๑๑๑๑ ๑๑๑๑ ๑๑๑๑") == "บัตร ๔๑๑๑ ๑๑** **** ๑๑๑๑"
+
+
+def test_groups_more_than_six_separators_apart_are_separate_numbers(redactor):
+    text = "4111       1111       1111       1111"
+    assert redactor.redact(text) == text
+
+
+def test_a_card_number_inside_a_chance_card_window_is_still_masked(redactor):
+    # "1234 5678 4111" + ... could be Luhn-valid by chance; the real number is masked anyway.
+    out = redactor.redact("090 1234 5678 4111 1111 1111 1111")
+    assert "4111 11** **** 1111" in out
+
+
+@pytest.mark.parametrize("text", [
+    "Order #123-4567890-1234567",      # its 14-digit tail 45678901234567 is Luhn-valid
+    "0000000000000",                   # Luhn-valid, but no card number starts with 0
+    "03-1234-5678/090-8765-4321",
+    "受付 2026-11-21 10:00:00",       # 20261121100000: a date and a time
+    "合計 1,234,567,890,126円",        # an amount
+])
+def test_numbers_no_card_is_written_like_stay_even_when_luhn_valid(redactor, text):
     assert redactor.redact(text) == text
 
 
@@ -153,7 +191,7 @@ def test_security_code_just_before_keyword_is_masked(redactor, text, expected):
 
 
 @pytest.mark.parametrize("text", [
-    "セキュリティコードは                123",   # too far from the keyword
+    "CVVの入力欄が見つからないのですが、どこにあるのでしょうか 123",  # too far from the keyword
     "セキュリティコードは12345",                  # 5 digits is not a code
     "セキュリティコードは12です",                 # 2 digits is not a code
     "セキュリティコードが分かりません。123",      # other words in between
@@ -162,6 +200,99 @@ def test_security_code_just_before_keyword_is_masked(redactor, text, expected):
     "注文123、CVVは未入力です",                  # comma breaks the reverse order
 ])
 def test_numbers_not_tied_to_a_security_code_keyword_stay(redactor, text):
+    assert redactor.redact(text) == text
+
+
+@pytest.mark.parametrize("text, expected", [
+    # by label, in four languages
+    ("CVC2: 321", "CVC2: ***"),
+    ("Amex CID is 4321", "Amex CID is ****"),
+    ("CSC 852", "CSC ***"),
+    ("セキュリティ番号は789", "セキュリティ番号は***"),
+    ("安全碼是 123", "安全碼是 ***"),
+    ("驗證碼：456", "驗證碼：***"),
+    ("安全码 789", "安全码 ***"),
+    ("รหัส CVV คือ 123", "รหัส CVV คือ ***"),
+    ("รหัสความปลอดภัย 654", "รหัสความปลอดภัย ***"),
+    ("CVV\n123", "CVV\n***"),
+    ("CVV: 1 2 3", "CVV: * * *"),
+    # by place on the card
+    ("裏の3桁は123です", "裏の3桁は***です"),
+    ("カード裏面の数字は456です", "カード裏面の数字は***です"),
+    ("カードの裏に書いてある3桁の番号は 741 です", "カードの裏に書いてある3桁の番号は *** です"),
+    ("セキュリティコード（カード裏面の3桁）：258", "セキュリティコード（カード裏面の3桁）：***"),
+    ("The 3 digits on the back of the card are 654", "The 3 digits on the back of the card are ***"),
+    ("the code on the back is 852", "the code on the back is ***"),
+    ("卡片背面的三碼是 321", "卡片背面的三碼是 ***"),
+    ("後三碼 147", "後三碼 ***"),
+    ("เลขหลังบัตร 789", "เลขหลังบัตร ***"),
+    ("เลข 3 ตัวหลังบัตรคือ 321", "เลข 3 ตัวหลังบัตรคือ ***"),
+    # label after the code
+    ("123 is the CVC", "*** is the CVC"),
+    ("456が裏の番号です", "***が裏の番号です"),
+    ("123是安全碼", "***是安全碼"),
+    ("123（CVV）", "***（CVV）"),
+])
+def test_security_code_named_by_label_or_place_is_masked(redactor, text, expected):
+    assert redactor.redact(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("4111 1111 1111 1111 753", "4111 11** **** 1111 ***"),
+    ("4111111111111111、357", "411111******1111、***"),
+    ("4111-1111-1111-1111 / 12/28 / 753", "4111-11**-****-1111 / 12/28 / ***"),
+    ("4111111111111111 1228 753", "411111******1111 1228 ***"),
+    ("4111111111111111 753 12/28", "411111******1111 *** 12/28"),
+    ("378282246310005 1228", "378282*****0005 ****"),  # American Express: 4-digit code
+])
+def test_security_code_right_after_a_card_number_is_masked(redactor, text, expected):
+    assert redactor.redact(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("4111 1111 1111 1111 1228", "4111 11** **** 1111 1228"),                # MMYY: the expiry stays
+    ("4111111111111111 090-1234-5678", "411111******1111 090-1234-5678"),    # a phone number
+    ("4111111111111111 1500円", "411111******1111 1500円"),                  # an amount
+])
+def test_numbers_after_a_card_number_that_are_not_codes_stay(redactor, text, expected):
+    assert redactor.redact(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("カード 378282246310005 セキュリティは4桁で9753です", "カード 378282*****0005 セキュリティは4桁で****です"),
+    ("番号は4111 1111 1111 1111、裏は3桁で 864", "番号は4111 11** **** 1111、裏は3桁で ***"),
+    ("番号は4111 1111 1111 1111、コードは3桁で 864", "番号は4111 11** **** 1111、コードは3桁で ***"),
+    ("card 4111111111111111, the 3 digits: 864", "card 411111******1111, the 3 digits: ***"),
+])
+def test_code_named_by_its_length_in_a_message_with_a_card_number_is_masked(redactor, text, expected):
+    assert redactor.redact(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("部屋番号は4桁で1234です", "部屋番号は4桁で1234です"),                    # no card number
+    ("4111111111111111 の下4桁は1111です", "411111******1111 の下4桁は1111です"),  # the card's last digits
+    ("卡號 4111111111111111 後四碼是 1111", "卡號 411111******1111 後四碼是 1111"),
+    ("card 4111111111111111, last 4 digits 1111", "card 411111******1111, last 4 digits 1111"),
+])
+def test_length_without_a_card_number_or_naming_the_last_digits_stays(redactor, text, expected):
+    assert redactor.redact(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "3個ください",
+    "4桁の暗証番号を設定してください",
+    "暗証番号は4桁です",
+    "カード裏の3桁を入力したのにエラーになります",
+    "CVVの確認は不要、料金は1,200円です",
+    "セキュリティコードが分かりません。注文番号は1234です",
+    "CVVって何ですか？注文は123個です",
+    "the meeting is at 10:30, room 204",
+    "CVV 電話 03-1234-5678",
+    "セキュリティコード 注文 1234",
+    "裏技で1234点",
+    "รหัสไปรษณีย์ 10110",
+])
+def test_counts_times_prices_and_other_numbers_near_a_label_stay(redactor, text):
     assert redactor.redact(text) == text
 
 
@@ -189,7 +320,7 @@ def test_custom_mask_char_is_used_for_builtins():
     assert Redactor(mask_char="#").redact("4111111111111111") == "411111######1111"
 
 
-@pytest.mark.parametrize("mask_char", ["", "**", "0", "０", " ", "-"])
+@pytest.mark.parametrize("mask_char", ["", "**", "0", "０", " ", "-", ".", "\u3000", "・"])
 def test_mask_char_must_be_one_character_that_cannot_look_like_a_number(mask_char):
     with pytest.raises(ValueError, match="mask_char"):
         Redactor(mask_char=mask_char)
@@ -289,6 +420,12 @@ def test_redact_stream_masks_each_line_and_keeps_line_endings(redactor):
     lines = ["card 4111111111111111\n", "CVV 123\r\n", "no ending 5555555555554444"]
     assert list(redact_stream(lines, redactor)) == [
         "card 411111******1111\n", "CVV ***\r\n", "no ending 555555******4444"]
+
+
+def test_redact_stream_masks_a_card_number_broken_over_lines(redactor):
+    lines = ["カード番号\n", "4111 1111\n", "1111 1111\n", "です\n"]
+    assert list(redact_stream(lines, redactor)) == [
+        "カード番号\n", "4111 11**\n", "**** 1111\n", "です\n"]
 
 
 def test_redact_stream_rule_cannot_remove_line_endings():
