@@ -322,6 +322,7 @@ _LATIN_LABELS = (
     # place on the card
     "back of the card", "back of my card", "back of your card", "back of card",
     "on the back", "on the reverse", "card back", "reverse of the card",
+    "signature panel", "signature strip",
 )
 _OTHER_LABELS = (
     # Japanese
@@ -329,13 +330,13 @@ _OTHER_LABELS = (
     r"ｾｷｭﾘﾃｨｰ?(?:ｺｰﾄﾞ|ﾅﾝﾊﾞｰ)?",
     r"暗証(?:番号|コード)",
     r"(?<![表])裏(?:面|側)?(?![技切口腹付返話])",  # カードの裏, 裏面の3桁, not 裏技/表裏
-    r"背面",
+    r"背面", r"署名欄", r"サイン欄", r"カード確認(?:コード|番号)",
     # Chinese (Traditional and Simplified)
     r"安全[碼码]", r"安全代[碼码]", r"[驗验][證证](?:[碼码]|[號号][碼码])", r"[檢检]查[碼码]",
     r"校[驗验][碼码]", r"[認认][證证][碼码]", r"[後后]三[碼码]", r"末三[碼码]", r"卡背", r"反面",
-    r"密[碼码]",
+    r"背[後后]", r"(?:卡片?|信用卡)[後后]面", r"[簽签]名[欄栏]", r"密[碼码]",
     # Thai: security code, code/number on the back of the card, verification code
-    r"รหัสความปลอดภัย", r"รหัสยืนยัน", r"รหัสผ่าน", r"หลังบัตร", r"หลังการ์ด",
+    r"รหัสความปลอดภัย", r"รหัสยืนยัน", r"รหัสผ่าน", r"หลังบัตร", r"หลังการ์ด", r"ซีวี[วีซี]",
     # "3-digit code", "4 digit number"
     r"[34３４][-‐ ]?digits?[ ]+(?:security[ ]+)?(?:code|number|no)(?![A-Za-z])",
 )
@@ -363,7 +364,7 @@ def _trie_pattern(words: Iterable[str]) -> str:
 # Every label's first character (IGNORECASE adds the other case). The
 # look-ahead lets the engine skip most positions cheaply: without it a
 # search took about 1 us per character.
-_LABEL_FIRST_CHARS = "cpsvbor" + "ｃｐｓｖｂｏｒ" + "34３４" + "セｾ暗裏背安驗验檢检校認认後后末卡反密รห"
+_LABEL_FIRST_CHARS = "cpsvbor" + "ｃｐｓｖｂｏｒ" + "34３４" + "セｾ暗裏背署サカ安驗验檢检校認认後后末卡反信簽签密รหซ"
 _LABEL = re.compile(
     f"(?=[{_LABEL_FIRST_CHARS}])(?:"
     + "|".join([rf"(?<!{_LETTER}){_trie_pattern(_LATIN_LABELS)}(?!{_LETTER})"] + list(_OTHER_LABELS))

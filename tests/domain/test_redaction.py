@@ -227,6 +227,11 @@ def test_numbers_not_tied_to_a_security_code_keyword_stay(redactor, text):
     ("後三碼 147", "後三碼 ***"),
     ("เลขหลังบัตร 789", "เลขหลังบัตร ***"),
     ("เลข 3 ตัวหลังบัตรคือ 321", "เลข 3 ตัวหลังบัตรคือ ***"),
+    ("卡片背後的三個數字是737", "卡片背後的三個數字是***"),
+    ("裏面のサイン欄の右にある3桁の数字は123", "裏面のサイン欄の右にある3桁の数字は***"),
+    ("signature strip says 123", "signature strip says ***"),
+    ("the 3-digit code is 123", "the 3-digit code is ***"),
+    ("รหัสซีวีวีคือ 123 ค่ะ", "รหัสซีวีวีคือ *** ค่ะ"),
     # label after the code
     ("123 is the CVC", "*** is the CVC"),
     ("456が裏の番号です", "***が裏の番号です"),
@@ -291,6 +296,10 @@ def test_length_without_a_card_number_or_naming_the_last_digits_stays(redactor, 
     "セキュリティコード 注文 1234",
     "裏技で1234点",
     "รหัสไปรษณีย์ 10110",
+    "裏面の注意書きに 0120-123-456 とあります",
+    "背面的客服電話 0800-123-456",
+    "หลังบัตรมีเบอร์ 02-123-4567",
+    "セキュリティ対策で2024年から変わりました",
 ])
 def test_counts_times_prices_and_other_numbers_near_a_label_stay(redactor, text):
     assert redactor.redact(text) == text
