@@ -465,8 +465,9 @@ class _CodeFinder:
         for code in self._after_card_codes():
             masked.extend(self._digits(*code))
         for s, e in candidates:
-            if ((self._label_before(s) or self._label_after(e)
-                 or (self.pans and self._length_before(s))) and self._stands_alone(s, e)):
+            if self._stands_alone(s, e) and (
+                    self._label_before(s) or self._label_after(e)
+                    or (self.pans and self._length_before(s))):
                 masked.extend(self._digits(s, e))
         return masked
 
