@@ -34,6 +34,8 @@ class RedisSettings(_Section):
     tls_verify: bool = True
     dedupe_ttl_hours: int = Field(48, ge=24)
     socket_timeout_seconds: float = Field(5.0, gt=0)
+    # The web process answers LINE, which gives up after 2 s: a hung Redis must cost it less.
+    web_socket_timeout_seconds: float = Field(0.5, gt=0, le=60)
     key_prefix: str = Field("ln:", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 

@@ -13,7 +13,7 @@ from connector.runtime import Runtime, get_runtime, set_runtime
 
 
 def create_app(config: Config | None = None) -> Flask:
-    runtime = Runtime(config) if config is not None else get_runtime()
+    runtime = Runtime(config, web=True) if config is not None else get_runtime(web=True)
     if config is not None:
         set_runtime(runtime)
     configure_logging(runtime.settings.log_level)
