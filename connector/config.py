@@ -46,7 +46,7 @@ class EncryptionSettings(_Section):
 class QueueSettings(_Section):
     name: str = "connector"
     batch_max_events: int = Field(1000, ge=1, le=5000)
-    lock_seconds: int = Field(120, ge=5)
+    lock_seconds: int = Field(15, ge=5)
     retry_intervals_seconds: list[float] = Field(default_factory=lambda: [5, 30, 120, 600, 1800, 3600])
     retry_jitter: float = Field(0.2, ge=0, le=1)
     sweep_interval_seconds: float = Field(10, gt=0)

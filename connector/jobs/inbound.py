@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from connector.gateways.errors import GatewayError, RateLimited
 from connector.jobs import FETCH_CONTENT, bot, delivery, enqueue, enqueue_drains, job_id
 from connector.jobs.signals import dispatch as dispatch_signals
 from connector.runtime import Runtime, get_runtime
+from connector.storage import StorageError
 from connector.storage.store import Claimed, Outcome
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class Drainer:
         # batch answered on LINE meanwhile is not written before then. Other workers' pauses are
         # seen in Redis before each claim (run).
         self._paused_until = 0.0
+        self.keeper = LockKeeper(rt.store, self.qs.lock_seconds * 1000)
 
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
@@ -83,6 +86,8 @@ class Drainer:
                 token, claimed = self.rt.store.claim(
                     max_events=self.qs.batch_max_events, lock_ms=self.qs.lock_seconds * 1000
                 )
+                if claimed:
+                    self.keeper.hold(token, [c.conv for c in claimed])
                 if not claimed:
                     if writing is None:
                         break
@@ -100,22 +105,27 @@ class Drainer:
                     done += self._finish(token, claimed, plans)
                 batches += 1
         finally:
-            if writing is not None:
-                done += writing.result()
+            try:
+                if writing is not None:
+                    done += writing.result()
+            finally:
+                self.keeper.close()
         return done
 
     # -- one batch ------------------------------------------------------------------------------
     def _finish(self, token: str, claimed: list[Claimed], plans: list[Plan]) -> int:
         """Write a delivered batch to Salesforce and commit it; returns the events applied."""
-        self.rt.store.extend_locks(token, [c.conv for c in claimed], self.qs.lock_seconds * 1000)
-        results, failure = self._write([s for p in plans for s in p.steps if s.result])
-        outcomes, applied, content, signals = [], 0, [], []
-        for plan in plans:
-            outcome, n, media, sigs = self._outcome(plan, results, failure)
-            outcomes.append(outcome)
-            applied += n
-            content.extend(media)
-            signals.extend(sigs)
+        try:
+            results, failure = self._write([s for p in plans for s in p.steps if s.result])
+            outcomes, applied, content, signals = [], 0, [], []
+            for plan in plans:
+                outcome, n, media, sigs = self._outcome(plan, results, failure)
+                outcomes.append(outcome)
+                applied += n
+                content.extend(media)
+                signals.extend(sigs)
+        finally:
+            self.keeper.release(token)  # the commit below ends the locks (or finds them lost)
         lost = self.rt.store.commit(token, outcomes)
         if lost:
             log.warning("drain: lock lost for %d conversation(s); another worker will redo them", len(lost))
@@ -283,6 +293,59 @@ class Drainer:
             base = max(base, failure.retry_after)
         jitter = self.qs.retry_jitter
         return base * (1 + random.uniform(-jitter, jitter))
+
+
+class LockKeeper:
+    """Renews the locks of the batches a drainer has in flight, every third of the lease.
+
+    The lease (`queue.lock_seconds`) is short, so the conversations of a worker killed mid-batch
+    are free again within seconds; a batch that takes longer (a slow Salesforce write, LINE
+    retries) keeps its conversations for as long as its drainer is alive to renew them.
+    """
+
+    def __init__(self, store, lock_ms: int):
+        self.store = store
+        self.lock_ms = lock_ms
+        self._held: dict[str, list[str]] = {}  # token -> conversations of a batch in flight
+        self._mutex = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, token: str, convs: list[str]) -> None:
+        with self._mutex:
+            self._held[token] = list(convs)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lock-keeper", daemon=True)
+                self._thread.start()
+
+    def release(self, token: str) -> None:
+        with self._mutex:
+            self._held.pop(token, None)
+
+    def close(self) -> None:
+        with self._mutex:
+            self._held.clear()
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.lock_ms / 3000):
+            self.renew()
+
+    def renew(self) -> None:
+        with self._mutex:
+            held = list(self._held.items())
+        for token, convs in held:
+            try:
+                lost = self.store.extend_locks(token, convs, self.lock_ms)
+            except StorageError as exc:  # the next tick tries again; the lease outlives one miss
+                log.warning("drain: could not renew %d lock(s): %s", len(convs), type(exc).__name__)
+                continue
+            with self._mutex:
+                in_flight = token in self._held
+            if lost and in_flight:
+                log.warning(
+                    "drain: lock lost for %d conversation(s) in flight; their commit will be refused", len(lost)
+                )
 
 
 def _parent_failed(step: Step, results: dict) -> bool:

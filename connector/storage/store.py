@@ -17,7 +17,9 @@ How ordering and "nothing lost, nothing twice" work:
 * After the effects are written (idempotent upserts, LINE sends with retry keys) COMMIT trims
   the processed entries and saves the conversation state - only if the lock token still matches,
   so a drainer whose lock expired can never trim entries it did not process.
-* A killed worker leaves its entries in the inbox; its lock expires, and the sweeper re-drains.
+* A lock is a short lease that the drainer renews while it works on the conversation
+  (`extend_locks`); a killed worker leaves its entries in the inbox, its lease runs out within
+  `queue.lock_seconds`, and the sweeper re-drains.
 * Failures BACKOFF: the conversation's "not before" moves into the future (nobody hammers
   Salesforce), the attempt count grows; past the last retry the head event goes to the dead
   letter registry, from where `connector failed replay` puts it back.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterable
@@ -100,6 +103,18 @@ redis.call('DEL', lock)
 return 1
 """ % {"LOCK": LOCK, "INBOX": INBOX, "STATE": STATE, "ATTEMPTS": ATTEMPTS}
 
+_EXTEND = """
+local lost = {}
+for i, lock in ipairs(KEYS) do
+  if redis.call('GET', lock) == ARGV[1] then
+    redis.call('PEXPIRE', lock, ARGV[2])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+"""
+
 _REPLAY = """
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
@@ -143,6 +158,7 @@ class Store:
         self._writes = GroupCommit(client, scripts={self._ingest_sha: _INGEST})
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
+        self._extend = client.register_script(_EXTEND)
         self._replay = client.register_script(_REPLAY)
 
     # -- keys -----------------------------------------------------------------------------------
@@ -204,7 +220,7 @@ class Store:
         self, *, max_events: int, lock_ms: int, now: float | None = None, scan: int = 1000
     ) -> tuple[str, list[Claimed]]:
         now = time.time() if now is None else now
-        token = secrets.token_hex(8)
+        token = f"{os.getpid()}-{secrets.token_hex(8)}"  # whose lock it is, for people reading Redis
         rows = self._claim(keys=[self.ready_key], args=[now, max_events, lock_ms, token, self.keys.prefix, scan])
         claimed = []
         for conv, state, attempts, entries in rows:
@@ -220,11 +236,14 @@ class Store:
             )
         return token, claimed
 
-    def extend_locks(self, token: str, convs: Iterable[str], lock_ms: int) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        for conv in convs:
-            pipe.set(self.keys.lock(conv), token, xx=True, px=lock_ms)
-        pipe.execute()
+    def extend_locks(self, token: str, convs: Iterable[str], lock_ms: int) -> list[str]:
+        """Renew the locks still held with `token` for `lock_ms`; returns the conversations whose
+        lock was lost (expired, perhaps taken by another drainer: never taken back from it)."""
+        convs = list(convs)
+        if not convs:
+            return []
+        lost = self._extend(keys=[self.keys.lock(c) for c in convs], args=[token, lock_ms])
+        return [convs[int(i) - 1] for i in lost]
 
     def commit(self, token: str, outcomes: Iterable[Outcome]) -> list[str]:
         """Apply outcomes; returns the conversations whose lock had been lost (nothing applied)."""
