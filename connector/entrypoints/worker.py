@@ -106,6 +106,11 @@ class RelayWorker(SimpleWorker):
     # RQ's own wait between reconnect attempts while dequeuing grows to this at most (RQ: 60 s),
     # so a worker is back within seconds of Redis.
     max_connection_wait_time = 5.0
+    stopping = False  # SIGTERM/SIGINT came: RQ's loop ends for good (RQ only says so when busy)
+
+    def request_stop(self, signum, frame):
+        self.stopping = True
+        super().request_stop(signum, frame)
 
 
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.5, 5.0
@@ -140,7 +145,7 @@ def _work(rt: Runtime, *, burst: bool) -> bool:
         try:
             worker = RelayWorker([rt.queue], connection=rt.worker_redis, worker_ttl=WORKER_TTL_S)
             worked = worker.work(with_scheduler=False, burst=burst, logging_level=rt.settings.log_level)
-            if burst or worker._stop_requested:
+            if burst or worker.stopping:
                 return worked
             reason = "RQ's loop ended"
         except StopRequested:

@@ -118,3 +118,13 @@ def test_finding_4_a_killed_workers_conversations_resume_within_30_seconds():
         )
         resumed_s = time.monotonic() - killed_at
         assert resumed_s <= 30, f"resumed {resumed_s:.1f} s after the kill"
+
+
+def test_a_worker_that_reconnects_still_stops_promptly_on_sigterm():
+    with RedisServer() as rds, LocalStack(redis_url=rds.url, workers=1) as stack:
+        worker = stack.worker_procs[0]
+        time.sleep(2)  # idle, in RQ's blocking dequeue
+        t0 = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(10)
+        assert time.monotonic() - t0 < 5
