@@ -78,7 +78,7 @@ class RedisServer:
         self.port = port or free_port()
         self.appendonly = appendonly
         self.db = db
-        self.dir = tempfile.mkdtemp(prefix="connector-redis-")
+        self.dir: str | None = None  # made at start, removed at stop
         self.proc: subprocess.Popen | None = None
         self.paused = False
         self.restarts = 0
@@ -95,6 +95,7 @@ class RedisServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> "RedisServer":
+        self.dir = self.dir or tempfile.mkdtemp(prefix="connector-redis-")
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence]
@@ -151,7 +152,9 @@ class RedisServer:
 
     def stop(self) -> None:
         self._end(signal.SIGTERM)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
     def _end(self, sig: int) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -173,3 +176,20 @@ class RedisServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+_session_server: RedisServer | None = None
+
+
+def session_redis_url(env_var: str, db: int) -> str:
+    """$`env_var` if it is set, else a database of a private redis-server started on first use
+    and stopped when this process exits (tests and benchmarks run without any system Redis)."""
+    global _session_server
+    if os.environ.get(env_var):
+        return os.environ[env_var]
+    if _session_server is None:
+        import atexit
+
+        _session_server = RedisServer().start()
+        atexit.register(_session_server.stop)
+    return _session_server.url_for(db)

@@ -31,85 +31,20 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from connector.local.redis_server import RedisServer
 
 
-class PrivateRedis:
+class PrivateRedis(RedisServer):
     """A redis-server of our own: AOF on, fsync on every write, in a temp dir, restartable."""
 
     def __init__(self):
-        if not shutil.which("redis-server"):
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        self.port = _free_port()
-        self.dir = tempfile.mkdtemp(prefix="chaos-redis-")
-        self.proc: subprocess.Popen | None = None
-        self.restarts = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--dir",
-                self.dir,
-                "--logfile",
-                "redis.log",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
-                return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def kill(self, sig=signal.SIGKILL) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(10)
-
-    def restart(self, down_s: float = 1.0) -> None:
-        self.kill()
-        time.sleep(down_s)
-        self.start()
-        self.restarts += 1
-
-    def stop(self) -> None:
-        self.kill(signal.SIGTERM)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__(appendonly=True)
 
 
 def add_faults(sb, p: float) -> None:
