@@ -22,6 +22,17 @@ def run(events: int = 5000, users: int = 200, seed: int | None = None) -> dict:
     )
 
 
+def redis_faults_ok(res: dict) -> bool:
+    """Issue 17: workers outlive the outage, webhooks answer a hung Redis within 1.5 s, and a
+    killed worker's conversations resume within 30 s."""
+    return (
+        res["worker_exits"] == 0
+        and res["hung_webhook_max_s"] <= 1.5
+        and res["max_resume_s"] is not None
+        and res["max_resume_s"] <= 30
+    )
+
+
 def main() -> int:
     from bench.run import save_section
 
@@ -31,6 +42,7 @@ def main() -> int:
     ok = res["events"] >= 5000 and not any(
         res[k] for k in ("lost", "duplicates", "order_violations", "line_duplicates")
     )
+    ok = ok and redis_faults_ok(res)
     print("chaos: " + ("all invariants hold" if ok else "INVARIANT VIOLATED"))
     return 0 if ok else 1
 

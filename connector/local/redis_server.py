@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import redis
@@ -53,7 +54,8 @@ def free_port() -> int:
 
 def _die_with_parent() -> None:
     """The server gets SIGTERM when the process that started it dies (Linux), so an interrupted
-    run never leaves a redis-server behind."""
+    run never leaves a redis-server behind. The kernel ties this to the forking *thread*: only
+    used when starting from the main thread (a chaos thread that restarts Redis ends early)."""
     try:
         import ctypes
 
@@ -102,7 +104,7 @@ class RedisServer:
             + ["--dir", self.dir, "--logfile", "redis.log"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
         )
         self.paused = False
         deadline = time.monotonic() + timeout_s

@@ -2,6 +2,8 @@
 Redis (a private instance with AOF, fsync always) is restarted, and the sandbox injects
 Salesforce 5xx / timeouts / session expiry / REQUEST_LIMIT_EXCEEDED and LINE 429 / 5xx / timeouts.
 Then an invariant checker compares what was acknowledged with what Salesforce and LINE received.
+Redis faults of issue 17 (a 30 s outage, a hung Redis, a worker killed holding locks) and their
+figures are in tests/chaos/redis_faults.py.
 
 Used by `make chaos` (full: >= 5,000 events, >= 200 users), by `make bench` (same figures in the
 table) and by tests/chaos/test_chaos.py (a short run inside `make test`).
@@ -38,6 +40,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from connector.local.redis_server import RedisServer
+from tests.chaos import redis_faults
 
 
 class PrivateRedis(RedisServer):
@@ -69,6 +72,9 @@ def run_chaos(
     senders: int = 16,
     worker_kills: int = 6,
     redis_restarts: int = 2,
+    redis_outage_s: float = 30.0,
+    redis_hang_s: float = 8.0,
+    locked_kills: int = 1,
     fault_p: float = 0.08,
     redelivery_p: float = 0.05,
     duplicate_p: float = 0.03,
@@ -87,7 +93,7 @@ def run_chaos(
     overrides = {
         "salesforce": {"timeout_seconds": 2},
         "line": {"timeout_seconds": 2},
-        "queue": {"retry_intervals_seconds": [1, 2, 4, 8, 8, 8], "sweep_interval_seconds": 1, "lock_seconds": 10},
+        "queue": {"retry_intervals_seconds": [1, 2, 4, 8, 8, 8], "sweep_interval_seconds": 1},
     }
     stack = LocalStack(redis_url=rds.url, workers=2, overrides=overrides, log_level="WARNING")
     sb = None
@@ -110,10 +116,13 @@ def run_chaos(
         sending.set()
 
         def deliver(events_):
+            started = time.monotonic()
             try:
-                return sb.line._deliver(ch, events_)
+                status = sb.line._deliver(ch, events_)
             except Exception:  # noqa: BLE001 - a broken connection is a non-200 to LINE
-                return 0
+                status = 0
+            webhooks.record(started, time.monotonic() - started, status)
+            return status
 
         per_sender_interval = senders / rate  # open-loop pacing: `rate` events/s over all senders
 
@@ -155,6 +164,24 @@ def run_chaos(
                         deliver([ev])
                         t.join()
 
+        def redeliver_one() -> None:
+            """LINE redelivers an acknowledged event (a duplicate: stored once, whatever happens)."""
+            with lock:
+                if not acked:
+                    return
+                mid, a = next(reversed(acked.items()))
+            event = {
+                "type": "message",
+                "mode": "active",
+                "timestamp": a["ts"],
+                "webhookEventId": a["eid"],
+                "deliveryContext": {"isRedelivery": True},
+                "source": {"type": "user", "userId": a["user"]},
+                "message": {"id": mid, "type": "text", "text": "(redelivered)"},
+            }
+            stats["redelivered"] += 1
+            deliver([event])
+
         def ensure_workers() -> None:
             for p in list(stack.worker_procs):
                 if p.poll() is not None:
@@ -166,7 +193,9 @@ def run_chaos(
 
         def chaos() -> None:
             plan = ["kill"] * worker_kills + ["redis"] * redis_restarts + ["expire"] * 2 + ["limit"]
+            plan += ["outage"] * bool(redis_outage_s) + ["hang"] * bool(redis_hang_s)
             rng.shuffle(plan)
+            plan = ["locked_kill"] * locked_kills + plan  # first: while batches are surely in flight
             expected_s = events / rate  # the sending phase; the drain runs alongside it
             gap = expected_s / (len(plan) + 1)
             for action in plan:
@@ -191,6 +220,17 @@ def run_chaos(
                 elif action == "limit":
                     sb.faults.add("salesforce", "limit_exceeded", path=r"^/services/data/", count=1)
                     stats["limit_exceeded_injected"] += 1
+                elif action == "outage":
+                    redis_faults.redis_outage(rds, redis_outage_s, log)
+                    stats["redis_outages"] += 1
+                elif action == "hang":
+                    hangs.append(redis_faults.hung_redis(rds, redis_hang_s, log, probe=redeliver_one))
+                    stats["redis_hangs"] += 1
+                elif action == "locked_kill":
+                    if redis_faults.kill_worker_holding_locks(stack, watch, sb, sf_latency_ms, log):
+                        stats["locked_kills"] += 1
+                    time.sleep(0.3)
+                    ensure_workers()
 
         def fast_forward() -> None:
             import redis
@@ -217,10 +257,16 @@ def run_chaos(
                     pass
 
         exit_codes: dict = {}
+        webhooks = redis_faults.WebhookTimes()
+        hangs: list[tuple[float, float]] = []
+        watch = redis_faults.ResumeWatch(rds.url)
         stop_ff = threading.Event()
         ff = threading.Thread(target=fast_forward, daemon=True)
         ff.start()
-        log(f"chaos: {events} events from {users} users; {worker_kills} worker kills, {redis_restarts} redis restarts")
+        log(
+            f"chaos: {events} events from {users} users; {worker_kills} worker kills, {redis_restarts} redis restarts,"
+            f" a {redis_outage_s:.0f} s redis outage, a {redis_hang_s:.0f} s hung redis, {locked_kills} locked kill(s)"
+        )
         t0 = time.time()
         groups = [ids[k::senders] for k in range(senders)]
         players = [threading.Thread(target=play, args=(g,)) for g in groups if g]
@@ -284,6 +330,10 @@ def run_chaos(
                 "send_s": round(send_s, 1),
                 "drain_s": round(drain_s, 1),
                 "dead_letters": dead,
+                "worker_exits": stats["worker_exits"],
+                "redis_outage_s": redis_outage_s,
+                "redis_hang_s": redis_hang_s,
+                **redis_faults.figures(webhooks, hangs, watch),
                 "stats": dict(stats),
                 "worker_exit_codes": exit_codes,
                 "worker_errors": _errors(stack.workdir),
