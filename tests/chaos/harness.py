@@ -315,6 +315,7 @@ def run_chaos(
         time.sleep(1.0)
         stop_ff.set()
         result = check(sb, acked, users=ids)
+        result["line_unconfirmed"] = redis_faults.unconfirmed_replies(sb)
         r = redis.Redis.from_url(rds.url, socket_timeout=1)
         dead = r.zcard("ln:dlq:index")
         result["rq"] = {

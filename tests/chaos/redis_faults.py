@@ -180,6 +180,18 @@ def kill_worker_holding_locks(stack, watch: ResumeWatch, sb, baseline_sf_ms: int
         sb.set_latency("salesforce", baseline_sf_ms)
 
 
+def unconfirmed_replies(sb) -> int:
+    """Replies recorded Failed because their first try ended unknown (a 5xx, a timeout) and the
+    token had expired before a retry could confirm them: by design never pushed (a customer must
+    not get the same answer twice). Long Redis outages make the retry late; this explains
+    `line_missing`."""
+    return sum(
+        1
+        for m in sb.salesforce.find("LINE_Chat_Message__c", Delivery_Status__c="Failed")
+        if "not confirmed" in (m.get("Delivery_Error__c") or "")
+    )
+
+
 def figures(webhooks: WebhookTimes, hangs: list[tuple[float, float]], watch: ResumeWatch) -> dict:
     during = [row for start, end in hangs for row in webhooks.overlapping(start, end)]
     statuses: dict[int, int] = {}

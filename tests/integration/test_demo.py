@@ -12,7 +12,7 @@ from connector.local.redis_server import RedisServer
 
 
 @pytest.mark.slow
-def test_the_demo_runs_and_its_checks_pass_without_touching_the_exported_redis_url():
+def test_finding_7_the_demo_runs_and_its_checks_pass_without_touching_the_exported_redis_url():
     with RedisServer() as theirs:
         client = redis_lib.Redis.from_url(theirs.url)
         client.set("app:customer:42", "precious")
