@@ -245,6 +245,8 @@ def _apply(rt, st) -> int:
         work.append((raw, eff, upserts, internal))
     upserts = merge([u for w in work for u in w[2]])
     results = {}
+    if upserts and rt.store.outage() is not None:
+        return 0  # Salesforce writes are paused: the effects wait (their LINE pushes went out above)
     if upserts:
         try:
             results = rt.salesforce.upsert_many(upserts)
