@@ -33,6 +33,7 @@ import hashlib
 import json
 import secrets
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -325,8 +326,8 @@ class Store:
                     attempts=int(attempts),
                     entries=[self.vault.open_json(e) for e in entries],
                     raw=list(entries),
-                    decisions=[self.vault.open_json(d) for d in decisions],
-                    pstate=self.vault.open_json(pstate) if pstate else None,
+                    decisions=[self._open_packed(d) for d in decisions],
+                    pstate=self._open_packed(pstate) if pstate else None,
                     offset=int(offset),
                     decided=int(decided),
                 )
@@ -346,7 +347,7 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for o in outcomes:
             state = self.vault.seal_json(o.state) if o.state is not None else b""
-            pstate = self.vault.seal_json(o.pstate) if o.pstate is not None and o.decisions else b""
+            pstate = self._seal_packed(o.pstate) if o.pstate is not None and o.decisions else b""
             retry_at = -1 if o.retry_at is None and not o.failed else (o.retry_at or now)
             self._commit(
                 keys=[self.ready_key, self.keys.held(WRITES), self.keys.pause(WRITES)],
@@ -362,12 +363,19 @@ class Store:
                     o.answered,
                     pstate,
                     now,
-                    *(self.vault.seal_json(d) for d in o.decisions),
+                    *(self._seal_packed(d) for d in o.decisions),
                 ],
                 client=pipe,
             )
         results = pipe.execute()
         return [o.conv for o, ok in zip(outcomes, results) if not ok]
+
+    def _seal_packed(self, obj) -> bytes:
+        """Decisions wait in Redis for as long as Salesforce is down: compressed (about half), then sealed."""
+        return self.vault.seal(zlib.compress(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()))
+
+    def _open_packed(self, token: bytes):
+        return json.loads(zlib.decompress(self.vault.open(token)))
 
     def pending(self, now: float | None = None) -> int:
         """Conversations ready to drain now."""
