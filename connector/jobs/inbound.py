@@ -133,6 +133,7 @@ class Drainer:
         if outage.writes_paused(self.rt):  # paused while this batch was on LINE: it waits too
             self._hold(token, plans)
             return 0
+        self._refresh_pending([s for p in plans for s in p.steps if s.result])
         results, failure = self._write([s for p in plans for s in p.steps if s.result])
         outcomes, applied, content, signals = [], 0, [], []
         for plan in plans:
@@ -300,6 +301,17 @@ class Drainer:
         for step in steps:
             for reply in step.result.replies:
                 outcome = delivery.deliver_reply(self.rt, step.entry["channel"], reply)
+                step.delivered += delivery.record_upserts(outcome, reply.record_keys, step.eid)
+
+    def _refresh_pending(self, steps: list[Step]) -> None:
+        """Replies handed to a job (LINE was unavailable) may have gone out since: the records
+        carry the outcome their markers hold now (the job does not create a missing record)."""
+        for step in steps:
+            if not any(u.fields.get("Delivery_Status__c") == "Pending" for u in step.delivered):
+                continue
+            step.delivered = []
+            for reply in step.result.replies:
+                outcome = self.rt.store.marker(reply.key) or {"status": "Pending", "at": None}
                 step.delivered += delivery.record_upserts(outcome, reply.record_keys, step.eid)
 
     def _write(self, steps: list[Step]):
