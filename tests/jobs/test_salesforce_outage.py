@@ -6,6 +6,7 @@ relay's timings compressed through its configuration (retry schedule 0.2 s, firs
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -249,12 +250,15 @@ def test_a_replayed_event_lands_in_its_own_session_in_line_order_and_is_not_answ
     assert rt.store.dead_letters() == []
 
 
-def test_a_permanent_error_still_dead_letters_with_its_code_and_field_only(sb):
+def test_a_permanent_error_still_dead_letters_with_its_code_and_field_only(sb, caplog):
     rt = Runtime(config(sb))
-    secret = "card 4111 " + "x" * 40_000  # longer than Text__c (32,768)
-    send(rt, sb, USERS[0], secret)
-    Drainer(rt).run()
+    text = "my order 1234 " + "x" * 40_000  # longer than Text__c (32,768): Salesforce quotes it back
+    send(rt, sb, USERS[0], text)
+    with caplog.at_level("DEBUG"):
+        Drainer(rt).run()
 
-    [dead] = rt.store.dead_letters()
-    assert dead["error"] == "STRING_TOO_LONG Text__c"
+    listed = rt.store.dead_letters()  # what `connector failed list` prints
+    assert [d["error"] for d in listed] == ["STRING_TOO_LONG Text__c"]
+    assert "xxxx" not in json.dumps(listed) and "1234" not in json.dumps(listed)
+    assert "xxxx" not in caplog.text and "1234" not in caplog.text
     assert rt.store.outage() is None  # bad data is not an outage
