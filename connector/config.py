@@ -187,7 +187,7 @@ class CaseSettings(_Section):
 
 
 class OutageSettings(_Section):
-    failures_to_pause: int = Field(3, ge=1)
+    failures_to_pause: int = Field(1, ge=1)
     pause_seconds: float = Field(5, gt=0)
     max_pause_seconds: float = Field(300, gt=0)
 

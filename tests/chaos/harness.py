@@ -222,7 +222,7 @@ def run_chaos(
         "line": {"timeout_seconds": 2},
         "queue": {"retry_intervals_seconds": list(retry_intervals), "sweep_interval_seconds": 1, "lock_seconds": 10},
     }
-    overrides["salesforce"]["outage"] = {"failures_to_pause": 3, "pause_seconds": 1, "max_pause_seconds": 8}
+    overrides["salesforce"]["outage"] = {"pause_seconds": 1, "max_pause_seconds": 8}
     stack = LocalStack(redis_url=rds.url, workers=2, overrides=overrides, log_level="WARNING")
     sb = None
     stats = Counter()

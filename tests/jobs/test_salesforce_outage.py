@@ -262,3 +262,16 @@ def test_a_permanent_error_still_dead_letters_with_its_code_and_field_only(sb, c
     assert "xxxx" not in json.dumps(listed) and "1234" not in json.dumps(listed)
     assert "xxxx" not in caplog.text and "1234" not in caplog.text
     assert rt.store.outage() is None  # bad data is not an outage
+
+
+def test_failures_below_the_threshold_retry_the_conversation_without_pausing_anyone(sb):
+    rt = Runtime(config(sb, failures_to_pause=2))
+    sb.faults.add("salesforce", "status", status=503, path=r"/composite$", count=1)
+    send(rt, sb, USERS[0], f"{USERS[0][-3:]} #0")
+    Drainer(rt).run()
+    assert rt.store.outage() is None and rt.store.pending() == 0  # backing off on its own
+
+    work_until_written(rt, timeout=5)
+
+    assert inbound_texts(sb, USERS[0]) == [f"{USERS[0][-3:]} #0"]
+    assert rt.store.dead_letters() == [] and rt.store.metrics().get("salesforce_pauses_lifted") is None
