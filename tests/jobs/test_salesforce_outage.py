@@ -275,3 +275,27 @@ def test_failures_below_the_threshold_retry_the_conversation_without_pausing_any
 
     assert inbound_texts(sb, USERS[0]) == [f"{USERS[0][-3:]} #0"]
     assert rt.store.dead_letters() == [] and rt.store.metrics().get("salesforce_pauses_lifted") is None
+
+
+def test_waiting_events_near_redis_maxmemory_are_warned_in_the_log_and_metrics_show_the_pause(sb, caplog, monkeypatch):
+    from connector.entrypoints.app import create_app
+
+    cfg = config(sb, failures_to_pause=1)
+    rt = Runtime(cfg)
+    sb.faults.add("salesforce", "status", status=503, path=DATA)
+    send(rt, sb, USERS[0], "hello")
+    Drainer(rt).run()
+    used = rt.store.memory()["used"]
+    monkeypatch.setattr(rt.store, "memory", lambda: {"used": used, "max": 0})
+    assert outage.check_memory(rt) is None  # no maxmemory: Redis evicts nothing, nothing to warn about
+
+    monkeypatch.setattr(rt.store, "memory", lambda: {"used": used, "max": int(used / 0.9)})
+    with caplog.at_level("WARNING"):
+        assert outage.check_memory(rt)["ratio"] == pytest.approx(0.9, abs=0.01)
+    assert "redis memory at 90% of maxmemory" in caplog.text and "salesforce paused" in caplog.text
+    assert rt.store.metrics()["redis_memory_warnings"] == 1
+
+    body = create_app(cfg).test_client().get("/metrics").get_json()
+    assert body["salesforce_paused"] is True and body["salesforce_outage"]["held"] == 1
+    assert body["backlog"] == {"conversations": 1, "events": 1, "held": 1}
+    assert set(body["redis_memory"]) == {"used", "max", "ratio", "warn_ratio"}
