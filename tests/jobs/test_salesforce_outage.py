@@ -287,7 +287,7 @@ def test_waiting_events_near_redis_maxmemory_are_warned_in_the_log_and_metrics_s
     Drainer(rt).run()
     used = rt.store.memory()["used"]
     monkeypatch.setattr(rt.store, "memory", lambda: {"used": used, "max": 0})
-    assert outage.check_memory(rt) is None  # no maxmemory: Redis evicts nothing, nothing to warn about
+    assert outage.check_memory(rt) is None  # no maxmemory configured: nothing to measure against
 
     monkeypatch.setattr(rt.store, "memory", lambda: {"used": used, "max": int(used / 0.9)})
     with caplog.at_level("WARNING"):
