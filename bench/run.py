@@ -50,6 +50,7 @@ TARGETS = {
     "chaos.line_duplicates": (0, "<="),
     "chaos.line_missing": None,
     "chaos.dead_letters": None,
+    "chaos.dead_letters_from_transient": (0, "<="),
 }
 
 

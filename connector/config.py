@@ -37,6 +37,7 @@ class RedisSettings(_Section):
     # The web process answers LINE, which gives up after 2 s: a hung Redis must cost it less.
     web_socket_timeout_seconds: float = Field(0.5, gt=0, le=60)
     key_prefix: str = Field("ln:", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")
+    memory_warn_ratio: float = Field(0.8, gt=0, le=1)
 
 
 class EncryptionSettings(_Section):
@@ -187,6 +188,12 @@ class CaseSettings(_Section):
     subject_max_chars: int = Field(80, ge=10, le=255)
 
 
+class OutageSettings(_Section):
+    failures_to_pause: int = Field(1, ge=1)
+    pause_seconds: float = Field(5, gt=0)
+    max_pause_seconds: float = Field(300, gt=0)
+
+
 class SalesforceSettings(_Section):
     login_url: str = "https://login.salesforce.com"
     api_version: str = Field("63.0", pattern=r"^\d+\.\d$")
@@ -200,6 +207,7 @@ class SalesforceSettings(_Section):
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     ca_bundle: str | None = None
     case: CaseSettings = Field(default_factory=CaseSettings)
+    outage: OutageSettings = Field(default_factory=OutageSettings)
 
 
 class TwilioSettings(_Section):

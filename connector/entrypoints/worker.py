@@ -57,8 +57,22 @@ def _routing(rt: Runtime) -> None:
     tick(rt)
 
 
+def _salesforce_probe(rt: Runtime) -> None:
+    from connector.jobs.outage import probe_if_due  # lifts a Salesforce pause once it answers
+
+    probe_if_due(rt)
+
+
+def _redis_memory(rt: Runtime) -> None:
+    from connector.jobs.outage import check_memory  # events wait in Redis while Salesforce is down
+
+    check_memory(rt)
+
+
 PERIODIC = [
     ("scheduled jobs", enqueue_due_jobs),
+    ("salesforce probe", _salesforce_probe),
+    ("redis memory", _redis_memory),
     ("knowledge sync", _knowledge_sync),
     ("routing", _routing),
     ("drains", enqueue_drain_if_ready),

@@ -45,6 +45,8 @@ RETRYABLE_CODES = {
     "API_CURRENTLY_DISABLED",
     "PROCESSING_HALTED",
 }
+# Codes by which Salesforce says it is unavailable (not that the record is wrong): like a 5xx.
+SERVICE_DOWN_CODES = RETRYABLE_CODES - {"UNABLE_TO_LOCK_ROW"}
 
 
 class TimeoutSession(requests.Session):
@@ -74,11 +76,23 @@ class RecordResult:
     id: str | None = None
     created: bool | None = None
     code: str | None = None
-    message: str | None = None
+    message: str | None = None  # Salesforce's text: may quote the value; never logged or listed
+    fields: tuple[str, ...] = ()
 
     @property
     def retryable(self) -> bool:
-        return not self.ok and (self.code in RETRYABLE_CODES)
+        return not self.ok and (self.code in RETRYABLE_CODES or self.service_down)
+
+    @property
+    def service_down(self) -> bool:
+        """Salesforce was unavailable for this record (a 5xx sub-response or such a code): worth
+        waiting for, never a reason to give the record up."""
+        return not self.ok and (self.code in SERVICE_DOWN_CODES or str(self.code).startswith("HTTP_5"))
+
+    @property
+    def summary(self) -> str:
+        """The error as operators may see it: the code and the field names, never a value."""
+        return " ".join(x for x in (self.code or "UNKNOWN_ERROR", ",".join(self.fields)) if x)
 
     @property
     def parent_missing(self) -> bool:
@@ -242,7 +256,9 @@ class SalesforceGateway:
                     err = (body[0] if isinstance(body, list) and body else {}) or {}
                     code = err.get("errorCode", f"HTTP_{resp.get('httpStatusCode')}")
                     for u in chunk:
-                        results[u.ident] = RecordResult(False, code=code, message=str(err.get("message", ""))[:300])
+                        results[u.ident] = RecordResult(
+                            False, code=code, message=str(err.get("message", ""))[:300], fields=_fields(err)
+                        )
                     continue
                 for u, r in zip(chunk, body):
                     if r.get("success"):
@@ -253,6 +269,7 @@ class SalesforceGateway:
                             False,
                             code=err.get("statusCode") or err.get("errorCode"),
                             message=str(err.get("message", ""))[:300],
+                            fields=_fields(err),
                         )
         return results
 
@@ -313,7 +330,7 @@ class SalesforceGateway:
                 cls = Retryable if code in RETRYABLE_CODES or r.get("httpStatusCode", 500) >= 500 else Permanent
                 raise cls(
                     SERVICE,
-                    f"file: {r.get('referenceId')} {code} {err.get('message', '')}"[:300],
+                    f"file: {r.get('referenceId')} {code or r.get('httpStatusCode')} {','.join(_fields(err))}".strip(),
                     status=r.get("httpStatusCode"),
                     code=code,
                 )
@@ -321,6 +338,13 @@ class SalesforceGateway:
             "content_document_id": responses[2]["body"].get("ContentDocumentId"),
             "content_version_id": responses[1]["body"].get("id"),
         }
+
+    def probe(self) -> int | None:
+        """One cheap call that proves Salesforce answers: the org's limits. Returns the daily API
+        requests remaining (None if not reported). Raises like any call."""
+        limits = self.call("limits", lambda sf: sf.limits())
+        daily = (limits or {}).get("DailyApiRequests") or {}
+        return daily.get("Remaining")
 
     def content_version_data(self, version_id: str) -> bytes:
         """The bytes of one ContentVersion (a file an operator attached)."""
@@ -339,6 +363,11 @@ class SalesforceGateway:
 
 def _quote(value: str) -> str:
     return requests.utils.quote(value, safe="")
+
+
+def _fields(err: dict) -> tuple[str, ...]:
+    """The field names of one Salesforce error (API names only: safe to log)."""
+    return tuple(str(f)[:80] for f in (err.get("fields") or []) if isinstance(f, str))
 
 
 def _json(resp) -> Any:

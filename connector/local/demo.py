@@ -151,3 +151,12 @@ def _scenario(stack: LocalStack) -> None:
     from connector.local.demo_operator import operator_steps
 
     operator_steps(stack, step, says)  # operator chat
+
+    from connector.local.demo_outage import outage_steps
+
+    outage_checks = outage_steps(stack, step)  # Salesforce down for a few seconds
+    step("Checks (Salesforce outage)")
+    for name, ok in outage_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(outage_checks.values()):
+        raise TimeoutError("an outage check failed")

@@ -157,6 +157,7 @@ class LocalStack:
                 "auth": "jwt",
                 "timeout_seconds": 10,
                 "ca_bundle": self.sandbox.ca_path,
+                "outage": {"pause_seconds": 1, "max_pause_seconds": 8},  # compressed like the retries
             },
             "twilio": {"api_base_url": urls["twilio"], "enabled": False},
         }

@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, current_app, jsonify
 
 from connector.gateways.errors import GatewayError
+from connector.jobs import outage
 from connector.storage import StorageError, ping
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def metrics():
             "dead_letters": len(store.dead_letters()),
             "queued_jobs": rt.queue.count,
             "counters": store.metrics(),
+            **outage.status(rt),
         }
     except StorageError as exc:
         return jsonify(error=f"redis unavailable ({type(exc).__name__})"), 503

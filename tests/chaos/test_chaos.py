@@ -45,3 +45,32 @@ def test_short_chaos_run_keeps_the_invariants():
     assert result["worker_exits"] == 0, summary
     assert result["hung_webhook_max_s"] <= 1.5, summary
     assert result["max_resume_s"] is not None and result["max_resume_s"] <= 30, summary
+    assert result["dead_letters_from_transient"] == 0, summary
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server (apt-get install redis-server)")
+def test_a_salesforce_outage_longer_than_the_retry_schedule_dead_letters_nothing_and_keeps_order():
+    result = run_chaos(
+        events=300,
+        users=30,
+        senders=6,
+        worker_kills=1,
+        redis_restarts=0,
+        fault_p=0.04,
+        rate=40,
+        sf_outage_s=15,  # the relay gives a record up after 1 + 2 + 2 s without the pause
+        sf_outage_at_s=2,
+        retry_intervals=(1, 2, 2),
+        drain_timeout_s=60,
+        seed=11,
+        log=lambda *_: None,
+    )
+    summary = {
+        k: result[k]
+        for k in ("events", "lost", "duplicates", "order_violations", "line_duplicates", "dead_letters", "sf_outage")
+    }
+    assert result["events"] == 300, summary
+    assert result["lost"] == result["duplicates"] == result["order_violations"] == 0, summary
+    assert result["line_duplicates"] == 0, summary
+    assert result["dead_letters"] == result["dead_letters_from_transient"] == 0, summary
+    assert result["sf_outage"]["line_answers_during_outage"] > 0, summary  # welcomes went out while it was down
