@@ -239,6 +239,14 @@ class RoutingSettings(_Section):
     close_case_status: str | None = "Closed"
 
 
+class WebSettings(_Section):
+    """The web process's edge (connector/web/edge.py)."""
+
+    # A request body must arrive within this time, or the request is answered 408: LINE sends a
+    # webhook in one go and gives up after a few seconds, so only a stalled client waits this long.
+    body_timeout_seconds: float = Field(10, gt=0, le=120)
+
+
 class Settings(_Section):
     public_base_url: str = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -251,6 +259,7 @@ class Settings(_Section):
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
 
 class Secret(str):
