@@ -20,6 +20,7 @@ def create_app(config: Config | None = None) -> Flask:
     configure_logging(runtime.settings.log_level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.line.max_body_bytes
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # no browser calls the relay: OPTIONS is a 405 like PUT
     app.extensions["connector"] = runtime
     # Heroku's router terminates TLS: trust one proxy hop for scheme and host.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
