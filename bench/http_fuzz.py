@@ -86,10 +86,11 @@ def wait_for(check, timeout: float, what: str) -> None:
 class Server:
     """A private redis-server and gunicorn as the Procfile starts it, on loopback. Stops what it started."""
 
-    def __init__(self, workers: int = 2):
+    def __init__(self, workers: int = 2, worker_class: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="http-fuzz-"))
         self.redis_port, self.port = free_port(), free_port()
         self.workers = workers
+        self.worker_class = worker_class  # None: gunicorn.conf.py's default (gevent)
         self.redis: subprocess.Popen | None = None
         self.web: subprocess.Popen | None = None
         from connector.storage.vault import new_key
@@ -126,6 +127,7 @@ class Server:
             "SF_CONSUMER_SECRET": "fuzz",
             "CONNECTOR_CALLOUT_SECRETS": CALLOUT_SECRET,
             "WEB_CONCURRENCY": str(self.workers),
+            **({"GUNICORN_WORKER_CLASS": self.worker_class} if self.worker_class else {}),
         }
         cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
         cmd += ["--bind", f"127.0.0.1:{self.port}", "connector.entrypoints.wsgi:app"]

@@ -78,6 +78,17 @@ def test_a_client_dribbling_its_body_is_answered_408_at_the_deadline(server):
     assert answer.elapsed < 1.0 + 0.5  # web.body_timeout_seconds in the fuzz config is 1 s
 
 
+def test_the_body_deadline_holds_with_gthread_workers_too():
+    server = Server(workers=1, worker_class="gthread").start()  # GUNICORN_WORKER_CLASS=gthread
+    try:
+        body = json.dumps({"events": []}).encode() + b" " * 50
+        answer = send(server.port, webhook(body, dribble_s=0.2))
+        assert answer.status == 408 and answer.elapsed < 1.5
+        assert send(server.port, webhook(body)).status == 200  # the server goes on serving
+    finally:
+        server.stop()
+
+
 def test_a_chunked_body_is_read_like_any_other(server):
     body = json.dumps({"destination": "Ubot", "events": []}).encode()
     assert send(server.port, webhook(body, chunks=[1, 5, 10, len(body) - 16])).status == 200
