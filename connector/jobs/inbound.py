@@ -257,7 +257,7 @@ class Drainer:
                 error, retryable = str(failure), failure.retryable
             else:
                 bad = [results.get(i) for i in idents if not (results.get(i) and results[i].ok)]
-                error = "; ".join(f"{r.code}: {r.message}" if r else "no result" for r in bad)[:300] if bad else None
+                error = "; ".join(r.message or "" if r else "no result" for r in bad)[:300] if bad else None
                 retryable = any(r is None or r.retryable for r in bad) or _parent_failed(step, results)
             if error is None:
                 done += 1

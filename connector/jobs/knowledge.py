@@ -272,7 +272,7 @@ def run_learn(rt: Runtime, case_key: str) -> int:
         results = rt.salesforce.upsert_many(upserts)
         bad = [r for r in results.values() if not r.ok]
         if bad:
-            raise GatewayError("salesforce", f"question examples: {bad[0].code} {bad[0].message}")
+            raise GatewayError("salesforce", f"question examples: {bad[0].message}")
     log.info("learn_from_case: %d new candidate(s)", len(upserts))
     return len(upserts)
 

@@ -257,7 +257,7 @@ def _apply(rt, st) -> int:
         if any(r is None or r.retryable for r in bad):
             continue
         for r in bad:
-            log.error("routing effect %s: write failed %s %s", eff["kind"], r.code, r.message)
+            log.error("routing effect %s: write failed %s", eff["kind"], r.message)
         for name, data, key in internal:
             _, source, _ = operator_domain.parse_session_key(eff["session_key"])
             submit_internal(rt, eff["channel_id"], source, name, data, idempotency_key=key)
