@@ -727,7 +727,7 @@ class Generator:
             token, expected = "".join(r.choice("abcdefABCDEF0123456789._-~") for _ in range(r.randint(1, 80))), 404
         elif shape == "unicode":
             token, expected = (
-                r.choice(["%E2%91%A0" * 9, "%C2%B2" * 10, "%00", "%FF%FE", "..%2F..%2Fetc%2Fpasswd", "068%20"]),
+                r.choice(["%E2%91%A0" * 9, "%C2%B2" * 10, "%00", "%FF%FE", "..%5C..%5Cetc%5Cpasswd", "068%20"]),
                 404,
             )
         else:

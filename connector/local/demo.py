@@ -151,3 +151,12 @@ def _scenario(stack: LocalStack) -> None:
     from connector.local.demo_operator import operator_steps
 
     operator_steps(stack, step, says)  # operator chat
+
+    from connector.local.demo_hostile import hostile_steps
+
+    hostile_checks = hostile_steps(stack, step)  # hostile input and bad configuration
+    step("Checks (hostile input, configuration)")
+    for name, ok in hostile_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(hostile_checks.values()):
+        raise TimeoutError("a hostile-input check failed")
