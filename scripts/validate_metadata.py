@@ -15,7 +15,15 @@ it can be known offline:
    lookups have a target and a relationship name, child relationship names are unique per parent;
    permission sets do not list required or master-detail fields; layouts carry required fields;
    no duplicate API names; external ids are unique Text fields as docs/data-model.md specifies;
-   every Apex class / trigger has its meta file and vice versa.
+   every Apex class / trigger has its meta file and vice versa;
+4. custom metadata records match their type: fields exist, values fit the field type (booleans,
+   numbers within precision and scale, dates, text lengths, picklist values), required fields are
+   set, metadata relationships point to records that exist;
+5. texts: every Custom Label has a translation in every translations/*.translation-meta.xml and
+   every translation names a label; every label an LWC imports or Apex reads exists; LWC templates
+   and the Apex error paths carry no literal English (a person reads those: Custom Labels);
+6. nothing in the source replaces what an org already has: no StandardValueSet (a deploy
+   overwrites the org's whole list, e.g. its Case Origin values).
 
 Usage: ``python scripts/validate_metadata.py [--root sfdc_metadata] [--quiet]``.
 Prints one ``path: problem`` line per problem; exit code 0 when clean, 1 otherwise (2 on usage errors).
@@ -71,6 +79,7 @@ SUFFIX_TYPES: dict[str, str] = {
     "resource": "StaticResource",
     "standardValueSet": "StandardValueSet",
     "tab": "CustomTab",
+    "translation": "Translations",
     "trigger": "ApexTrigger",
     "validationRule": "ValidationRule",
     "webLink": "WebLink",
@@ -79,12 +88,33 @@ BUNDLE_DIR_TYPES = {"lwc": "LightningComponentBundle", "aura": "AuraDefinitionBu
 
 # Standard objects the project may reference (lookups, permission sets, layouts).
 STANDARD_OBJECTS = {
-    "Account", "Case", "CaseComment", "Contact", "ContentDocument", "ContentVersion", "Entitlement", "Group",
-    "Knowledge__kav", "Lead", "Opportunity", "Task", "Event", "User", "UserServicePresence",
+    "Account",
+    "Case",
+    "CaseComment",
+    "Contact",
+    "ContentDocument",
+    "ContentVersion",
+    "Entitlement",
+    "Group",
+    "Knowledge__kav",
+    "Lead",
+    "Opportunity",
+    "Task",
+    "Event",
+    "User",
+    "UserServicePresence",
 }
 # Standard fields usable on any object's layout / compact layout / list view.
-COMMON_STANDARD_FIELDS = {"Name", "OwnerId", "CreatedById", "CreatedDate", "LastModifiedById", "LastModifiedDate",
-                          "RecordTypeId", "Id"}
+COMMON_STANDARD_FIELDS = {
+    "Name",
+    "OwnerId",
+    "CreatedById",
+    "CreatedDate",
+    "LastModifiedById",
+    "LastModifiedDate",
+    "RecordTypeId",
+    "Id",
+}
 # Upper-case list view / related list column tokens (NAME, CREATED_DATE, CASES.SUBJECT, ...).
 COLUMN_TOKEN = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z][A-Z0-9_]*)*$")
 
@@ -126,12 +156,14 @@ class Wsdl:
                 seq = node.find(f"{XSD}sequence")
             for e in seq.findall(f"{XSD}element") if seq is not None else []:
                 etype = e.get("type", "xsd:string")
-                elems.append(Elem(
-                    name=e.get("name", ""),
-                    type=etype if etype.startswith("xsd:") else _local(etype),
-                    min=int(e.get("minOccurs", "1")),
-                    unbounded=e.get("maxOccurs") == "unbounded",
-                ))
+                elems.append(
+                    Elem(
+                        name=e.get("name", ""),
+                        type=etype if etype.startswith("xsd:") else _local(etype),
+                        min=int(e.get("minOccurs", "1")),
+                        unbounded=e.get("maxOccurs") == "unbounded",
+                    )
+                )
             self._seq[type_name] = elems
         return self._seq[type_name]
 
@@ -149,10 +181,10 @@ def _local(qname: str) -> str:
 
 
 def wsdl_path() -> Path:
-    import simple_salesforce  # noqa: PLC0415 - only needed here
+    import simple_salesforce
 
     try:
-        from importlib.resources import files  # noqa: PLC0415
+        from importlib.resources import files
 
         path = Path(str(files("simple_salesforce").joinpath("metadata.wsdl")))
     except (ImportError, TypeError):  # pragma: no cover - very old importlib
@@ -308,7 +340,9 @@ def validate_xml_file(wsdl: Wsdl, path: Path, report: Report) -> ET.Element | No
     if root is None:
         return None
     if mtype is None:
-        report.add(path, "unknown metadata type for this file suffix (add it to SUFFIX_TYPES in scripts/validate_metadata.py)")
+        report.add(
+            path, "unknown metadata type for this file suffix (add it to SUFFIX_TYPES in scripts/validate_metadata.py)"
+        )
         return root
     ns, local = _tag(root)
     if ns != MD_NS:
@@ -400,7 +434,7 @@ def validate_project_json(root: Path, report: Report) -> None:
     if not schema_path.is_file():
         schema_path = Path(__file__).resolve().parents[1] / "sfdc_metadata" / "schemas" / "sfdx-project.schema.json"
     try:
-        import jsonschema  # noqa: PLC0415
+        import jsonschema
     except ImportError:
         report.add(cfg, "cannot validate against the schema: the 'jsonschema' package is not installed")
         return
@@ -417,7 +451,7 @@ def validate_project_json(root: Path, report: Report) -> None:
         if d and not (root / d).is_dir():
             report.add(cfg, f"packageDirectories path '{d}' does not exist")
     if not any(isinstance(d, dict) and d.get("default") for d in data.get("packageDirectories", [])):
-        report.add(cfg, "no packageDirectories entry has \"default\": true")
+        report.add(cfg, 'no packageDirectories entry has "default": true')
 
 
 def build_project(root: Path, files: dict[Path, ET.Element], report: Report) -> Project:
@@ -476,7 +510,11 @@ def check_fields(proj: Project, report: Report) -> None:
         ftype = f.type
         if fname.endswith("__c") is False and obj.endswith("__c"):
             report.add(f.path, "custom field API names must end with __c")
-        if not f.get("label") and proj.object_roots.get(obj) is not None and _text(proj.object_roots[obj], "customSettingsType") is None:
+        if (
+            not f.get("label")
+            and proj.object_roots.get(obj) is not None
+            and _text(proj.object_roots[obj], "customSettingsType") is None
+        ):
             report.add(f.path, "missing <label>")
         if not f.get("description"):
             report.add(f.path, "missing <description> (every field documents its purpose)")
@@ -494,15 +532,21 @@ def check_fields(proj: Project, report: Report) -> None:
                 report.add(f.path, f"{ftype} field without <relationshipName>")
             elif target:
                 if rel.endswith("__r") or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", rel) or "__" in rel:
-                    report.add(f.path, f"relationshipName '{rel}' must be a plain name without __r (Salesforce appends __r)")
+                    report.add(
+                        f.path, f"relationshipName '{rel}' must be a plain name without __r (Salesforce appends __r)"
+                    )
                 key = (target, rel.lower())
                 if key in child_rel:
-                    report.add(f.path, f"child relationship name '{rel}' on {target} is already used by {child_rel[key]}")
+                    report.add(
+                        f.path, f"child relationship name '{rel}' on {target} is already used by {child_rel[key]}"
+                    )
                 child_rel[key] = f"{obj}.{fname}"
             if ftype == "MasterDetail":
                 sharing = _text(proj.object_roots.get(obj), "sharingModel")
                 if sharing not in (None, "ControlledByParent"):
-                    report.add(f.path, f"master-detail child {obj} must have sharingModel ControlledByParent (has {sharing})")
+                    report.add(
+                        f.path, f"master-detail child {obj} must have sharingModel ControlledByParent (has {sharing})"
+                    )
         if ftype in ("Text", "EncryptedText"):
             length = f.get("length")
             if not length or not length.isdigit() or not 1 <= int(length) <= 255:
@@ -518,7 +562,9 @@ def check_fields(proj: Project, report: Report) -> None:
             if p is None or s is None or not p.isdigit() or not s.isdigit():
                 report.add(f.path, f"{ftype} field needs integer <precision> and <scale>")
             elif not (1 <= int(p) <= 18 and int(s) <= int(p)):
-                report.add(f.path, f"{ftype} precision {p} / scale {s}: need 1 <= precision <= 18 and scale <= precision")
+                report.add(
+                    f.path, f"{ftype} precision {p} / scale {s}: need 1 <= precision <= 18 and scale <= precision"
+                )
         if ftype in ("Picklist", "MultiselectPicklist"):
             if f.root.find(f"{{{MD_NS}}}valueSet") is None:
                 report.add(f.path, f"{ftype} field without <valueSet>")
@@ -576,18 +622,26 @@ def check_permission_set(proj: Project, path: Path, el: ET.Element, report: Repo
         info = proj.fields.get((obj, fname))
         if info is not None:
             if info.required:
-                report.add(path, f"fieldPermissions: '{ref}' is a required field (Salesforce rejects permissions on it)")
+                report.add(
+                    path, f"fieldPermissions: '{ref}' is a required field (Salesforce rejects permissions on it)"
+                )
             if info.type == "MasterDetail":
-                report.add(path, f"fieldPermissions: '{ref}' is a master-detail field (Salesforce rejects permissions on it)")
+                report.add(
+                    path, f"fieldPermissions: '{ref}' is a master-detail field (Salesforce rejects permissions on it)"
+                )
         if _text(fp, "editable") == "true" and _text(fp, "readable") != "true":
             report.add(path, f"fieldPermissions: '{ref}' is editable but not readable")
     for op in _all(el, "objectPermissions"):
         obj = _text(op, "object") or ""
         if not proj.object_exists(obj):
             report.add(path, f"objectPermissions: object '{obj}' does not exist")
-        flags = {k: _text(op, k) == "true" for k in ("allowCreate", "allowEdit", "allowDelete", "allowRead",
-                                                    "viewAllRecords", "modifyAllRecords")}
-        if (flags["allowCreate"] or flags["allowEdit"] or flags["allowDelete"] or flags["viewAllRecords"]) and not flags["allowRead"]:
+        flags = {
+            k: _text(op, k) == "true"
+            for k in ("allowCreate", "allowEdit", "allowDelete", "allowRead", "viewAllRecords", "modifyAllRecords")
+        }
+        if (
+            flags["allowCreate"] or flags["allowEdit"] or flags["allowDelete"] or flags["viewAllRecords"]
+        ) and not flags["allowRead"]:
             report.add(path, f"objectPermissions: {obj} grants create/edit/delete/view all without read")
         if (flags["allowDelete"] or flags["allowCreate"]) and not flags["allowEdit"] and flags["allowDelete"]:
             report.add(path, f"objectPermissions: {obj} grants delete without edit")
@@ -696,6 +750,187 @@ def check_code_pairs(pkg_dirs: list[Path], report: Report) -> None:
                         report.add(bundle, f"LWC bundle without {bundle.name}.js-meta.xml")
 
 
+# --------------------------------------------------------------------------- custom metadata records
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+DEVELOPER_NAME = re.compile(r"^[A-Za-z](?!.*__)[A-Za-z0-9_]{0,39}(?<!_)$")
+
+
+def check_custom_metadata(proj: Project, files: dict[Path, ET.Element], report: Report) -> None:
+    records: dict[str, set[str]] = {}
+    md_files = [(p, el) for p, el in files.items() if metadata_type_for(p) == "CustomMetadata"]
+    for path, _ in md_files:
+        type_short, _, dev = path.name[: -len(".md-meta.xml")].partition(".")
+        records.setdefault(type_short + "__mdt", set()).add(dev)
+    for path, el in md_files:
+        type_short, _, dev = path.name[: -len(".md-meta.xml")].partition(".")
+        mdt = type_short + "__mdt"
+        if mdt not in proj.objects:
+            report.add(path, f"custom metadata type {mdt} does not exist")
+            continue
+        if not DEVELOPER_NAME.match(dev):
+            report.add(
+                path,
+                f"record name '{dev}' is not a valid DeveloperName (letter first, at most 40 of A-Z a-z 0-9 _, no __, no trailing _)",
+            )
+        label = _text(el, "label") or ""
+        if not label or len(label) > 40:
+            report.add(path, f"record label must have 1 to 40 characters (has {len(label)})")
+        seen: set[str] = set()
+        for value in _all(el, "values"):
+            fname = _text(value, "field") or ""
+            where = f"{mdt}.{dev}.{fname}"
+            info = proj.fields.get((mdt, fname))
+            if info is None:
+                report.add(path, f"{where}: field does not exist on {mdt}")
+                continue
+            if fname in seen:
+                report.add(path, f"{where}: value given twice")
+            seen.add(fname)
+            v = value.find(f"{{{MD_NS}}}value")
+            nil = v is None or v.get(f"{XSI}nil") == "true"
+            text = "" if nil or v.text is None else v.text
+            if nil or text == "":
+                if info.required:
+                    report.add(path, f"{where}: required field has no value")
+                continue
+            _check_md_value(proj, records, info, where, text, v.get(f"{XSI}type"), path, report)
+        for (obj, fname), info in proj.fields.items():
+            if obj == mdt and info.required and fname not in seen:
+                report.add(path, f"{mdt}.{dev}.{fname}: required field has no value")
+
+
+def _check_md_value(
+    proj: Project,
+    records: dict[str, set[str]],
+    info: FieldInfo,
+    where: str,
+    text: str,
+    xsi_type: str | None,
+    path: Path,
+    report: Report,
+) -> None:
+    ftype = info.type
+    expected = {
+        "Checkbox": "xsd:boolean",
+        "Number": "xsd:double",
+        "Percent": "xsd:double",
+        "Date": "xsd:date",
+        "DateTime": "xsd:dateTime",
+    }.get(ftype or "", "xsd:string")
+    if xsi_type != expected:
+        report.add(path, f"{where}: value type {xsi_type} does not fit a {ftype} field (expected {expected})")
+    if ftype == "Checkbox" and text not in BOOL:
+        report.add(path, f"{where}: '{text}' is not true or false")
+    elif ftype in ("Number", "Percent"):
+        if not DOUBLE.match(text):
+            report.add(path, f"{where}: '{text}' is not a number")
+        else:
+            precision, scale = int(info.get("precision") or 18), int(info.get("scale") or 0)
+            whole, _, frac = text.lstrip("+-").partition(".")
+            if len(whole.lstrip("0")) > precision - scale or len(frac.rstrip("0")) > scale:
+                report.add(path, f"{where}: {text} does not fit precision {precision}, scale {scale}")
+    elif ftype == "Date" and not DATE.match(text):
+        report.add(path, f"{where}: '{text}' is not a date (YYYY-MM-DD)")
+    elif ftype in ("Text", "TextArea", "LongTextArea", "Url", "Email", "Phone"):
+        limit = int(info.get("length") or (255 if ftype != "LongTextArea" else 131072))
+        if len(text) > limit:
+            report.add(path, f"{where}: {len(text)} characters, the field takes {limit}")
+    elif ftype == "Picklist":
+        allowed = {x.text for x in _all(info.root, "valueSet/valueSetDefinition/value/fullName")}
+        if text not in allowed:
+            report.add(path, f"{where}: '{text}' is not a value of the picklist ({', '.join(sorted(allowed))})")
+    elif ftype == "MetadataRelationship":
+        target = info.get("referenceTo") or ""
+        if text not in records.get(target, set()):
+            report.add(path, f"{where}: no {target} record named '{text}'")
+
+
+# --------------------------------------------------------------------------- texts (Custom Labels)
+LWC_LABEL_IMPORT = re.compile(r"""from\s+['"]@salesforce/label/c\.([A-Za-z0-9_]+)['"]""")
+APEX_LABEL_REF = re.compile(r"\b(?:System\.)?Label\.([A-Za-z][A-Za-z0-9_]*)")
+# Attributes of LWC markup a person reads.
+TEXT_ATTRS = re.compile(r"""\s(label|alt|alternative-text|placeholder|title|message|header)\s*=\s*"([^"]*)\"""")
+LETTERS = re.compile(r"[A-Za-z]{2}")
+APEX_LITERAL_ERROR = re.compile(r"""(?:LineLabels\.error|new\s+AuraHandledException)\(\s*'""")
+
+
+def check_labels(pkg_dirs: list[Path], files: dict[Path, ET.Element], report: Report) -> None:
+    labels: dict[str, Path] = {}
+    label_file: Path | None = None
+    translations: list[tuple[Path, ET.Element]] = []
+    for path, el in files.items():
+        mtype = metadata_type_for(path)
+        if mtype == "CustomLabels":
+            label_file = path
+            for lab in _all(el, "labels"):
+                name = _text(lab, "fullName") or ""
+                value = _text(lab, "value") or ""
+                if name in labels:
+                    report.add(path, f"label {name} is defined twice")
+                labels[name] = path
+                if not value or len(value) > 1000:
+                    report.add(path, f"label {name}: value must have 1 to 1000 characters")
+                if len(_text(lab, "shortDescription") or "") > 80:
+                    report.add(path, f"label {name}: shortDescription is longer than 80 characters")
+        elif mtype == "Translations":
+            translations.append((path, el))
+    for path, el in translations:
+        translated = {_text(t, "name") for t in _all(el, "customLabels")}
+        for name in sorted(translated - set(labels)):
+            report.add(path, f"translation of label {name}, which does not exist")
+        for name in sorted(set(labels) - translated):
+            report.add(path, f"label {name} has no translation in {path.name.split('.')[0]}")
+        for t in _all(el, "customLabels"):
+            if not (_text(t, "label") or ""):
+                report.add(path, f"label {_text(t, 'name')}: empty translation")
+    for d in pkg_dirs:
+        for src in sorted(d.rglob("*")):
+            if not src.is_file() or IGNORED_DIRS.intersection(src.parts):
+                continue
+            if src.suffix == ".js" and "lwc" in src.parts:
+                for name in LWC_LABEL_IMPORT.findall(src.read_text(encoding="utf-8")):
+                    if name not in labels:
+                        report.add(src, f"imports @salesforce/label/c.{name}, which is not in the Custom Labels")
+            elif src.suffix == ".html" and "lwc" in src.parts:
+                _check_template_texts(src, report)
+            elif src.suffix in (".cls", ".trigger"):
+                code = src.read_text(encoding="utf-8")
+                for name in sorted(set(APEX_LABEL_REF.findall(code))):
+                    if name not in labels:
+                        report.add(src, f"reads Label.{name}, which is not in the Custom Labels")
+                if not src.name.endswith("Test.cls") and APEX_LITERAL_ERROR.search(code):
+                    report.add(src, "an error shown to a person is a literal string; use a Custom Label")
+    if label_file is None and any(
+        LWC_LABEL_IMPORT.search(p.read_text(encoding="utf-8"))
+        for d in pkg_dirs
+        for p in d.rglob("*.js")
+        if "lwc" in p.parts
+    ):
+        report.add(pkg_dirs[0], "LWCs import Custom Labels but there is no labels/CustomLabels.labels-meta.xml")
+
+
+def _check_template_texts(path: Path, report: Report) -> None:
+    html = path.read_text(encoding="utf-8")
+    body = re.sub(r"<!--.*?-->", "", html, flags=re.S)
+    for m in TEXT_ATTRS.finditer(body):
+        if LETTERS.search(m.group(2)):
+            report.add(path, f'{m.group(1)}="{m.group(2)}" is literal text; bind it to a Custom Label')
+    for m in re.finditer(r">([^<>]+)<", body):
+        text = re.sub(r"\{[^}]*\}", "", m.group(1))
+        if LETTERS.search(text):
+            report.add(path, f"literal text '{m.group(1).strip()}' in the template; bind it to a Custom Label")
+
+
+def check_no_org_overwrites(files: dict[Path, ET.Element], report: Report) -> None:
+    for path in files:
+        if metadata_type_for(path) == "StandardValueSet":
+            report.add(
+                path,
+                "a StandardValueSet deploy replaces the org's whole value list; document the value "
+                "for admins to add instead (docs/salesforce.md)",
+            )
+
+
 # --------------------------------------------------------------------------- main
 IGNORED_DIRS = {"node_modules", ".sfdx", ".sf", "__tests__", "__mocks__", "coverage"}
 
@@ -730,13 +965,18 @@ def validate(root: Path, base: Path | None = None) -> list[str]:
         else:
             check_misc(proj, path, el, mtype or "", report)
     check_code_pairs(dirs, report)
+    check_custom_metadata(proj, files, report)
+    check_labels(dirs, files, report)
+    check_no_org_overwrites(files, report)
     return report.problems
 
 
 def main(argv: list[str] | None = None) -> int:
     default_root = Path(__file__).resolve().parents[1] / "sfdc_metadata"
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=default_root, help="SFDX project directory (default: sfdc_metadata)")
+    parser.add_argument(
+        "--root", type=Path, default=default_root, help="SFDX project directory (default: sfdc_metadata)"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print problems only, no summary")
     args = parser.parse_args(argv)
     if not args.root.is_dir():

@@ -23,6 +23,27 @@ def test_redact_masks_card_data_line_by_line_and_keeps_other_text():
     assert out.stdout.splitlines() == ["カード 4111 11** **** 1111", "注文番号 1234567890123", "CVV: ***"]
 
 
+def test_redact_masks_card_numbers_written_with_other_separators_or_over_lines():
+    numbers = [
+        "4111.1111.1111.1111",
+        "4111/1111/1111/1111",
+        "4111_1111_1111_1111",
+        "4111,1111,1111,1111",
+        "4111\t1111\t1111\t1111",
+        "4111  1111  1111  1111",
+        "4111\u00a01111\u00a01111\u00a01111",
+    ]
+    stdin = "".join(f"card {n} ok\n" for n in numbers) + "4111 1111\n1111 1111\n裏の3桁は123です\n"
+    out = run("redact", "--no-config", stdin=stdin, env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"})
+    assert out.returncode == 0, out.stderr
+    sep = lambda n: n[4 : 4 + (len(n) - 16) // 3]  # noqa: E731 - the separator as typed
+    assert out.stdout.splitlines() == [f"card 4111{sep(n)}11**{sep(n)}****{sep(n)}1111 ok" for n in numbers] + [
+        "4111 11**",
+        "**** 1111",
+        "裏の3桁は***です",
+    ]
+
+
 def test_redact_applies_the_admin_rules_of_the_configuration(tmp_path, environ):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(

@@ -101,25 +101,45 @@ def test_field_matches_contract(obj: str, name: str, spec: str) -> None:
     assert (get(root, "required") == "true") == ("required" in spec)
 
 
-@pytest.mark.parametrize(("obj", "fmt"), [("LINE_Chat_Session__c", "S-{000000}"), ("LINE_Chat_Message__c", "M-{00000000}")])
+@pytest.mark.parametrize(
+    ("obj", "fmt"), [("LINE_Chat_Session__c", "S-{000000}"), ("LINE_Chat_Message__c", "M-{00000000}")]
+)
 def test_auto_number_names(obj: str, fmt: str) -> None:
     root = ET.parse(OBJECTS / obj / f"{obj}.object-meta.xml").getroot()
     assert root.find("m:nameField/m:type", NS).text == "AutoNumber"
     assert root.find("m:nameField/m:displayFormat", NS).text == fmt
 
 
-def test_master_detail_relationship_and_cdc() -> None:
+def test_master_detail_relationship() -> None:
     md = load("LINE_Chat_Message__c", "Chat_Session__c")
     # Salesforce derives the child-to-parent name (Chat_Session__r) from the field name;
     # relationshipName is the child relationship (parent-to-children) name, without __r.
     assert get(md, "relationshipName") == "Chat_Session"
-    members = OBJECTS.parent / "platformEventChannelMembers"
-    entities = {ET.parse(p).getroot().find("m:selectedEntity", NS).text for p in members.glob("*-meta.xml")}
-    assert entities == {"LINE_Chat_Message__ChangeEvent", "LINE_Chat_Session__ChangeEvent"}
 
 
-def test_case_origin_keeps_standard_values() -> None:
-    path = OBJECTS.parent / "standardValueSets" / "CaseOrigin.standardValueSet-meta.xml"
-    root = ET.parse(path).getroot()
-    values = [v.text for v in root.findall("m:standardValue/m:fullName", NS)]
-    assert {"Phone", "Email", "Web", "LINE"} <= set(values)
+def test_live_updates_are_a_platform_event_not_cdc() -> None:
+    event = OBJECTS / "LINE_Chat_Change__e"
+    root = ET.parse(event / "LINE_Chat_Change__e.object-meta.xml").getroot()
+    assert root.find("m:eventType", NS).text == "HighVolume"
+    assert root.find("m:publishBehavior", NS).text == "PublishAfterCommit"
+    assert {p.name.split(".")[0] for p in (event / "fields").glob("*.field-meta.xml")} == {
+        "Session_Id__c",
+        "Record_Id__c",
+        "Object__c",
+        "Change_Type__c",
+        "Direction__c",
+    }
+    # No CDC: a CDC subscriber needs View All on the object (docs/salesforce.md, "Live updates").
+    assert not (OBJECTS.parent / "platformEventChannelMembers").exists()
+    for name in ("Operator", "Supervisor"):
+        permset = OBJECTS.parent / "permissionsets" / f"LINE_Connector_{name}.permissionset-meta.xml"
+        perms = {p.find("m:object", NS).text: p for p in ET.parse(permset).getroot().findall("m:objectPermissions", NS)}
+        assert perms["LINE_Chat_Change__e"].find("m:allowRead", NS).text == "true"
+        assert perms["LINE_Chat_Message__c"].find("m:viewAllRecords", NS).text == (
+            "true" if name == "Supervisor" else "false"
+        )
+
+
+def test_case_origin_is_not_deployed() -> None:
+    # A StandardValueSet deploy replaces the org's whole Case Origin list: admins add LINE themselves.
+    assert not (OBJECTS.parent / "standardValueSets").exists()

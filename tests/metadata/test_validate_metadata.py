@@ -31,7 +31,9 @@ def tree(tmp_path: Path) -> Path:
     shutil.copytree(
         SFDC,
         dst,
-        ignore=shutil.ignore_patterns("node_modules", "__tests__", "coverage", ".sfdx", ".sf", "lwc", "classes", "triggers"),
+        ignore=shutil.ignore_patterns(
+            "node_modules", "__tests__", "coverage", ".sfdx", ".sf", "lwc", "classes", "triggers"
+        ),
     )
     # Permission sets may reference Apex classes; keep the class stubs so references resolve.
     for sub in ("classes", "triggers"):
@@ -67,8 +69,11 @@ def test_cli_exit_codes_and_quiet(tree: Path) -> None:
     ok = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tree), "--quiet"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout == "" and ok.stderr == ""
-    edit(tree / DEFAULT / "objects/LINE_Friend__c/fields/Verified__c.field-meta.xml",
-         "<type>Checkbox</type>", "<type>Checkbx</type>")
+    edit(
+        tree / DEFAULT / "objects/LINE_Friend__c/fields/Verified__c.field-meta.xml",
+        "<type>Checkbox</type>",
+        "<type>Checkbx</type>",
+    )
     bad = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tree), "--quiet"], capture_output=True, text=True)
     assert bad.returncode == 1
     lines = bad.stdout.splitlines()
@@ -146,7 +151,8 @@ def test_malformed_xml_and_wrong_root(tree: Path) -> None:
 
 def test_unknown_suffix(tree: Path) -> None:
     (tree / DEFAULT / "objects/LINE_Friend__c/Foo.widget-meta.xml").write_text(
-        '<?xml version="1.0"?><Widget xmlns="http://soap.sforce.com/2006/04/metadata"/>')
+        '<?xml version="1.0"?><Widget xmlns="http://soap.sforce.com/2006/04/metadata"/>'
+    )
     one_problem(tree, "Foo.widget-meta.xml", "unknown metadata type")
 
 
@@ -177,8 +183,16 @@ PERMSET = DEFAULT + "/permissionsets/LINE_Connector_Operator.permissionset-meta.
 
 
 def test_permission_set_names_missing_field(tree: Path) -> None:
-    edit(tree / PERMSET, "<field>LINE_Chat_Session__c.Close_Reason__c</field>", "<field>LINE_Chat_Session__c.Close_Reasons__c</field>")
-    one_problem(tree, "LINE_Connector_Operator.permissionset-meta.xml", "field 'LINE_Chat_Session__c.Close_Reasons__c' does not exist")
+    edit(
+        tree / PERMSET,
+        "<field>LINE_Chat_Session__c.Close_Reason__c</field>",
+        "<field>LINE_Chat_Session__c.Close_Reasons__c</field>",
+    )
+    one_problem(
+        tree,
+        "LINE_Connector_Operator.permissionset-meta.xml",
+        "field 'LINE_Chat_Session__c.Close_Reasons__c' does not exist",
+    )
 
 
 def test_permission_set_lists_required_or_master_detail_field(tree: Path) -> None:
@@ -193,7 +207,11 @@ def test_permission_set_lists_required_or_master_detail_field(tree: Path) -> Non
 
 def test_permission_set_missing_object_and_class(tree: Path) -> None:
     edit(tree / PERMSET, "<object>LINE_Friend__c</object>", "<object>LINE_Fiend__c</object>")
-    edit(tree / PERMSET, "<description>", "<classAccesses><apexClass>NoSuchClass</apexClass><enabled>true</enabled></classAccesses>\n    <description>")
+    edit(
+        tree / PERMSET,
+        "<description>",
+        "<classAccesses><apexClass>NoSuchClass</apexClass><enabled>true</enabled></classAccesses>\n    <description>",
+    )
     one_problem(tree, "objectPermissions: object 'LINE_Fiend__c' does not exist")
     one_problem(tree, "Apex class 'NoSuchClass' does not exist")
 
@@ -230,7 +248,11 @@ def test_external_id_contract(tree: Path) -> None:
 def test_layout_references_and_required_fields(tree: Path) -> None:
     path = tree / DEFAULT / "layouts/LINE_Chat_Message__c-LINE Chat Message Layout.layout-meta.xml"
     edit(path, "<field>Type__c</field>", "<field>Kind__c</field>")
-    edit(path, "<behavior>Required</behavior>\n                <field>Message_Key__c</field>", "<behavior>Edit</behavior>\n                <field>Message_Key__c</field>")
+    edit(
+        path,
+        "<behavior>Required</behavior>\n                <field>Message_Key__c</field>",
+        "<behavior>Edit</behavior>\n                <field>Message_Key__c</field>",
+    )
     one_problem(tree, "layout: field 'LINE_Chat_Message__c.Kind__c' does not exist")
     one_problem(tree, "required field 'Message_Key__c' must have behavior Required")
 
@@ -242,15 +264,25 @@ def test_list_view_filter_value(tree: Path) -> None:
 
 
 def test_number_precision_and_text_length(tree: Path) -> None:
-    edit(tree / DEFAULT / "objects/LINE_Chat_Message__c/fields/Latitude__c.field-meta.xml", "<precision>10</precision>", "<precision>3</precision>")
+    edit(
+        tree / DEFAULT / "objects/LINE_Chat_Message__c/fields/Latitude__c.field-meta.xml",
+        "<precision>10</precision>",
+        "<precision>3</precision>",
+    )
     edit(tree / FIELD, "<length>255</length>", "<length>300</length>")
     one_problem(tree, "Latitude__c.field-meta.xml", "scale <= precision")
     one_problem(tree, "Close_Reason__c.field-meta.xml", "between 1 and 255")
 
 
 def test_cdc_member_for_missing_object(tree: Path) -> None:
-    path = next((tree / DEFAULT / "platformEventChannelMembers").glob("*Message*"))
-    edit(path, "LINE_Chat_Message__ChangeEvent", "LINE_Chat_Note__ChangeEvent")
+    members = tree / DEFAULT / "platformEventChannelMembers"
+    members.mkdir()
+    (members / "ChangeEvents_LINE_Chat_Note_ChangeEvent.platformEventChannelMember-meta.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<PlatformEventChannelMember xmlns="http://soap.sforce.com/2006/04/metadata">'
+        "<eventChannel>ChangeEvents</eventChannel><selectedEntity>LINE_Chat_Note__ChangeEvent</selectedEntity>"
+        "</PlatformEventChannelMember>"
+    )
     one_problem(tree, "object LINE_Chat_Note__c does not exist")
 
 
@@ -259,3 +291,85 @@ def test_apex_class_needs_meta_file(tree: Path) -> None:
     classes.mkdir(exist_ok=True)
     (classes / "Orphan.cls").write_text("public class Orphan {}")
     one_problem(tree, "Orphan.cls", "missing Orphan.cls-meta.xml")
+
+
+# --------------------------------------------------------------------------- custom metadata records
+MD = DEFAULT + "/customMetadata"
+
+
+def test_custom_metadata_record_with_unknown_field_and_bad_values(tree: Path) -> None:
+    path = tree / MD / "LINE_Channel_Setting.main.md-meta.xml"
+    edit(path, "<field>Bot_Only__c</field>", "<field>Bot_Sometimes__c</field>")
+    edit(path, '<value xsi:type="xsd:double">500</value>', '<value xsi:type="xsd:double">50000</value>')
+    edit(path, '<value xsi:type="xsd:string">ja</value>', '<value xsi:type="xsd:string">fr</value>')
+    one_problem(tree, "LINE_Channel_Setting__mdt.main.Bot_Sometimes__c: field does not exist")
+    one_problem(tree, "Max_Answer_Chars__c: 50000 does not fit precision 4")
+    one_problem(tree, "Language__c: 'fr' is not a value of the picklist")
+
+
+def test_custom_metadata_relationship_and_required_value(tree: Path) -> None:
+    path = tree / MD / "LINE_Holiday.Year_End_2026.md-meta.xml"
+    edit(path, '<value xsi:type="xsd:string">Default</value>', '<value xsi:type="xsd:string">Weekend</value>')
+    edit(path, '<value xsi:type="xsd:date">2026-12-29</value>', '<value xsi:nil="true"/>')
+    one_problem(tree, "Business_Hours__c: no LINE_Business_Hours__mdt record named 'Weekend'")
+    one_problem(tree, "LINE_Holiday__mdt.Year_End_2026.Start_Date__c: required field has no value")
+
+
+def test_custom_metadata_value_type_and_record_name(tree: Path) -> None:
+    path = tree / MD / "LINE_Routing_Setting.Default.md-meta.xml"
+    edit(path, '<value xsi:type="xsd:boolean">true</value>', '<value xsi:type="xsd:string">yes</value>')
+    path.rename(path.with_name("LINE_Routing_Setting.Default__x.md-meta.xml"))
+    one_problem(tree, "Notify_Assignment__c: value type xsd:string does not fit a Checkbox field")
+    one_problem(tree, "'Default__x' is not a valid DeveloperName")
+
+
+# --------------------------------------------------------------------------- texts
+LABELS = DEFAULT + "/labels/CustomLabels.labels-meta.xml"
+JA = DEFAULT + "/translations/ja.translation-meta.xml"
+
+
+def test_every_label_has_a_japanese_translation(tree: Path) -> None:
+    edit(tree / JA, "<name>LINE_Send</name>", "<name>LINE_Sned</name>")
+    one_problem(tree, "ja.translation-meta.xml", "label LINE_Send has no translation in ja")
+    one_problem(tree, "ja.translation-meta.xml", "translation of label LINE_Sned, which does not exist")
+
+
+def test_code_reads_only_labels_that_exist(tree: Path) -> None:
+    edit(tree / LABELS, "<fullName>LINE_Error_Chat_Closed</fullName>", "<fullName>LINE_Error_Chat_Shut</fullName>")
+    edit(tree / JA, "<name>LINE_Error_Chat_Closed</name>", "<name>LINE_Error_Chat_Shut</name>")
+    lwc = tree / DEFAULT / "lwc/demo"
+    lwc.mkdir(parents=True)
+    (lwc / "demo.js").write_text("import x from '@salesforce/label/c.LINE_No_Such_Label';\n")
+    one_problem(tree, "LineChatController.cls", "reads Label.LINE_Error_Chat_Closed")
+    one_problem(tree, "demo.js", "c.LINE_No_Such_Label, which is not in the Custom Labels")
+
+
+def test_literal_text_in_a_template_or_an_apex_error(tree: Path) -> None:
+    lwc = tree / DEFAULT / "lwc/demo"
+    lwc.mkdir(parents=True)
+    (lwc / "demo.html").write_text(
+        '<template><!-- a comment is fine --><lightning-button label="Send now"></lightning-button>'
+        "<p>{count} messages</p><span>{labels.ok} · 📍</span></template>"
+    )
+    edit(
+        tree / DEFAULT / "classes/LinePresenceController.cls",
+        "throw LineLabels.error(System.Label.LINE_Error_Available_Needs_Capacity);",
+        "throw LineLabels.error('Needs a capacity');",
+    )
+    found = problems(tree)
+    assert [p for p in found if "demo.html" in p] == [
+        'force-app/main/default/lwc/demo/demo.html: label="Send now" is literal text; bind it to a Custom Label',
+        "force-app/main/default/lwc/demo/demo.html: literal text '{count} messages' in the template; bind it to a Custom Label",
+    ]
+    one_problem(tree, "LinePresenceController.cls", "literal string; use a Custom Label")
+
+
+def test_a_standard_value_set_would_overwrite_the_org(tree: Path) -> None:
+    values = tree / DEFAULT / "standardValueSets"
+    values.mkdir()
+    (values / "CaseOrigin.standardValueSet-meta.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<StandardValueSet xmlns="http://soap.sforce.com/2006/04/metadata">'
+        "<sorted>false</sorted><standardValue><fullName>LINE</fullName><default>false</default><label>LINE</label>"
+        "</standardValue></StandardValueSet>"
+    )
+    one_problem(tree, "CaseOrigin.standardValueSet-meta.xml", "replaces the org's whole value list")

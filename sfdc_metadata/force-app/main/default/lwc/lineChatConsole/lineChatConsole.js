@@ -1,4 +1,5 @@
-import { LightningElement, api } from 'lwc';
+import { LightningElement, api, wire } from 'lwc';
+import { refreshApex } from '@salesforce/apex';
 import { subscribe, unsubscribe, onError } from 'lightning/empApi';
 import { ShowToastEvent } from 'lightning/platformShowToastEvent';
 import getSession from '@salesforce/apex/LineChatController.getSession';
@@ -10,7 +11,61 @@ import markRead from '@salesforce/apex/LineChatController.markRead';
 import getCustomer from '@salesforce/apex/LineChatController.getCustomer';
 import searchKnowledge from '@salesforce/apex/LineChatController.searchKnowledge';
 
-export const CHANNEL = '/data/LINE_Chat_Message__ChangeEvent';
+import consoleTitle from '@salesforce/label/c.LINE_Console_Title';
+import botLabel from '@salesforce/label/c.LINE_Bot';
+import messageUnsent from '@salesforce/label/c.LINE_Message_Unsent';
+import stickerLabel from '@salesforce/label/c.LINE_Sticker';
+import imageLabel from '@salesforce/label/c.LINE_Image';
+import sendingLabel from '@salesforce/label/c.LINE_Sending';
+import notDelivered from '@salesforce/label/c.LINE_Not_Delivered';
+import messageLabel from '@salesforce/label/c.LINE_Message';
+import draftPlaceholder from '@salesforce/label/c.LINE_Draft_Placeholder';
+import stickersLabel from '@salesforce/label/c.LINE_Stickers';
+import sendLabel from '@salesforce/label/c.LINE_Send';
+import closeReasonLabel from '@salesforce/label/c.LINE_Close_Reason';
+import closeChatLabel from '@salesforce/label/c.LINE_Close_Chat';
+import transferToLabel from '@salesforce/label/c.LINE_Transfer_To';
+import transferLabel from '@salesforce/label/c.LINE_Transfer';
+import backToQueueLabel from '@salesforce/label/c.LINE_Back_To_Queue';
+import customerLabel from '@salesforce/label/c.LINE_Customer';
+import knowledgeLabel from '@salesforce/label/c.LINE_Knowledge';
+import searchArticlesLabel from '@salesforce/label/c.LINE_Search_Articles';
+import searchLabel from '@salesforce/label/c.LINE_Search';
+import insertArticleLabel from '@salesforce/label/c.LINE_Insert_Article';
+import eventFollow from '@salesforce/label/c.LINE_Event_Follow';
+import eventUnfollow from '@salesforce/label/c.LINE_Event_Unfollow';
+import eventJoin from '@salesforce/label/c.LINE_Event_Join';
+import eventLeave from '@salesforce/label/c.LINE_Event_Leave';
+import eventMemberJoined from '@salesforce/label/c.LINE_Event_Member_Joined';
+import eventMemberLeft from '@salesforce/label/c.LINE_Event_Member_Left';
+import eventPostback from '@salesforce/label/c.LINE_Event_Postback';
+import eventAccountLink from '@salesforce/label/c.LINE_Event_Account_Link';
+import eventBeacon from '@salesforce/label/c.LINE_Event_Beacon';
+import eventVideoPlayComplete from '@salesforce/label/c.LINE_Event_Video_Play_Complete';
+import eventMembership from '@salesforce/label/c.LINE_Event_Membership';
+import eventOther from '@salesforce/label/c.LINE_Event_Other';
+import toastNotSent from '@salesforce/label/c.LINE_Toast_Not_Sent';
+import toastSearchFailed from '@salesforce/label/c.LINE_Toast_Search_Failed';
+import toastClosed from '@salesforce/label/c.LINE_Toast_Closed';
+import toastClosedDetail from '@salesforce/label/c.LINE_Toast_Closed_Detail';
+import toastCloseFailed from '@salesforce/label/c.LINE_Toast_Close_Failed';
+import toastTransferred from '@salesforce/label/c.LINE_Toast_Transferred';
+import toastTransferredUser from '@salesforce/label/c.LINE_Toast_Transferred_User';
+import toastTransferredQueue from '@salesforce/label/c.LINE_Toast_Transferred_Queue';
+import toastTransferFailed from '@salesforce/label/c.LINE_Toast_Transfer_Failed';
+import liveUpdatesInterrupted from '@salesforce/label/c.LINE_Live_Updates_Interrupted';
+import unknownError from '@salesforce/label/c.LINE_Unknown_Error';
+import sessionStatusBot from '@salesforce/label/c.LINE_Session_Status_Bot';
+import sessionStatusQueued from '@salesforce/label/c.LINE_Session_Status_Queued';
+import sessionStatusOperator from '@salesforce/label/c.LINE_Session_Status_Operator';
+import sessionStatusClosed from '@salesforce/label/c.LINE_Session_Status_Closed';
+import friendStatusFollowing from '@salesforce/label/c.LINE_Friend_Status_Following';
+import friendStatusUnfollowed from '@salesforce/label/c.LINE_Friend_Status_Unfollowed';
+import friendStatusUnknown from '@salesforce/label/c.LINE_Friend_Status_Unknown';
+
+/** Platform event published by the message and session triggers (LineChatChangePublisher). */
+export const CHANNEL = '/event/LINE_Chat_Change__e';
+export const SESSION_OBJECT = 'LINE_Chat_Session__c';
 export const DRAFT_PREFIX = 'lineChatConsole.draft.';
 const STICKER_URL = 'https://stickershop.line-scdn.net/stickershop/v1/sticker/{id}/android/sticker.png';
 
@@ -36,22 +91,40 @@ export const STICKERS = [
 }));
 
 const EVENT_LABELS = {
-    follow: 'Added the account as a friend',
-    unfollow: 'Blocked the account',
-    join: 'Joined',
-    leave: 'Left',
-    memberJoined: 'Member joined',
-    memberLeft: 'Member left',
-    postback: 'Tapped a button',
-    accountLink: 'Linked an account',
-    beacon: 'Beacon',
-    videoPlayComplete: 'Watched a video',
-    membership: 'Membership event',
-    event: 'Event'
+    follow: eventFollow,
+    unfollow: eventUnfollow,
+    join: eventJoin,
+    leave: eventLeave,
+    memberJoined: eventMemberJoined,
+    memberLeft: eventMemberLeft,
+    postback: eventPostback,
+    accountLink: eventAccountLink,
+    beacon: eventBeacon,
+    videoPlayComplete: eventVideoPlayComplete,
+    membership: eventMembership,
+    event: eventOther
 };
 
+const SESSION_STATUS_LABELS = {
+    Bot: sessionStatusBot,
+    Queued: sessionStatusQueued,
+    Operator: sessionStatusOperator,
+    Closed: sessionStatusClosed
+};
+
+const FRIEND_STATUS_LABELS = {
+    Following: friendStatusFollowing,
+    Unfollowed: friendStatusUnfollowed,
+    Unknown: friendStatusUnknown
+};
+
+/** Replaces {0}, {1}, ... in a Custom Label. */
+export function formatLabel(label, ...values) {
+    return label.replace(/\{(\d+)\}/g, (match, index) => (index < values.length ? String(values[index]) : match));
+}
+
 function reduceError(error) {
-    if (!error) return 'Unknown error';
+    if (!error) return unknownError;
     if (error.body && error.body.message) return error.body.message;
     if (Array.isArray(error.body)) return error.body.map((e) => e.message).join(', ');
     return error.message || String(error);
@@ -60,7 +133,7 @@ function reduceError(error) {
 function storage() {
     try {
         return window.localStorage;
-    } catch (e) {
+    } catch {
         return null;
     }
 }
@@ -69,8 +142,10 @@ export default class LineChatConsole extends LightningElement {
     @api recordId;
 
     session;
+    sessionId;
     messages = [];
     customer;
+    wiredCustomerResult;
     draft = '';
     searchTerm = '';
     articles = [];
@@ -82,9 +157,33 @@ export default class LineChatConsole extends LightningElement {
     subscription;
     stickers = STICKERS;
 
+    labels = {
+        consoleTitle,
+        bot: botLabel,
+        messageUnsent,
+        sticker: stickerLabel,
+        image: imageLabel,
+        sending: sendingLabel,
+        notDelivered,
+        message: messageLabel,
+        draftPlaceholder,
+        stickers: stickersLabel,
+        send: sendLabel,
+        closeReason: closeReasonLabel,
+        closeChat: closeChatLabel,
+        transferTo: transferToLabel,
+        transfer: transferLabel,
+        backToQueue: backToQueueLabel,
+        customer: customerLabel,
+        knowledge: knowledgeLabel,
+        searchArticles: searchArticlesLabel,
+        search: searchLabel,
+        insertArticle: insertArticleLabel
+    };
+
     connectedCallback() {
         onError((err) => {
-            this.error = 'Live updates interrupted: ' + JSON.stringify(err);
+            this.error = formatLabel(liveUpdatesInterrupted, JSON.stringify(err));
         });
         this.load();
     }
@@ -96,14 +195,26 @@ export default class LineChatConsole extends LightningElement {
         }
     }
 
+    /** Customer panel: cacheable, refreshed when the session changes (e.g. an identity link). */
+    @wire(getCustomer, { sessionId: '$sessionId' })
+    wiredCustomer(result) {
+        this.wiredCustomerResult = result;
+        if (result.data) {
+            this.customer = result.data;
+        } else if (result.error) {
+            this.customer = undefined;
+            this.error = reduceError(result.error);
+        }
+    }
+
     async load() {
         try {
             this.session = await getSession({ recordId: this.recordId });
             if (!this.session) return;
+            this.sessionId = this.session.id;
             this.draft = this.readDraft();
             await this.refreshTranscript();
-            await this.subscribeToMessages();
-            this.customer = await getCustomer({ sessionId: this.session.id });
+            await this.subscribeToChanges();
             this.markAsRead();
         } catch (error) {
             this.error = reduceError(error);
@@ -114,26 +225,29 @@ export default class LineChatConsole extends LightningElement {
         this.messages = (await getTranscript({ sessionId: this.session.id })) || [];
     }
 
-    async subscribeToMessages() {
+    async reloadSession() {
+        const session = await getSession({ recordId: this.session.id });
+        if (session) this.session = session;
+        if (this.wiredCustomerResult) await refreshApex(this.wiredCustomerResult);
+    }
+
+    async subscribeToChanges() {
         this.subscription = await subscribe(CHANNEL, -1, (event) => this.handleChangeEvent(event));
     }
 
-    /** CDC: creates carry Chat_Session__c; updates (delivery status, unsend) carry only record ids. */
+    /** One event per changed message or session; the payload carries the session id, never content. */
     handleChangeEvent(event) {
         const payload = event && event.data && event.data.payload;
-        if (!payload || !this.session) return;
-        const header = payload.ChangeEventHeader || {};
-        const known = new Set(this.messages.map((m) => m.id));
-        const ours =
-            payload.Chat_Session__c === this.session.id || (header.recordIds || []).some((id) => known.has(id));
-        if (!ours) return;
-        this.refreshTranscript()
-            .then(() => {
-                if (header.changeType === 'CREATE' && payload.Direction__c === 'Inbound') this.markAsRead();
-            })
-            .catch((error) => {
-                this.error = reduceError(error);
-            });
+        if (!payload || !this.session || payload.Session_Id__c !== this.session.id) return;
+        const work =
+            payload.Object__c === SESSION_OBJECT
+                ? this.reloadSession()
+                : this.refreshTranscript().then(() => {
+                      if (payload.Change_Type__c === 'CREATE' && payload.Direction__c === 'Inbound') this.markAsRead();
+                  });
+        work.catch((error) => {
+            this.error = reduceError(error);
+        });
     }
 
     markAsRead() {
@@ -149,7 +263,16 @@ export default class LineChatConsole extends LightningElement {
     }
 
     get isClosed() {
-        return this.session && this.session.status === 'Closed';
+        return !!this.session && this.session.status === 'Closed';
+    }
+
+    get sessionStatusLabel() {
+        return (this.session && SESSION_STATUS_LABELS[this.session.status]) || (this.session && this.session.status);
+    }
+
+    get friendStatusLabel() {
+        const status = this.customer && this.customer.friend && this.customer.friend.Status__c;
+        return FRIEND_STATUS_LABELS[status] || status;
     }
 
     get sendDisabled() {
@@ -162,9 +285,12 @@ export default class LineChatConsole extends LightningElement {
             const system = m.direction === 'System';
             const type = m.type || 'text';
             const isEvent = !!EVENT_LABELS[type];
+            let side = 'row-left';
+            if (system || isEvent) side = 'row-center';
+            else if (outbound) side = 'row-right';
             return {
                 ...m,
-                rowClass: `row ${system || isEvent ? 'row-center' : outbound ? 'row-right' : 'row-left'}`,
+                rowClass: `row ${side}`,
                 bubbleClass: `bubble ${outbound ? 'bubble-out' : 'bubble-in'}${m.direction === 'Bot' ? ' bubble-bot' : ''}${
                     m.unsent ? ' bubble-unsent' : ''
                 }`,
@@ -188,7 +314,7 @@ export default class LineChatConsole extends LightningElement {
                         : null,
                 isPending: m.deliveryStatus === 'Pending',
                 isFailed: m.deliveryStatus === 'Failed',
-                author: m.direction === 'Bot' ? 'Bot' : m.operatorName || ''
+                author: m.direction === 'Bot' ? botLabel : m.operatorName || ''
             };
         });
     }
@@ -249,7 +375,7 @@ export default class LineChatConsole extends LightningElement {
             }
             return true;
         } catch (error) {
-            this.toast('Message not sent', reduceError(error), 'error');
+            this.toast(toastNotSent, reduceError(error), 'error');
             return false;
         } finally {
             this.sending = false;
@@ -281,6 +407,7 @@ export default class LineChatConsole extends LightningElement {
     async handleUploadFinished(event) {
         const files = (event.detail && event.detail.files) || [];
         for (const file of files) {
+            // One at a time: the transcript shows them in upload order.
             // eslint-disable-next-line no-await-in-loop
             await this.send('image', { contentVersionId: file.contentVersionId });
         }
@@ -298,7 +425,7 @@ export default class LineChatConsole extends LightningElement {
                 [];
         } catch (error) {
             this.articles = [];
-            this.toast('Knowledge search failed', reduceError(error), 'error');
+            this.toast(toastSearchFailed, reduceError(error), 'error');
         }
     }
 
@@ -317,10 +444,10 @@ export default class LineChatConsole extends LightningElement {
     async handleClose() {
         try {
             await closeSession({ sessionId: this.session.id, reason: this.closeReason });
-            this.toast('Chat closed', 'The customer will be asked for feedback.', 'success');
+            this.toast(toastClosed, toastClosedDetail, 'success');
             this.closeReason = '';
         } catch (error) {
-            this.toast('Could not close the chat', reduceError(error), 'error');
+            this.toast(toastCloseFailed, reduceError(error), 'error');
         }
     }
 
@@ -339,9 +466,9 @@ export default class LineChatConsole extends LightningElement {
     async transfer(toUserId) {
         try {
             await transferSession({ sessionId: this.session.id, toUserId });
-            this.toast('Chat transferred', toUserId ? 'Sent to the selected operator.' : 'Returned to the queue.', 'success');
+            this.toast(toastTransferred, toUserId ? toastTransferredUser : toastTransferredQueue, 'success');
         } catch (error) {
-            this.toast('Could not transfer the chat', reduceError(error), 'error');
+            this.toast(toastTransferFailed, reduceError(error), 'error');
         }
     }
 

@@ -1,12 +1,26 @@
 import { LightningElement } from 'lwc';
 import setPresence from '@salesforce/apex/LinePresenceController.setPresence';
+import badgeLabel from '@salesforce/label/c.LINE_Presence_Badge';
+import statusLabel from '@salesforce/label/c.LINE_Presence_Status';
+import capacityLabel from '@salesforce/label/c.LINE_Presence_Capacity';
+import availableLabel from '@salesforce/label/c.LINE_Presence_Available';
+import busyLabel from '@salesforce/label/c.LINE_Presence_Busy';
+import awayLabel from '@salesforce/label/c.LINE_Presence_Away';
+import offlineLabel from '@salesforce/label/c.LINE_Presence_Offline';
+import unknownError from '@salesforce/label/c.LINE_Unknown_Error';
 
 export const HEARTBEAT_MS = 60000;
 export const STATUSES = ['Available', 'Busy', 'Away', 'Offline'];
-const STORAGE_KEY = 'linePresence.state';
+export const STORAGE_KEY = 'linePresence.state';
+const STATUS_LABELS = {
+    Available: availableLabel,
+    Busy: busyLabel,
+    Away: awayLabel,
+    Offline: offlineLabel
+};
 
 function reduceError(error) {
-    return (error && error.body && error.body.message) || (error && error.message) || 'Unknown error';
+    return (error && error.body && error.body.message) || (error && error.message) || unknownError;
 }
 
 /**
@@ -21,16 +35,19 @@ export default class LinePresence extends LightningElement {
     saving = false;
     timer;
 
+    labels = { status: statusLabel, capacity: capacityLabel };
+
     connectedCallback() {
+        let saved = null;
         try {
-            const saved = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || 'null');
-            if (saved && STATUSES.includes(saved.status)) {
-                this.capacity = saved.capacity;
-                // Re-announce a saved Available state (the relay may have expired it meanwhile).
-                if (saved.status !== 'Offline') this.update(saved.status, saved.capacity);
-            }
-        } catch (e) {
-            /* no saved state */
+            saved = JSON.parse(window.localStorage.getItem(STORAGE_KEY) || 'null');
+        } catch {
+            /* no readable saved state */
+        }
+        if (saved && STATUSES.includes(saved.status)) {
+            this.capacity = saved.capacity;
+            // Re-announce a saved online state (the relay may have expired it meanwhile).
+            if (saved.status !== 'Offline') this.update(saved.status, saved.capacity);
         }
     }
 
@@ -39,11 +56,11 @@ export default class LinePresence extends LightningElement {
     }
 
     get options() {
-        return STATUSES.map((s) => ({ label: s, value: s }));
+        return STATUSES.map((s) => ({ label: STATUS_LABELS[s], value: s }));
     }
 
-    get isAvailable() {
-        return this.status === 'Available';
+    get badge() {
+        return badgeLabel.replace('{0}', STATUS_LABELS[this.status]);
     }
 
     get badgeClass() {
@@ -80,6 +97,7 @@ export default class LinePresence extends LightningElement {
 
     startHeartbeat() {
         this.stopHeartbeat();
+        // The relay expires presence that is not refreshed: a timer is the point of this component.
         // eslint-disable-next-line @lwc/lwc/no-async-operation
         this.timer = setInterval(() => {
             setPresence({ status: this.status, capacity: this.capacity }).catch((error) => {
