@@ -99,6 +99,9 @@ def from_decision(data: dict, state: dict) -> Result:
 
 
 def apply(state: dict | None, event: dict, ctx: Context) -> Result:
+    problem = ev.malformed(event) if not str(event.get("type")).startswith(INTERNAL_PREFIX) else None
+    if problem:
+        return Result(state=copy.deepcopy(state) if state else {}, note=f"malformed event ignored: {problem}")
     state = copy.deepcopy(state) if state else {}
     eid = ev.event_id(event)
     etype = event.get("type", "")

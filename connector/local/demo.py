@@ -160,3 +160,12 @@ def _scenario(stack: LocalStack) -> None:
         print(f"  {'ok ' if ok else 'FAIL'} {name}")
     if not all(outage_checks.values()):
         raise TimeoutError("an outage check failed")
+
+    from connector.local.demo_hostile import hostile_steps
+
+    hostile_checks = hostile_steps(stack, step)  # hostile input and bad configuration
+    step("Checks (hostile input, configuration)")
+    for name, ok in hostile_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(hostile_checks.values()):
+        raise TimeoutError("a hostile-input check failed")
