@@ -56,6 +56,9 @@ def test_a_salesforce_outage_longer_than_the_retry_schedule_dead_letters_nothing
         senders=6,
         worker_kills=1,
         redis_restarts=0,
+        redis_outage_s=0,  # this test is about Salesforce: Redis stays up
+        redis_hang_s=0,
+        locked_kills=0,
         fault_p=0.04,
         rate=40,
         sf_outage_s=15,  # the relay gives a record up after 1 + 2 + 2 s without the pause
