@@ -57,7 +57,7 @@ def test_finding5_signed_webhook_nested_1000_deep_is_400_and_nothing_is_stored(c
     resp = post_line(client, event_with(nested(1000)))
     assert (resp.status_code, resp.get_json()) == (400, {"error": "malformed webhook body"})
     rt = client.application.extensions["connector"]
-    assert rt.store.backlog() == {"conversations": 0, "events": 0}
+    assert {k: v for k, v in rt.store.backlog().items() if k != "held"} == {"conversations": 0, "events": 0}
 
 
 @pytest.mark.parametrize("depth", [60, 61, 300, 1100])
