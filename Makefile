@@ -26,11 +26,14 @@ $(NODE_STAMP): sfdc_metadata/package.json sfdc_metadata/package-lock.json
 	@cd sfdc_metadata && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The demo and the dev stack start a redis-server of their own (never a running Redis, never $REDIS_URL).
 demo: install
-	@scripts/with-redis.sh $(BIN)/connector demo
+	@scripts/with-redis.sh --install-only
+	@$(BIN)/connector demo
 
 dev: install
-	@scripts/with-redis.sh $(BIN)/connector dev
+	@scripts/with-redis.sh --install-only
+	@$(BIN)/connector dev
 
 test: lint test-python test-salesforce
 
@@ -63,12 +66,10 @@ bench: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)); } || \
 	  { echo "the ingress benchmark needs wrk: sudo apt-get install -y wrk  (macOS: brew install wrk)"; exit 1; }
-	@command -v redis-server >/dev/null || { echo "the chaos run needs redis-server: sudo apt-get install -y redis-server"; exit 1; }
 	@scripts/with-redis.sh $(BIN)/python -m bench.run
 
 # The full chaos run (>= 5,000 events, worker SIGKILLs, Redis restarts, injected faults; 1-3 min).
 chaos: install
-	@command -v redis-server >/dev/null || { echo "the chaos run needs redis-server: sudo apt-get install -y redis-server"; exit 1; }
 	@scripts/with-redis.sh $(BIN)/python -m bench.chaos
 
 # Re-vendor the Twilio Voice JavaScript SDK the web-call page bundles (version pinned in

@@ -59,10 +59,10 @@ def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: 
         log(f"burst: ingested in {ingest_s:.1f}s; draining")
         # polled every 0.1 s without copying records: the instrument must not hold the sandbox's
         # lock or the CPU long (copying 20,000 records each second did both and read late by ~0.5 s)
-        count = lambda: sb.salesforce.count("LINE_Chat_Message__c", Direction__c="Inbound")  # noqa: E731
+        count = lambda: sb.salesforce.count("LINE_Chat_Message__c", Direction__c="Inbound")
         wait_for(lambda: count() >= total, 900, interval=0.1, what="all burst messages in Salesforce")
         t_sf = time.time() - t0
-        replied = lambda: len(sb.line.recipients()) >= users  # noqa: E731
+        replied = lambda: len(sb.line.recipients()) >= users
         wait_for(replied, 600, interval=0.1, what="a welcome reply for every user")
         drain_s = time.time() - t0
         sf_calls = sb.salesforce.api_calls - calls0

@@ -20,10 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bench_redis_url() -> str:
-    """BENCH_REDIS_URL, else the Redis of REDIS_URL (scripts/with-redis.sh) with database 11."""
+    """BENCH_REDIS_URL, else the Redis of REDIS_URL (scripts/with-redis.sh starts a private one)
+    with database 11, else a private redis-server. The stacks refuse a database that is not theirs."""
     if os.environ.get("BENCH_REDIS_URL"):
         return os.environ["BENCH_REDIS_URL"]
-    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
+    from connector.local.redis_server import session_redis_url
+
+    base = session_redis_url("REDIS_URL", 13)
     head, _, last = base.rpartition("/")
     return f"{head}/11" if last.isdigit() and head.count("/") >= 2 else base.rstrip("/") + "/11"
 

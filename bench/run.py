@@ -54,6 +54,7 @@ TARGETS = {
     "chaos.line_duplicates": (0, "<="),
     "chaos.line_missing": None,
     "chaos.dead_letters": None,
+    "chaos.dead_letters_from_transient": (0, "<="),
     "chaos.voice.voice_callbacks": None,
     "chaos.voice.voice_tasks_missing": (0, "<="),
     "chaos.voice.voice_tasks_duplicated": (0, "<="),

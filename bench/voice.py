@@ -61,7 +61,7 @@ def run(rate: float = RATE, duration_s: float = DURATION_S, callers: int = CALLE
 
 def twiml_latency(stack, rate: float, duration_s: float) -> dict:
     from connector.local.demo_voice import SUPPORT
-    from connector.local.sandbox.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, twilio_signature
+    from connector.local.sandbox.twilio import twilio_signature
 
     base = stack.web_url
     local = threading.local()
@@ -78,7 +78,7 @@ def twiml_latency(stack, rate: float, duration_s: float) -> dict:
         sid = "CA" + uuid.uuid4().hex
         params = {
             "CallSid": sid,
-            "AccountSid": DEFAULT_ACCOUNT_SID,
+            "AccountSid": stack.env["TWILIO_ACCOUNT_SID"],
             "From": f"+81901{abs(i):07d}",
             "To": SUPPORT,
             "CallStatus": "ringing" if i % 2 == 0 else "in-progress",
@@ -87,7 +87,7 @@ def twiml_latency(stack, rate: float, duration_s: float) -> dict:
         url = base + ("/twilio/voice" if i % 2 == 0 else "/twilio/gather?step=menu")
         if i % 2:
             params["Digits"] = "2"
-        headers = {"X-Twilio-Signature": twilio_signature(DEFAULT_AUTH_TOKEN, url, params)}
+        headers = {"X-Twilio-Signature": twilio_signature(stack.env["TWILIO_AUTH_TOKEN"], url, params)}
         scheduled = t0 + max(0, i) / rate
         delay = scheduled - time.time()
         if delay > 0:

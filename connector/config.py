@@ -1,19 +1,24 @@
 """Configuration: config.yaml validated, secrets resolved from the environment.
 
 Secrets never live in the YAML. Every secret setting is a `*_env` key naming the environment
-variable that holds it; `load_config` resolves them once, so a missing secret stops start-up
-with one line naming the key and the variable, never a traceback.
+variable that holds it; `load_config` resolves them once and checks what they hold (keys decode,
+the PEM loads, the Redis URL is one), as the YAML's values are checked (URLs, languages, regular
+expressions, business hours): a bad configuration stops start-up with one line per problem naming
+the key or variable (never its value), not a traceback at the first request.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connector.i18n import DEFAULT_TEXTS
 
@@ -21,7 +26,25 @@ DEFAULT_CONFIG_ENV = "CONNECTOR_CONFIG"
 
 
 class ConfigError(Exception):
-    """A bad or missing setting. `str()` is one line naming the key and what is wrong."""
+    """Bad or missing settings: `problems` has one line per problem, naming the key; str() joins them."""
+
+    def __init__(self, *problems: str):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError("not an http(s) URL: bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError("not an http(s) URL (e.g. https://your-app.herokuapp.com)")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class _Section(BaseModel):
@@ -34,7 +57,10 @@ class RedisSettings(_Section):
     tls_verify: bool = True
     dedupe_ttl_hours: int = Field(48, ge=24)
     socket_timeout_seconds: float = Field(5.0, gt=0)
+    # The web process answers LINE, which gives up after 2 s: a hung Redis must cost it less.
+    web_socket_timeout_seconds: float = Field(0.5, gt=0, le=60)
     key_prefix: str = Field("ln:", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")
+    memory_warn_ratio: float = Field(0.8, gt=0, le=1)
 
 
 class EncryptionSettings(_Section):
@@ -44,7 +70,7 @@ class EncryptionSettings(_Section):
 class QueueSettings(_Section):
     name: str = "connector"
     batch_max_events: int = Field(1000, ge=1, le=5000)
-    lock_seconds: int = Field(120, ge=5)
+    lock_seconds: int = Field(15, ge=5)
     retry_intervals_seconds: list[float] = Field(default_factory=lambda: [5, 30, 120, 600, 1800, 3600])
     retry_jitter: float = Field(0.2, ge=0, le=1)
     sweep_interval_seconds: float = Field(10, gt=0)
@@ -190,6 +216,13 @@ class ChannelSettings(_Section):
     bot: BotSettings = Field(default_factory=BotSettings)
     voice: VoiceChannelSettings = Field(default_factory=VoiceChannelSettings)
 
+    @field_validator("language")
+    @classmethod
+    def _supported_language(cls, v: str) -> str:
+        if v not in DEFAULT_TEXTS:  # the channel's LINE texts and the bot's replies exist in these
+            raise ValueError(f"unsupported language {v!r} (supported: {', '.join(sorted(DEFAULT_TEXTS))})")
+        return v
+
     @field_validator("texts")
     @classmethod
     def _known_texts(cls, v: dict[str, str]) -> dict[str, str]:
@@ -202,8 +235,8 @@ class ChannelSettings(_Section):
 
 
 class LineSettings(_Section):
-    api_base_url: str = "https://api.line.me"
-    data_base_url: str = "https://api-data.line.me"
+    api_base_url: HttpUrl = "https://api.line.me"
+    data_base_url: HttpUrl = "https://api-data.line.me"
     timeout_seconds: float = Field(5.0, gt=0, le=60)
     reply_token_max_age_seconds: float = Field(50, gt=0, le=600)
     max_content_bytes: int = Field(10 * 1024 * 1024, gt=0)
@@ -225,8 +258,14 @@ class CaseSettings(_Section):
     subject_max_chars: int = Field(80, ge=10, le=255)
 
 
+class OutageSettings(_Section):
+    failures_to_pause: int = Field(1, ge=1)
+    pause_seconds: float = Field(5, gt=0)
+    max_pause_seconds: float = Field(300, gt=0)
+
+
 class SalesforceSettings(_Section):
-    login_url: str = "https://login.salesforce.com"
+    login_url: HttpUrl = "https://login.salesforce.com"
     api_version: str = Field("63.0", pattern=r"^\d+\.\d$")
     auth: Literal["jwt", "password"] = "jwt"
     username_env: str = "SF_USERNAME"
@@ -238,12 +277,13 @@ class SalesforceSettings(_Section):
     timeout_seconds: float = Field(10.0, gt=0, le=120)
     ca_bundle: str | None = None
     case: CaseSettings = Field(default_factory=CaseSettings)
+    outage: OutageSettings = Field(default_factory=OutageSettings)
 
 
 class TwilioSettings(_Section):
     """Voice with Twilio (docs/voice.md); channels opt in with `voice.enabled`."""
 
-    api_base_url: str = "https://api.twilio.com"
+    api_base_url: HttpUrl = "https://api.twilio.com"
     account_sid_env: str = "TWILIO_ACCOUNT_SID"
     auth_token_env: str = "TWILIO_AUTH_TOKEN"
     timeout_seconds: float = Field(10.0, gt=0, le=60)
@@ -283,6 +323,16 @@ class RedactionRuleSettings(_Section):
     action: Literal["mask", "remove"] = "mask"
     replacement: str | None = None
 
+    @model_validator(mode="after")
+    def _compiles(self) -> "RedactionRuleSettings":
+        from connector.domain.redaction import rules_from_config
+
+        try:
+            rules_from_config([self.model_dump()])  # what the redactor builds: the pattern compiles, and so on
+        except ValueError as exc:
+            raise ValueError(str(exc.__cause__ or exc)) from None
+        return self
+
 
 class RedactionSettings(_Section):
     rules: list[RedactionRuleSettings] = Field(default_factory=list)
@@ -308,8 +358,16 @@ class RoutingSettings(_Section):
     close_case_status: str | None = "Closed"
 
 
+class WebSettings(_Section):
+    """The web process's edge (connector/web/edge.py)."""
+
+    # A request body must arrive within this time, or the request is answered 408: LINE sends a
+    # webhook in one go and gives up after a few seconds, so only a stalled client waits this long.
+    body_timeout_seconds: float = Field(10, gt=0, le=120)
+
+
 class Settings(_Section):
-    public_base_url: str = "http://127.0.0.1:5000"
+    public_base_url: HttpUrl = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     redis: RedisSettings = Field(default_factory=RedisSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
@@ -320,6 +378,7 @@ class Settings(_Section):
     redaction: RedactionSettings = Field(default_factory=RedactionSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
 
 class Secret(str):
@@ -354,54 +413,67 @@ class Config:
 
     def __init__(self, settings: Settings, environ: Mapping[str, str]):
         self.settings = settings
-        self.redis_url = environ.get(settings.redis.url_env) or settings.redis.default_url
-        self.encryption_keys = [
-            Secret(k.strip())
-            for k in _require(environ, settings.encryption.keys_env, "encryption.keys_env").split(",")
-            if k.strip()
-        ]
+        problems: list[str] = []
+
+        def require(var: str, key: str) -> str:
+            value = environ.get(var)
+            if not value:
+                problems.append(f"{key}: environment variable {var} is not set")
+            return value or ""
+
+        url_var = settings.redis.url_env
+        self.redis_url = environ.get(url_var) or settings.redis.default_url
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            problems.append(f"{url_var}: not a Redis URL (redis://, rediss:// or unix://)")
+        keys_var = settings.encryption.keys_env
+        keys = [k.strip() for k in require(keys_var, "encryption.keys_env").split(",") if k.strip()]
+        problems += [f"{keys_var}: not a key ({problem})" for problem in _key_problems(keys)]
+        self.encryption_keys = [Secret(k) for k in keys]
         self.channels: list[Channel] = []
         for i, ch in enumerate(settings.line.channels):
             where = f"line.channels[{i}]"
-            secrets = [Secret(_require(environ, ch.secret_env, f"{where}.secret_env"))]
+            secrets = [Secret(require(ch.secret_env, f"{where}.secret_env"))]
             if ch.previous_secret_env and environ.get(ch.previous_secret_env):
                 secrets.append(Secret(environ[ch.previous_secret_env]))
-            token = Secret(_require(environ, ch.access_token_env, f"{where}.access_token_env"))
+            token = Secret(require(ch.access_token_env, f"{where}.access_token_env"))
             self.channels.append(Channel(ch, secrets, token))
         sf = settings.salesforce
-        self.sf_username = _require(environ, sf.username_env, "salesforce.username_env")
-        self.sf_consumer_key = _require(environ, sf.consumer_key_env, "salesforce.consumer_key_env")
+        self.sf_username = require(sf.username_env, "salesforce.username_env")
+        self.sf_consumer_key = require(sf.consumer_key_env, "salesforce.consumer_key_env")
         if sf.auth == "jwt":
-            self.sf_private_key = Secret(
-                _require(environ, sf.private_key_env, "salesforce.private_key_env").replace("\\n", "\n")
-            )
+            pem = require(sf.private_key_env, "salesforce.private_key_env").replace("\\n", "\n")
+            if pem and (problem := _pem_problem(pem)):
+                problems.append(f"{sf.private_key_env}: {problem}")
+            self.sf_private_key = Secret(pem)
             self.sf_password = self.sf_consumer_secret = None
         else:
             self.sf_private_key = None
             self.sf_password = Secret(
-                _require(environ, sf.password_env, "salesforce.password_env") + environ.get(sf.security_token_env, "")
+                require(sf.password_env, "salesforce.password_env") + environ.get(sf.security_token_env, "")
             )
-            self.sf_consumer_secret = Secret(
-                _require(environ, sf.consumer_secret_env, "salesforce.consumer_secret_env")
-            )
+            self.sf_consumer_secret = Secret(require(sf.consumer_secret_env, "salesforce.consumer_secret_env"))
+        if sf.ca_bundle and not Path(sf.ca_bundle).is_file():
+            problems.append(f"salesforce.ca_bundle: no such file {sf.ca_bundle}")
         tw = settings.twilio
         self.twilio_account_sid = environ.get(tw.account_sid_env) if tw.enabled else None
         self.twilio_auth_token = Secret(environ.get(tw.auth_token_env, "")) if tw.enabled else None
         if tw.enabled:
-            _require(environ, tw.account_sid_env, "twilio.account_sid_env")
-            _require(environ, tw.auth_token_env, "twilio.auth_token_env")
+            require(tw.account_sid_env, "twilio.account_sid_env")
+            require(tw.auth_token_env, "twilio.auth_token_env")
         self.twilio_api_key_sid = self.twilio_api_key_secret = None
         if tw.enabled and tw.web_call:
             if not tw.twiml_app_sid:
-                raise ConfigError("twilio.twiml_app_sid: required for the web call (twilio.web_call)")
-            self.twilio_api_key_sid = _require(environ, tw.api_key_sid_env, "twilio.api_key_sid_env")
-            self.twilio_api_key_secret = Secret(_require(environ, tw.api_key_secret_env, "twilio.api_key_secret_env"))
+                problems.append("twilio.twiml_app_sid: required for the web call (twilio.web_call)")
+            self.twilio_api_key_sid = require(tw.api_key_sid_env, "twilio.api_key_sid_env")
+            self.twilio_api_key_secret = Secret(require(tw.api_key_secret_env, "twilio.api_key_secret_env"))
         for i, ch in enumerate(settings.line.channels):
             if ch.voice.enabled and not tw.enabled:
-                raise ConfigError(f"line.channels[{i}].voice.enabled: needs twilio.enabled")
+                problems.append(f"line.channels[{i}].voice.enabled: needs twilio.enabled")
         self.callout_secrets = [
             Secret(s.strip()) for s in environ.get("CONNECTOR_CALLOUT_SECRETS", "").split(",") if s.strip()
         ]
+        if problems:
+            raise ConfigError(*problems)
 
     def channel(self, channel_id: str) -> Channel:
         for ch in self.channels:
@@ -423,25 +495,52 @@ class Config:
         return list(dict.fromkeys(ch.language for ch in self.channels if ch.settings.bot.enabled))
 
 
-def _require(environ: Mapping[str, str], var: str, key: str) -> str:
-    value = environ.get(var)
-    if not value:
-        raise ConfigError(f"{key}: environment variable {var} is not set")
-    return value
+def _key_problems(keys: list[str]) -> list[str]:
+    """What is wrong with each encryption key (never its value): each must decode to 32 bytes."""
+    problems = []
+    for i, key in enumerate(keys, 1):
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32 and len(key) == 44
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            ok = False
+        if not ok:
+            problems.append(
+                f"key {i} of {len(keys)}: url-safe base64 of 32 bytes expected; make one with: connector keygen"
+            )
+    return problems
 
 
-def _format_error(exc: ValidationError, source: str) -> str:
-    err = exc.errors()[0]
-    loc = ""
-    for part in err["loc"]:
-        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown setting (check the spelling against config.example.yaml)"
-    elif err["type"] == "missing":
-        msg = "required setting is missing"
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{source}: {loc or '<top>'}: {msg}{more}"
+def _pem_problem(pem: str) -> str | None:
+    """What is wrong with the JWT bearer's private key (never its content), or None."""
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except TypeError:
+        return "not a PEM private key (it is encrypted; give the key without a passphrase)"
+    except (ValueError, UnicodeEncodeError):
+        return "not a PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY----- expected)"
+    except Exception as exc:  # noqa: BLE001 - e.g. an unsupported algorithm: still one line, no traceback
+        return f"not a PEM private key ({type(exc).__name__})"
+    if not isinstance(key, RSAPrivateKey):
+        return "not an RSA private key (JWT bearer signs with RS256)"
+    return None
+
+
+def _format_errors(exc: ValidationError, source: str) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = ""
+        for part in err["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling against config.example.yaml)"
+        elif err["type"] == "missing":
+            msg = "required setting is missing"
+        lines.append(f"{source}: {loc or '<top>'}: {msg}")
+    return lines
 
 
 def parse_settings(data: Any, source: str = "config") -> Settings:
@@ -450,7 +549,7 @@ def parse_settings(data: Any, source: str = "config") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, source)) from None
+        raise ConfigError(*_format_errors(exc, source)) from None
 
 
 def load_config(

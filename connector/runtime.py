@@ -26,14 +26,23 @@ _current_lock = threading.Lock()
 
 
 class Runtime:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, web: bool = False):
         self.config = config
         self.settings = config.settings
+        self.web = web  # the web process: Redis gets the shorter `redis.web_socket_timeout_seconds`
         self.salesforce_ok_at = 0.0  # when Salesforce last authenticated for /readyz
 
     # -- Redis and what lives there ------------------------------------------------------------
     @functools.cached_property
     def redis(self):
+        s = self.settings.redis
+        timeout = s.web_socket_timeout_seconds if self.web else s.socket_timeout_seconds
+        return redis_client(self.config.redis_url, tls_verify=s.tls_verify, timeout_s=timeout)
+
+    @functools.cached_property
+    def worker_redis(self):
+        """RQ's worker loop gets a client of its own: RQ raises its socket timeout above the
+        blocking dequeue's wait (about a minute), which must not apply to the relay's commands."""
         s = self.settings.redis
         return redis_client(self.config.redis_url, tls_verify=s.tls_verify, timeout_s=s.socket_timeout_seconds)
 
@@ -152,12 +161,12 @@ class Runtime:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="salesforce-write")
 
 
-def get_runtime() -> Runtime:
-    """The process's runtime; built from $CONNECTOR_CONFIG on first use."""
+def get_runtime(*, web: bool = False) -> Runtime:
+    """The process's runtime; built from $CONNECTOR_CONFIG on first use (`web`: for the web process)."""
     global _current
     with _current_lock:
         if _current is None:
-            _current = Runtime(load_config(os.environ.get("CONNECTOR_CONFIG")))
+            _current = Runtime(load_config(os.environ.get("CONNECTOR_CONFIG")), web=web)
         return _current
 
 

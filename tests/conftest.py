@@ -1,4 +1,9 @@
-"""Shared fixtures: a real Redis (a dedicated database, flushed per test) and a valid config."""
+"""Shared fixtures: a real Redis (a dedicated database, flushed per test) and a valid config.
+
+The tests use $TEST_REDIS_URL (`make test` starts a private redis-server for it), else a private
+redis-server of their own. A database is flushed only when it is empty or carries the marker an
+earlier test run left (connector/local/redis_server.py `claim_database`): never someone's data.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,14 @@ import pytest
 import redis as redis_lib
 
 from connector.config import load_config
+from connector.local.redis_server import claim_database, session_redis_url
 from connector.storage.vault import new_key
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+TEST_REDIS_URL = session_redis_url("TEST_REDIS_URL", 12)
+os.environ["TEST_REDIS_URL"] = TEST_REDIS_URL  # the same for subprocesses and modules that read it
 CHANNEL_SECRET = "8c570fa6dd201bb328f1c1eac23a96d8"
 CHANNEL_TOKEN = "test-token"
+_claimed: set[str] = set()  # databases this run has verified as its own
 
 
 def fresh_redis(url: str):
@@ -22,9 +30,18 @@ def fresh_redis(url: str):
         client.ping()
     except redis_lib.ConnectionError:
         pytest.fail(f"tests need a Redis at {url} (make test starts one)")
-    client.flushdb()
+    _empty(client, url)
     yield client
-    client.flushdb()
+    _empty(client, url)
+
+
+def _empty(client, url: str) -> None:
+    if url not in _claimed:
+        claim_database(client, url)  # refuses a database that holds anything else
+        _claimed.add(url)
+    else:  # ours: a test may have flushed the marker away with everything else
+        client.flushdb()
+        claim_database(client, url)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def test_redact_masks_card_numbers_written_with_other_separators_or_over_lines()
     stdin = "".join(f"card {n} ok\n" for n in numbers) + "4111 1111\n1111 1111\n裏の3桁は123です\n"
     out = run("redact", "--no-config", stdin=stdin, env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"})
     assert out.returncode == 0, out.stderr
-    sep = lambda n: n[4 : 4 + (len(n) - 16) // 3]  # noqa: E731 - the separator as typed
+    sep = lambda n: n[4 : 4 + (len(n) - 16) // 3]
     assert out.stdout.splitlines() == [f"card 4111{sep(n)}11**{sep(n)}****{sep(n)}1111 ok" for n in numbers] + [
         "4111 11**",
         "**** 1111",

@@ -81,7 +81,9 @@ def test_invalid_yaml_reports_the_line(tmp_path, environ):
 
 
 def test_the_example_configuration_is_valid(environ):
-    env = dict(environ, LINE_MAIN_CHANNEL_SECRET="s", LINE_MAIN_ACCESS_TOKEN="t", SF_PRIVATE_KEY="k")
+    from tests.test_config_startup import RSA_PEM
+
+    env = dict(environ, LINE_MAIN_CHANNEL_SECRET="s", LINE_MAIN_ACCESS_TOKEN="t", SF_PRIVATE_KEY=RSA_PEM)
     config = load_config("config.example.yaml", environ=env)
     assert config.channels[0].name == "main"
 

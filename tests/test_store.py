@@ -25,7 +25,7 @@ def ev(n):
 def test_ingest_marks_a_conversation_ready_only_once(store):
     ready, dup = store.ingest([("c", "E1", "c:U1", ev(1)), ("c", "E2", "c:U1", ev(2))])
     assert ready == ["c:U1"] and dup == 0
-    assert store.backlog() == {"conversations": 1, "events": 2}
+    assert store.backlog() == {"conversations": 1, "events": 2, "held": 0}
 
 
 def test_duplicate_event_ids_are_skipped(store):
@@ -66,7 +66,7 @@ def test_a_drainer_whose_lock_expired_cannot_commit(store):
     assert store.commit(token, [Outcome("c:U1", 1, None)]) == ["c:U1"]
     assert store.backlog()["events"] == 1  # the late drainer trimmed nothing
     assert store.commit(token2, [Outcome("c:U1", 1, None)]) == []
-    assert store.backlog() == {"conversations": 0, "events": 0}
+    assert store.backlog() == {"conversations": 0, "events": 0, "held": 0}
 
 
 def test_failed_batch_backs_off_and_counts_an_attempt(store):

@@ -1,10 +1,14 @@
 """Retrieval quality per analyser mode on a question split (no thresholds).
 
-    .venv/bin/python bench/bot/analyse_dev.py [dev|test] [mode ...]
+.venv/bin/python bench/bot/analyse_dev.py [dev|test] [mode ...]
 """
-import json, sys, statistics
+
+import json
+import statistics
+import sys
 from pathlib import Path
-from connector.domain.knowledge import KnowledgeIndex, Article, is_greeting, is_handoff_request
+
+from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request
 from connector.domain.knowledge.analysis import MODES
 
 HERE = Path(__file__).parent
@@ -31,4 +35,4 @@ for mode in modes:
         r3 += q["expected"] in ids[:3]
         (ok if ids[:1] == [q["expected"]] else bad).append((s1, s2, q["text"], ids[:1]))
     med = lambda xs: round(statistics.median([x[0] for x in xs]), 3) if xs else None
-    print(f"{mode:14s} R@1={r1/n:.3f} R@3={r3/n:.3f}  median s1 ok={med(ok)} wrong={med(bad)} null={med(null)}")
+    print(f"{mode:14s} R@1={r1 / n:.3f} R@3={r3 / n:.3f}  median s1 ok={med(ok)} wrong={med(bad)} null={med(null)}")

@@ -8,6 +8,7 @@ the build time, the state round-trip time and the eval metrics at that size.
 With ``--learned`` the real articles carry the dev questions as learned examples
 (make_learned_kb.py), as after the learning loop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ sys.path.insert(0, str(HERE))
 from make_large_kb import make  # noqa: E402
 from make_learned_kb import dev_questions, learned_kb  # noqa: E402
 
-from connector.entrypoints.bot_eval import evaluate  # noqa: E402
 from connector.domain.knowledge import Answerer, Article, KnowledgeIndex  # noqa: E402
+from connector.entrypoints.bot_eval import evaluate  # noqa: E402
 
 
 def main() -> None:
@@ -37,6 +38,7 @@ def main() -> None:
     encoder = None
     if not args.lexical:
         from connector.gateways.embedder import get_encoder
+
         encoder = get_encoder()
     kb = make(args.articles)
     if args.learned:
@@ -53,7 +55,9 @@ def main() -> None:
     splits = ["dev", "test"] if args.split == "all" else [args.split]
     qs = []
     for s in splits:
-        qs += [json.loads(l) for l in (HERE / f"questions_{s}.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+        qs += [
+            json.loads(l) for l in (HERE / f"questions_{s}.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()
+        ]
     answerer = Answerer(idx)
     answerer.decide("ウォームアップ")
     res = None

@@ -10,6 +10,7 @@ answerable dev question (questions_dev*.jsonl) becomes an approved example of it
 expected article. The held-out splits (questions_test*.jsonl) are never read, so
 they stay unseen by both the scorer and the examples.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,12 @@ def learned_kb(kb: list[dict], questions: list[dict]) -> list[dict]:
 
 
 def dev_questions() -> list[dict]:
-    return [json.loads(line) for name in DEV
-            for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for name in DEV
+        for line in (HERE / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def main() -> None:

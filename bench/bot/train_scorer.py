@@ -13,6 +13,7 @@ into scorer.py (``LEXICAL``, or ``HYBRID`` with ``--semantic``: the index then
 has the embedding channel; ``HYBRID_LEARNED`` with ``--semantic --examples``: also
 KBs whose articles carry the other folds' dev questions as learned examples). Never pass questions_test.jsonl or questions_test2.jsonl (refused).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,11 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from make_learned_kb import learned_kb  # noqa: E402
+
 from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request, normalize  # noqa: E402
 from connector.domain.knowledge import index as index_module  # noqa: E402
 from connector.domain.knowledge import scorer as S  # noqa: E402
-from make_learned_kb import learned_kb  # noqa: E402
 
 K = S.RERANK_K
 
@@ -166,24 +168,34 @@ EXAMPLE_SHAPES = ("47", "2000", "no-question", "title+answer")
 PARTIAL = "47"
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", nargs="+", default=[str(HERE / "questions_dev.jsonl")])
-    ap.add_argument("--large", action="store_true", help="also train on the same questions against the 2,000-article KB")
-    ap.add_argument("--shapes", action="store_true",
-                    help="also train on kb.json without its question field, its body, or both (SHAPES)")
-    ap.add_argument("--examples", action="store_true",
-                    help="also train on KBs with the other folds' dev questions as learned examples (EXAMPLE_SHAPES)")
+    ap.add_argument(
+        "--large", action="store_true", help="also train on the same questions against the 2,000-article KB"
+    )
+    ap.add_argument(
+        "--shapes",
+        action="store_true",
+        help="also train on kb.json without its question field, its body, or both (SHAPES)",
+    )
+    ap.add_argument(
+        "--examples",
+        action="store_true",
+        help="also train on KBs with the other folds' dev questions as learned examples (EXAMPLE_SHAPES)",
+    )
     ap.add_argument("--l2", type=float, default=1.0)
-    ap.add_argument("--features", default=None,
-                    help="comma-separated subset of scorer.ALL_FEATURES (default: the model's features)")
+    ap.add_argument(
+        "--features", default=None, help="comma-separated subset of scorer.ALL_FEATURES (default: the model's features)"
+    )
     ap.add_argument("--semantic", action="store_true", help="index with the embedding channel (scorer.HYBRID)")
     ap.add_argument("--lexical-share", type=float, default=None, help="override index.LEXICAL_SHARE")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--show-negatives", action="store_true")
-    ap.add_argument("--dump", default=None, help="pickle the per-KB candidate rows and questions here (for trying other learners)")
+    ap.add_argument(
+        "--dump", default=None, help="pickle the per-KB candidate rows and questions here (for trying other learners)"
+    )
     ap.add_argument("--top-only", action="store_true", help="decide on the BM25 top candidate only (no reranking)")
     args = ap.parse_args()
     global TOP_ONLY, FEATS
@@ -195,6 +207,7 @@ def main() -> None:
     encoder = None
     if args.semantic:
         from connector.gateways.embedder import get_encoder
+
         encoder = CachedEncoder(get_encoder(), Path("/tmp/train_scorer_vectors.npz"))
     if any("test" in q for q in args.questions):
         sys.exit("refusing to train on the held-out split")
@@ -224,6 +237,7 @@ def main() -> None:
     bases = {"47": kb}
     if args.large:
         from make_large_kb import make
+
         bases["2000"] = make(2000)
     if args.shapes or args.examples:
         for name, drop in SHAPES.items():
@@ -238,6 +252,7 @@ def main() -> None:
         encoder.save()
     if args.dump:
         import pickle
+
         Path(args.dump).write_bytes(pickle.dumps({"features": FEATS, "questions": qs, "kbs": kbs}))
     ths = [x / 100 for x in range(20, 96, 2)]
     cv: dict[str, list] = {name: [] for name in kbs}
@@ -261,8 +276,11 @@ def main() -> None:
     for t in ths:
         caps = [0.04 if n in ("47", "2000", "47+ex", "2000+ex") else 0.05 for n in ruled]
         if all(wr <= cap for (_, _, wr), cap in zip((sweep(r, [t])[0] for r in ruled.values()), caps)):
-            print(f"threshold by the rule: {t:.2f} (" + "  ".join(
-                f"{n} {sweep(r, [t])[0][1]:.3f}/{sweep(r, [t])[0][2]:.3f}" for n, r in ruled.items()) + ")")
+            print(
+                f"threshold by the rule: {t:.2f} ("
+                + "  ".join(f"{n} {sweep(r, [t])[0][1]:.3f}/{sweep(r, [t])[0][2]:.3f}" for n, r in ruled.items())
+                + ")"
+            )
             break
     if args.verbose:
         print("CV per threshold, top1/wrong: " + "  ".join(kbs))

@@ -12,6 +12,7 @@ questions_test.jsonl.
 Legacy: calibrates the score-only confidence (CONF_*), which Answerer no
 longer uses; the decision model is trained by train_scorer.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,7 +68,10 @@ def calibrate(idx: KnowledgeIndex, qs: list[dict], max_wrong: float) -> dict | N
             if wr <= max_wrong:
                 key = (round(top1, 4), -wr, -abs(t - 0.5))
                 if best is None or key > best[0]:
-                    best = (key, dict(CONF_A=a, CONF_B=b, CONF_C=c, answer_threshold=t, top1=round(top1, 4), wrong=round(wr, 4)))
+                    best = (
+                        key,
+                        dict(CONF_A=a, CONF_B=b, CONF_C=c, answer_threshold=t, top1=round(top1, 4), wrong=round(wr, 4)),
+                    )
                 break  # lowest threshold meeting the constraint is the best for this (a, b, c)
     A.CONF_A, A.CONF_B, A.CONF_C = saved
     return best[1] if best else None

@@ -21,19 +21,28 @@ Non-text messages (stickers, images, files, locations...) get a gentle text aski
 question, with the "talk to a person" quick reply; they are not counted as unsuccessful. Images
 sent for identity checks are recorded (and stored as files) as usual either way.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from connector.domain import events as ev
 from connector.domain.business_hours import BusinessHours
 from connector.domain.conversation import Turn
-from connector.domain.knowledge import (ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, Answerer, Article, Decision,
-                                        short_answer)
-from connector.domain.records import CASE, EXAMPLE, KEY_FIELDS, Upsert, ref, sf_datetime, SessionStatus
+from connector.domain.knowledge import (
+    ANSWER,
+    CLARIFY,
+    GREETING,
+    HANDOFF_REQUEST,
+    Answerer,
+    Article,
+    Decision,
+    short_answer,
+)
+from connector.domain.records import CASE, EXAMPLE, KEY_FIELDS, SessionStatus, Upsert, ref, sf_datetime
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +50,9 @@ log = logging.getLogger(__name__)
 EXAMPLE_KEY = KEY_FIELDS[EXAMPLE]
 
 PREFIX = "bot:"
-RELATED_MIN_RATIO = 0.6     # a related article's match score is at least this share of the answer's
-LABEL_MAX = 20              # LINE quick reply label
-TEXT_MAX = 5000             # LINE text message (UTF-16 units)
+RELATED_MIN_RATIO = 0.6  # a related article's match score is at least this share of the answer's
+LABEL_MAX = 20  # LINE quick reply label
+TEXT_MAX = 5000  # LINE text message (UTF-16 units)
 QUESTION_MAX = 5000
 
 # Case.LINE_Handoff_Reason__c values
@@ -53,9 +62,17 @@ REQUESTED, UNSOLVED, NO_MATCH = "Requested", "Unsolved", "No Match"
 class BotResponder:
     """See the module docstring. `settings` is a channel's `bot:` section (config.BotSettings)."""
 
-    def __init__(self, answerer: Answerer, hours: BusinessHours, settings, texts: Callable[..., str],
-                 now_fn: Callable[[], datetime], *, language: str = "ja",
-                 article_url: Callable[[Article], str | None] | None = None):
+    def __init__(
+        self,
+        answerer: Answerer,
+        hours: BusinessHours,
+        settings,
+        texts: Callable[..., str],
+        now_fn: Callable[[], datetime],
+        *,
+        language: str = "ja",
+        article_url: Callable[[Article], str | None] | None = None,
+    ):
         self.answerer = answerer
         self.hours = hours
         self.settings = settings
@@ -95,15 +112,16 @@ class BotResponder:
             return self._answer(ctx, d.article, text, d, f"conf {d.confidence:.2f}")
         if d.kind == CLARIFY and d.candidates:
             ctx.bot["clarify"] = text[:QUESTION_MAX]
-            items = [self._qr(_label(c.title), f"{PREFIX}article:{c.article_id}", c.title)
-                     for c in d.candidates[:3]]
+            items = [self._qr(_label(c.title), f"{PREFIX}article:{c.article_id}", c.title) for c in d.candidates[:3]]
             items += [self._qr(self.texts("bot_label_none"), f"{PREFIX}none"), self._human()]
-            return Turn([self._text("bot_clarify", items)],
-                        note=f"bot: clarify {len(d.candidates[:3])} candidates, conf {d.confidence:.2f}")
+            return Turn(
+                [self._text("bot_clarify", items)],
+                note=f"bot: clarify {len(d.candidates[:3])} candidates, conf {d.confidence:.2f}",
+            )
         return self._miss(ctx, "bot_no_match", f"no match, conf {d.confidence:.2f}")
 
     def _postback(self, ctx: "_Ctx", data: str) -> Turn | None:
-        verb, _, arg = data[len(PREFIX):].partition(":")
+        verb, _, arg = data[len(PREFIX) :].partition(":")
         bot = ctx.bot
         if verb == "human":
             return self._handoff(ctx, REQUESTED, "postback")
@@ -137,19 +155,24 @@ class BotResponder:
     def _answer(self, ctx: "_Ctx", article: Article, question: str, d: Decision | None, why: str) -> Turn:
         text = short_answer(article, max_chars=self.settings.max_answer_chars, url=self.article_url(article))
         text = _clip(text or article.title or article.id)
-        items = [self._qr(self.texts("bot_label_solved"), f"{PREFIX}solved:{article.id}"),
-                 self._qr(self.texts("bot_label_unsolved"), f"{PREFIX}unsolved:{article.id}"),
-                 self._human()]
+        items = [
+            self._qr(self.texts("bot_label_solved"), f"{PREFIX}solved:{article.id}"),
+            self._qr(self.texts("bot_label_unsolved"), f"{PREFIX}unsolved:{article.id}"),
+            self._human(),
+        ]
         if d is not None and d.candidates and self.settings.related_articles:
             top = d.candidates[0].score or 0.0
-            related = [c for c in d.candidates if c.article_id != article.id
-                       and c.score >= top * RELATED_MIN_RATIO][: self.settings.related_articles]
+            related = [c for c in d.candidates if c.article_id != article.id and c.score >= top * RELATED_MIN_RATIO][
+                : self.settings.related_articles
+            ]
             items += [self._qr(_label(c.title), f"{PREFIX}article:{c.article_id}", c.title) for c in related]
         ctx.bot["last"] = {"article": article.id, "question": question[:QUESTION_MAX]}
         ctx.bot.pop("clarify", None)
-        return Turn([{"type": "text", "text": text, "quickReply": {"items": items}}],
-                    records=[{"Knowledge_Article_Id__c": article.id[:18]}],
-                    note=f"bot: answer {article.id} ({why})")
+        return Turn(
+            [{"type": "text", "text": text, "quickReply": {"items": items}}],
+            records=[{"Knowledge_Article_Id__c": article.id[:18]}],
+            note=f"bot: answer {article.id} ({why})",
+        )
 
     def _miss(self, ctx: "_Ctx", text_key: str, why: str, reason: str = NO_MATCH) -> Turn:
         ctx.bot["misses"] = int(ctx.bot.get("misses", 0)) + 1
@@ -172,25 +195,41 @@ class BotResponder:
         case_key = session.get("case_key")
         upserts = [Upsert(CASE, case_key, case_fields, ctx.eid)] if case_key else []
         if available:
-            return Turn([self._text("bot_handoff")], upserts=upserts, status=SessionStatus.QUEUED,
-                        signals=[{"kind": "queued", "session_key": session["key"], "case_key": case_key,
-                                  "priority": 0, "entitled": ctx.entitled, "reason": reason}],
-                        note=f"bot: handoff to the queue ({why})")
+            return Turn(
+                [self._text("bot_handoff")],
+                upserts=upserts,
+                status=SessionStatus.QUEUED,
+                signals=[
+                    {
+                        "kind": "queued",
+                        "session_key": session["key"],
+                        "case_key": case_key,
+                        "priority": 0,
+                        "entitled": ctx.entitled,
+                        "reason": reason,
+                    }
+                ],
+                note=f"bot: handoff to the queue ({why})",
+            )
         if self.settings.bot_only:
             message = self._text("bot_handoff_bot_only")
         else:
             opening = self.hours.describe_next_opening(now, self.hours_language)
             message = {"type": "text", "text": _clip(self.texts("bot_handoff_closed", next_opening=opening))}
-        return Turn([message], upserts=upserts,
-                    note=f"bot: handoff outside hours, Case marked for follow-up ({why})")
+        return Turn([message], upserts=upserts, note=f"bot: handoff outside hours, Case marked for follow-up ({why})")
 
     def _example(self, ctx: "_Ctx", article_id: str, question: str) -> Upsert:
         """A question-example candidate: the customer's words that the article did not answer."""
         session_key = ctx.session["key"]
         key = "unsolved:" + hashlib.sha256(f"{session_key}|{article_id}|{question}".encode()).hexdigest()[:40]
         article = self.answerer.index.get(article_id)
-        fields = {"Question__c": question, "Article_Id__c": article_id[:18], "Source__c": UNSOLVED,
-                  "Status__c": "Candidate", "Session_Key__c": session_key[:120]}
+        fields = {
+            "Question__c": question,
+            "Article_Id__c": article_id[:18],
+            "Source__c": UNSOLVED,
+            "Status__c": "Candidate",
+            "Session_Key__c": session_key[:120],
+        }
         if article is not None:
             fields["Article_Title__c"] = article.title[:255]
         if ctx.session.get("case_key"):
@@ -212,8 +251,15 @@ class BotResponder:
     @staticmethod
     def _qr(label: str, data: str, display: str | None = None) -> dict:
         label = _label(label)
-        return {"type": "action", "action": {"type": "postback", "label": label, "data": data[:300],
-                                             "displayText": _clip(display or label, 300)}}
+        return {
+            "type": "action",
+            "action": {
+                "type": "postback",
+                "label": label,
+                "data": data[:300],
+                "displayText": _clip(display or label, 300),
+            },
+        }
 
 
 class _Ctx:

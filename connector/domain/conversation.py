@@ -75,7 +75,33 @@ class Result:
     note: str = ""  # log line (ids only, never text)
 
 
+def decision(res: Result) -> dict:
+    """What `apply` decided, without the state, as JSON-able data (kept while its records wait)."""
+    return {
+        "upserts": [[u.sobject, u.key, u.fields, u.event_id] for u in res.upserts],
+        "replies": [[r.key, r.to, r.reply_token, r.event_ms, r.messages, r.record_keys] for r in res.replies],
+        "content": res.content,
+        "signals": res.signals,
+        "note": res.note,
+    }
+
+
+def from_decision(data: dict, state: dict) -> Result:
+    """The Result that `decision` kept, with the state it led to (or the unchanged one)."""
+    return Result(
+        state=state,
+        upserts=[Upsert(o, k, dict(f), e) for o, k, f, e in data.get("upserts") or []],
+        replies=[Reply(k, t, tok, ms, m, rk) for k, t, tok, ms, m, rk in data.get("replies") or []],
+        content=list(data.get("content") or []),
+        signals=list(data.get("signals") or []),
+        note=data.get("note") or "",
+    )
+
+
 def apply(state: dict | None, event: dict, ctx: Context) -> Result:
+    problem = ev.malformed(event) if not str(event.get("type")).startswith(INTERNAL_PREFIX) else None
+    if problem:
+        return Result(state=copy.deepcopy(state) if state else {}, note=f"malformed event ignored: {problem}")
     state = copy.deepcopy(state) if state else {}
     eid = ev.event_id(event)
     etype = event.get("type", "")

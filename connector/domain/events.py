@@ -120,3 +120,97 @@ def redacted(event: dict, redact) -> dict:
     if isinstance(pb, dict) and isinstance(pb.get("data"), str):
         out["postback"] = {**pb, "data": redact(pb["data"])}
     return out
+
+
+# The shape of every field the domain reads from a LINE event: a signed event that breaks it (LINE
+# never sends one) is ignored with a log line instead of failing the conversation. None counts as
+# absent, except for the event's type. Fields not listed are never read, so any value passes.
+_NUMBER = (int, float)
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "timestamp": int,
+    "replyToken": str,
+    "source": dict,
+    "source.type": str,
+    "source.userId": str,
+    "source.groupId": str,
+    "source.roomId": str,
+    "message": dict,
+    "message.type": str,
+    "message.id": (str, int),
+    "message.text": str,
+    "message.emojis": list,
+    "message.keywords": list,
+    "message.title": str,
+    "message.address": str,
+    "message.latitude": _NUMBER,
+    "message.longitude": _NUMBER,
+    "message.contentProvider": dict,
+    "message.contentProvider.type": str,
+    "message.contentProvider.previewImageUrl": str,
+    "message.contentProvider.originalContentUrl": str,
+    "message.fileName": str,
+    "message.fileSize": _NUMBER,
+    "message.duration": _NUMBER,
+    "postback": dict,
+    "postback.data": str,
+    "postback.params": dict,
+    "unsend": dict,
+    "beacon": dict,
+    "videoPlayComplete": dict,
+    "joined": dict,
+    "joined.members": list,
+    "left": dict,
+    "left.members": list,
+    "link": dict,
+    "membership": dict,
+}
+_ITEMS: dict[str, dict[str, type | tuple[type, ...]] | type] = {
+    "message.emojis": {"index": int, "length": int},
+    "message.keywords": str,
+    "joined.members": {"userId": str},
+    "left.members": {"userId": str},
+}
+_MAX_TIMESTAMP_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last instant a datetime holds
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), "a number")
+
+
+def _wrong(value, expected) -> bool:
+    return isinstance(value, bool) or not isinstance(value, expected)
+
+
+def malformed(event: dict) -> str | None:
+    """What is wrong with the shape of a LINE event (e.g. "type is null"), or None if nothing is."""
+    etype = event.get("type")
+    if not isinstance(etype, str):
+        return f"type is {_kind(etype)}"
+    for path, expected in _FIELDS.items():
+        parent, _, name = path.rpartition(".")
+        holder = event
+        for part in parent.split(".") if parent else ():
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict):
+            continue  # the parent is absent (or already reported)
+        value = holder.get(name)
+        if value is not None and _wrong(value, expected):
+            return f"{path} is {_kind(value)}"
+        item_shape = _ITEMS.get(path)
+        for i, item in enumerate(value or ()) if item_shape else ():
+            if isinstance(item_shape, dict):
+                if not isinstance(item, dict):
+                    return f"{path}[{i}] is {_kind(item)}"
+                for key, kind in item_shape.items():
+                    if item.get(key) is not None and _wrong(item[key], kind):
+                        return f"{path}[{i}].{key} is {_kind(item[key])}"
+            elif _wrong(item, item_shape):
+                return f"{path}[{i}] is {_kind(item)}"
+    ts = event.get("timestamp")
+    if ts is not None and not 0 <= ts <= _MAX_TIMESTAMP_MS:
+        return "timestamp is out of range"
+    return None

@@ -10,18 +10,26 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from connector.config import Config
 from connector.logs import configure_logging
 from connector.runtime import Runtime, get_runtime, set_runtime
+from connector.web.edge import Edge
 
 
 def create_app(config: Config | None = None) -> Flask:
-    runtime = Runtime(config) if config is not None else get_runtime()
+    runtime = Runtime(config, web=True) if config is not None else get_runtime(web=True)
     if config is not None:
         set_runtime(runtime)
     configure_logging(runtime.settings.log_level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.line.max_body_bytes
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # no browser calls the relay: OPTIONS is a 405 like PUT
     app.extensions["connector"] = runtime
     # Heroku's router terminates TLS: trust one proxy hop for scheme and host.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    settings = runtime.settings
+    app.wsgi_app = Edge(
+        app.wsgi_app,
+        max_body_bytes=max(settings.line.max_body_bytes, settings.routing.callout_max_body_bytes),
+        body_timeout_s=settings.web.body_timeout_seconds,
+    )
 
     from connector.web.line import bp as line_bp
     from connector.web.ops import bp as ops_bp

@@ -135,8 +135,13 @@ def evaluate(answerer: Answerer, questions: Sequence[dict[str, Any]]) -> dict[st
         times.append((time.perf_counter() - t0) * 1000.0)
         predicted = d.article.id if d.kind == ANSWER and d.article is not None else None
         predictions.append(
-            {"text": q["text"], "expected": q["expected"], "predicted": predicted,
-             "score": round(d.confidence, 4), "kind": d.kind}
+            {
+                "text": q["text"],
+                "expected": q["expected"],
+                "predicted": predicted,
+                "score": round(d.confidence, 4),
+                "kind": d.kind,
+            }
         )
     return metrics(predictions, times)
 
@@ -185,11 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     kwargs = {"mode": args.mode} if args.mode else {}
     if not args.lexical:
         from connector.gateways.embedder import get_encoder
+
         kwargs["encoder"] = get_encoder()
     started = time.perf_counter()
     if "encoder" in kwargs and len(articles) >= 200:  # the model reads every article: say so
-        print(f"connector bot eval: embedding {len(articles)} articles (about a minute per 1,000)...",
-              file=sys.stderr, flush=True)
+        print(
+            f"connector bot eval: embedding {len(articles)} articles (about a minute per 1,000)...",
+            file=sys.stderr,
+            flush=True,
+        )
     index = KnowledgeIndex.build(articles, **kwargs)
     if time.perf_counter() - started > 5:
         print(f"connector bot eval: index built in {time.perf_counter() - started:.0f} s", file=sys.stderr)

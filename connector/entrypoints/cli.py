@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args, rest) or 0
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -13,10 +13,11 @@ import threading
 import time
 
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from connector.jobs import enqueue_drains
 from connector.runtime import Runtime
-from connector.storage import StorageConnectionError
+from connector.storage import StorageError
 from connector.storage.queue import move_due_jobs
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,18 @@ def _routing(rt: Runtime) -> None:
     tick(rt)
 
 
+def _salesforce_probe(rt: Runtime) -> None:
+    from connector.jobs.outage import probe_if_due  # lifts a Salesforce pause once it answers
+
+    probe_if_due(rt)
+
+
+def _redis_memory(rt: Runtime) -> None:
+    from connector.jobs.outage import check_memory  # events wait in Redis while Salesforce is down
+
+    check_memory(rt)
+
+
 def _voice(rt: Runtime) -> None:
     if not rt.settings.twilio.enabled:
         return
@@ -66,6 +79,8 @@ def _voice(rt: Runtime) -> None:
 
 PERIODIC = [
     ("scheduled jobs", enqueue_due_jobs),
+    ("salesforce probe", _salesforce_probe),
+    ("redis memory", _redis_memory),
     ("knowledge sync", _knowledge_sync),
     ("routing", _routing),
     ("voice", _voice),
@@ -80,6 +95,7 @@ class Sweeper(threading.Thread):
         super().__init__(name="sweeper", daemon=True)
         self.rt = rt
         self.stopped = threading.Event()
+        self.failing: set[str] = set()  # tasks whose last run failed: said once, not every tick
 
     def run(self) -> None:
         interval = self.rt.settings.queue.sweep_interval_seconds
@@ -90,8 +106,14 @@ class Sweeper(threading.Thread):
         for name, task in PERIODIC:
             try:
                 task(self.rt)
-            except Exception as exc:  # noqa: BLE001 - keep sweeping through Redis hiccups
-                log.warning("sweeper: %s failed: %s", name, type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001 - keep sweeping through Redis outages
+                if name not in self.failing:
+                    log.warning("sweeper: %s failed: %s (retried every tick)", name, type(exc).__name__)
+                    self.failing.add(name)
+            else:
+                if name in self.failing:
+                    log.warning("sweeper: %s works again", name)
+                    self.failing.discard(name)
 
 
 def _warm_bot(rt: Runtime) -> None:
@@ -103,6 +125,21 @@ def _warm_bot(rt: Runtime) -> None:
         log.warning("bot warm-up failed: %s", type(exc).__name__)
 
 
+class RelayWorker(SimpleWorker):
+    # RQ's own wait between reconnect attempts while dequeuing grows to this at most (RQ: 60 s),
+    # so a worker is back within seconds of Redis.
+    max_connection_wait_time = 5.0
+    stopping = False  # SIGTERM/SIGINT came: RQ's loop ends for good (RQ only says so when busy)
+
+    def request_stop(self, signum, frame):
+        self.stopping = True
+        super().request_stop(signum, frame)
+
+
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.5, 5.0
+WORKER_TTL_S = 60  # RQ's blocking dequeue waits 45 s, so a hung Redis is noticed within a minute
+
+
 def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
     sweeper = Sweeper(rt)
     if not burst:
@@ -110,16 +147,49 @@ def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
         if rt.config.bot_languages:
             threading.Thread(target=_warm_bot, args=(rt,), name="bot-warm-up", daemon=True).start()
     try:
-        delay = 1.0
-        while True:
-            worker = SimpleWorker([rt.queue], connection=rt.redis)
-            try:
-                return worker.work(with_scheduler=False, burst=burst, logging_level=rt.settings.log_level)
-            except StorageConnectionError as exc:
-                # Redis restarted or failed over: what was in flight is still in the inboxes
-                # (or abandoned in RQ's registries); reconnect instead of exiting.
-                log.warning("worker lost Redis (%s); reconnecting in %.0f s", type(exc).__name__, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        return _work(rt, burst=burst)
     finally:
         sweeper.stopped.set()
+
+
+def _work(rt: Runtime, *, burst: bool) -> bool:
+    """RQ's work loop, started again for as long as Redis is away, however long that is.
+
+    RQ leaves its loop (or raises) when Redis is unreachable or hung at the wrong moment: while
+    it registers, between jobs, while it records a job's end. Each time, what was in flight is
+    still in the inboxes (or abandoned in RQ's registries, where the sweeper's drains make it
+    irrelevant), so a new RQ worker is built once Redis answers again. Only a stop request
+    (SIGTERM, SIGINT) or the end of a burst ends this.
+    """
+    delay = RECONNECT_FIRST_S
+    while True:
+        worker = None
+        started = time.monotonic()
+        try:
+            worker = RelayWorker([rt.queue], connection=rt.worker_redis, worker_ttl=WORKER_TTL_S)
+            worked = worker.work(with_scheduler=False, burst=burst, logging_level=rt.settings.log_level)
+            if burst or worker.stopping:
+                return worked
+            reason = "RQ's loop ended"
+        except StopRequested:
+            return False
+        except StorageError as exc:
+            reason = type(exc).__name__
+        finally:
+            _forget(worker)
+        if time.monotonic() - started > 60:
+            delay = RECONNECT_FIRST_S  # it had worked for a while: this is a new outage
+        log.warning("worker lost Redis (%s); starting again in %.1f s", reason, delay)
+        try:
+            time.sleep(delay)
+        except StopRequested:  # SIGTERM while waiting (RQ's handler, still installed)
+            return False
+        delay = min(delay * 2, RECONNECT_MAX_S)
+
+
+def _forget(worker: RelayWorker | None) -> None:
+    """Stop the pubsub thread of a worker that could not tear down (Redis gone): one per outage
+    would otherwise stay behind, reconnecting for ever."""
+    thread = getattr(worker, "pubsub_thread", None)
+    if thread is not None and thread.is_alive():
+        thread.stop()

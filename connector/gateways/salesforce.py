@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,7 +32,7 @@ from simple_salesforce.exceptions import (
 )
 
 from connector.domain.records import WRITE_ORDER, Upsert
-from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable
+from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable, safe_detail
 
 log = logging.getLogger(__name__)
 SERVICE = "salesforce"
@@ -45,6 +46,8 @@ RETRYABLE_CODES = {
     "API_CURRENTLY_DISABLED",
     "PROCESSING_HALTED",
 }
+# Codes by which Salesforce says it is unavailable (not that the record is wrong): like a 5xx.
+SERVICE_DOWN_CODES = RETRYABLE_CODES - {"UNABLE_TO_LOCK_ROW"}
 
 
 class TimeoutSession(requests.Session):
@@ -74,21 +77,47 @@ class RecordResult:
     id: str | None = None
     created: bool | None = None
     code: str | None = None
-    message: str | None = None
+    message: str | None = None  # errors.safe_detail: the code and field names, never the values
+    fields: tuple[str, ...] = ()
+    # Failed because a parent it references by external id was not written (worth a retry when
+    # that parent failed in the same call); read from Salesforce's message, which is not kept.
+    parent_missing: bool = False
 
     @property
     def retryable(self) -> bool:
-        return not self.ok and (self.code in RETRYABLE_CODES)
+        return not self.ok and (self.code in RETRYABLE_CODES or self.service_down)
 
     @property
-    def parent_missing(self) -> bool:
-        """Failed because a parent it references by external id was not written (worth a retry
-        when that parent failed in the same call)."""
-        return (
-            not self.ok
-            and self.code in ("INVALID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
-            and "foreign key" in (self.message or "").lower()
+    def service_down(self) -> bool:
+        """Salesforce was unavailable for this record (a 5xx sub-response or such a code): worth
+        waiting for, never a reason to give the record up."""
+        return not self.ok and (self.code in SERVICE_DOWN_CODES or str(self.code).startswith("HTTP_5"))
+
+    @property
+    def summary(self) -> str:
+        """The error as operators may see it: the code and the field names, never a value."""
+        return " ".join(x for x in (self.code or "UNKNOWN_ERROR", ",".join(self.fields)) if x)
+
+    @classmethod
+    def failed(cls, err: dict, code: str | None = None) -> RecordResult:
+        """A failed record from a Salesforce error object ({statusCode|errorCode, message, fields})."""
+        code = code or err.get("statusCode") or err.get("errorCode")
+        message = str(err.get("message") or "")
+        fields = err.get("fields") if isinstance(err.get("fields"), list) else []
+        if not fields:  # e.g. "Text__c: data value too large: ..." names the field only in the text
+            named = _FIELD_IN_MESSAGE.match(message)
+            fields = [named.group(1)] if named else []
+        return cls(
+            False,
+            code=code,
+            message=safe_detail(code, fields),
+            fields=tuple(f for f in fields if isinstance(f, str)),
+            parent_missing=code in ("INVALID_FIELD", "INVALID_CROSS_REFERENCE_KEY")
+            and "foreign key" in message.lower(),
         )
+
+
+_FIELD_IN_MESSAGE = re.compile(r"([A-Za-z][A-Za-z0-9_]*__c):")
 
 
 # In `create_file(then_update=...)` fields: the new file's ContentDocumentId, filled in by Salesforce.
@@ -239,21 +268,17 @@ class SalesforceGateway:
                     or len(body) != len(chunk)
                     or (body and "success" not in body[0])
                 ):
-                    err = (body[0] if isinstance(body, list) and body else {}) or {}
+                    err = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
                     code = err.get("errorCode", f"HTTP_{resp.get('httpStatusCode')}")
                     for u in chunk:
-                        results[u.ident] = RecordResult(False, code=code, message=str(err.get("message", ""))[:300])
+                        results[u.ident] = RecordResult.failed(err, code)
                     continue
                 for u, r in zip(chunk, body):
                     if r.get("success"):
                         results[u.ident] = RecordResult(True, id=r.get("id"), created=r.get("created"))
                     else:
                         err = (r.get("errors") or [{}])[0]
-                        results[u.ident] = RecordResult(
-                            False,
-                            code=err.get("statusCode") or err.get("errorCode"),
-                            message=str(err.get("message", ""))[:300],
-                        )
+                        results[u.ident] = RecordResult.failed(err if isinstance(err, dict) else {})
         return results
 
     def create_file(
@@ -308,12 +333,14 @@ class SalesforceGateway:
         responses = self.composite(subs, all_or_none=True)
         for r in responses:
             if r.get("httpStatusCode", 500) >= 300:
-                err = (r.get("body") or [{}])[0] if isinstance(r.get("body"), list) else {}
+                body = r.get("body")
+                err = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
                 code = err.get("errorCode", "")
                 cls = Retryable if code in RETRYABLE_CODES or r.get("httpStatusCode", 500) >= 500 else Permanent
+                fields = err.get("fields") if isinstance(err.get("fields"), list) else []
                 raise cls(
                     SERVICE,
-                    f"file: {r.get('referenceId')} {code} {err.get('message', '')}"[:300],
+                    f"file: {r.get('referenceId')} {safe_detail(code or None, fields)}",
                     status=r.get("httpStatusCode"),
                     code=code,
                 )
@@ -321,6 +348,13 @@ class SalesforceGateway:
             "content_document_id": responses[2]["body"].get("ContentDocumentId"),
             "content_version_id": responses[1]["body"].get("id"),
         }
+
+    def probe(self) -> int | None:
+        """One cheap call that proves Salesforce answers: the org's limits. Returns the daily API
+        requests remaining (None if not reported). Raises like any call."""
+        limits = self.call("limits", lambda sf: sf.limits())
+        daily = (limits or {}).get("DailyApiRequests") or {}
+        return daily.get("Remaining")
 
     def content_version_data(self, version_id: str) -> bytes:
         """The bytes of one ContentVersion (a file an operator attached)."""

@@ -11,9 +11,13 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+import traceback
 from datetime import timedelta
+from pathlib import PurePath
 
 from rq import Callback, Retry
+
+from connector.gateways.errors import GatewayError
 
 DRAIN = "connector.jobs.inbound.drain"
 FETCH_CONTENT = "connector.jobs.content.fetch"
@@ -46,17 +50,39 @@ def retry_policy(rt) -> Retry:
     return Retry(max=len(intervals), interval=intervals)
 
 
+def describe_error(exc: BaseException) -> str:
+    """An error as dead letters and logs show it: the kind, the service's code (or where it was
+    raised), field names at most - never a value, which may be a customer's text."""
+    if isinstance(exc, GatewayError):
+        code = exc.code or (f"HTTP_{exc.status}" if exc.status else "")
+        return " ".join(x for x in (type(exc).__name__, exc.service, code) if x)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {PurePath(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"
+
+
 def _to_dead_letter(job, connection, exc_type, exc_value, tb) -> None:
-    """RQ on_failure: after the last retry, keep the job in the dead-letter registry."""
-    if job.retries_left:
-        return
+    """RQ on_failure: after the last retry, keep the job in the dead-letter registry - unless
+    Salesforce was only unavailable: such a job waits (retried at the longest pause) instead."""
     from connector.runtime import get_runtime
 
-    get_runtime().store.dead_letter(
+    rt = get_runtime()
+    transient = isinstance(exc_value, GatewayError) and exc_value.retryable and exc_value.service == "salesforce"
+    if transient:
+        from connector.jobs import outage
+
+        outage.write_failed(rt, exc_value)
+    if job.retries_left:
+        return
+    if transient:
+        job.retry_intervals = [max(1, int(rt.settings.salesforce.outage.max_pause_seconds))]
+        job.retries_left = 1
+        return
+    rt.store.dead_letter(
         job.id.encode(),
         conv="-",
         kind="job",
-        error=f"{exc_type.__name__}: {exc_value}"[:500],
+        error=describe_error(exc_value)[:500],
         attempts=(job.retry_intervals and len(job.retry_intervals) + 1) or 1,
     )
 

@@ -3,6 +3,8 @@
 One drain job claims every ready conversation it can (up to `batch_max_events` events), so a
 backlog turns into few, large Salesforce calls while a quiet system answers each event at once.
 In a backlog, one batch's Salesforce write overlaps the next batch's LINE calls (`Drainer.run`).
+While Salesforce writes are paused (outage.py), a drain only answers on LINE: what it decided is
+kept beside the inbox, and written, in order, once Salesforce is back (`Drainer._hold`).
 See store.py for the ordering and locking, conversation.py for what each event means.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
@@ -17,11 +20,12 @@ from datetime import UTC, datetime
 
 from connector.domain import conversation
 from connector.domain import events as ev
-from connector.domain.records import SessionStatus, merge
-from connector.gateways.errors import GatewayError, RateLimited
-from connector.jobs import FETCH_CONTENT, bot, delivery, enqueue, enqueue_drains, job_id
+from connector.domain.records import SESSION, SessionStatus, Upsert, merge
+from connector.gateways.errors import GatewayError, RateLimited, Retryable
+from connector.jobs import FETCH_CONTENT, bot, delivery, describe_error, enqueue, enqueue_drains, job_id, outage
 from connector.jobs.signals import dispatch as dispatch_signals
 from connector.runtime import Runtime, get_runtime
+from connector.storage import StorageError
 from connector.storage.store import Claimed, Outcome
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,19 @@ class Step:
     eid: str
     result: conversation.Result | None = None
     error: str | None = None  # the domain could not apply it (a bug or bad data): dead letter
+    state: dict | None = None  # the conversation's state after this step (None: not known here)
+    cached: bool = False  # decided (and answered) by an earlier batch; its records still wait
+    delivered: list[Upsert] = field(default_factory=list)  # its replies' delivery outcomes, as record fields
+
+    @property
+    def upserts(self) -> list[Upsert]:
+        return (self.result.upserts + self.delivered) if self.result else []
+
+    def decision(self) -> dict:
+        """What is kept while its records wait (see Claimed.decisions)."""
+        if self.result is None:
+            return {"eid": self.eid, "error": self.error}
+        return {"eid": self.eid, **conversation.decision(self.result)}
 
 
 @dataclass
@@ -53,10 +70,7 @@ class Drainer:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.qs = rt.settings.queue
-        # Until when this drainer's own last write was told to wait (REQUEST_LIMIT_EXCEEDED): the
-        # batch answered on LINE meanwhile is not written before then. Other workers' pauses are
-        # seen in Redis before each claim (run).
-        self._paused_until = 0.0
+        self.keeper = LockKeeper(rt.store, self.qs.lock_seconds * 1000)
 
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
@@ -69,20 +83,29 @@ class Drainer:
         holds its lock until its commit, and a claim that finds nothing waits for that commit and
         looks again. A smaller batch is written before the next claim, so that what arrives
         during its write goes out in the next write, not the one after (pipeline benchmark).
+
+        While Salesforce writes are paused, each batch is only answered on LINE and held
+        (`_hold`): the claim reads only what is not answered yet.
         """
         done = batches = 0
         deadline = time.monotonic() + self.qs.job_timeout_seconds / 2
         writing: Future | None = None
         try:
             while max_batches is None or batches < max_batches:
-                if self.rt.store.paused_until("salesforce") > time.time():
-                    break
                 if time.monotonic() > deadline:
                     enqueue_drains(self.rt, 1)
                     break
+                answer_only = outage.writes_paused(self.rt)
+                if answer_only and writing is not None:
+                    done += writing.result()
+                    writing = None
                 token, claimed = self.rt.store.claim(
-                    max_events=self.qs.batch_max_events, lock_ms=self.qs.lock_seconds * 1000
+                    max_events=self.qs.batch_max_events,
+                    lock_ms=self.qs.lock_seconds * 1000,
+                    answer_only=answer_only,
                 )
+                if claimed:
+                    self.keeper.hold(token, [c.conv for c in claimed])
                 if not claimed:
                     if writing is None:
                         break
@@ -91,6 +114,13 @@ class Drainer:
                     continue
                 backlog = sum(len(c.entries) for c in claimed) >= self.qs.batch_max_events
                 plans = self._decide_and_deliver(claimed)
+                if answer_only:
+                    try:
+                        self._hold(token, plans)
+                    finally:
+                        self.keeper.release(token)
+                    batches += 1
+                    continue
                 if writing is not None:
                     done += writing.result()
                     writing = None
@@ -100,22 +130,31 @@ class Drainer:
                     done += self._finish(token, claimed, plans)
                 batches += 1
         finally:
-            if writing is not None:
-                done += writing.result()
+            try:
+                if writing is not None:
+                    done += writing.result()
+            finally:
+                self.keeper.close()
         return done
 
     # -- one batch ------------------------------------------------------------------------------
     def _finish(self, token: str, claimed: list[Claimed], plans: list[Plan]) -> int:
         """Write a delivered batch to Salesforce and commit it; returns the events applied."""
-        self.rt.store.extend_locks(token, [c.conv for c in claimed], self.qs.lock_seconds * 1000)
-        results, failure = self._write([s for p in plans for s in p.steps if s.result])
-        outcomes, applied, content, signals = [], 0, [], []
-        for plan in plans:
-            outcome, n, media, sigs = self._outcome(plan, results, failure)
-            outcomes.append(outcome)
-            applied += n
-            content.extend(media)
-            signals.extend(sigs)
+        try:
+            if outage.writes_paused(self.rt):  # paused while this batch was on LINE: it waits too
+                self._hold(token, plans)
+                return 0
+            self._refresh_pending([s for p in plans for s in p.steps if s.result])
+            results, failure = self._write([s for p in plans for s in p.steps if s.result])
+            outcomes, applied, content, signals = [], 0, [], []
+            for plan in plans:
+                outcome, n, media, sigs = self._outcome(plan, results, failure)
+                outcomes.append(outcome)
+                applied += n
+                content.extend(media)
+                signals.extend(sigs)
+        finally:
+            self.keeper.release(token)  # the commit below ends the locks (or finds them lost)
         lost = self.rt.store.commit(token, outcomes)
         if lost:
             log.warning("drain: lock lost for %d conversation(s); another worker will redo them", len(lost))
@@ -126,6 +165,39 @@ class Drainer:
         self.rt.store.count("events_applied", applied)
         return applied
 
+    def _hold(self, token: str, plans: list[Plan]) -> None:
+        """Keep a batch answered on LINE whose records cannot be written now (Salesforce paused).
+
+        Nothing leaves the inbox and the committed state stays where the written records are;
+        what was decided is appended beside the inbox (with the state it led to), so the next
+        batch neither answers these events again nor decides them differently, and writes them
+        first, in order. Media are fetched from LINE now (LINE keeps them only for a while); the
+        fetch job uploads them once Salesforce and the message record are there.
+        """
+        outcomes, content = [], []
+        for plan in plans:
+            c = plan.claimed
+            fresh = plan.steps[len(c.decisions) :]
+            outcomes.append(
+                Outcome(
+                    c.conv,
+                    0,
+                    None,
+                    hold=True,
+                    answered=c.offset + len(plan.steps),
+                    decisions=[s.decision() for s in fresh],
+                    pstate=fresh[-1].state if fresh else None,
+                )
+            )
+            content.extend((s.entry["channel"], m) for s in fresh if s.result for m in s.result.content)
+        lost = self.rt.store.commit(token, outcomes)
+        for channel_id, item in content:
+            if outcome_conv_ok(item, lost):
+                enqueue(self.rt, FETCH_CONTENT, channel_id, item, key=job_id("content", item["message_key"]))
+        held = sum(len(p.steps) - len(p.claimed.decisions) for p in plans)
+        self.rt.store.count("events_answered_while_paused", held)
+        log.info("drain: salesforce paused; %d event(s) answered on LINE, their records wait", held)
+
     def _decide_and_deliver(self, claimed: list[Claimed]) -> list[Plan]:
         """The batch's LINE side, pipelined across conversations.
 
@@ -133,7 +205,8 @@ class Drainer:
         where the bot will answer; as soon as that is done, the conversation is decided (here,
         one at a time: the domain and the bot are not shared across threads) and its replies go
         back to the pool, in order within the conversation. No conversation waits for the
-        slowest profile of the batch.
+        slowest profile of the batch. Replies of events decided by an earlier batch find their
+        delivery marker and are not sent again.
         """
         pool = self.rt.line_pool
         now = datetime.now(UTC)
@@ -153,54 +226,71 @@ class Drainer:
 
     def _before_deciding(self, c: Claimed) -> dict | None:
         """The LINE side before a conversation is decided: the loading animation where the bot
-        will answer, and the profile of a friend not seen before (returned; None otherwise)."""
+        will answer, and the profile of a friend not seen before (returned; None otherwise).
+        Events decided by an earlier batch were answered then: nothing is shown for them."""
+        new = c.entries[len(c.decisions) :]
         last = {}
-        for entry in c.entries:  # one animation per user: the last message of the batch covers it
+        for entry in new:  # one animation per user: the last message of the batch covers it
             last[ev.user_id(entry["event"])] = entry
         for entry in last.values():
             try:
                 channel = self.rt.config.channel(entry["channel"])
             except KeyError:
                 continue
-            if bot.wants_loading(channel, entry["event"]) and not _with_operator(c.state):
+            if bot.wants_loading(channel, entry["event"]) and not _with_operator(_base_state(c)):
                 bot.show_loading(self.rt, channel, entry["event"])
-        return self._new_friend_profile(c)
+        return self._new_friend_profile(c, new)
 
-    def _new_friend_profile(self, c: Claimed) -> dict | None:
+    def _new_friend_profile(self, c: Claimed, new: list[dict]) -> dict | None:
         """The LINE profile of a friend this conversation has not seen before (None otherwise)."""
-        if (c.state or {}).get("friend"):
+        if (_base_state(c) or {}).get("friend"):
             return None
-        for entry in c.entries:
+        for entry in new:
             uid = ev.user_id(entry["event"])
-            if uid and ev.source_key(entry["event"]) == uid:
+            if uid and ev.source_key(entry["event"]) == uid and "replay" not in entry:
                 return self._profile(entry["channel"], entry["event"])
         return None
 
     def _decide(self, c: Claimed, profile: dict | None, now: datetime, responders: dict) -> Plan:
+        """Each entry's Result: as an earlier batch decided it (c.decisions), else from `apply`."""
         plan = Plan(c)
-        state = c.state
+        for i, (raw, entry, kept) in enumerate(zip(c.raw, c.entries, c.decisions)):
+            eid = ev.event_id(entry["event"])
+            try:
+                plan.steps.append(_cached_step(raw, entry, eid, kept, c.pstate if i == c.decided - 1 else None))
+            except (LookupError, TypeError, ValueError):
+                break
+        if len(plan.steps) < len(c.decisions):  # the inbox and what was kept beside it disagree: decide again
+            log.error("drain: kept decisions of conv=%s do not match its inbox; deciding again", _short(c.conv))
+            plan.steps = []
+            c.decisions, c.pstate, c.decided = [], None, 0
+        state = plan.steps[-1].state if plan.steps else _base_state(c)
         s = self.rt.settings
-        for raw, entry in zip(c.raw, c.entries):
+        for raw, entry in list(zip(c.raw, c.entries))[len(plan.steps) :]:
             event = entry["event"]
             eid = ev.event_id(event)
             step = Step(raw, entry, eid)
             try:
-                channel = self.rt.config.channel(entry["channel"])
-                ctx = conversation.Context(
-                    channel_id=channel.id,
-                    text=channel.text,
-                    profile=profile if not (state or {}).get("friend") else None,
-                    reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
-                    subject_max_chars=s.salesforce.case.subject_max_chars,
-                    reply_in_groups=channel.settings.reply_in_groups,
-                    responder=self._responder(channel, now, responders),
-                )
-                step.result = conversation.apply(state, event, ctx)
+                if "replay" in entry:
+                    step.result = _replayed(entry["replay"], state)
+                else:
+                    channel = self.rt.config.channel(entry["channel"])
+                    ctx = conversation.Context(
+                        channel_id=channel.id,
+                        text=channel.text,
+                        profile=profile if not (state or {}).get("friend") else None,
+                        reopen_window_ms=s.salesforce.case.reopen_window_minutes * 60_000,
+                        subject_max_chars=s.salesforce.case.subject_max_chars,
+                        reply_in_groups=channel.settings.reply_in_groups,
+                        responder=self._responder(channel, now, responders),
+                    )
+                    step.result = conversation.apply(state, event, ctx)
                 state = step.result.state
                 log.info("event %s %s conv=%s: %s", eid, event.get("type"), _short(c.conv), step.result.note)
             except Exception as exc:
-                step.error = f"{type(exc).__name__}: {exc}"[:300]
+                step.error = describe_error(exc)
                 log.exception("event %s could not be applied; dead-lettered", eid)
+            step.state = state
             plan.steps.append(step)
         return plan
 
@@ -224,56 +314,93 @@ class Drainer:
         for step in steps:
             for reply in step.result.replies:
                 outcome = delivery.deliver_reply(self.rt, step.entry["channel"], reply)
-                step.result.upserts += delivery.record_upserts(outcome, reply.record_keys, step.eid)
+                step.delivered += delivery.record_upserts(outcome, reply.record_keys, step.eid)
+
+    def _refresh_pending(self, steps: list[Step]) -> None:
+        """Replies handed to a job (LINE was unavailable) may have gone out since: the records
+        carry the outcome their markers hold now (the job does not create a missing record)."""
+        for step in steps:
+            if not any(u.fields.get("Delivery_Status__c") == "Pending" for u in step.delivered):
+                continue
+            step.delivered = []
+            for reply in step.result.replies:
+                outcome = self.rt.store.marker(reply.key) or {"status": "Pending", "at": None}
+                step.delivered += delivery.record_upserts(outcome, reply.record_keys, step.eid)
 
     def _write(self, steps: list[Step]):
         """Write every step's upserts in as few calls as possible. Returns (per-record results, call failure)."""
-        upserts = [u for s in steps for u in s.result.upserts]
+        upserts = [u for s in steps for u in s.upserts]
         if not upserts:
             return {}, None
-        paused = self._paused_until - time.time()
-        if paused > 0:  # the batch before this one hit the API limit while this one was on LINE
-            return {}, RateLimited("salesforce", "writes paused after REQUEST_LIMIT_EXCEEDED", retry_after=paused)
         try:
-            return self.rt.salesforce.upsert_many(merge(upserts)), None
+            results = self.rt.salesforce.upsert_many(merge(upserts))
         except GatewayError as exc:
-            log.warning("salesforce write failed for %d records: %s", len(upserts), exc)
-            if isinstance(exc, RateLimited):
-                self._paused_until = time.time() + (exc.retry_after or 60)
-                self.rt.store.pause("salesforce", self._paused_until)
+            log.warning("salesforce write failed for %d records: %s", len(upserts), describe_error(exc))
+            if exc.retryable:
+                outage.write_failed(self.rt, exc)
             return {}, exc
+        down = next((r for r in results.values() if r.service_down), None)
+        if down is not None:  # some records were refused because Salesforce is unavailable
+            outage.write_failed(self.rt, Retryable("salesforce", "records: service unavailable", code=down.code))
+        else:
+            outage.write_succeeded(self.rt)
+        return results, None
 
     def _outcome(self, plan: Plan, results: dict, failure: GatewayError | None):
-        """How far this conversation got: the finished prefix, its state, and what to retry."""
+        """How far this conversation got: the finished prefix, its state, and what to retry.
+
+        Only a permanent error (bad data, schema) or a record failing past the retry schedule
+        dead-letters an event. When Salesforce was unavailable, the conversation stops at that
+        event and tries again later - after a pause, however long - with what it decided kept.
+        """
         c, store = plan.claimed, self.rt.store
         done, state, media, signals, attempts = 0, None, [], [], c.attempts
         for step in plan.steps:
             if step.error:
                 store.dead_letter(step.raw, conv=c.conv, kind="event", error=step.error, attempts=attempts + 1)
                 done += 1
+                state = step.state
                 continue
-            idents = {u.ident for u in step.result.upserts}
+            idents = {u.ident for u in step.upserts}
+            unavailable = False
             if failure is not None and idents:
-                error, retryable = str(failure), failure.retryable
+                error, retryable, unavailable = describe_error(failure), failure.retryable, failure.retryable
             else:
-                bad = [results.get(i) for i in idents if not (results.get(i) and results[i].ok)]
-                error = "; ".join(f"{r.code}: {r.message}" if r else "no result" for r in bad)[:300] if bad else None
-                retryable = any(r is None or r.retryable for r in bad) or _parent_failed(step, results)
+                bad = [results.get(k) for k in idents if not (results.get(k) and results[k].ok)]
+                error = "; ".join(sorted({r.summary if r else "no result" for r in bad}))[:300] if bad else None
+                unavailable = any(r is not None and r.service_down for r in bad)
+                retryable = unavailable or any(r is None or r.retryable for r in bad) or _parent_failed(step, results)
             if error is None:
                 done += 1
-                state = step.result.state
+                state = step.state
                 media.extend((step.entry["channel"], m) for m in step.result.content)
                 signals.extend(dict(sig, conv=c.conv, channel=step.entry["channel"]) for sig in step.result.signals)
                 continue
-            if not retryable or attempts + 1 > len(self.qs.retry_intervals_seconds):
+            if not unavailable and (not retryable or attempts + 1 > len(self.qs.retry_intervals_seconds)):
                 log.error("event %s dead-lettered after %d attempt(s): %s", step.eid, attempts + 1, error)
-                store.dead_letter(step.raw, conv=c.conv, kind="event", error=error, attempts=attempts + 1)
+                store.dead_letter(
+                    step.raw,
+                    conv=c.conv,
+                    kind="event",
+                    error=error,
+                    attempts=attempts + 1,
+                    decision=conversation.decision(_as_delivered(step)),
+                )
                 done += 1
-                state = step.result.state
+                state = step.state
                 attempts = 0
                 continue
+            kept = plan.steps[max(len(c.decisions), done) :]
+            rest = {
+                "answered": c.offset + len(plan.steps),
+                "decisions": [s.decision() for s in kept],
+                "pstate": kept[-1].state if kept else None,
+            }
+            if unavailable and store.outage() is not None:  # wait for the probe, not for a backoff
+                return Outcome(c.conv, done, state, hold=True, **rest), done, media, signals
             delay = self._backoff(attempts, failure)
-            return Outcome(c.conv, done, state, retry_at=time.time() + delay, failed=True), done, media, signals
+            outcome = Outcome(c.conv, done, state, retry_at=time.time() + delay, failed=not unavailable, **rest)
+            return outcome, done, media, signals
         return Outcome(c.conv, done, state), done, media, signals
 
     def _backoff(self, attempts: int, failure: GatewayError | None) -> float:
@@ -283,6 +410,96 @@ class Drainer:
             base = max(base, failure.retry_after)
         jitter = self.qs.retry_jitter
         return base * (1 + random.uniform(-jitter, jitter))
+
+
+class LockKeeper:
+    """Renews the locks of the batches a drainer has in flight, every third of the lease.
+
+    The lease (`queue.lock_seconds`) is short, so the conversations of a worker killed mid-batch
+    are free again within seconds; a batch that takes longer (a slow Salesforce write, LINE
+    retries) keeps its conversations for as long as its drainer is alive to renew them.
+    """
+
+    def __init__(self, store, lock_ms: int):
+        self.store = store
+        self.lock_ms = lock_ms
+        self._held: dict[str, list[str]] = {}  # token -> conversations of a batch in flight
+        self._mutex = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, token: str, convs: list[str]) -> None:
+        with self._mutex:
+            self._held[token] = list(convs)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lock-keeper", daemon=True)
+                self._thread.start()
+
+    def release(self, token: str) -> None:
+        with self._mutex:
+            self._held.pop(token, None)
+
+    def close(self) -> None:
+        with self._mutex:
+            self._held.clear()
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.lock_ms / 3000):
+            self.renew()
+
+    def renew(self) -> None:
+        with self._mutex:
+            held = list(self._held.items())
+        for token, convs in held:
+            try:
+                lost = self.store.extend_locks(token, convs, self.lock_ms)
+            except StorageError as exc:  # the next tick tries again; the lease outlives one miss
+                log.warning("drain: could not renew %d lock(s): %s", len(convs), type(exc).__name__)
+                continue
+            with self._mutex:
+                in_flight = token in self._held
+            if lost and in_flight:
+                log.warning(
+                    "drain: lock lost for %d conversation(s) in flight; their commit will be refused", len(lost)
+                )
+
+
+def _base_state(c: Claimed) -> dict | None:
+    """The state new events of `c` are decided from: after what was decided before, if anything."""
+    return c.pstate if c.decided else c.state
+
+
+def _cached_step(raw: bytes, entry: dict, eid: str, kept: dict, state: dict | None) -> Step:
+    step = Step(raw, entry, eid, state=state, cached=True)
+    if kept.get("eid") != eid:
+        raise LookupError
+    if kept.get("error"):
+        step.error = kept["error"]
+    else:
+        step.result = conversation.from_decision(kept, state or {})
+    return step
+
+
+def _replayed(kept: dict, state: dict | None) -> conversation.Result:
+    """A dead letter's records as first decided, written again: in their own session, with their
+    own LINE timestamps, never answered twice on LINE and changing nothing in the conversation
+    (a session's last-message time is not moved back)."""
+    res = conversation.from_decision(kept, state or {})
+    res.replies, res.signals = [], []
+    for u in res.upserts:
+        if u.sobject == SESSION:
+            u.fields.pop("Last_Message_At__c", None)
+    res.upserts = [u for u in res.upserts if u.fields or u.sobject != SESSION]
+    res.note = "replayed: records as first decided"
+    return res
+
+
+def _as_delivered(step: Step) -> conversation.Result:
+    """The step's Result with its replies' latest delivery outcome folded into its records."""
+    res = conversation.from_decision(conversation.decision(step.result), {})
+    res.upserts = merge(res.upserts + step.delivered)
+    return res
 
 
 def _parent_failed(step: Step, results: dict) -> bool:

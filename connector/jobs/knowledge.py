@@ -18,23 +18,19 @@ so articles that stopped being Online for any reason disappear. Field names come
 Answering a message reads only the in-process copy (`KnowledgeStore.load_index`): no Salesforce call.
 `learn_from_case(case_key)` turns articles operators sent on a Case into question-example candidates.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import html
-import json
 import logging
 import re
-import secrets
-import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request
-from connector.domain.records import CASE, SESSION, Upsert, ref
-from connector.domain.records import EXAMPLE
-from connector.gateways.embedder import get_encoder
+from connector.domain.records import CASE, EXAMPLE, Upsert, ref
 from connector.gateways import soql
 from connector.gateways.errors import GatewayError
 from connector.jobs import KNOWLEDGE_SYNC, enqueue
@@ -64,8 +60,13 @@ def maybe_schedule(rt: Runtime) -> bool:
         return False
     if not rt.knowledge_store.sync_due(interval):
         return False
-    enqueue(rt, KNOWLEDGE_SYNC, key=f"kb-sync-{int(time.time()) // max(1, int(interval))}", retry=False,
-            failure_ttl_s=24 * 3600)
+    enqueue(
+        rt,
+        KNOWLEDGE_SYNC,
+        key=f"kb-sync-{int(time.time()) // max(1, int(interval))}",
+        retry=False,
+        failure_ttl_s=24 * 3600,
+    )
     return True
 
 
@@ -97,13 +98,20 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
     for name in (f.title, f.question, f.answer, f.body, f.url):
         if name and name not in cols:
             cols.append(name)
-    online = soql.knowledge_versions(rt.salesforce, ks.sobject, cols, status="Online", language=code,
-                                     modified_since=since)
+    online = soql.knowledge_versions(
+        rt.salesforce, ks.sobject, cols, status="Online", language=code, modified_since=since
+    )
     calls = 1
     archived: list[dict] = []
     if not full:
-        archived = soql.knowledge_versions(rt.salesforce, ks.sobject, ["Id", "KnowledgeArticleId", "LastModifiedDate"],
-                                           status="Archived", language=code, modified_since=since)
+        archived = soql.knowledge_versions(
+            rt.salesforce,
+            ks.sobject,
+            ["Id", "KnowledgeArticleId", "LastModifiedDate"],
+            status="Archived",
+            language=code,
+            modified_since=since,
+        )
         calls += 1
     examples = _approved_examples(rt) if ks.question_examples else None
     calls += examples is not None
@@ -128,7 +136,7 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
         for rec in online:
             current_examples = examples if examples is not None else {}
             a = _article(rec, f, lang, current_examples)
-            if examples is None and a.id in index:   # examples unavailable: keep what we had
+            if examples is None and a.id in index:  # examples unavailable: keep what we had
                 a = dataclasses.replace(a, examples=index.get(a.id).examples)
             online_ids.add(a.id)
             current = index.get(a.id)
@@ -156,13 +164,28 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
                     examples_changed += 1
         changed = bool(upserted or removed or examples_changed)
 
-    new_mark = max([_parse_dt(rec["LastModifiedDate"]) for rec in online + archived if rec.get("LastModifiedDate")]
-                   + ([mark] if mark else []), default=None)
-    kb.save(lang, {"language": lang, "synced_at": time.time(), "index": index.to_state(), "meta": meta}
-            if changed else None, soql.datetime_literal(new_mark) if new_mark is not None else None)
-    stats = {"language": lang, "full": full, "fetched": len(online), "archived_seen": len(archived),
-             "upserted": upserted, "removed": removed, "examples_changed": examples_changed,
-             "articles": len(index), "changed": changed, "queries": calls}
+    new_mark = max(
+        [_parse_dt(rec["LastModifiedDate"]) for rec in online + archived if rec.get("LastModifiedDate")]
+        + ([mark] if mark else []),
+        default=None,
+    )
+    kb.save(
+        lang,
+        {"language": lang, "synced_at": time.time(), "index": index.to_state(), "meta": meta} if changed else None,
+        soql.datetime_literal(new_mark) if new_mark is not None else None,
+    )
+    stats = {
+        "language": lang,
+        "full": full,
+        "fetched": len(online),
+        "archived_seen": len(archived),
+        "upserted": upserted,
+        "removed": removed,
+        "examples_changed": examples_changed,
+        "articles": len(index),
+        "changed": changed,
+        "queries": calls,
+    }
     log.info("knowledge sync %s: %s", lang, " ".join(f"{k}={v}" for k, v in stats.items() if k != "language"))
     return stats
 
@@ -184,10 +207,16 @@ def _approved_examples(rt: Runtime) -> dict[str, tuple[str, ...]] | None:
 
 def _article(rec: dict, f, lang: str, examples: dict) -> Article:
     aid = rec.get("KnowledgeArticleId") or rec["Id"]
-    return Article(id=aid, title=_plain(rec.get(f.title)), question=_plain(rec.get(f.question)) if f.question else "",
-                   answer=_plain(rec.get(f.answer)), body=_plain(rec.get(f.body)) if f.body else "",
-                   url=(rec.get(f.url) or None) if f.url else None, language=lang,
-                   examples=tuple(examples.get(aid, ())))
+    return Article(
+        id=aid,
+        title=_plain(rec.get(f.title)),
+        question=_plain(rec.get(f.question)) if f.question else "",
+        answer=_plain(rec.get(f.answer)),
+        body=_plain(rec.get(f.body)) if f.body else "",
+        url=(rec.get(f.url) or None) if f.url else None,
+        language=lang,
+        examples=tuple(examples.get(aid, ())),
+    )
 
 
 def _meta(rec: dict) -> dict:
@@ -213,7 +242,7 @@ def _parse_dt(value: str) -> datetime:
     if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
         text = text[:-2] + ":" + text[-2:]
     dt = datetime.fromisoformat(text)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # -- learning from operators ---------------------------------------------------------------------
@@ -244,9 +273,18 @@ def run_learn(rt: Runtime, case_key: str) -> int:
         except KeyError:
             continue
         index, meta = rt.knowledge_store.load_index(channel.language, rt.encoder)
-        question = next((m["Text__c"] for m in msgs if m.get("Direction__c") == "Inbound" and m.get("Type__c") == "text"
-                         and m.get("Text__c") and not is_greeting(m["Text__c"]) and not is_handoff_request(m["Text__c"])),
-                        None)
+        question = next(
+            (
+                m["Text__c"]
+                for m in msgs
+                if m.get("Direction__c") == "Inbound"
+                and m.get("Type__c") == "text"
+                and m.get("Text__c")
+                and not is_greeting(m["Text__c"])
+                and not is_handoff_request(m["Text__c"])
+            ),
+            None,
+        )
         if not question:
             continue
         used: list[str] = []
@@ -259,8 +297,14 @@ def run_learn(rt: Runtime, case_key: str) -> int:
         for aid in used:
             key = "operator:" + hashlib.sha256(f"{case_key}|{aid}".encode()).hexdigest()[:40]
             article = index.get(aid)
-            fields = {"Question__c": question, "Article_Id__c": aid[:18], "Source__c": "Operator", "Status__c": "Candidate",
-                      "Session_Key__c": s["Session_Key__c"][:120], "Case__r": ref(CASE, case_key)}
+            fields = {
+                "Question__c": question,
+                "Article_Id__c": aid[:18],
+                "Source__c": "Operator",
+                "Status__c": "Candidate",
+                "Session_Key__c": s["Session_Key__c"][:120],
+                "Case__r": ref(CASE, case_key),
+            }
             if article is not None:
                 fields["Article_Title__c"] = article.title[:255]
             upserts.append(Upsert(EXAMPLE, key, fields))
@@ -272,7 +316,7 @@ def run_learn(rt: Runtime, case_key: str) -> int:
         results = rt.salesforce.upsert_many(upserts)
         bad = [r for r in results.values() if not r.ok]
         if bad:
-            raise GatewayError("salesforce", f"question examples: {bad[0].code} {bad[0].message}")
+            raise GatewayError("salesforce", f"question examples: {bad[0].summary}")
     log.info("learn_from_case: %d new candidate(s)", len(upserts))
     return len(upserts)
 
@@ -292,8 +336,9 @@ def _articles_in(message: dict, index: KnowledgeIndex, meta: dict, channel) -> l
     for a in index.articles:
         m = meta.get(a.id) or {}
         if template:
-            url = template.format(url_name=m.get("u") or "", id=a.id, article_number=m.get("n") or "",
-                                  language=a.language)
+            url = template.format(
+                url_name=m.get("u") or "", id=a.id, article_number=m.get("n") or "", language=a.language
+            )
             if url in text:
                 found.append(a.id)
                 continue

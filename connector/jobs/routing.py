@@ -249,6 +249,8 @@ def _apply(rt, st) -> int:
         work.append((raw, eff, upserts, internal))
     upserts = merge([u for w in work for u in w[2]])
     results = {}
+    if upserts and rt.store.outage() is not None:
+        return 0  # Salesforce writes are paused: the effects wait (their LINE pushes went out above)
     if upserts:
         try:
             results = rt.salesforce.upsert_many(upserts)
@@ -261,7 +263,7 @@ def _apply(rt, st) -> int:
         if any(r is None or r.retryable for r in bad):
             continue
         for r in bad:
-            log.error("routing effect %s: write failed %s %s", eff["kind"], r.code, r.message)
+            log.error("routing effect %s: write failed %s", eff["kind"], r.summary)
         for name, data, key in internal:
             _, source, _ = operator_domain.parse_session_key(eff["session_key"])
             submit_internal(rt, eff["channel_id"], source, name, data, idempotency_key=key)

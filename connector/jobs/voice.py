@@ -34,7 +34,7 @@ from connector.domain.operator import parse_session_key
 from connector.domain.records import CASE, FRIEND, MESSAGE, SESSION, TASK, Upsert, ref, sf_datetime
 from connector.gateways import soql
 from connector.gateways.errors import GatewayError, Permanent, Retryable
-from connector.jobs import CALL_TO_LINE, RECORD_CALL, RECORD_CALLS, delivery, enqueue, job_id
+from connector.jobs import CALL_TO_LINE, RECORD_CALL, RECORD_CALLS, delivery, enqueue, job_id, outage
 from connector.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ SWEEP_BATCH = 200
 def record_call(sid: str) -> str:
     """RQ job: write the call's Task (and transcript lines) from every status event known."""
     rt = get_runtime()
+    if outage.writes_paused(rt):
+        return "paused"  # the call stays pending: the sweep writes it once Salesforce is back
     done = record_calls_now(rt, [sid])
     if sid not in done:  # another job is writing this call: look again when it is done
         enqueue(rt, RECORD_CALL, sid, key=job_id("call-again", f"{sid}:{uuid.uuid4()}"), delay_s=2)
@@ -59,7 +61,8 @@ def record_call(sid: str) -> str:
 
 def record_calls(sids: list[str]) -> int:
     """RQ job of the sweep: write many calls' records in one Salesforce call."""
-    return len(record_calls_now(get_runtime(), sids))
+    rt = get_runtime()
+    return 0 if outage.writes_paused(rt) else len(record_calls_now(rt, sids))
 
 
 def record_calls_now(rt: Runtime, sids: list[str], rounds: int = 3) -> dict[str, str]:
@@ -68,7 +71,11 @@ def record_calls_now(rt: Runtime, sids: list[str], rounds: int = 3) -> dict[str,
     Each call is written from all its events known at that moment, under a lease per call, so a
     slower job can never write an older status over a newer one. The calls' upserts go out
     together (one Composite call for up to 25 x 200 records). A call whose events changed while
-    it was written is written again (up to `rounds` times, then the next job or the sweep)."""
+    it was written is written again (up to `rounds` times, then the next job or the sweep).
+
+    Salesforce failing for a while (5xx, timeout, limits) counts towards the shared pause
+    (jobs/outage.py) and leaves the calls pending, as does a record failing for a reason that may
+    pass: the sweep writes them later, so a call record is never dead-lettered."""
     leases = {}
     for sid in dict.fromkeys(sids):
         token = rt.leases.acquire(f"call:{sid}", LEASE_MS)
@@ -77,12 +84,18 @@ def record_calls_now(rt: Runtime, sids: list[str], rounds: int = 3) -> dict[str,
     out: dict[str, str] = {}
     try:
         todo = list(leases)
-        for _ in range(rounds):
-            if not todo:
-                break
-            todo = _write_round(rt, todo, out)
+        try:
+            for _ in range(rounds):
+                if not todo:
+                    break
+                todo = _write_round(rt, todo, out)
+        except Retryable as exc:
+            outage.write_failed(rt, exc)
+            log.warning("call records not written yet (%s); the sweep writes them later", exc)
+        except NotYetWritten as exc:
+            log.warning("call records not written yet (%s); the sweep writes them later", exc)
         for sid in todo:
-            out[sid] = "more events"
+            out.setdefault(sid, "later")
     finally:
         for sid, token in leases.items():
             rt.leases.release(f"call:{sid}", token)
@@ -102,7 +115,10 @@ def _write_round(rt: Runtime, sids: list[str], out: dict[str, str]) -> list[str]
         digest = _digest(upserts)
         plans.append((sid, call, len(events), upserts, digest, store.written(sid)))
     due = [p for p in plans if p[5] not in (p[4], "failed:" + p[4])]
-    results = rt.salesforce.upsert_many([u for p in due for u in p[3]]) if due else {}  # GatewayError: retried
+    results = {}
+    if due:
+        results = rt.salesforce.upsert_many([u for p in due for u in p[3]])  # Retryable: the caller pauses
+        outage.write_succeeded(rt)
     again = []
     for sid, call, n, upserts, digest, written in plans:
         if written not in (digest, "failed:" + digest):
@@ -114,13 +130,17 @@ def _write_round(rt: Runtime, sids: list[str], out: dict[str, str]) -> list[str]
     return again
 
 
+class NotYetWritten(Exception):
+    """A call's record failed for a reason that may pass (a lock, a parent not written yet)."""
+
+
 def _outcome(sid: str, upserts: list[Upsert], digest: str, results: dict) -> str:
     """What to remember as written for one call. Raises (the job is retried) when a record
     failed for a reason that may pass; a refused record is logged and not retried until the
     call changes."""
     bad = [(u, results.get(u.ident)) for u in upserts if not (results.get(u.ident) and results[u.ident].ok)]
     if any(r is None or r.retryable or r.parent_missing for _, r in bad):
-        raise RuntimeError(f"call record not written yet: {next((r.code for _, r in bad if r), '?')}")
+        raise NotYetWritten(next((r.code for _, r in bad if r), "no result"))
     if bad:
         u, r = bad[0]
         log.error("call record %s: %s refused (%s); not retried until the call changes", sid[-6:], u.sobject, r.code)
@@ -557,7 +577,7 @@ def tick(rt: Runtime, now: float | None = None) -> None:
             continue
         enqueue(rt, CALL_TO_LINE, sealed, key=job_id("c2l-sweep", f"{sid}:{int(now)}"), at_front=True)
     pending = store.pending(now - PENDING_GRACE_S, limit=SWEEP_BATCH)
-    if pending:  # one job, one Salesforce call for the lot
+    if pending and not outage.writes_paused(rt):  # one job, one Salesforce call for the lot
         enqueue(rt, RECORD_CALLS, pending, key=job_id("calls-sweep", str(int(now))), retry=False, failure_ttl_s=3600)
     for tag in store.pnp_due(now - rt.settings.twilio.pnp_delivery_hours * 3600):
         record = store.pnp_record(tag)

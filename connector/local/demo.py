@@ -155,6 +155,24 @@ def _scenario(stack: LocalStack) -> None:
 
     operator_steps(stack, step, says)  # operator chat
 
+    from connector.local.demo_outage import outage_steps
+
+    outage_checks = outage_steps(stack, step)  # Salesforce down for a few seconds
+    step("Checks (Salesforce outage)")
+    for name, ok in outage_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(outage_checks.values()):
+        raise TimeoutError("an outage check failed")
+
+    from connector.local.demo_hostile import hostile_steps
+
+    hostile_checks = hostile_steps(stack, step)  # hostile input and bad configuration
+    step("Checks (hostile input, configuration)")
+    for name, ok in hostile_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(hostile_checks.values()):
+        raise TimeoutError("a hostile-input check failed")
+
     from connector.local.demo_voice import signed_callout, voice_steps
 
     secret = stack.env["CONNECTOR_CALLOUT_SECRETS"].split(",")[0]

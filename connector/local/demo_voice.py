@@ -35,13 +35,12 @@ PNP_MOBILE = "+819044445555"
 
 def configure(stack):
     """Give channel 1 voice (call before the stack starts). Returns the stack."""
+    # the account and auth token are the stack's (its Twilio sandbox signs with them); the API key
+    # only signs the web call's access tokens
+    stack.env.setdefault("TWILIO_ACCOUNT_SID", DEFAULT_ACCOUNT_SID)
+    stack.env.setdefault("TWILIO_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
     stack.env.update(
-        {
-            "TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN,
-            "TWILIO_API_KEY_SID": "SK" + secrets.token_hex(16),
-            "TWILIO_API_KEY_SECRET": secrets.token_hex(32),
-        }
+        {"TWILIO_API_KEY_SID": "SK" + secrets.token_hex(16), "TWILIO_API_KEY_SECRET": secrets.token_hex(32)}
     )
     twilio = stack.overrides.setdefault("twilio", {})
     twilio.update({"enabled": True, "web_call": True, "twiml_app_sid": "AP" + "0" * 31 + "1"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from connector.local.redis_server import RedisServer, claim_database
 from connector.storage.vault import new_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,13 +70,15 @@ class LocalStack:
         overrides: dict | None = None,
         log_level: str = "WARNING",
         workdir: str | None = None,
-        flush_redis: bool = True,
     ):
         from connector.local.sandbox import Sandbox, SandboxChannel
         from connector.local.sandbox.salesforce_store import SalesforceUser
 
-        self.redis_url = redis_url or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13"
-        self.flush_redis = flush_redis
+        # Never a Redis this stack did not create: without a URL it runs a redis-server of its own
+        # ($REDIS_URL may be an integrator's production database); a URL it is given must be an
+        # empty database or one marked by an earlier run (claim_database), and only then is flushed.
+        self._redis_server = None if redis_url else RedisServer()
+        self.redis_url = redis_url or self._redis_server.url
         self.workers = workers
         self.web_port = web_port or free_port()
         self.web_url = f"http://127.0.0.1:{self.web_port}"
@@ -93,6 +97,7 @@ class LocalStack:
             .decode()
         )
         self.channels = []
+        self.twilio_account_sid = "AC" + secrets.token_hex(16)
         env = {
             "CONNECTOR_ENCRYPTION_KEYS": new_key(),
             "REDIS_URL": self.redis_url,
@@ -100,6 +105,8 @@ class LocalStack:
             "SF_CONSUMER_KEY": SF_CONSUMER_KEY,
             "SF_PRIVATE_KEY": private_pem,
             "CONNECTOR_CALLOUT_SECRETS": secrets.token_hex(32),
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         }
         channel_cfg = []
         for i in range(channels):
@@ -123,6 +130,8 @@ class LocalStack:
             metadata_dir=str(METADATA_DIR) if METADATA_DIR.is_dir() else None,
             salesforce_users=[SalesforceUser(SF_USER, "unused", SF_CONSUMER_KEY, public_pem)],
             ca_out=str(self.workdir / "sandbox-ca.pem"),
+            twilio_account_sid=self.twilio_account_sid,
+            twilio_auth_token=env["TWILIO_AUTH_TOKEN"],
         )
         self.env = env
         self.channel_cfg = channel_cfg
@@ -148,6 +157,7 @@ class LocalStack:
                 "auth": "jwt",
                 "timeout_seconds": 10,
                 "ca_bundle": self.sandbox.ca_path,
+                "outage": {"pause_seconds": 1, "max_pause_seconds": 8},  # compressed like the retries
             },
             "twilio": {"api_base_url": urls["twilio"], "enabled": False},
         }
@@ -163,10 +173,10 @@ class LocalStack:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, *, web: bool = True) -> "LocalStack":
-        r = redis.Redis.from_url(self.redis_url, socket_timeout=2)
-        r.ping()
-        if self.flush_redis:
-            r.flushdb()
+        if self._redis_server is not None:
+            self._redis_server.start()
+        with redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2) as r:
+            claim_database(r, self.redis_url)
         self.sandbox.start()
         self.config_path.write_text(yaml.safe_dump(self.config_data(), allow_unicode=True))
         if web:
@@ -176,7 +186,9 @@ class LocalStack:
         return self
 
     def start_web(self) -> None:
-        cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "connector.entrypoints.wsgi:app"]
+        cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+        # The production settings, but on loopback only: nothing else on the network reaches it.
+        cmd += ["--bind", f"127.0.0.1:{self.web_port}", "connector.entrypoints.wsgi:app"]
         env = {**self.environ(), "PORT": str(self.web_port), "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2")}
         self.procs.append(
             subprocess.Popen(
@@ -212,23 +224,32 @@ class LocalStack:
         return open(self.workdir / f"{name}.log", "ab")
 
     def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.worker_procs:  # their own process groups: take the scheduler child too
+        """Stop everything started and remove every file written (keys, certificates, logs),
+        whatever fails on the way."""
+        try:
+            for p in self.procs:
+                if p.poll() is None:
+                    p.terminate()
+            for p in self.worker_procs:  # their own process groups: take the scheduler child too
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            for p in self.procs:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(10)
+            self.procs.clear()
+        finally:
             try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        self.procs.clear()
-        self.sandbox.stop()
-        if self._tmp:
-            self._tmp.cleanup()
+                self.sandbox.stop()
+            finally:
+                if self._redis_server is not None:
+                    self._redis_server.stop()
+                if self._tmp:
+                    self._tmp.cleanup()
 
     def __enter__(self) -> "LocalStack":
         try:
@@ -280,31 +301,96 @@ def _deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
+DEV_ENV = Path(".dev") / "env"
+
+
+def dev_env(stack: LocalStack) -> dict[str, str]:
+    """What a person (or a script) needs to drive every side of a running dev stack by hand.
+
+    Development-only values of this run: they die with it.
+    """
+    urls = stack.sandbox.urls
+    return {
+        "RELAY_URL": stack.web_url,  # the public base URL the relay signs links and checks Twilio against
+        "LINE_API_URL": urls["line_api"],
+        "SF_INSTANCE_URL": urls["salesforce"],
+        "SF_ACCESS_TOKEN": stack.sandbox.salesforce.issue_session(SF_USER),
+        "SF_CA_BUNDLE": stack.sandbox.ca_path or "",
+        "TWILIO_API_URL": urls["twilio"],
+        "TWILIO_ACCOUNT_SID": stack.env["TWILIO_ACCOUNT_SID"],
+        "TWILIO_AUTH_TOKEN": stack.env["TWILIO_AUTH_TOKEN"],
+        "LINE_CHANNEL_ID": stack.channels[0].channel_id,
+        "LINE_CHANNEL_SECRET": stack.channels[0].secret,
+        "CALLOUT_SECRET": stack.env["CONNECTOR_CALLOUT_SECRETS"].split(",")[0],
+    }
+
+
+def write_dev_env(values: dict[str, str], path: Path = DEV_ENV) -> Path:
+    """Shell-style KEY=value lines (`set -a; . .dev/env; set +a`), readable by this user only."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("# connector dev: values of the running dev stack, removed when it stops\n")
+        for key, value in values.items():
+            fh.write(f"{key}={shlex.quote(value)}\n")
+    return path
+
+
+def remove_dev_env(path: Path = DEV_ENV) -> None:
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()  # only if nothing else was put there
+    except OSError:
+        pass
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # unwinds through the `with` blocks: everything stopped and removed
+
+
 def dev() -> int:
-    """Run everything in the foreground until Ctrl-C, printing where to poke it."""
-    with LocalStack(log_level="INFO", flush_redis=False) as stack:
-        print("connector dev stack is up:")
-        print(f"  web (LINE webhook)   {stack.web_url}/line/webhook")
-        for name, url in stack.sandbox.urls.items():
-            print(f"  sandbox {name:<12} {url}")
-        print(f"  config               {stack.config_path}")
-        print(f"  logs                 {stack.workdir}/*.log")
-        print("Send a LINE message as a user:")
-        print(
-            f"  curl -s -XPOST {stack.sandbox.urls['line_api']}/__sandbox__/line/users/U1/messages "
-            f'-H \'content-type: application/json\' -d \'{{"channelId": "{stack.channels[0].channel_id}", '
-            f'"message": {{"type": "text", "text": "こんにちは"}}}}\''
-        )
-        print("See what LINE delivered, and what Salesforce holds:")
-        print(f"  curl -s {stack.sandbox.urls['line_api']}/__sandbox__/line/delivered?userId=U1")
-        print(f"  curl -sk {stack.sandbox.urls['salesforce']}/__sandbox__/salesforce/records/LINE_Chat_Message__c")
-        print("Ctrl-C stops everything.")
-        try:
-            while all(p.poll() is None for p in stack.procs):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-    return 0
+    """Run everything in the foreground until Ctrl-C (or SIGTERM), printing where to poke it."""
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
+    # turns it into KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with LocalStack(log_level="INFO") as stack:
+            try:
+                env_file = write_dev_env(dev_env(stack))
+                _banner(stack, env_file)
+                while all(p.poll() is None for p in stack.procs):
+                    time.sleep(0.5)
+                print("a process of the dev stack exited; stopping (logs below)", file=sys.stderr)
+                print(stack.logs(), file=sys.stderr)
+                return 1
+            finally:
+                remove_dev_env()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _banner(stack: LocalStack, env_file: Path) -> None:
+    print("connector dev stack is up (on 127.0.0.1 only):")
+    print(f"  web (LINE webhook)   {stack.web_url}/line/webhook")
+    for name, url in stack.sandbox.urls.items():
+        print(f"  sandbox {name:<12} {url}")
+    print(f"  redis (its own)      {stack.redis_url}")
+    print(f"  config               {stack.config_path}")
+    print(f"  logs                 {stack.workdir}/*.log")
+    print(f"  endpoints and secrets of this run: {env_file} (docs/sandbox.md; removed on exit)")
+    print("Send a LINE message as a user:")
+    print(
+        f"  curl -s -XPOST {stack.sandbox.urls['line_api']}/__sandbox__/line/users/U1/messages "
+        f'-H \'content-type: application/json\' -d \'{{"channelId": "{stack.channels[0].channel_id}", '
+        f'"message": {{"type": "text", "text": "こんにちは"}}}}\''
+    )
+    print("See what LINE delivered, and what Salesforce holds:")
+    print(f"  curl -s {stack.sandbox.urls['line_api']}/__sandbox__/line/delivered?userId=U1")
+    print(f"  curl -sk {stack.sandbox.urls['salesforce']}/__sandbox__/salesforce/records/LINE_Chat_Message__c")
+    print("Ctrl-C stops everything and removes its files.", flush=True)
 
 
 def demo() -> int:

@@ -90,9 +90,9 @@ class GroupCommit:
         self._pool = client.connection_pool
         self._scripts = dict(scripts or {})  # sha1 -> source, loaded again on NOSCRIPT
         timeout = self._pool.connection_kwargs.get("socket_timeout") or 5.0
-        # A follower waits for at most: its leader's write (connect + send + read) and the one
-        # retry after a dropped connection; past that something is wrong and it gives up.
-        self._wait_s = wait_s if wait_s is not None else 4 * timeout + 1
+        # A follower waits for at most its leader's write (connect, or send + read, each bounded
+        # by the socket timeout) and then its own; past that something is wrong and it gives up.
+        self._wait_s = wait_s if wait_s is not None else 2 * timeout + 1
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
         self._busy = False
@@ -142,6 +142,14 @@ class GroupCommit:
                 batch, self._queue = self._queue, []
             self._flush(batch)
         except BaseException as exc:
+            if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                # Redis is down or hung: those who queued while this write waited would wait as
+                # long again behind the next leader. They fail now, so every webhook answers 503
+                # within about one socket timeout (LINE gives up after 2 s and redelivers).
+                with self._lock:
+                    waiting = [x for x in self._queue if x is not w]
+                    self._queue = [x for x in self._queue if x is w]
+                batch = batch + waiting
             for x in batch:
                 if x.replies is None and x.error is None:
                     x.error = (
@@ -183,10 +191,11 @@ class GroupCommit:
         commands = [c for x in batch for c in x.commands]
         try:
             replies = self._send(commands)
-        except (redis.ConnectionError, redis.TimeoutError):
+        except redis.ConnectionError:
             # A connection that broke while idle (Redis restarted, a proxy timed it out) fails on
             # first use: one fresh connection, once. Sending again is safe for writes that are
-            # idempotent (INGEST is: the dedupe key makes a second run a no-op).
+            # idempotent (INGEST is: the dedupe key makes a second run a no-op). A timeout is not
+            # retried: Redis is hung, and a second wait would only double the first.
             self._drop()
             replies = self._send(commands)
         missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]

@@ -16,6 +16,8 @@ INBOX = "inbox:"
 LOCK = "lock:"
 STATE = "state:"
 ATTEMPTS = "attempts:"
+DECIDED = "decided:"
+PSTATE = "pstate:"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,14 @@ class Keys:
     def attempts(self, conv: str) -> str:
         return f"{self.prefix}{ATTEMPTS}{conv}"
 
+    def decided(self, conv: str) -> str:
+        """What was decided (and answered on LINE) for the inbox's head events, not yet written."""
+        return f"{self.prefix}{DECIDED}{conv}"
+
+    def pstate(self, conv: str) -> str:
+        """The state after the last decided event (the committed state lags behind it)."""
+        return f"{self.prefix}{PSTATE}{conv}"
+
     @property
     def ready(self) -> str:
         return self.prefix + "ready"
@@ -58,7 +68,12 @@ class Keys:
         return f"{self.prefix}sent:{name}"
 
     def pause(self, service: str) -> str:
+        """A hash: consecutive failures, and while writes are paused their level, since and until."""
         return f"{self.prefix}pause:{service}"
+
+    def held(self, service: str) -> str:
+        """Conversations whose every event is answered and waits for `service` (out of `ready`)."""
+        return f"{self.prefix}held:{service}"
 
     @property
     def metrics(self) -> str:

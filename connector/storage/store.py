@@ -17,7 +17,9 @@ How ordering and "nothing lost, nothing twice" work:
 * After the effects are written (idempotent upserts, LINE sends with retry keys) COMMIT trims
   the processed entries and saves the conversation state - only if the lock token still matches,
   so a drainer whose lock expired can never trim entries it did not process.
-* A killed worker leaves its entries in the inbox; its lock expires, and the sweeper re-drains.
+* A lock is a short lease that the drainer renews while it works on the conversation
+  (`extend_locks`); a killed worker leaves its entries in the inbox, its lease runs out within
+  `queue.lock_seconds`, and the sweeper re-drains.
 * Failures BACKOFF: the conversation's "not before" moves into the future (nobody hammers
   Salesforce), the attempt count grows; past the last retry the head event goes to the dead
   letter registry, from where `connector failed replay` puts it back.
@@ -31,18 +33,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis
 
 from connector.storage.group_commit import GroupCommit, pack
-from connector.storage.keys import ATTEMPTS, INBOX, LOCK, STATE, Keys
+from connector.storage.keys import ATTEMPTS, DECIDED, INBOX, LOCK, PSTATE, STATE, Keys
 from connector.storage.vault import Vault
 
 DOORBELL_MS = 5000
+WRITES = "salesforce"  # the service whose outage pauses writing records (and holds conversations)
 
 _INGEST = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -57,48 +62,137 @@ return -1
 """
 
 _CLAIM = """
-local prefix = ARGV[5]
+local prefix, answer_only = ARGV[5], ARGV[7] == '1'
 local convs = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[6])
+local paused = tonumber(redis.call('HGET', KEYS[3], 'level') or '0') > 0
 local out = {}
 local budget = tonumber(ARGV[2])
 for _, conv in ipairs(convs) do
   if budget <= 0 then break end
   local lock = prefix .. '%(LOCK)s' .. conv
   if redis.call('SET', lock, ARGV[4], 'NX', 'PX', ARGV[3]) then
-    local entries = redis.call('LRANGE', prefix .. '%(INBOX)s' .. conv, 0, budget - 1)
+    local decided = prefix .. '%(DECIDED)s' .. conv
+    local d = redis.call('LLEN', decided)
+    local first = 0
+    if answer_only then first = d end
+    local entries = redis.call('LRANGE', prefix .. '%(INBOX)s' .. conv, first, first + budget - 1)
     if #entries == 0 then
-      redis.call('ZREM', KEYS[1], conv)
+      if first == 0 then
+        redis.call('ZREM', KEYS[1], conv)
+      elseif paused then
+        redis.call('ZREM', KEYS[1], conv)
+        redis.call('SADD', KEYS[2], conv)
+      end
       redis.call('DEL', lock)
     else
       budget = budget - #entries
       local state = redis.call('GET', prefix .. '%(STATE)s' .. conv) or ''
       local attempts = redis.call('GET', prefix .. '%(ATTEMPTS)s' .. conv) or '0'
-      table.insert(out, {conv, state, attempts, entries})
+      local pstate, decisions = '', {}
+      if d > 0 then
+        pstate = redis.call('GET', prefix .. '%(PSTATE)s' .. conv) or ''
+        if not answer_only then decisions = redis.call('LRANGE', decided, 0, #entries - 1) end
+      end
+      table.insert(out, {conv, state, attempts, entries, decisions, pstate, first, d})
     end
   end
 end
 return out
-""" % {"LOCK": LOCK, "INBOX": INBOX, "STATE": STATE, "ATTEMPTS": ATTEMPTS}
+""" % {"LOCK": LOCK, "INBOX": INBOX, "STATE": STATE, "ATTEMPTS": ATTEMPTS, "DECIDED": DECIDED, "PSTATE": PSTATE}
 
 _COMMIT = """
 local prefix, conv = ARGV[2], ARGV[3]
 local lock = prefix .. '%(LOCK)s' .. conv
 if redis.call('GET', lock) ~= ARGV[1] then return 0 end
+local inbox, decided = prefix .. '%(INBOX)s' .. conv, prefix .. '%(DECIDED)s' .. conv
+local pstate, attempts = prefix .. '%(PSTATE)s' .. conv, prefix .. '%(ATTEMPTS)s' .. conv
 if ARGV[5] ~= '' then redis.call('SET', prefix .. '%(STATE)s' .. conv, ARGV[5]) end
 local n = tonumber(ARGV[4])
 if n > 0 then
-  redis.call('LTRIM', prefix .. '%(INBOX)s' .. conv, n, -1)
-  redis.call('DEL', prefix .. '%(ATTEMPTS)s' .. conv)
+  redis.call('LTRIM', inbox, n, -1)
+  redis.call('LTRIM', decided, n, -1)
+  redis.call('DEL', attempts)
 end
-if tonumber(ARGV[6]) >= 0 and redis.call('LLEN', prefix .. '%(INBOX)s' .. conv) > 0 then
-  redis.call('ZADD', KEYS[1], ARGV[6], conv)
-  if ARGV[7] == '1' then redis.call('INCR', prefix .. '%(ATTEMPTS)s' .. conv) end
-elseif redis.call('LLEN', prefix .. '%(INBOX)s' .. conv) == 0 then
+for i = 12, #ARGV, 500 do
+  redis.call('RPUSH', decided, unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
+if redis.call('LLEN', decided) == 0 then
+  redis.call('DEL', pstate)
+elseif ARGV[10] ~= '' then
+  redis.call('SET', pstate, ARGV[10])
+end
+local left = redis.call('LLEN', inbox)
+if left == 0 then
   redis.call('ZREM', KEYS[1], conv)
+  redis.call('SREM', KEYS[2], conv)
+  redis.call('DEL', decided, pstate)
+elseif ARGV[8] == '1' then
+  local paused = tonumber(redis.call('HGET', KEYS[3], 'level') or '0') > 0
+  if paused and left <= tonumber(ARGV[9]) - n then
+    redis.call('ZREM', KEYS[1], conv)
+    redis.call('SADD', KEYS[2], conv)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[11], conv)
+  end
+elseif tonumber(ARGV[6]) >= 0 then
+  redis.call('ZADD', KEYS[1], ARGV[6], conv)
+  if ARGV[7] == '1' then redis.call('INCR', attempts) end
 end
 redis.call('DEL', lock)
 return 1
-""" % {"LOCK": LOCK, "INBOX": INBOX, "STATE": STATE, "ATTEMPTS": ATTEMPTS}
+""" % {"LOCK": LOCK, "INBOX": INBOX, "STATE": STATE, "ATTEMPTS": ATTEMPTS, "DECIDED": DECIDED, "PSTATE": PSTATE}
+
+# Salesforce writes pause (a hash: failures in a row, and while paused its level, since, until, code).
+_FAILED = """
+local h = KEYS[1]
+local level = tonumber(redis.call('HGET', h, 'level') or '0')
+if level > 0 then return {tostring(level), redis.call('HGET', h, 'until')} end
+local n = redis.call('HINCRBY', h, 'failures', 1)
+local now, min_s = tonumber(ARGV[1]), tonumber(ARGV[4])
+if n < tonumber(ARGV[2]) and min_s <= 0 then
+  redis.call('EXPIRE', h, 600)
+  return {'0', '0'}
+end
+local until_ = now + math.max(tonumber(ARGV[3]), min_s)
+redis.call('HSET', h, 'level', 1, 'since', ARGV[1], 'until', tostring(until_), 'code', ARGV[5])
+redis.call('PERSIST', h)
+return {'1', tostring(until_)}
+"""
+
+_PROBE_FAILED = """
+local h = KEYS[1]
+local level = tonumber(redis.call('HGET', h, 'level') or '0')
+if level == 0 then return '0' end
+level = level + 1
+local backoff = math.min(tonumber(ARGV[2]) * 2 ^ (level - 1), tonumber(ARGV[3]))
+local until_ = tonumber(ARGV[1]) + math.max(backoff, tonumber(ARGV[4]))
+redis.call('HSET', h, 'level', level, 'until', tostring(until_), 'code', ARGV[5])
+return tostring(until_)
+"""
+
+_SUCCEEDED = """
+if tonumber(redis.call('HGET', KEYS[1], 'level') or '0') == 0 then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_LIFT = """
+local convs = redis.call('SMEMBERS', KEYS[2])
+for _, conv in ipairs(convs) do redis.call('ZADD', KEYS[1], 'LT', ARGV[1], conv) end
+redis.call('DEL', KEYS[2], KEYS[3])
+return #convs
+"""
+
+_EXTEND = """
+local lost = {}
+for i, lock in ipairs(KEYS) do
+  if redis.call('GET', lock) == ARGV[1] then
+    redis.call('PEXPIRE', lock, ARGV[2])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+"""
 
 _REPLAY = """
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
@@ -116,10 +210,17 @@ return 1
 @dataclass
 class Claimed:
     conv: str
-    state: dict | None
+    state: dict | None  # the committed state (the state before `entries[0]` unless `decisions` say otherwise)
     attempts: int
     entries: list[dict]  # opened entries: {"channel", "conv", "event", "received_at"}
     raw: list[bytes] = field(repr=False, default_factory=list)
+    # What was decided (and answered on LINE) earlier for the head entries, not written yet; one per
+    # entry from the first, possibly fewer than the entries. `pstate` is the state after the last
+    # decided entry of the inbox (which may lie beyond `entries`).
+    decisions: list[dict] = field(repr=False, default_factory=list)
+    pstate: dict | None = field(repr=False, default=None)
+    offset: int = 0  # answer-only claims: how many decided entries precede `entries` in the inbox
+    decided: int = 0  # how many head entries of the inbox were decided (and answered) already
 
 
 @dataclass
@@ -131,6 +232,11 @@ class Outcome:
     state: dict | None  # state after those entries (None: unchanged)
     retry_at: float | None = None  # when the rest may be retried (None: as soon as possible)
     failed: bool = False  # the rest failed: counts as an attempt
+    # Salesforce writes are paused: the rest waits out of `ready` (held) once every entry is answered.
+    hold: bool = False
+    answered: int = 0  # entries from the head (before trimming) decided and answered on LINE
+    decisions: list[dict] = field(default_factory=list)  # to append: entries max(cached, done)..answered-1
+    pstate: dict | None = None  # the state after the last decided entry, when `decisions` is not empty
 
 
 class Store:
@@ -143,7 +249,12 @@ class Store:
         self._writes = GroupCommit(client, scripts={self._ingest_sha: _INGEST})
         self._claim = client.register_script(_CLAIM)
         self._commit = client.register_script(_COMMIT)
+        self._extend = client.register_script(_EXTEND)
         self._replay = client.register_script(_REPLAY)
+        self._failed = client.register_script(_FAILED)
+        self._probe_failed = client.register_script(_PROBE_FAILED)
+        self._succeeded = client.register_script(_SUCCEEDED)
+        self._lift = client.register_script(_LIFT)
 
     # -- keys -----------------------------------------------------------------------------------
     @property
@@ -201,13 +312,28 @@ class Store:
 
     # -- worker side ----------------------------------------------------------------------------
     def claim(
-        self, *, max_events: int, lock_ms: int, now: float | None = None, scan: int = 1000
+        self,
+        *,
+        max_events: int,
+        lock_ms: int,
+        now: float | None = None,
+        scan: int = 1000,
+        answer_only: bool = False,
     ) -> tuple[str, list[Claimed]]:
+        """Lock ready conversations and read the head of their inboxes (up to `max_events` in all).
+
+        `answer_only` (Salesforce writes are paused): read the entries after those already decided,
+        starting from the state after them; a conversation with nothing new to answer moves from
+        `ready` to the held set, where it waits for `lift`.
+        """
         now = time.time() if now is None else now
-        token = secrets.token_hex(8)
-        rows = self._claim(keys=[self.ready_key], args=[now, max_events, lock_ms, token, self.keys.prefix, scan])
+        token = f"{os.getpid()}-{secrets.token_hex(8)}"  # whose lock it is, for people reading Redis
+        rows = self._claim(
+            keys=[self.ready_key, self.keys.held(WRITES), self.keys.pause(WRITES)],
+            args=[now, max_events, lock_ms, token, self.keys.prefix, scan, "1" if answer_only else "0"],
+        )
         claimed = []
-        for conv, state, attempts, entries in rows:
+        for conv, state, attempts, entries, decisions, pstate, offset, decided in rows:
             conv = conv.decode() if isinstance(conv, bytes) else conv
             claimed.append(
                 Claimed(
@@ -216,30 +342,59 @@ class Store:
                     attempts=int(attempts),
                     entries=[self.vault.open_json(e) for e in entries],
                     raw=list(entries),
+                    decisions=[self._open_packed(d) for d in decisions],
+                    pstate=self._open_packed(pstate) if pstate else None,
+                    offset=int(offset),
+                    decided=int(decided),
                 )
             )
         return token, claimed
 
-    def extend_locks(self, token: str, convs: Iterable[str], lock_ms: int) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        for conv in convs:
-            pipe.set(self.keys.lock(conv), token, xx=True, px=lock_ms)
-        pipe.execute()
+    def extend_locks(self, token: str, convs: Iterable[str], lock_ms: int) -> list[str]:
+        """Renew the locks still held with `token` for `lock_ms`; returns the conversations whose
+        lock was lost (expired, perhaps taken by another drainer: never taken back from it)."""
+        convs = list(convs)
+        if not convs:
+            return []
+        lost = self._extend(keys=[self.keys.lock(c) for c in convs], args=[token, lock_ms])
+        return [convs[int(i) - 1] for i in lost]
 
-    def commit(self, token: str, outcomes: Iterable[Outcome]) -> list[str]:
+    def commit(self, token: str, outcomes: Iterable[Outcome], now: float | None = None) -> list[str]:
         """Apply outcomes; returns the conversations whose lock had been lost (nothing applied)."""
+        now = time.time() if now is None else now
         outcomes = list(outcomes)
         pipe = self.r.pipeline(transaction=False)
         for o in outcomes:
             state = self.vault.seal_json(o.state) if o.state is not None else b""
-            retry_at = -1 if o.retry_at is None and not o.failed else (o.retry_at or time.time())
+            pstate = self._seal_packed(o.pstate) if o.pstate is not None and o.decisions else b""
+            retry_at = -1 if o.retry_at is None and not o.failed else (o.retry_at or now)
             self._commit(
-                keys=[self.ready_key],
-                args=[token, self.keys.prefix, o.conv, o.done, state, retry_at, "1" if o.failed else "0"],
+                keys=[self.ready_key, self.keys.held(WRITES), self.keys.pause(WRITES)],
+                args=[
+                    token,
+                    self.keys.prefix,
+                    o.conv,
+                    o.done,
+                    state,
+                    retry_at,
+                    "1" if o.failed else "0",
+                    "1" if o.hold else "0",
+                    o.answered,
+                    pstate,
+                    now,
+                    *(self._seal_packed(d) for d in o.decisions),
+                ],
                 client=pipe,
             )
         results = pipe.execute()
         return [o.conv for o, ok in zip(outcomes, results) if not ok]
+
+    def _seal_packed(self, obj) -> bytes:
+        """Decisions wait in Redis for as long as Salesforce is down: compressed (about half), then sealed."""
+        return self.vault.seal(zlib.compress(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()))
+
+    def _open_packed(self, token: bytes):
+        return json.loads(zlib.decompress(self.vault.open(token)))
 
     def pending(self, now: float | None = None) -> int:
         """Conversations ready to drain now."""
@@ -247,30 +402,43 @@ class Store:
         return self.r.zcount(self.ready_key, "-inf", now)
 
     def backlog(self) -> dict[str, int]:
-        convs = self.r.zrange(self.ready_key, 0, -1)
+        """Conversations with events waiting (ready, backing off or held for Salesforce) and their events."""
+        held = set(self.r.smembers(self.keys.held(WRITES)))
+        convs = list(set(self.r.zrange(self.ready_key, 0, -1)) | held)
         pipe = self.r.pipeline(transaction=False)
         for c in convs:
             pipe.llen(self.inbox_key(c.decode()))
         lens = pipe.execute() if convs else []
-        return {"conversations": len(convs), "events": sum(lens)}
+        return {"conversations": len(convs), "events": sum(lens), "held": len(held)}
 
     # -- dead letters ---------------------------------------------------------------------------
     def dead_letter(
-        self, entry_raw: bytes, *, conv: str, kind: str, error: str, attempts: int, now: float | None = None
+        self,
+        entry_raw: bytes,
+        *,
+        conv: str,
+        kind: str,
+        error: str,
+        attempts: int,
+        decision: dict | None = None,
+        now: float | None = None,
     ) -> str:
+        """Keep what failed for good. `error` is listed to operators: codes and field names only.
+        `decision` (an event's records as first decided) is what a replay writes."""
         now = time.time() if now is None else now
         dl_id = f"{int(now * 1000)}-{secrets.token_hex(4)}"
-        record = self.vault.seal_json(
-            {
-                "id": dl_id,
-                "conv": conv,
-                "kind": kind,
-                "error": error[:500],
-                "attempts": attempts,
-                "at": now,
-                "entry_b64": base64.b64encode(entry_raw).decode(),
-            }
-        )
+        data = {
+            "id": dl_id,
+            "conv": conv,
+            "kind": kind,
+            "error": error[:500],
+            "attempts": attempts,
+            "at": now,
+            "entry_b64": base64.b64encode(entry_raw).decode(),
+        }
+        if decision is not None:
+            data["decision"] = decision
+        record = self.vault.seal_json(data)
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(self.keys.dead_letters, dl_id, record)
         pipe.zadd(self.keys.dead_letter_index, {dl_id: now})
@@ -288,6 +456,7 @@ class Store:
                 rec = self.vault.open_json(raw)
                 rec.pop("entry", None)
                 rec.pop("entry_b64", None)
+                rec.pop("decision", None)
                 out.append(rec)
         return out
 
@@ -303,7 +472,12 @@ class Store:
         pipe.execute()
 
     def replay(self, dl_id: str, now: float | None = None) -> bool:
-        """Put a dead-lettered event back at the end of its conversation's inbox, once."""
+        """Put a dead-lettered event back at the end of its conversation's inbox, once.
+
+        An event whose records were decided carries that decision along (`entry["replay"]`): the
+        drain writes those records as they were decided (their session, their LINE timestamps)
+        instead of applying the event again to a conversation that has moved on.
+        """
         now = time.time() if now is None else now
         raw = self.r.hget(self.keys.dead_letters, dl_id)
         if not raw:
@@ -311,10 +485,13 @@ class Store:
         rec = self.vault.open_json(raw)
         if rec["kind"] != "event":
             raise ValueError(f"dead letter {dl_id} is a {rec['kind']!r}, replay it with its own job")
+        entry = dead_letter_entry(rec)
+        if rec.get("decision") is not None:
+            entry = self.vault.seal_json({**self.vault.open_json(entry), "replay": rec["decision"]})
         return bool(
             self._replay(
                 keys=[self.keys.dead_letters, self.keys.dead_letter_index, self.ready_key],
-                args=[dl_id, rec["conv"], self.keys.prefix, dead_letter_entry(rec), now],
+                args=[dl_id, rec["conv"], self.keys.prefix, entry, now],
             )
         )
 
@@ -329,12 +506,54 @@ class Store:
     def clear_marker(self, key: str) -> None:
         self.r.delete(self.keys.marker(key))
 
-    def pause(self, service: str, until: float) -> None:
-        self.r.set(self.keys.pause(service), until, ex=max(1, int(until - time.time()) + 1))
+    # -- Salesforce writes paused ----------------------------------------------------------------
+    def write_failed(
+        self, *, now: float, after: int, pause_s: float, min_pause_s: float = 0.0, code: str = ""
+    ) -> float:
+        """Count a transient failure of a Salesforce write. Once `after` calls in a row failed (or
+        at once when `min_pause_s` > 0, e.g. REQUEST_LIMIT_EXCEEDED), writes are paused for every
+        worker until a probe succeeds. Returns when the probe is due (0: not paused)."""
+        level, until = self._failed(keys=[self.keys.pause(WRITES)], args=[now, after, pause_s, min_pause_s, code[:60]])
+        return float(until) if int(level) > 0 else 0.0
 
-    def paused_until(self, service: str) -> float:
-        raw = self.r.get(self.keys.pause(service))
-        return float(raw) if raw else 0.0
+    def write_succeeded(self) -> None:
+        """A Salesforce call succeeded: failures are no longer in a row (a pause stays until `lift`)."""
+        self._succeeded(keys=[self.keys.pause(WRITES)])
+
+    def probe_failed(self, *, now: float, pause_s: float, max_pause_s: float, min_pause_s: float = 0.0, code: str = ""):
+        """The probe failed: the pause doubles (up to `max_pause_s`). Returns the next probe time."""
+        until = self._probe_failed(
+            keys=[self.keys.pause(WRITES)], args=[now, pause_s, max_pause_s, min_pause_s, code[:60]]
+        )
+        return float(until)
+
+    def outage(self) -> dict | None:
+        """The pause in force: {"level", "since", "until", "code", "held"}, or None."""
+        raw = {k.decode(): v.decode() for k, v in self.r.hgetall(self.keys.pause(WRITES)).items()}
+        if int(raw.get("level") or 0) <= 0:
+            return None
+        return {
+            "level": int(raw["level"]),
+            "since": float(raw.get("since") or 0),
+            "until": float(raw.get("until") or 0),
+            "code": raw.get("code") or "",
+            "held": self.r.scard(self.keys.held(WRITES)),
+        }
+
+    def lift(self, now: float | None = None) -> int:
+        """Salesforce is back: end the pause and make every held conversation ready. Returns how many."""
+        now = time.time() if now is None else now
+        return int(self._lift(keys=[self.ready_key, self.keys.held(WRITES), self.keys.pause(WRITES)], args=[now]))
+
+    def paused_until(self, service: str = WRITES) -> float:
+        """When the next probe of a paused service is due (0: not paused)."""
+        outage = self.outage() if service == WRITES else None
+        return outage["until"] if outage else 0.0
+
+    def memory(self) -> dict[str, int]:
+        """Redis memory in bytes: {"used", "max"} (max 0: no limit configured)."""
+        info = self.r.info("memory")
+        return {"used": int(info.get("used_memory", 0)), "max": int(info.get("maxmemory", 0))}
 
     def get_state(self, conv: str) -> dict | None:
         raw = self.r.get(self.keys.state(conv))

@@ -113,7 +113,10 @@ class Vault:
         try:
             data = orjson.dumps(obj, option=_JSON_OPTS)
         except TypeError:  # e.g. an int beyond 64 bits: the standard library takes any
-            data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+            try:
+                data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise ValueError(f"cannot seal: not serialisable as JSON ({type(exc).__name__})") from None
         return self.seal(data)
 
     def open_json(self, token: bytes) -> Any:

@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, current_app, jsonify
 
 from connector.gateways.errors import GatewayError
+from connector.jobs import outage
 from connector.storage import StorageError, ping
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready when Redis answers and Salesforce authenticates (cached for 30 s)."""
+    """Ready when Redis answers and Salesforce authenticates (cached for 30 s); never a 500."""
     rt = current_app.extensions["connector"]
     checks = {}
     try:
@@ -39,6 +40,9 @@ def readyz():
             checks["salesforce"] = "ok"
         except GatewayError as exc:
             checks["salesforce"] = f"unavailable ({exc})"
+        except Exception as exc:  # noqa: BLE001 - readiness reports a failure, it never is one (no 500)
+            log.error("readyz: salesforce check failed: %s", type(exc).__name__)
+            checks["salesforce"] = f"unavailable ({type(exc).__name__})"
     ok = all(v == "ok" for v in checks.values())
     return jsonify(status="ready" if ok else "not ready", checks=checks), 200 if ok else 503
 
@@ -53,6 +57,7 @@ def metrics():
             "dead_letters": len(store.dead_letters()),
             "queued_jobs": rt.queue.count,
             "counters": store.metrics(),
+            **outage.status(rt),
         }
     except StorageError as exc:
         return jsonify(error=f"redis unavailable ({type(exc).__name__})"), 503

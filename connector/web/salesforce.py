@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
+import re
 import time
 
 from flask import Blueprint, current_app, jsonify, request
 
 from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, VOICE_CALLOUT, enqueue, job_id
 from connector.storage import StorageError
+from connector.web.edge import parse_json
 
 log = logging.getLogger(__name__)
 bp = Blueprint("salesforce", __name__)
@@ -46,6 +47,7 @@ TYPES = {
     "call.line_guide",  # voice: 「LINEで案内」, move a caller to LINE
 }
 MESSAGE_TYPES = {"text", "sticker", "image"}
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # unix seconds, ASCII digits only (str.isdigit() takes "²")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -54,13 +56,13 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def verify(secrets, timestamp: str, body: bytes, signature: str) -> bool:
-    if not signature.startswith("v1="):
+    if not signature.startswith("v1=") or not signature.isascii():
         return False
     return any(hmac.compare_digest(sign(s, timestamp, body), signature) for s in secrets)
 
 
 def _envelope(body: bytes) -> dict:
-    env = json.loads(body)
+    env = parse_json(body)
     if not isinstance(env, dict):
         raise ValueError("not an object")
     if env.get("type") not in TYPES:
@@ -99,7 +101,7 @@ def callout():
     if not secrets:
         log.error("salesforce callout rejected: CONNECTOR_CALLOUT_SECRETS is not set")
         return jsonify(error="invalid signature"), 401
-    if not timestamp.isdigit() or not signature or not verify(secrets, timestamp, body, signature):
+    if not _TIMESTAMP.fullmatch(timestamp) or not signature or not verify(secrets, timestamp, body, signature):
         log.warning(
             "salesforce callout rejected: %s signature (%d bytes)", "bad" if signature else "missing", len(body)
         )

@@ -207,7 +207,7 @@ def gather():
         if channel is None:
             return jsonify(error="not found"), 404
         ctx = ivr_context(rt, channel)
-        url = lambda s: _url(rt, s)  # noqa: E731
+        url = lambda s: _url(rt, s)
         region = channel.settings.voice.default_region
         caller = V.normalise(form.get("From"), region)
         if step == "menu":
@@ -247,7 +247,7 @@ def _code(rt, ctx: V.IvrContext, sid: str, caller: str, digits: str) -> V.Plan:
     """The caller keyed a code: connect them to the operator who offered the call, or refuse
     (wrong, expired, used, or too many wrong codes from this number: all sound the same)."""
     tw, store, now = rt.settings.twilio, rt.voice_store, time.time()
-    url = lambda s: _url(rt, s)  # noqa: E731
+    url = lambda s: _url(rt, s)
     blocked = store.count(f"code-fail:{caller}", 3600, now) >= tw.code_failures_per_caller_per_hour
     offer = store.offer_by_code(digits) if ctx.code_rules.well_formed(digits) and not blocked else None
     if V.offer_status(offer, now) == "ok" and store.use_offer(offer["id"], now, tw.code_ttl_minutes * 60):

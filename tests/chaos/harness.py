@@ -2,6 +2,8 @@
 Redis (a private instance with AOF, fsync always) is restarted, and the sandbox injects
 Salesforce 5xx / timeouts / session expiry / REQUEST_LIMIT_EXCEEDED and LINE 429 / 5xx / timeouts.
 Then an invariant checker compares what was acknowledged with what Salesforce and LINE received.
+Redis faults of issue 17 (a 30 s outage, a hung Redis, a worker killed holding locks) and their
+figures are in tests/chaos/redis_faults.py.
 
 Used by `make chaos` (full: >= 5,000 events, >= 200 users), by `make bench` (same figures in the
 table) and by tests/chaos/test_chaos.py (a short run inside `make test`).
@@ -12,10 +14,15 @@ it is acknowledged, before that user's next message - LINE delivers a user's eve
 Some acknowledged events are delivered again (redelivery), some twice at the same time
 (duplicate delivery). Only events answered 200 count as acknowledged.
 
-Simulated clock: Salesforce REQUEST_LIMIT_EXCEEDED makes the connector pause Salesforce work for
-15 minutes (`ln:pause:salesforce`) and back off the conversations of the failed batch by as much.
-The harness lets the pause stand for a few seconds, then removes the key and brings those
-conversations' "not before" time to now, standing in for the limit window passing.
+Simulated clock: Salesforce REQUEST_LIMIT_EXCEEDED makes the connector pause Salesforce writes for
+15 minutes (`ln:pause:salesforce`). The harness lets the pause stand for a few seconds, then moves
+its probe time to now, standing in for the limit window passing (the probe then lifts it).
+
+Salesforce outage (issue 17): with `sf_outage_s`, Salesforce is down (503s, some timeouts and
+reset connections) for that long, from `sf_outage_at_s` after the start, longer than the relay's
+whole retry schedule. Time is compressed through configuration: the relay retries after 1, 2, 2 s
+(production: 5 s .. 1 h) and pauses 1 s first, at most 8 s (production: 5 s, 300 s), so a minute
+here stands for hours there. The bot keeps answering; nothing may be dead-lettered.
 
 Invariants (the `chaos.*` figures):
 * lost: acknowledged message events with no LINE_Chat_Message__c (Message_Key__c = message id);
@@ -24,92 +31,30 @@ Invariants (the `chaos.*` figures):
   monotonically in the sandbox) whose LINE timestamps go backwards;
 * line_duplicates: the same messages delivered to the same user more than once (reply or push;
   a repeated push with the same X-Line-Retry-Key is answered 409 and not delivered again);
-* line_missing (reported, not a target): users who never received their welcome reply.
+* line_missing (reported, not a target): users who never received their welcome reply;
+* dead_letters_from_transient: dead letters whose error says Salesforce (or LINE) was only
+  unavailable - 5xx, timeouts, connection errors, rate limits, session expiry. Must be 0.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from connector.local.redis_server import RedisServer
+from tests.chaos import redis_faults
 
 
-class PrivateRedis:
+class PrivateRedis(RedisServer):
     """A redis-server of our own: AOF on, fsync on every write, in a temp dir, restartable."""
 
     def __init__(self):
-        if not shutil.which("redis-server"):
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        self.port = _free_port()
-        self.dir = tempfile.mkdtemp(prefix="chaos-redis-")
-        self.proc: subprocess.Popen | None = None
-        self.restarts = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--dir",
-                self.dir,
-                "--logfile",
-                "redis.log",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
-                return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def kill(self, sig=signal.SIGKILL) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(10)
-
-    def restart(self, down_s: float = 1.0) -> None:
-        self.kill()
-        time.sleep(down_s)
-        self.start()
-        self.restarts += 1
-
-    def stop(self) -> None:
-        self.kill(signal.SIGTERM)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__(appendonly=True)
 
 
 def add_faults(sb, p: float) -> None:
@@ -127,6 +72,64 @@ def add_faults(sb, p: float) -> None:
     sb.faults.add("line", "timeout", ms=2500, path=msg, probability=p / 3)
 
 
+def schedule_salesforce_outage(sb, *, at_s: float, duration_s: float) -> list[str]:
+    """Salesforce's data API down for `duration_s` seconds, `at_s` seconds from now (the sandbox's
+    fault injection: mostly 503, one request in ten timing out, one in ten reset). Login works."""
+    return sb.faults.outage("salesforce", duration_s=duration_s, starts_in_s=at_s, path=r"^/services/data/")
+
+
+class OutageMonitor(threading.Thread):
+    """Samples, every half second, whether writes are paused, how many conversations are held and
+    Redis' memory, and notes when LINE answered while Salesforce was down."""
+
+    def __init__(self, redis_url: str, sb):
+        super().__init__(name="outage-monitor", daemon=True)
+        self.redis_url, self.sb = redis_url, sb
+        self.stopped = threading.Event()
+        self.paused_s = 0.0
+        self.peak = {"held_conversations": 0, "used_memory": 0}
+        self.baseline_memory = None
+
+    def run(self) -> None:
+        import redis
+
+        while not self.stopped.wait(0.5):
+            try:
+                r = redis.Redis.from_url(self.redis_url, socket_timeout=1)
+                used = int(r.info("memory")["used_memory"])
+                self.baseline_memory = self.baseline_memory or used
+                self.peak["used_memory"] = max(self.peak["used_memory"], used)
+                if int(r.hget("ln:pause:salesforce", "level") or 0) > 0:
+                    self.paused_s += 0.5
+                    self.peak["held_conversations"] = max(
+                        self.peak["held_conversations"], r.scard("ln:held:salesforce")
+                    )
+            except redis.RedisError:
+                pass
+
+    def figures(self, window: tuple[float, float] | None) -> dict:
+        answered = 0
+        if window:
+            answered = sum(1 for d in self.sb.line.delivered() if window[0] <= d["at"] <= window[1])
+        return {
+            "paused_s": round(self.paused_s, 1),
+            "line_answers_during_outage": answered,
+            "peak_held_conversations": self.peak["held_conversations"],
+            "redis_memory_growth_bytes": self.peak["used_memory"] - (self.baseline_memory or 0),
+        }
+
+
+TRANSIENT_MARKS = ("Retryable", "RateLimited", "AuthError", "SERVER_UNAVAILABLE", "HTTP_5", "no result")
+
+
+def transient_dead_letters(stack) -> int:
+    """Dead letters whose error is a service being unavailable, not the data being wrong."""
+    from connector.runtime import Runtime
+
+    rows = Runtime(stack.load_config()).store.dead_letters()
+    return sum(1 for row in rows if any(mark in row["error"] for mark in TRANSIENT_MARKS))
+
+
 def run_chaos(
     *,
     events: int = 5000,
@@ -134,6 +137,9 @@ def run_chaos(
     senders: int = 16,
     worker_kills: int = 6,
     redis_restarts: int = 2,
+    redis_outage_s: float = 30.0,
+    redis_hang_s: float = 8.0,
+    locked_kills: int = 1,
     fault_p: float = 0.08,
     redelivery_p: float = 0.05,
     duplicate_p: float = 0.03,
@@ -143,6 +149,9 @@ def run_chaos(
     drain_timeout_s: float = 300,
     settle_timeout_s: float = 30,
     seed: int | None = None,
+    sf_outage_s: float = 0,
+    sf_outage_at_s: float = 3,
+    retry_intervals: tuple[float, ...] = (1, 2, 4, 8, 8, 8),
     log=print,
 ) -> dict:
     from connector.local.devstack import LocalStack
@@ -152,8 +161,9 @@ def run_chaos(
     overrides = {
         "salesforce": {"timeout_seconds": 2},
         "line": {"timeout_seconds": 2},
-        "queue": {"retry_intervals_seconds": [1, 2, 4, 8, 8, 8], "sweep_interval_seconds": 1, "lock_seconds": 10},
+        "queue": {"retry_intervals_seconds": list(retry_intervals), "sweep_interval_seconds": 1, "lock_seconds": 10},
     }
+    overrides["salesforce"]["outage"] = {"pause_seconds": 1, "max_pause_seconds": 8}
     stack = LocalStack(redis_url=rds.url, workers=2, overrides=overrides, log_level="WARNING")
     sb = None
     stats = Counter()
@@ -164,6 +174,12 @@ def run_chaos(
         sb.set_latency("salesforce", sf_latency_ms)
         sb.set_latency("line", line_latency_ms)
         add_faults(sb, fault_p)
+        outage_faults, outage_window = [], None
+        if sf_outage_s:
+            outage_faults = schedule_salesforce_outage(sb, at_s=sf_outage_at_s, duration_s=sf_outage_s)
+            outage_window = (time.time() + sf_outage_at_s, time.time() + sf_outage_at_s + sf_outage_s)
+        monitor = OutageMonitor(rds.url, sb)
+        monitor.start()
 
         ids = [f"U{i:032x}" for i in range(1, users + 1)]
         per_user = defaultdict(list)
@@ -175,10 +191,13 @@ def run_chaos(
         sending.set()
 
         def deliver(events_):
+            started = time.monotonic()
             try:
-                return sb.line._deliver(ch, events_)
+                status = sb.line._deliver(ch, events_)
             except Exception:  # noqa: BLE001 - a broken connection is a non-200 to LINE
-                return 0
+                status = 0
+            webhooks.record(started, time.monotonic() - started, status)
+            return status
 
         per_sender_interval = senders / rate  # open-loop pacing: `rate` events/s over all senders
 
@@ -220,6 +239,24 @@ def run_chaos(
                         deliver([ev])
                         t.join()
 
+        def redeliver_one() -> None:
+            """LINE redelivers an acknowledged event (a duplicate: stored once, whatever happens)."""
+            with lock:
+                if not acked:
+                    return
+                mid, a = next(reversed(acked.items()))
+            event = {
+                "type": "message",
+                "mode": "active",
+                "timestamp": a["ts"],
+                "webhookEventId": a["eid"],
+                "deliveryContext": {"isRedelivery": True},
+                "source": {"type": "user", "userId": a["user"]},
+                "message": {"id": mid, "type": "text", "text": "(redelivered)"},
+            }
+            stats["redelivered"] += 1
+            deliver([event])
+
         def ensure_workers() -> None:
             for p in list(stack.worker_procs):
                 if p.poll() is not None:
@@ -231,7 +268,9 @@ def run_chaos(
 
         def chaos() -> None:
             plan = ["kill"] * worker_kills + ["redis"] * redis_restarts + ["expire"] * 2 + ["limit"]
+            plan += ["outage"] * bool(redis_outage_s) + ["hang"] * bool(redis_hang_s)
             rng.shuffle(plan)
+            plan = ["locked_kill"] * locked_kills + plan  # first: while batches are surely in flight
             expected_s = events / rate  # the sending phase; the drain runs alongside it
             gap = expected_s / (len(plan) + 1)
             for action in plan:
@@ -256,6 +295,17 @@ def run_chaos(
                 elif action == "limit":
                     sb.faults.add("salesforce", "limit_exceeded", path=r"^/services/data/", count=1)
                     stats["limit_exceeded_injected"] += 1
+                elif action == "outage":
+                    redis_faults.redis_outage(rds, redis_outage_s, log)
+                    stats["redis_outages"] += 1
+                elif action == "hang":
+                    hangs.append(redis_faults.hung_redis(rds, redis_hang_s, log, probe=redeliver_one))
+                    stats["redis_hangs"] += 1
+                elif action == "locked_kill":
+                    if redis_faults.kill_worker_holding_locks(stack, watch, sb, sf_latency_ms, log):
+                        stats["locked_kills"] += 1
+                    time.sleep(0.3)
+                    ensure_workers()
 
         def fast_forward() -> None:
             import redis
@@ -265,27 +315,27 @@ def run_chaos(
                 ensure_workers()
                 try:
                     r = redis.Redis.from_url(rds.url, socket_timeout=1)
-                    if r.exists("ln:pause:salesforce"):
+                    if r.hget("ln:pause:salesforce", "code") == b"REQUEST_LIMIT_EXCEEDED":
                         seen = seen or time.time()
                         if time.time() - seen > 3:
-                            # the limit window "passes": lift the pause and bring forward the
-                            # conversations that were backed off for it (retry_after 900 s)
-                            r.delete("ln:pause:salesforce")
-                            now = time.time()
-                            late = r.zrangebyscore("ln:ready", now + 60, "+inf")
-                            if late:
-                                r.zadd("ln:ready", dict.fromkeys(late, now), xx=True)
+                            # the limit window "passes": the probe is due now (it lifts the pause)
+                            r.hset("ln:pause:salesforce", "until", 0)
                             stats["pause_fast_forwarded"] += 1
-                            stats["conversations_fast_forwarded"] += len(late)
                             seen = None
                 except redis.RedisError:
                     pass
 
         exit_codes: dict = {}
+        webhooks = redis_faults.WebhookTimes()
+        hangs: list[tuple[float, float]] = []
+        watch = redis_faults.ResumeWatch(rds.url)
         stop_ff = threading.Event()
         ff = threading.Thread(target=fast_forward, daemon=True)
         ff.start()
-        log(f"chaos: {events} events from {users} users; {worker_kills} worker kills, {redis_restarts} redis restarts")
+        log(
+            f"chaos: {events} events from {users} users; {worker_kills} worker kills, {redis_restarts} redis restarts,"
+            f" a {redis_outage_s:.0f} s redis outage, a {redis_hang_s:.0f} s hung redis, {locked_kills} locked kill(s)"
+        )
         t0 = time.time()
         groups = [ids[k::senders] for k in range(senders)]
         players = [threading.Thread(target=play, args=(g,)) for g in groups if g]
@@ -299,7 +349,9 @@ def run_chaos(
         send_s = time.time() - t0
         chaos_t.join()
         log(f"chaos: sent in {send_s:.1f}s; clearing faults and waiting for the drain")
-        sb.faults.clear()
+        for fault in sb.faults.list():  # a scheduled Salesforce outage runs its course
+            if fault["id"] not in outage_faults:
+                sb.faults.remove(fault["id"])
 
         import redis
 
@@ -333,7 +385,12 @@ def run_chaos(
             time.sleep(0.5)
         time.sleep(1.0)
         stop_ff.set()
+        monitor.stopped.set()
         result = check(sb, acked, users=ids)
+        result["line_unconfirmed"] = redis_faults.unconfirmed_replies(sb)
+        result["dead_letters_from_transient"] = transient_dead_letters(stack)
+        if sf_outage_s:
+            result["sf_outage"] = {"duration_s": sf_outage_s, **monitor.figures(outage_window)}
         r = redis.Redis.from_url(rds.url, socket_timeout=1)
         dead = r.zcard("ln:dlq:index")
         result["rq"] = {
@@ -349,6 +406,10 @@ def run_chaos(
                 "send_s": round(send_s, 1),
                 "drain_s": round(drain_s, 1),
                 "dead_letters": dead,
+                "worker_exits": stats["worker_exits"],
+                "redis_outage_s": redis_outage_s,
+                "redis_hang_s": redis_hang_s,
+                **redis_faults.figures(webhooks, hangs, watch),
                 "stats": dict(stats),
                 "worker_exit_codes": exit_codes,
                 "worker_errors": _errors(stack.workdir),

@@ -1,8 +1,9 @@
 """The bot in a conversation (connector/domain/bot.py): pure, the clock and the index injected."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,8 +20,8 @@ KB = Path(__file__).resolve().parents[2] / "bench" / "bot" / "kb.json"
 JST = ZoneInfo("Asia/Tokyo")
 CHANNEL = "1000000001"
 USER = "U" + "a" * 32
-OPEN = datetime(2026, 11, 24, 11, 0, tzinfo=JST)           # Tuesday 11:00
-FRIDAY_NIGHT = datetime(2026, 11, 20, 20, 0, tzinfo=JST)   # next: Mon 23rd is 勤労感謝の日 -> Tue 24th
+OPEN = datetime(2026, 11, 24, 11, 0, tzinfo=JST)  # Tuesday 11:00
+FRIDAY_NIGHT = datetime(2026, 11, 20, 20, 0, tzinfo=JST)  # next: Mon 23rd is 勤労感謝の日 -> Tue 24th
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,9 @@ def index() -> KnowledgeIndex:
     """The bench KB as production ranks it: BM25 with the bundled embedding model."""
     from connector.gateways.embedder import get_encoder
 
-    return KnowledgeIndex.build((Article.from_dict(a) for a in json.loads(KB.read_text(encoding="utf-8"))),
-                                encoder=get_encoder())
+    return KnowledgeIndex.build(
+        (Article.from_dict(a) for a in json.loads(KB.read_text(encoding="utf-8"))), encoder=get_encoder()
+    )
 
 
 def texts(key: str, **values) -> str:
@@ -39,8 +41,9 @@ def texts(key: str, **values) -> str:
 def make(index, now=OPEN, **settings) -> BotResponder:
     s = BotSettings(enabled=True, **settings)
     answerer = Answerer(index, answer_threshold=s.answer_threshold, clarify_threshold=s.clarify_threshold)
-    return BotResponder(answerer, s.hours(), s, texts, lambda: now,
-                        article_url=lambda a: f"https://help.example.com/{a.id}")
+    return BotResponder(
+        answerer, s.hours(), s, texts, lambda: now, article_url=lambda a: f"https://help.example.com/{a.id}"
+    )
 
 
 class Chat:
@@ -51,8 +54,14 @@ class Chat:
 
     def _event(self, **kw) -> dict:
         self.n += 1
-        return {"webhookEventId": f"01EV{self.n:022d}", "timestamp": 1_795_000_000_000 + self.n * 1000,
-                "replyToken": f"rt{self.n}", "mode": "active", "source": {"type": "user", "userId": USER}, **kw}
+        return {
+            "webhookEventId": f"01EV{self.n:022d}",
+            "timestamp": 1_795_000_000_000 + self.n * 1000,
+            "replyToken": f"rt{self.n}",
+            "mode": "active",
+            "source": {"type": "user", "userId": USER},
+            **kw,
+        }
 
     def _apply(self, event) -> conversation.Result:
         ctx = conversation.Context(channel_id=CHANNEL, text=texts, responder=self.bot)
@@ -118,8 +127,9 @@ def test_a_long_answer_is_trimmed_at_a_sentence_with_a_link_to_the_full_article(
     assert "。\n続きはこちら" in msg["text"]
 
 
-@pytest.mark.parametrize(("answer_t", "clarify_t", "kind"), [(0.47, 0.25, "answer"), (0.99, 0.25, "clarify"),
-                                                              (0.99, 0.99, "no_match")])
+@pytest.mark.parametrize(
+    ("answer_t", "clarify_t", "kind"), [(0.47, 0.25, "answer"), (0.99, 0.25, "clarify"), (0.99, 0.99, "no_match")]
+)
 def test_thresholds_decide_between_answer_clarify_and_no_match(index, answer_t, clarify_t, kind):
     chat = Chat(make(index, answer_threshold=answer_t, clarify_threshold=clarify_t))
     [msg] = messages(chat.say("返品したい"))
@@ -157,8 +167,16 @@ def test_asking_for_a_person_inside_hours_queues_the_session(index, how):
     assert any(u.fields.get("Status__c") == "Queued" and "Queued_At__c" in u.fields for u in upserts(res, SESSION))
     [case] = [u for u in upserts(res, CASE) if "LINE_Handoff_Reason__c" in u.fields]
     assert case.fields["LINE_Handoff_Reason__c"] == "Requested" and "LINE_Follow_Up__c" not in case.fields
-    assert res.signals == [{"kind": "queued", "session_key": session_key, "case_key": session_key, "priority": 0,
-                            "entitled": False, "reason": "Requested"}]
+    assert res.signals == [
+        {
+            "kind": "queued",
+            "session_key": session_key,
+            "case_key": session_key,
+            "priority": 0,
+            "entitled": False,
+            "reason": "Requested",
+        }
+    ]
     # with an operator now, the bot stays out of it
     assert not messages(chat.say("まだですか"))
 
@@ -166,8 +184,9 @@ def test_asking_for_a_person_inside_hours_queues_the_session(index, how):
 def test_a_verified_entitled_customer_is_queued_with_priority(index):
     chat = Chat(make(index))
     chat.say("送料はいくらですか")
-    chat._apply(chat._event(type="x-connector.identity.linked", data={"contact_id": "003000000000001AAA",
-                                                                       "entitled": True}))
+    chat._apply(
+        chat._event(type="x-connector.identity.linked", data={"contact_id": "003000000000001AAA", "entitled": True})
+    )
     res = chat.say("オペレーターと話したい")
     assert res.signals[0]["entitled"] is True
 
@@ -184,7 +203,7 @@ def test_not_solved_records_a_question_example_candidate_and_hands_off(index):
     assert chat.state["session"]["status"] == "Queued"
     [case] = [u for u in upserts(res, CASE) if "LINE_Handoff_Reason__c" in u.fields]
     assert case.fields["LINE_Handoff_Reason__c"] == "Unsolved"
-    assert example.key.startswith("unsolved:") and len(example.key) <= 80   # Example_Key__c Text(80)
+    assert example.key.startswith("unsolved:") and len(example.key) <= 80  # Example_Key__c Text(80)
 
 
 def test_not_solved_without_immediate_handoff_counts_as_a_miss(index):
@@ -211,7 +230,7 @@ def test_n_unsuccessful_attempts_hand_off(index):
     for _ in range(2):
         [msg] = messages(chat.say("今日の天気は？"))
         assert msg["text"] == texts("bot_no_match") and chat.state["session"]["status"] == "Bot"
-    chat.tap("bot:none")   # "none of these" counts too
+    chat.tap("bot:none")  # "none of these" counts too
     assert chat.state["session"]["status"] == "Queued"
     assert chat.bot_state["misses"] == 0
 
@@ -247,8 +266,14 @@ def test_a_bot_only_channel_never_queues(index):
     assert any(u.fields.get("LINE_Follow_Up__c") for u in upserts(res, CASE))
 
 
-@pytest.mark.parametrize("message", [{"type": "sticker", "packageId": "446", "stickerId": "1988"},
-                                     {"type": "image"}, {"type": "location", "latitude": 35.0, "longitude": 139.0}])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "sticker", "packageId": "446", "stickerId": "1988"},
+        {"type": "image"},
+        {"type": "location", "latitude": 35.0, "longitude": 139.0},
+    ],
+)
 def test_non_text_messages_get_a_gentle_request_to_type(index, message):
     chat = Chat(make(index))
     [msg] = messages(chat.send(message))
@@ -258,8 +283,8 @@ def test_non_text_messages_get_a_gentle_request_to_type(index, message):
 
 def test_other_postbacks_and_stale_articles(index):
     chat = Chat(make(index))
-    assert not messages(chat.tap("richmenu:coupon"))          # not the bot's: recorded, not answered
-    [msg] = messages(chat.tap("bot:article:gone-article"))     # archived since the choice was offered
+    assert not messages(chat.tap("richmenu:coupon"))  # not the bot's: recorded, not answered
+    [msg] = messages(chat.tap("bot:article:gone-article"))  # archived since the choice was offered
     assert msg["text"] == texts("bot_no_match")
 
 

@@ -19,15 +19,30 @@ from connector.domain.knowledge import (
     is_greeting,
     is_handoff_request,
     normalize,
+    scorer,
     short_answer,
 )
-from connector.domain.knowledge import scorer
 
 ARTICLES = [
-    Article("return", "返品について", "買った商品を返品したいです。", "商品到着後8日以内であれば返品できます。マイページから返品申請してください。"),
+    Article(
+        "return",
+        "返品について",
+        "買った商品を返品したいです。",
+        "商品到着後8日以内であれば返品できます。マイページから返品申請してください。",
+    ),
     Article("fee", "送料について", "送料はいくらですか？", "送料は全国一律550円です。5,000円以上で送料無料です。"),
-    Article("password", "パスワードを忘れた", "パスワードを忘れてログインできません。", "ログイン画面の「パスワードをお忘れの方」から再設定してください。"),
-    Article("coupon", "クーポンの使い方", "クーポンはどうやって使いますか？", "注文画面のクーポンコード欄に入力してください。"),
+    Article(
+        "password",
+        "パスワードを忘れた",
+        "パスワードを忘れてログインできません。",
+        "ログイン画面の「パスワードをお忘れの方」から再設定してください。",
+    ),
+    Article(
+        "coupon",
+        "クーポンの使い方",
+        "クーポンはどうやって使いますか？",
+        "注文画面のクーポンコード欄に入力してください。",
+    ),
 ]
 
 
@@ -64,19 +79,47 @@ def test_normalize_folds_kana_scripts() -> None:
 
 # -------------------------------------------------------------------- rules
 @pytest.mark.parametrize(
-    "text", ["こんにちは", "こんばんは！", "はじめまして😊", "よろしくお願いします", "Hello", "hi!", "ありがとうございます", "おはようございますー"]
+    "text",
+    [
+        "こんにちは",
+        "こんばんは！",
+        "はじめまして😊",
+        "よろしくお願いします",
+        "Hello",
+        "hi!",
+        "ありがとうございます",
+        "おはようございますー",
+    ],
 )
 def test_greetings(text: str) -> None:
     assert is_greeting(text)
 
 
-@pytest.mark.parametrize("text", ["こんにちは、返品したいです", "ありがとう、でもまだ届かない", "送料いくら", "領収書ほしい", "hello I want a refund"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "こんにちは、返品したいです",
+        "ありがとう、でもまだ届かない",
+        "送料いくら",
+        "領収書ほしい",
+        "hello I want a refund",
+    ],
+)
 def test_not_greetings(text: str) -> None:
     assert not is_greeting(text)
 
 
 @pytest.mark.parametrize(
-    "text", ["オペレーターと話したい", "人と話したいです", "担当者に代わって", "有人対応おねがい", "電話したい", "スタッフさんいますか", "ｵﾍﾟﾚｰﾀｰ"]
+    "text",
+    [
+        "オペレーターと話したい",
+        "人と話したいです",
+        "担当者に代わって",
+        "有人対応おねがい",
+        "電話したい",
+        "スタッフさんいますか",
+        "ｵﾍﾟﾚｰﾀｰ",
+    ],
 )
 def test_handoff_requests(text: str) -> None:
     assert is_handoff_request(text)
@@ -119,8 +162,10 @@ def test_search_on_empty_and_unrelated(index: KnowledgeIndex) -> None:
 
 
 def test_custom_synonyms_extend_matching() -> None:
-    arts = [Article("a", "ノベルティ", "ノベルティはもらえますか", "先着でおまけを差し上げます。"),
-            Article("b", "送料", "送料はいくら", "550円です。")]
+    arts = [
+        Article("a", "ノベルティ", "ノベルティはもらえますか", "先着でおまけを差し上げます。"),
+        Article("b", "送料", "送料はいくら", "550円です。"),
+    ]
     plain = KnowledgeIndex.build(arts, synonyms={})
     with_syn = KnowledgeIndex.build(arts, synonyms={"ノベルティ": ["ノベルティ", "特典", "オマケ"]})
     assert with_syn.search("特典ある？", 1)[0].article_id == "a"
@@ -187,8 +232,10 @@ def test_state_round_trip_is_json_and_equivalent(index: KnowledgeIndex) -> None:
 
 
 def test_examples_are_indexed() -> None:
-    arts = [Article("a", "送料", "送料はいくら", "550円です。", examples=("タダになる条件は？",)),
-            Article("b", "返品", "返品したい", "8日以内です。")]
+    arts = [
+        Article("a", "送料", "送料はいくら", "550円です。", examples=("タダになる条件は？",)),
+        Article("b", "返品", "返品したい", "8日以内です。"),
+    ]
     idx = KnowledgeIndex.build(arts)
     assert idx.search("タダになる条件", 1)[0].article_id == "a"
     assert KnowledgeIndex.from_state(idx.to_state()).get("a").examples == ("タダになる条件は？",)
@@ -237,18 +284,22 @@ def test_off_topic_noun_lowers_confidence(index: KnowledgeIndex) -> None:
     assert other.confidence < plain.confidence and other.kind != ANSWER
 
 
-@pytest.mark.parametrize("text, owners", [
-    ("ホテルの予約したい", [("ほてる",)]),                  # what the message is about
-    ("フリマで買った商品の返品", [("ふりま",), ("商品",)]),  # where it happened
-    ("ホテル予約のキャンセル", [("ほてる", "予約")]),        # the whole noun compound
-    ("次の日にセールになってた", [("次",)]),
-    ("これの色ちがいある？", []),                           # pronoun
-    ("2つの注文をまとめたい", []),                          # number
-    ("普通の商品と一緒に", []),                             # adjectival noun
-    ("Mで頼んだけどLにしたい", []),                          # one Latin letter: a size
-])
+@pytest.mark.parametrize(
+    "text, owners",
+    [
+        ("ホテルの予約したい", [("ほてる",)]),  # what the message is about
+        ("フリマで買った商品の返品", [("ふりま",), ("商品",)]),  # where it happened
+        ("ホテル予約のキャンセル", [("ほてる", "予約")]),  # the whole noun compound
+        ("次の日にセールになってた", [("次",)]),
+        ("これの色ちがいある？", []),  # pronoun
+        ("2つの注文をまとめたい", []),  # number
+        ("普通の商品と一緒に", []),  # adjectival noun
+        ("Mで頼んだけどLにしたい", []),  # one Latin letter: a size
+    ],
+)
 def test_owners_are_the_nouns_a_message_puts_before_no_or_de(text, owners) -> None:
     from connector.domain.knowledge.analysis import query_owners
+
     assert list(query_owners(text)) == owners
 
 
@@ -256,13 +307,16 @@ def test_foreign_owner_counts_what_no_article_mentions(index: KnowledgeIndex) ->
     def foreign(text: str) -> float:
         return index.search_detailed(text, 1)[1][0]["foreign_owner"]
 
-    assert foreign("ジムのパスワード忘れた") == 1.0        # ジム: in no article
-    assert foreign("商品の返品したい") == 0.0              # 商品: the articles' own word
+    assert foreign("ジムのパスワード忘れた") == 1.0  # ジム: in no article
+    assert foreign("商品の返品したい") == 0.0  # 商品: the articles' own word
     assert foreign("返品したい") == 0.0
 
 
 def test_function_tokens_do_not_fire_synonyms() -> None:
-    arts = [Article("sale", "セール", "セールはいつ？", "年2回です。"), Article("fee", "送料", "送料はいくら", "550円です。")]
+    arts = [
+        Article("sale", "セール", "セールはいつ？", "年2回です。"),
+        Article("fee", "送料", "送料はいくら", "550円です。"),
+    ]
     idx = KnowledgeIndex.build(arts)
     top = idx.search("取材させてもらえませんか", 1)
     assert not top or top[0].article_id != "sale" or top[0].score < 0.2

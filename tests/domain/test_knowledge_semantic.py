@@ -11,13 +11,19 @@ import json
 import numpy as np
 import pytest
 
-from connector.domain.knowledge import ANSWER, Answerer, Article, KnowledgeIndex
-from connector.domain.knowledge import scorer, semantic
+from connector.domain.knowledge import ANSWER, Answerer, Article, KnowledgeIndex, scorer, semantic
 
 TOPICS = {  # words the stand-in model "understands" -> topic axis
-    "配送": 0, "荷物": 0, "どこ": 0, "追跡": 0,
-    "返品": 1, "返したい": 1, "送り返": 1,
-    "パスワード": 2, "ログイン": 2, "入れない": 2,
+    "配送": 0,
+    "荷物": 0,
+    "どこ": 0,
+    "追跡": 0,
+    "返品": 1,
+    "返したい": 1,
+    "送り返": 1,
+    "パスワード": 2,
+    "ログイン": 2,
+    "入れない": 2,
 }
 
 
@@ -74,8 +80,10 @@ def test_words_still_count_when_the_model_is_unsure() -> None:
 
 
 def test_learned_examples_get_their_own_vectors() -> None:
-    arts = [Article("tracking", "配送状況", "状況を知りたい", "追跡番号で確認できます。"),
-            Article("return", "返品", "返品したい", "8日以内です。", examples=("送り返したいんだけど",))]
+    arts = [
+        Article("tracking", "配送状況", "状況を知りたい", "追跡番号で確認できます。"),
+        Article("return", "返品", "返品したい", "8日以内です。", examples=("送り返したいんだけど",)),
+    ]
     idx = KnowledgeIndex.build(arts, encoder=TopicEncoder())
     cands, details = idx.search_detailed("送り返すには？", 2)
     assert cands[0].article_id == "return"
@@ -131,8 +139,11 @@ def test_with_an_encoder_the_hybrid_model_and_its_thresholds_decide() -> None:
 def test_once_articles_have_learned_examples_the_learned_model_decides() -> None:
     """The learning loop's approved examples change what a close match means: another model, fitted
     on KBs with examples, and its own thresholds; removing the last example brings HYBRID back."""
-    learned = [ARTICLES[0], Article("return", "返品について", "返品したいです", "8日以内です。",
-                                    examples=("届いた服を送り返したい",)), ARTICLES[2]]
+    learned = [
+        ARTICLES[0],
+        Article("return", "返品について", "返品したいです", "8日以内です。", examples=("届いた服を送り返したい",)),
+        ARTICLES[2],
+    ]
     idx = KnowledgeIndex.build(learned, encoder=TopicEncoder())
     _, details = idx.search_detailed("送り返したい", 3)
     assert scorer.model_for(details) is scorer.HYBRID_LEARNED
@@ -166,11 +177,19 @@ class PassageEncoder:
 def test_a_neighbours_example_does_not_outweigh_an_articles_own_text() -> None:
     """「ポイントの使い方おしえて」 is about using points; the expiry article's example 「ポイント使いたいけど期限ある？」
     is nearer to it (0.82) than the usage article's text (0.78), but examples count EXAMPLE_MARGIN less."""
-    idx = KnowledgeIndex.build([
-        Article("points", "ポイントの使い方", "", "お買い物でポイントを1ポイント1円として使えます。"),
-        Article("points-expire", "ポイントの有効期限", "", "最後に獲得した日から1年です。",
-                examples=("ポイント使いたいけど期限ある？",)),
-    ], encoder=PassageEncoder())
+    idx = KnowledgeIndex.build(
+        [
+            Article("points", "ポイントの使い方", "", "お買い物でポイントを1ポイント1円として使えます。"),
+            Article(
+                "points-expire",
+                "ポイントの有効期限",
+                "",
+                "最後に獲得した日から1年です。",
+                examples=("ポイント使いたいけど期限ある？",),
+            ),
+        ],
+        encoder=PassageEncoder(),
+    )
     cands, details = idx.search_detailed("ポイントの使い方おしえて", 2)
     dense = {c.article_id: d["dense"] for c, d in zip(cands, details)}
     assert dense["points"] > dense["points-expire"]

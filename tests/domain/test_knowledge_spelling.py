@@ -26,10 +26,12 @@ def test_words_written_in_kanji_or_katakana_are_learned_with_their_reading() -> 
 
 def test_a_kana_message_is_ranked_and_scored_like_the_written_one() -> None:
     idx = KnowledgeIndex.build(ARTICLES)
-    for kana, written, article in (("そうりょういくら", "送料いくら", "fee"),
-                                   ("きゃんせるしたいです", "キャンセルしたいです", "cancel"),
-                                   ("ちゅうもんかくにんめーるがこない", "注文確認メールがこない", "mail"),
-                                   ("へんきんまだ？", "返金まだ？", "refund")):
+    for kana, written, article in (
+        ("そうりょういくら", "送料いくら", "fee"),
+        ("きゃんせるしたいです", "キャンセルしたいです", "cancel"),
+        ("ちゅうもんかくにんめーるがこない", "注文確認メールがこない", "mail"),
+        ("へんきんまだ？", "返金まだ？", "refund"),
+    ):
         assert idx.search(kana, 2) == idx.search(written, 2)
         assert idx.search(kana, 1)[0].article_id == article
 
@@ -45,7 +47,9 @@ def test_respelling_restores_only_the_knowledge_bases_own_words() -> None:
 def test_the_spelling_most_articles_use_wins() -> None:
     lex = Lexicon([[("へんぴん", "返品")], [("へんぴん", "返品")], [("へんぴん", "返本")]])
     assert lex.respell("へんぴんしたい") == "返品したい"
-    assert Lexicon([[("へんぴん", "返本")], [("へんぴん", "返品")]]).respell("へんぴん") == "返品"  # tie: code-point order
+    assert (
+        Lexicon([[("へんぴん", "返本")], [("へんぴん", "返品")]]).respell("へんぴん") == "返品"
+    )  # tie: code-point order
 
 
 def test_upsert_and_remove_change_the_lexicon() -> None:
@@ -61,7 +65,9 @@ def test_the_state_keeps_the_lexicon_and_an_older_state_rebuilds_it() -> None:
     idx = KnowledgeIndex.build(ARTICLES)
     state = json.loads(json.dumps(idx.to_state(), ensure_ascii=False))
     assert ["そうりょう", "送料"] in state["spellings"]["fee"]
-    for restored in (KnowledgeIndex.from_state(state),
-                     KnowledgeIndex.from_state({k: v for k, v in state.items() if k != "spellings"})):
+    for restored in (
+        KnowledgeIndex.from_state(state),
+        KnowledgeIndex.from_state({k: v for k, v in state.items() if k != "spellings"}),
+    ):
         assert restored.respell("そうりょういくら") == "送料いくら"
         assert restored.search("そうりょういくら", 3) == idx.search("送料いくら", 3)

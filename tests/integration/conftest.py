@@ -38,4 +38,10 @@ def drained(stack, timeout=60.0):
     import redis
 
     r = redis.Redis.from_url(stack.redis_url)
-    stack.wait_until(lambda: r.zcard("ln:ready") == 0, timeout=timeout, interval=0.1, what="the backlog to drain")
+    # conversations answered while Salesforce was paused wait in the held set, not in `ready`
+    stack.wait_until(
+        lambda: r.zcard("ln:ready") == 0 and r.scard("ln:held:salesforce") == 0,
+        timeout=timeout,
+        interval=0.1,
+        what="the backlog to drain",
+    )

@@ -10,7 +10,7 @@ import requests
 
 from connector.local import demo_voice
 from connector.local.devstack import LocalStack
-from connector.local.sandbox.twilio import DEFAULT_AUTH_TOKEN, twilio_signature
+from connector.local.sandbox.twilio import twilio_signature
 from connector.local.sandbox.twilio_voice import Answer
 from tests.integration.conftest import STACK_REDIS_URL
 
@@ -63,7 +63,7 @@ def test_calls_with_disordered_callbacks_end_in_one_task_each_even_when_replayed
     api_calls = sf.api_calls
     for call in calls:
         for cb in call.callbacks:
-            sig = twilio_signature(DEFAULT_AUTH_TOKEN, cb["url"], cb["params"])
+            sig = twilio_signature(stack.env["TWILIO_AUTH_TOKEN"], cb["url"], cb["params"])
             resp = requests.post(cb["url"], data=cb["params"], headers={"X-Twilio-Signature": sig}, timeout=5)
             assert resp.status_code == 200
     time.sleep(2)  # let any (wrongly) queued job run

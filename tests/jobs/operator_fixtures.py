@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 
@@ -19,9 +20,9 @@ from connector.local.devstack import METADATA_DIR
 from connector.local.sandbox import Sandbox, SandboxChannel
 from connector.local.sandbox.salesforce_store import SalesforceUser
 from connector.storage.vault import new_key
-from tests.conftest import fresh_redis
+from tests.conftest import TEST_REDIS_URL, fresh_redis
 
-OP_REDIS_URL = os.environ.get("OPERATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+OP_REDIS_URL = os.environ.get("OPERATOR_TEST_REDIS_URL") or re.sub(r"/\d+$", "/15", TEST_REDIS_URL)
 CHANNEL = "1000000001"
 CUSTOMER = "U" + "a" * 32
 CUSTOMER2 = "U" + "b" * 32

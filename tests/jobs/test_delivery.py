@@ -79,3 +79,21 @@ def test_a_rate_limited_reply_is_pushed_later_because_nothing_was_sent(sb, rt):
     late = Reply(reply.key, reply.to, reply.reply_token, reply.event_ms - 120_000, reply.messages, [])
     delivery.finish(CHANNEL, late.key, late.to, late.reply_token, late.event_ms, late.messages, [])
     assert [d["method"] for d in sb.line.delivered(user_id=USER)] == ["push"]
+
+
+def test_a_reply_sent_later_whose_record_is_not_written_yet_is_left_to_the_drain(sb, rt):
+    # Salesforce was down: the batch that answered waits, its message record does not exist yet.
+    reply = a_reply(sb)
+    reply.record_keys = ["bot:e1:0"]
+    sb.faults.add("line_api", "status", status=500, path="/v2/bot/message/reply", count=1)
+    assert delivery.deliver_reply(rt, CHANNEL, reply)["status"] == "Pending"
+    finish = (CHANNEL, reply.key, reply.to, reply.reply_token, reply.event_ms, reply.messages, reply.record_keys)
+
+    with pytest.raises(RuntimeError, match="REQUIRED_FIELD_MISSING"):  # a write in flight may not see it yet
+        delivery.finish(*finish)
+    marker = rt.store.marker(reply.key)
+    rt.store.set_marker(reply.key, {**marker, "at": marker["at"] - 2 * rt.settings.salesforce.timeout_seconds - 1})
+    delivery.finish(*finish)  # later: the drain will read the outcome from the marker
+
+    assert rt.store.marker(reply.key)["status"] == "Sent"
+    assert len(sb.line.delivered(user_id=USER)) == 1

@@ -89,5 +89,6 @@ def test_a_batch_delivered_while_the_api_limit_was_hit_is_not_written_until_the_
     assert len(spans(sb, "salesforce", r"/composite$")) == 1  # the batch on LINE meanwhile waits too
     assert rt.store.paused_until("salesforce") > 0
     assert sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound") == []
-    assert rt.store.backlog() == {"conversations": len(USERS), "events": len(USERS) * PER_USER}  # all wait
+    assert rt.store.backlog() == {"conversations": len(USERS), "events": len(USERS) * PER_USER, "held": len(USERS)}
     assert rt.store.dead_letters() == []
+    assert all(len(sb.line.delivered(user_id=user)) == 1 for user in USERS)  # every welcome went out meanwhile

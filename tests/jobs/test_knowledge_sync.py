@@ -2,35 +2,38 @@
 
 Uses Redis database 14 (not the shared test database) so it can run beside other suites.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from connector.config import load_config
-from connector.storage.vault import new_key
-from connector.local.devstack import METADATA_DIR
 from connector.domain import events as ev
 from connector.jobs import knowledge
 from connector.jobs.inbound import Drainer
-from connector.runtime import Runtime
+from connector.local.devstack import METADATA_DIR
 from connector.local.sandbox import Sandbox, SandboxChannel
 from connector.local.sandbox.salesforce_store import SalesforceUser, format_datetime
+from connector.runtime import Runtime
+from connector.storage.vault import new_key
 from tests.conftest import TEST_REDIS_URL, fresh_redis
 
 REDIS_URL = re.sub(r"/\d+$", "/14", TEST_REDIS_URL)
 CHANNEL = "1000000001"
 USER = "U" + "b" * 32
-OLD = format_datetime(datetime.now(timezone.utc) - timedelta(days=3))
+OLD = format_datetime(datetime.now(UTC) - timedelta(days=3))
 
 
 def _sandbox(strict: bool) -> Sandbox:
-    return Sandbox(channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)],
-                   metadata_dir=str(METADATA_DIR) if strict else None,
-                   salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")]).start()
+    return Sandbox(
+        channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)],
+        metadata_dir=str(METADATA_DIR) if strict else None,
+        salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")],
+    ).start()
 
 
 @pytest.fixture(scope="module")
@@ -53,19 +56,46 @@ def r():
 
 
 def runtime(sb, *, bot: dict | None = None, knowledge_settings: dict | None = None) -> Runtime:
-    environ = {"REDIS_URL": REDIS_URL, "CONNECTOR_ENCRYPTION_KEYS": new_key(), "LINE_MAIN_SECRET": "sec",
-               "LINE_MAIN_TOKEN": "tok", "SF_USERNAME": "integration@example.com", "SF_CONSUMER_KEY": "consumer",
-               "SF_PASSWORD": "pw", "SF_CONSUMER_SECRET": "cs"}
-    channel = {"id": CHANNEL, "name": "main", "bot_user_id": "Ubot", "secret_env": "LINE_MAIN_SECRET",
-               "access_token_env": "LINE_MAIN_TOKEN",
-               "bot": {"enabled": True, "business_hours": {"weekly": {d: ["00:00-24:00"] for d in
-                                                                       ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
-                                                            "japanese_holidays": False}, **(bot or {})}}
-    data = {"line": {"api_base_url": sb.urls["line_api"], "data_base_url": sb.urls["line_data"], "timeout_seconds": 3,
-                     "channels": [channel]},
-            "salesforce": {"auth": "password", "login_url": sb.urls["salesforce"], "ca_bundle": sb.ca_path,
-                           "timeout_seconds": 3},
-            "knowledge": knowledge_settings or {}}
+    environ = {
+        "REDIS_URL": REDIS_URL,
+        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
+        "LINE_MAIN_SECRET": "sec",
+        "LINE_MAIN_TOKEN": "tok",
+        "SF_USERNAME": "integration@example.com",
+        "SF_CONSUMER_KEY": "consumer",
+        "SF_PASSWORD": "pw",
+        "SF_CONSUMER_SECRET": "cs",
+    }
+    channel = {
+        "id": CHANNEL,
+        "name": "main",
+        "bot_user_id": "Ubot",
+        "secret_env": "LINE_MAIN_SECRET",
+        "access_token_env": "LINE_MAIN_TOKEN",
+        "bot": {
+            "enabled": True,
+            "business_hours": {
+                "weekly": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                "japanese_holidays": False,
+            },
+            **(bot or {}),
+        },
+    }
+    data = {
+        "line": {
+            "api_base_url": sb.urls["line_api"],
+            "data_base_url": sb.urls["line_data"],
+            "timeout_seconds": 3,
+            "channels": [channel],
+        },
+        "salesforce": {
+            "auth": "password",
+            "login_url": sb.urls["salesforce"],
+            "ca_bundle": sb.ca_path,
+            "timeout_seconds": 3,
+        },
+        "knowledge": knowledge_settings or {},
+    }
     return Runtime(load_config(data=data, environ=environ))
 
 
@@ -77,16 +107,30 @@ def sb(strict_sandbox, r):
 
 
 ARTICLES = {
-    "kA0000000000001AAA": ("返品・交換について", "商品到着後8日以内であれば、マイページの注文履歴から返品を申請できます。", "returns"),
+    "kA0000000000001AAA": (
+        "返品・交換について",
+        "商品到着後8日以内であれば、マイページの注文履歴から返品を申請できます。",
+        "returns",
+    ),
     "kA0000000000002AAA": ("配送状況の確認", "発送完了メールのお問い合わせ番号で配送状況を確認できます。", "tracking"),
     "kA0000000000003AAA": ("ポイントの有効期限", "ポイントの有効期限は最終購入日から1年間です。", "points"),
 }
 
 
 def seed(sb, article_id, title, summary, url_name, *, status="Online", language="ja", modified=OLD, **extra) -> str:
-    return sb.salesforce.insert("Knowledge__kav", {
-        "KnowledgeArticleId": article_id, "Title": title, "Summary": summary, "UrlName": url_name,
-        "Language": language, "PublishStatus": status, "LastModifiedDate": modified, **extra})
+    return sb.salesforce.insert(
+        "Knowledge__kav",
+        {
+            "KnowledgeArticleId": article_id,
+            "Title": title,
+            "Summary": summary,
+            "UrlName": url_name,
+            "Language": language,
+            "PublishStatus": status,
+            "LastModifiedDate": modified,
+            **extra,
+        },
+    )
 
 
 def seed_all(sb) -> dict[str, str]:
@@ -112,8 +156,14 @@ def test_first_sync_is_full_and_later_ones_fetch_only_what_changed(sb):
 
     # one edited, one new: only those two are re-indexed
     sb.salesforce.update("Knowledge__kav", versions["kA0000000000002AAA"], {"Title": "配送状況・追跡番号の確認"})
-    seed(sb, "kA0000000000004AAA", "領収書の発行", "領収書はマイページから発行できます。", "receipt",
-         modified=format_datetime(datetime.now(timezone.utc)))
+    seed(
+        sb,
+        "kA0000000000004AAA",
+        "領収書の発行",
+        "領収書はマイページから発行できます。",
+        "receipt",
+        modified=format_datetime(datetime.now(UTC)),
+    )
     version_before = rt.redis.get(rt.keys.knowledge("ja", "version"))
     [stats] = knowledge.run_sync(rt).values()
     assert not stats["full"] and stats["upserted"] == 2 and stats["articles"] == 4
@@ -133,8 +183,14 @@ def test_archived_articles_are_removed_and_a_new_version_replaces_the_old(sb):
     knowledge.run_sync(rt)
     sb.salesforce.update("Knowledge__kav", versions["kA0000000000003AAA"], {"PublishStatus": "Archived"})
     # article 1 gets a new published version: the old one is archived at the same time
-    seed(sb, "kA0000000000001AAA", "返品・交換について", "到着後14日以内なら返品できます。", "returns",
-         modified=format_datetime(datetime.now(timezone.utc)))
+    seed(
+        sb,
+        "kA0000000000001AAA",
+        "返品・交換について",
+        "到着後14日以内なら返品できます。",
+        "returns",
+        modified=format_datetime(datetime.now(UTC)),
+    )
     sb.salesforce.update("Knowledge__kav", versions["kA0000000000001AAA"], {"PublishStatus": "Archived"})
     [stats] = knowledge.run_sync(rt).values()
     assert stats["removed"] == 1 and stats["articles"] == 2
@@ -165,11 +221,23 @@ def test_channel_language_maps_to_the_knowledge_language_code(sb):
 def test_field_mapping_reads_the_configured_fields_and_strips_html(lenient_sandbox, r):
     sb = lenient_sandbox
     sb.reset()
-    seed(sb, "kA0000000000005AAA", "配送料", "(summary not used)", "shipping-fee",
-         Question__c="送料はいくらですか？", Answer__c="<p>全国一律550円です。</p><p>5,000円以上で&nbsp;無料。</p>",
-         Body__c="<ul><li>離島は別料金</li></ul>", Public_URL__c="https://help.example.com/shipping-fee")
-    rt = runtime(sb, knowledge_settings={"fields": {"question": "Question__c", "answer": "Answer__c",
-                                                    "body": "Body__c", "url": "Public_URL__c"}})
+    seed(
+        sb,
+        "kA0000000000005AAA",
+        "配送料",
+        "(summary not used)",
+        "shipping-fee",
+        Question__c="送料はいくらですか？",
+        Answer__c="<p>全国一律550円です。</p><p>5,000円以上で&nbsp;無料。</p>",
+        Body__c="<ul><li>離島は別料金</li></ul>",
+        Public_URL__c="https://help.example.com/shipping-fee",
+    )
+    rt = runtime(
+        sb,
+        knowledge_settings={
+            "fields": {"question": "Question__c", "answer": "Answer__c", "body": "Body__c", "url": "Public_URL__c"}
+        },
+    )
     knowledge.run_sync(rt)
     a = index_of(rt).get("kA0000000000005AAA")
     assert a.title == "配送料" and a.question == "送料はいくらですか？"
@@ -181,19 +249,29 @@ def test_approved_question_examples_feed_the_index_and_leave_it_when_rejected(sb
     seed_all(sb)
     rt = runtime(sb)
     aid = "kA0000000000002AAA"
-    example = sb.salesforce.insert("LINE_Question_Example__c", {
-        "Example_Key__c": "e1", "Question__c": "荷物どこ？", "Article_Id__c": aid, "Status__c": "Approved"})
-    sb.salesforce.insert("LINE_Question_Example__c", {
-        "Example_Key__c": "e2", "Question__c": "まだ見てない候補", "Article_Id__c": aid, "Status__c": "Candidate"})
+    example = sb.salesforce.insert(
+        "LINE_Question_Example__c",
+        {"Example_Key__c": "e1", "Question__c": "荷物どこ？", "Article_Id__c": aid, "Status__c": "Approved"},
+    )
+    sb.salesforce.insert(
+        "LINE_Question_Example__c",
+        {"Example_Key__c": "e2", "Question__c": "まだ見てない候補", "Article_Id__c": aid, "Status__c": "Candidate"},
+    )
     knowledge.run_sync(rt)
     assert index_of(rt).get(aid).examples == ("荷物どこ？",)
     sb.salesforce.update("LINE_Question_Example__c", example, {"Status__c": "Rejected"})
     [stats] = knowledge.run_sync(rt).values()
     assert stats["examples_changed"] == 1 and stats["upserted"] == 0 and index_of(rt).get(aid).examples == ()
     # an approved example for an article that did not change is picked up too
-    sb.salesforce.insert("LINE_Question_Example__c", {
-        "Example_Key__c": "e3", "Question__c": "ポイントいつ消える", "Article_Id__c": "kA0000000000003AAA",
-        "Status__c": "Approved"})
+    sb.salesforce.insert(
+        "LINE_Question_Example__c",
+        {
+            "Example_Key__c": "e3",
+            "Question__c": "ポイントいつ消える",
+            "Article_Id__c": "kA0000000000003AAA",
+            "Status__c": "Approved",
+        },
+    )
     [stats] = knowledge.run_sync(rt).values()
     assert index_of(rt).get("kA0000000000003AAA").examples == ("ポイントいつ消える",)
 
@@ -215,8 +293,11 @@ def test_the_worker_schedules_one_sync_per_interval(sb):
 # -- the bot in the drain --------------------------------------------------------------------------
 def send(rt, sb, message: dict | None = None, *, postback: str | None = None) -> dict:
     if postback:
-        event = sb.line.send_event(CHANNEL, {"type": "postback", "postback": {"data": postback},
-                                             "source": {"type": "user", "userId": USER}}, deliver=False)
+        event = sb.line.send_event(
+            CHANNEL,
+            {"type": "postback", "postback": {"data": postback}, "source": {"type": "user", "userId": USER}},
+            deliver=False,
+        )
     else:
         event = sb.line.send_user_message(CHANNEL, USER, message, deliver=False)
     rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
@@ -232,16 +313,17 @@ def test_answering_a_message_costs_no_salesforce_call(sb):
     rt = runtime(sb)
     knowledge.run_sync(rt)
     send(rt, sb, {"type": "text", "text": "こんにちは"})
-    Drainer(rt).run()                                  # opens the session (and logs in)
+    Drainer(rt).run()  # opens the session (and logs in)
     calls, log_len = sb.salesforce.api_calls, len(salesforce_requests(sb))
 
     send(rt, sb, {"type": "text", "text": "返品したいです"})
     assert Drainer(rt).run() == 1
-    assert sb.salesforce.api_calls - calls == 1        # the one write that records both messages
+    assert sb.salesforce.api_calls - calls == 1  # the one write that records both messages
     assert [c.rsplit("/", 1)[-1] for c in salesforce_requests(sb)[log_len:]] == ["composite"]
 
-    [answer] = [m for m in sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Bot")
-                if m.get("Knowledge_Article_Id__c")]
+    [answer] = [
+        m for m in sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Bot") if m.get("Knowledge_Article_Id__c")
+    ]
     assert answer["Knowledge_Article_Id__c"] == "kA0000000000001AAA"
     assert answer["Text__c"] == ARTICLES["kA0000000000001AAA"][1] and answer["Delivery_Status__c"] == "Sent"
     delivered = sb.line.delivered(user_id=USER)[-1]["messages"][0]
@@ -266,14 +348,16 @@ def test_not_solved_hands_off_and_the_case_shows_it_with_the_whole_transcript(sb
     [example] = sb.salesforce.records("LINE_Question_Example__c")
     assert example["Question__c"] == "返品したいです" and example["Status__c"] == "Candidate"
     assert example["Source__c"] == "Unsolved" and example["Case__c"] == case["Id"]
-    directions = [m["Direction__c"] for m in sorted(sb.salesforce.records("LINE_Chat_Message__c"), key=lambda m: m["Id"])]
+    directions = [
+        m["Direction__c"] for m in sorted(sb.salesforce.records("LINE_Chat_Message__c"), key=lambda m: m["Id"])
+    ]
     assert directions == ["Inbound", "Bot", "Inbound", "Bot"]
     assert all(m["Chat_Session__c"] == session["Id"] for m in sb.salesforce.records("LINE_Chat_Message__c"))
 
 
 def test_outside_hours_the_case_is_marked_for_follow_up_and_the_bot_keeps_the_chat(sb):
     seed_all(sb)
-    rt = runtime(sb, bot={"business_hours": {"weekly": {}}})   # never open
+    rt = runtime(sb, bot={"business_hours": {"weekly": {}}})  # never open
     knowledge.run_sync(rt)
     send(rt, sb, {"type": "text", "text": "オペレーターと話したい"})
     Drainer(rt).run()
@@ -300,11 +384,19 @@ def test_learn_from_case_turns_an_article_an_operator_sent_into_a_candidate(sb):
     Drainer(rt).run()
     [session] = sb.salesforce.records("LINE_Chat_Session__c")
     title, summary, _ = ARTICLES["kA0000000000003AAA"]
-    sb.salesforce.insert("LINE_Chat_Message__c", {
-        "Message_Key__c": "op:1", "Chat_Session__c": session["Id"], "Direction__c": "Operator", "Type__c": "text",
-        "Text__c": f"{title}\n{summary}", "Sent_At__c": format_datetime(datetime.now(timezone.utc) + timedelta(minutes=1))})
+    sb.salesforce.insert(
+        "LINE_Chat_Message__c",
+        {
+            "Message_Key__c": "op:1",
+            "Chat_Session__c": session["Id"],
+            "Direction__c": "Operator",
+            "Type__c": "text",
+            "Text__c": f"{title}\n{summary}",
+            "Sent_At__c": format_datetime(datetime.now(UTC) + timedelta(minutes=1)),
+        },
+    )
     assert knowledge.run_learn(rt, session["Session_Key__c"]) == 1
-    assert knowledge.run_learn(rt, session["Session_Key__c"]) == 0     # idempotent: already a candidate
+    assert knowledge.run_learn(rt, session["Session_Key__c"]) == 0  # idempotent: already a candidate
     [example] = sb.salesforce.find("LINE_Question_Example__c", Source__c="Operator")
     assert example["Question__c"] == "ポイントっていつまで使えるの"
     assert example["Article_Id__c"] == "kA0000000000003AAA" and example["Status__c"] == "Candidate"
@@ -319,7 +411,9 @@ def test_a_starting_worker_loads_the_index_before_the_first_customer_asks(sb):
     rt.knowledge_store._copies.clear()
     bot.warm(rt)
     version, index, _ = rt.knowledge_store._copies["ja"]
-    assert version == rt.redis.get(rt.keys.knowledge("ja", "version")) and {a.id for a in index.articles} == set(ARTICLES)
+    assert version == rt.redis.get(rt.keys.knowledge("ja", "version")) and {a.id for a in index.articles} == set(
+        ARTICLES
+    )
 
 
 # -- semantic channel ------------------------------------------------------------------------------

@@ -148,6 +148,19 @@ def test_unwritten_calls_are_picked_up_by_the_sweep(rt, sb):
     assert task_of(sb, sid)["CallDisposition"] == "completed"
 
 
+def test_a_salesforce_outage_leaves_calls_pending_and_nothing_dead_lettered(rt, sb):
+    client, sid = web(rt), new_sid()
+    fault = sb.faults.add("salesforce", "status", status=503)
+    finish(rt, client, sid)
+    assert tasks(sb) == [] and rt.store.dead_letters() == []
+    assert rt.voice_store.pending(time.time() + 60) == [sid]
+    sb.faults.remove(fault)
+    rt.store.lift()  # Salesforce answers again (the probe would find it)
+    voice_jobs.tick(rt, now=time.time() + 60)
+    run_jobs(rt)
+    assert task_of(sb, sid)["CallDisposition"] == "completed" and rt.store.dead_letters() == []
+
+
 # --------------------------------------------------------------------------- Call to LINE
 
 

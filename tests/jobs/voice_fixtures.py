@@ -130,9 +130,11 @@ def web_app(rt):
 
     from connector.web import call_page
     from connector.web import twilio as twilio_web
+    from connector.web.edge import Edge
 
     app = Flask(__name__)
     app.extensions["connector"] = rt
+    app.wsgi_app = Edge(app.wsgi_app, max_body_bytes=1024 * 1024, body_timeout_s=5)  # as in production
     app.register_blueprint(twilio_web.bp)
     app.register_blueprint(call_page.bp)
     return app

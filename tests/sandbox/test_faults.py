@@ -95,6 +95,22 @@ def test_after_apply_status_applies_then_fails(sb, sf):
     assert [a["Name"] for a in sb.salesforce.records("Account")] == ["did it happen?"]
 
 
+def test_a_scheduled_outage_starts_later_and_ends_by_itself(sb, sf):
+    sb.faults.outage("salesforce", duration_s=1.0, starts_in_s=0.3, path="/services/data/", timeout_ms=20)
+    sf.Account.create({"Name": "before"})
+    time.sleep(0.35)
+    failures = 0
+    for _ in range(10):
+        try:
+            sf.Account.create({"Name": "during"})
+        except (SalesforceGeneralError, requests.RequestException):
+            failures += 1
+    assert failures == 10 and [a["Name"] for a in sb.salesforce.records("Account")] == ["before"]
+    time.sleep(1.0)
+    sf.Account.create({"Name": "after"})
+    assert [a["Name"] for a in sb.salesforce.records("Account")] == ["before", "after"]
+
+
 def test_probability_zero_never_fires(sb):
     sb.faults.add("line_api", "status", status=500, probability=0.0)
     response = requests.get(

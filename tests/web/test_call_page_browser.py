@@ -66,6 +66,20 @@ def test_the_page_renders_with_the_bundled_sdk_and_no_cdn(browser, relay, rt):
     assert page.evaluate("document.getElementById('tel').hidden") is True
 
 
+def test_the_page_keeps_its_own_content_security_policy_behind_the_edge(relay, rt):
+    import requests
+
+    _, _, token = offer(rt)
+    headers = requests.get(f"{relay}/call?c={token}", timeout=5).headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert (
+        requests.get(f"{relay}/twilio/voice", timeout=5)
+        .headers["Content-Security-Policy"]
+        .startswith("default-src 'none'")
+    )
+
+
 def test_a_valid_code_gets_a_token_when_the_customer_calls(browser, relay, rt):
     offer_id, _, token = offer(rt)
     page = browser.new_page()

@@ -46,7 +46,8 @@ _CONTENT_POS = ("名詞", "動詞", "形容詞", "副詞")
 # Nouns any shop message may contain: they say nothing about the topic, so an
 # article not containing them is no evidence of a mismatch (see scorer.py).
 GENERIC_NOUNS = frozenset(
-    normalize(w) for w in (
+    normalize(w)
+    for w in (
         "注文 商品 購入 今日 明日 昨日 前 後 あと 今 さっき 先日 自分 私 僕 俺 わたし 方法 やり方 仕方 "
         "場合 感じ 時 とき 事 こと 件 ところ 所 大丈夫 お願い 質問 問題 確認 利用 対応 可能 必要 "
         "一 二 1 2 回 個 つ 日 ほう 方 全部 みんな 何 なに どれ どこ いつ 皆 ちょっと 本当 やつ もの".split()
@@ -95,8 +96,16 @@ class Morph:
 
     __slots__ = ("reading", "bases", "base_string", "tokens", "nouns", "spellings", "owners")
 
-    def __init__(self, reading: str, bases: list[str], base_string: str, tokens: set[str], nouns: tuple[str, ...] = (),
-                 spellings: tuple[tuple[str, str], ...] = (), owners: tuple[tuple[str, ...], ...] = ()):
+    def __init__(
+        self,
+        reading: str,
+        bases: list[str],
+        base_string: str,
+        tokens: set[str],
+        nouns: tuple[str, ...] = (),
+        spellings: tuple[tuple[str, str], ...] = (),
+        owners: tuple[tuple[str, ...], ...] = (),
+    ):
         self.reading = reading
         self.bases = bases  # content-word base forms (normalised)
         self.base_string = base_string  # every token's base form, concatenated
@@ -160,8 +169,15 @@ def _morph(text: str) -> Morph:
     end_compound()
     # Readings are joined without spaces (Japanese has none); punctuation in
     # them still cuts segments once normalised.
-    return Morph(normalize("".join(readings)), bases, "".join(all_bases).replace(" ", ""), tokens, tuple(nouns),
-                 tuple(dict.fromkeys(spellings)), tuple(owners))
+    return Morph(
+        normalize("".join(readings)),
+        bases,
+        "".join(all_bases).replace(" ", ""),
+        tokens,
+        tuple(nouns),
+        tuple(dict.fromkeys(spellings)),
+        tuple(owners),
+    )
 
 
 # Words whose written form is worth restoring when a customer types them in kana (spelling.py).

@@ -18,9 +18,9 @@ CLARIFY_CANDIDATES = 3
 
 # Legacy score-only confidence (the pre-scorer decision rule; kept for
 # comparisons and for callers that imported it).
-CONF_A = 6.0       # slope on the top score
-CONF_B = 0.0       # slope on the relative gap to the runner-up
-CONF_C = 0.30      # top score at which confidence is 0.5 (with CONF_B = 0)
+CONF_A = 6.0  # slope on the top score
+CONF_B = 0.0  # slope on the relative gap to the runner-up
+CONF_C = 0.30  # top score at which confidence is 0.5 (with CONF_B = 0)
 
 
 def confidence(top: float, second: float) -> float:

@@ -39,8 +39,13 @@ EXAMPLE_MARGIN = 0.08
 
 def _fields(a: Article) -> list[tuple[str, str]]:
     """(field name, text) of everything indexed about an article."""
-    return [("title", a.title), ("question", a.question), ("answer", a.answer), ("body", a.body),
-            *(("examples", e) for e in a.examples)]
+    return [
+        ("title", a.title),
+        ("question", a.question),
+        ("answer", a.answer),
+        ("body", a.body),
+        *(("examples", e) for e in a.examples),
+    ]
 
 
 def _interned(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -81,7 +86,9 @@ class KnowledgeIndex:
         self._unembedded: set[str] = set()
         self._matrix = np.zeros((0, 0), np.float32)
         self._owner = np.zeros(0, np.int64)
-        self._margin = np.zeros(0, np.float32)  # per row of _matrix: 0 for an article's text, -EXAMPLE_MARGIN for an example
+        self._margin = np.zeros(
+            0, np.float32
+        )  # per row of _matrix: 0 for an article's text, -EXAMPLE_MARGIN for an example
         self._learned = False  # some article has learned question examples (scorer.HYBRID_LEARNED)
 
     # ----------------------------------------------------------------- build
@@ -191,7 +198,9 @@ class KnowledgeIndex:
             rows = [self._vectors[i] for i in self._ids]
             self._matrix = np.vstack(rows)
             self._owner = np.repeat(np.arange(n), [len(r) for r in rows])
-            self._margin = np.concatenate([np.r_[0.0, np.full(len(r) - 1, -EXAMPLE_MARGIN)] for r in rows]).astype(np.float32)
+            self._margin = np.concatenate([np.r_[0.0, np.full(len(r) - 1, -EXAMPLE_MARGIN)] for r in rows]).astype(
+                np.float32
+            )
         else:
             self._matrix = np.zeros((0, 0), np.float32)
             self._owner = np.zeros(0, np.int64)
@@ -280,8 +289,14 @@ class KnowledgeIndex:
             order = np.argsort(-fused, kind="stable")[:k]
             top = [(int(pos), scores.get(int(pos), 0.0)) for pos in order]
         if not with_details:
-            return [Candidate(article_id=self._ids[pos], title=self._articles[self._ids[pos]].title,
-                              score=round(min(1.0, s / bound), 6)) for pos, s in top], []
+            return [
+                Candidate(
+                    article_id=self._ids[pos],
+                    title=self._articles[self._ids[pos]].title,
+                    score=round(min(1.0, s / bound), 6),
+                )
+                for pos, s in top
+            ], []
         word_best = max(word_chan.items(), key=lambda kv: (kv[1], -kv[0]))[0] if word_chan else -1
         lexical_best = max(scores.items(), key=lambda kv: (kv[1], -kv[0]))[0] if scores else -1
         dense_best = int(np.argmax(dense)) if dense is not None else -1
@@ -290,8 +305,11 @@ class KnowledgeIndex:
             fam_mass[fam] = fam_mass.get(fam, 0.0) + m
         nouns = ["w:" + x for x in query_nouns(text)] if "w" in self.analyzer.families else []
         # 「ホテルの予約」「フリマで買った」: the message is about something no article knows of
-        owners = [run for run in query_owners(text) if not all(b in GENERIC_NOUNS for b in run)] \
-            if "w" in self.analyzer.families else []
+        owners = (
+            [run for run in query_owners(text) if not all(b in GENERIC_NOUNS for b in run)]
+            if "w" in self.analyzer.families
+            else []
+        )
         foreign = sum(1 for run in owners if not any("w:" + b in self._idf for b in run))
         n_concepts = sum(1 for _, fam, _ in qfeats if fam == "c")
         n_words = sum(1 for _, fam, _ in qfeats if fam == "w")
@@ -366,8 +384,7 @@ class KnowledgeIndex:
             return {}
         self._embed_pending()
         dim = next((v.shape[1] for v in self._vectors.values()), 0)
-        return {"encoder": self.encoder.name, "dim": dim,
-                "vectors": {aid: pack(v) for aid, v in self._vectors.items()}}
+        return {"encoder": self.encoder.name, "dim": dim, "vectors": {aid: pack(v) for aid, v in self._vectors.items()}}
 
     @classmethod
     def from_state(cls, d: Mapping[str, Any], *, encoder: Encoder | None = None) -> "KnowledgeIndex":

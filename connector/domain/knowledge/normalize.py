@@ -20,22 +20,29 @@ import unicodedata
 _KATA_START, _KATA_END = 0x30A1, 0x30F6  # ァ .. ヶ
 _SMALL_KANA = str.maketrans(
     {
-        "ぁ": "あ", "ぃ": "い", "ぅ": "う", "ぇ": "え", "ぉ": "お",
-        "っ": "つ", "ゃ": "や", "ゅ": "ゆ", "ょ": "よ", "ゎ": "わ",
-        "ゕ": "か", "ゖ": "け",
+        "ぁ": "あ",
+        "ぃ": "い",
+        "ぅ": "う",
+        "ぇ": "え",
+        "ぉ": "お",
+        "っ": "つ",
+        "ゃ": "や",
+        "ゅ": "ゆ",
+        "ょ": "よ",
+        "ゎ": "わ",
+        "ゕ": "か",
+        "ゖ": "け",
     }
 )
 # Long-vowel marks and dashes people use to stretch words.
-_STRETCH = str.maketrans({c: None for c in "ー―‐‑–—〜~∼"})
+_STRETCH = str.maketrans(dict.fromkeys("ー―‐‑–—〜~∼"))
 _REPEAT = re.compile(r"(.)\1{2,}")
 _SPACES = re.compile(r"\s+")
 
 
 def kata_to_hira(text: str) -> str:
     """Fold katakana to hiragana (other characters unchanged)."""
-    return "".join(
-        chr(ord(c) - 0x60) if _KATA_START <= ord(c) <= _KATA_END else c for c in text
-    )
+    return "".join(chr(ord(c) - 0x60) if _KATA_START <= ord(c) <= _KATA_END else c for c in text)
 
 
 def _keep(ch: str) -> bool:

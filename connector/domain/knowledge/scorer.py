@@ -19,11 +19,36 @@ RERANK_K = 5
 
 # Every feature vectors() can produce (bench/bot/train_scorer.py --features picks a subset).
 ALL_FEATURES = (
-    "score", "gap", "rel", "rank0", "cov_s", "cov_w", "cov_c", "strong_s", "strong_w", "strong_c",
-    "strong_all", "has_c", "miss_concepts", "miss_word_idf", "word_top", "qlen",
-    "unseen_words", "about_cov", "has_about", "full_c", "miss_nouns", "foreign_owner",
+    "score",
+    "gap",
+    "rel",
+    "rank0",
+    "cov_s",
+    "cov_w",
+    "cov_c",
+    "strong_s",
+    "strong_w",
+    "strong_c",
+    "strong_all",
+    "has_c",
+    "miss_concepts",
+    "miss_word_idf",
+    "word_top",
+    "qlen",
+    "unseen_words",
+    "about_cov",
+    "has_about",
+    "full_c",
+    "miss_nouns",
+    "foreign_owner",
     # semantic channel (index with an encoder only)
-    "dense", "dgap", "fused", "fgap", "lexical_top", "dense_top", "agree",
+    "dense",
+    "dgap",
+    "fused",
+    "fgap",
+    "lexical_top",
+    "dense_top",
+    "agree",
 )
 
 
@@ -33,9 +58,9 @@ class Model:
     features: tuple[str, ...]
     weights: tuple[float, ...]
     bias: float
-    answer_threshold: float   # default Answerer thresholds for this model
+    answer_threshold: float  # default Answerer thresholds for this model
     clarify_threshold: float
-    rerank: bool = False      # answer with the most probable candidate, not the top-ranked one
+    rerank: bool = False  # answer with the most probable candidate, not the top-ranked one
 
     def probability(self, vector: Sequence[float]) -> float:
         z = self.bias + sum(a * b for a, b in zip(self.weights, vector))
@@ -50,17 +75,49 @@ class Model:
 LEXICAL = Model(
     "lexical",
     ("score", "gap", "cov_c", "strong_c", "about_cov", "miss_nouns", "word_top"),
-    (0.9239, 1.4777, -0.2023, 1.5091, 1.3026, -1.1092, 0.4423), -0.3878,
-    answer_threshold=0.88, clarify_threshold=0.45,
+    (0.9239, 1.4777, -0.2023, 1.5091, 1.3026, -1.1092, 0.4423),
+    -0.3878,
+    answer_threshold=0.88,
+    clarify_threshold=0.45,
 )
 HYBRID = Model(
     "hybrid",
     ALL_FEATURES,
-    (2.1897, 5.8798, 1.1101, 0.6992, 1.6297, 0.6221, -2.1393, -7.1084, -3.0992, 0.6686, 4.2582, -0.5128,
-     0.0630, 0.7093, 0.0900, -0.4539, -0.1175, 2.2294, -1.0967, 0.2270, -0.6954, -2.5306, 31.3623, 50.6920,
-     -0.0157, 0.0290, 1.1314, -0.1130, -0.2396),
+    (
+        2.1897,
+        5.8798,
+        1.1101,
+        0.6992,
+        1.6297,
+        0.6221,
+        -2.1393,
+        -7.1084,
+        -3.0992,
+        0.6686,
+        4.2582,
+        -0.5128,
+        0.0630,
+        0.7093,
+        0.0900,
+        -0.4539,
+        -0.1175,
+        2.2294,
+        -1.0967,
+        0.2270,
+        -0.6954,
+        -2.5306,
+        31.3623,
+        50.6920,
+        -0.0157,
+        0.0290,
+        1.1314,
+        -0.1130,
+        -0.2396,
+    ),
     -28.1650,
-    answer_threshold=0.78, clarify_threshold=0.25, rerank=True,
+    answer_threshold=0.78,
+    clarify_threshold=0.25,
+    rerank=True,
 )
 # For an index whose articles have learned question examples (the learning loop's approved examples):
 # also fitted on the KBs above with the other folds' dev questions attached as examples, to every
@@ -70,11 +127,41 @@ HYBRID = Model(
 HYBRID_LEARNED = Model(
     "hybrid-learned",
     ALL_FEATURES,
-    (-1.3599, 5.6493, 1.3107, 0.7021, 1.9823, 0.9539, -1.9504, -6.5167, -2.9684, 0.6074, 5.2237, -0.3479,
-     0.1083, 0.4345, 0.1241, -0.0455, -0.0132, 2.1254, -0.9090, 0.2705, -0.7852, -2.7125, 27.7715, 48.3075,
-     -0.0089, 0.0208, 0.8947, 0.0580, -0.3104),
+    (
+        -1.3599,
+        5.6493,
+        1.3107,
+        0.7021,
+        1.9823,
+        0.9539,
+        -1.9504,
+        -6.5167,
+        -2.9684,
+        0.6074,
+        5.2237,
+        -0.3479,
+        0.1083,
+        0.4345,
+        0.1241,
+        -0.0455,
+        -0.0132,
+        2.1254,
+        -0.9090,
+        0.2705,
+        -0.7852,
+        -2.7125,
+        27.7715,
+        48.3075,
+        -0.0089,
+        0.0208,
+        0.8947,
+        0.0580,
+        -0.3104,
+    ),
     -25.8463,
-    answer_threshold=0.76, clarify_threshold=0.25, rerank=True,
+    answer_threshold=0.76,
+    clarify_threshold=0.25,
+    rerank=True,
 )
 
 

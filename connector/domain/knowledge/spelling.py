@@ -37,7 +37,8 @@ class Lexicon:
             for reading, written in set(pairs):
                 votes.setdefault(reading, Counter())[written] += 1
         self._words: Mapping[str, str] = {
-            r: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for r, c in votes.items()}
+            r: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for r, c in votes.items()
+        }
         self._longest = max(map(len, self._words), default=0)
 
     def __len__(self) -> int:
@@ -53,7 +54,7 @@ class Lexicon:
         run, words, out, i = m.group(0), self._words, [], 0
         while i < len(run):
             for n in range(min(self._longest, len(run) - i), MIN_SPELLED_KANA - 1, -1):
-                written = words.get(run[i:i + n])
+                written = words.get(run[i : i + n])
                 if written is not None:
                     out.append(written)
                     i += n

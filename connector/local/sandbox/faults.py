@@ -2,8 +2,9 @@
 
 A fault matches requests by service, optional HTTP method and optional path (a prefix, or a
 regular expression searched in the path). It fires ``count`` times (or forever), during
-``duration_s`` seconds (or forever), each time with ``probability`` (or always). The first
-matching fault wins. What a fault *does* is decided by the service runner (``server.py``),
+``duration_s`` seconds (or forever) from ``starts_in_s`` seconds after it was added (or at once),
+each time with ``probability`` (or always). The first matching fault wins. ``outage`` schedules
+a service outage as a whole: mostly 503s, some timeouts and reset connections. What a fault *does* is decided by the service runner (``server.py``),
 which asks the service for its realistic error body.
 """
 
@@ -45,6 +46,7 @@ class Fault:
     status: int | None = None
     ms: int | None = None
     retry_after: int | None = None
+    starts_in_s: float | None = None
     created_at: float = field(default_factory=time.time)
     hits: int = 0
     _regex: re.Pattern | None = field(default=None, repr=False, compare=False)
@@ -62,7 +64,10 @@ class Fault:
         if self.path and not path.startswith(self.path):
             if self._regex is None or not self._regex.search(path):
                 return False
-        if self.duration_s is not None and now > self.created_at + self.duration_s:
+        start = self.created_at + (self.starts_in_s or 0)
+        if now < start:
+            return False
+        if self.duration_s is not None and now > start + self.duration_s:
             return False
         if self.count is not None and self.hits >= self.count:
             return False
@@ -92,6 +97,7 @@ class FaultRegistry:
         status: int | None = None,
         ms: int | None = None,
         retry_after: int | None = None,
+        starts_in_s: float | None = None,
     ) -> str:
         if service not in SERVICES and service not in SERVICE_ALIASES:
             raise ValueError(f"unknown service {service!r}; expected one of {SERVICES + tuple(SERVICE_ALIASES)}")
@@ -118,10 +124,31 @@ class FaultRegistry:
                 status=status,
                 ms=ms,
                 retry_after=retry_after,
+                starts_in_s=starts_in_s,
                 _regex=regex,
             )
             self._faults.append(fault)
         return fault.id
+
+    def outage(
+        self,
+        service: str,
+        *,
+        duration_s: float,
+        starts_in_s: float = 0,
+        path: str | None = None,
+        timeout_ms: int = 2000,
+        status: int = 503,
+    ) -> list[str]:
+        """The service is down for `duration_s` seconds from `starts_in_s` on: one request in ten
+        times out (after `timeout_ms`), one in ten has its connection reset, the rest get `status`.
+        Returns the ids of the faults (remove them to end it early)."""
+        window = {"duration_s": duration_s, "starts_in_s": starts_in_s, "path": path}
+        return [
+            self.add(service, "timeout", ms=timeout_ms, probability=0.1, **window),
+            self.add(service, "reset", probability=0.1, **window),
+            self.add(service, "status", status=status, **window),
+        ]
 
     def remove(self, fault_id: str) -> bool:
         with self._lock:

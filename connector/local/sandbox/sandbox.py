@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from .faults import FaultRegistry
 from .line import LineState, SandboxChannel
 from .line_api import LineApiService, LineDataService
@@ -85,9 +87,13 @@ class Sandbox:
 
     def stop(self) -> None:
         self.hub.stopping.set()  # wakes threads sleeping in latency/timeout faults
-        for server in self._servers.values():
-            server.stop()
-        self._servers.clear()
+        try:
+            for server in self._servers.values():
+                server.stop()
+            self._servers.clear()
+        finally:
+            if self._tls is not None:  # the server's private key and certificates go with it
+                shutil.rmtree(self._tls.directory, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
         return self.start()

@@ -1,0 +1,154 @@
+"""Salesforce outages: one pause for every worker, a probe that lifts it, and nothing dead-lettered.
+
+A transient failure of a Salesforce call (5xx, timeout, connection error, session or rate limit:
+the gateway's `Retryable`) is counted in Redis. After `salesforce.outage.failures_to_pause` in a
+row (REQUEST_LIMIT_EXCEEDED: at once), writes pause for all workers. While paused, drains still
+answer on LINE (the bot, the welcome) and keep what they decided beside the inbox, in order;
+a conversation with nothing new to answer waits out of the ready set (`Store.claim`/`commit`).
+When the pause is over, ONE worker probes with one cheap call (the org's limits): success lifts
+the pause and makes every held conversation ready again, so its records are written in order;
+failure doubles the pause, up to `max_pause_seconds`.
+
+Redis holds the waiting events meanwhile: `check_memory` warns before its maxmemory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from connector.gateways.errors import GatewayError, RateLimited
+
+log = logging.getLogger(__name__)
+PROBE_LEASE = "salesforce-probe"
+
+
+def writes_paused(rt, now: float | None = None) -> bool:
+    """Whether Salesforce writes are paused now. When the pause is over, probes (one worker at a
+    time; the others keep waiting for its answer)."""
+    outage = rt.store.outage()
+    if outage is None:
+        return False
+    now = time.time() if now is None else now
+    if outage["until"] > now:
+        return True
+    return not probe(rt)
+
+
+def probe(rt) -> bool:
+    """One cheap call through the gateway. Returns True when Salesforce answered and the pause is lifted."""
+    o = rt.settings.salesforce.outage
+    token = rt.leases.acquire(PROBE_LEASE, int((rt.settings.salesforce.timeout_seconds * 2 + 1) * 1000))
+    if token is None:
+        return False
+    try:
+        outage = rt.store.outage()
+        if outage is None:
+            return True
+        try:
+            rt.salesforce.probe()
+        except GatewayError as exc:
+            if exc.retryable:
+                until = rt.store.probe_failed(
+                    now=time.time(),
+                    pause_s=o.pause_seconds,
+                    max_pause_s=o.max_pause_seconds,
+                    min_pause_s=_min_pause(exc),
+                    code=_code(exc),
+                )
+                rt.store.count("salesforce_probes_failed")
+                log.warning(
+                    "salesforce still unavailable (%s); writes stay paused, next probe in %.0f s",
+                    _code(exc),
+                    until - time.time(),
+                )
+                return False
+            # Salesforce answered (with an error about the request): it is up.
+        held = rt.store.lift()
+        rt.store.count("salesforce_pauses_lifted")
+        log.warning(
+            "salesforce answers again after %.0f s; writes resume, %d held conversation(s) ready",
+            time.time() - outage["since"],
+            held,
+        )
+        from connector.jobs import enqueue_drains
+
+        enqueue_drains(rt, 1)
+        return True
+    finally:
+        rt.leases.release(PROBE_LEASE, token)
+
+
+def write_failed(rt, exc: GatewayError) -> float:
+    """Count a transient Salesforce failure. Returns when the probe is due if writes are paused now (else 0)."""
+    o = rt.settings.salesforce.outage
+    until = rt.store.write_failed(
+        now=time.time(),
+        after=o.failures_to_pause,
+        pause_s=o.pause_seconds,
+        min_pause_s=_min_pause(exc),
+        code=_code(exc),
+    )
+    if until:
+        rt.store.count("salesforce_write_failures_paused")
+        log.warning(
+            "salesforce unavailable (%s): writes paused for all workers, probe in %.0f s; LINE answers go on",
+            _code(exc),
+            until - time.time(),
+        )
+    return until
+
+
+def write_succeeded(rt) -> None:
+    rt.store.write_succeeded()
+
+
+def probe_if_due(rt) -> None:
+    """Periodic (the worker's sweeper): probe when a pause is over, even if no drain is running."""
+    writes_paused(rt)
+
+
+def check_memory(rt) -> dict | None:
+    """Periodic: warn when Redis' memory passes `redis.memory_warn_ratio` of its maxmemory (events
+    wait there while Salesforce is down). Returns {"used", "max", "ratio"} when over, else None."""
+    mem = rt.store.memory()
+    if not mem["max"]:
+        return None
+    ratio = mem["used"] / mem["max"]
+    if ratio < rt.settings.redis.memory_warn_ratio:
+        return None
+    if rt.leases.once("redis-memory-warning", 60):
+        outage = rt.store.outage()
+        log.warning(
+            "redis memory at %.0f%% of maxmemory (%d of %d bytes)%s",
+            ratio * 100,
+            mem["used"],
+            mem["max"],
+            f"; salesforce paused for {time.time() - outage['since']:.0f} s, events wait in redis" if outage else "",
+        )
+        rt.store.count("redis_memory_warnings")
+    return {**mem, "ratio": round(ratio, 3)}
+
+
+def status(rt) -> dict:
+    """For /metrics: the pause (if any) and Redis memory."""
+    outage = rt.store.outage()
+    mem = rt.store.memory()
+    return {
+        "salesforce_paused": outage is not None,
+        "salesforce_outage": outage,
+        "redis_memory": {
+            **mem,
+            "ratio": round(mem["used"] / mem["max"], 3) if mem["max"] else None,
+            "warn_ratio": rt.settings.redis.memory_warn_ratio,
+        },
+    }
+
+
+def _min_pause(exc: GatewayError) -> float:
+    """A pause the service asked for (REQUEST_LIMIT_EXCEEDED: the gateway advises 15 minutes): at once."""
+    return float(exc.retry_after or 0) if isinstance(exc, RateLimited) else 0.0
+
+
+def _code(exc: GatewayError) -> str:
+    return str(exc.code or (f"HTTP {exc.status}" if exc.status else type(exc).__name__))
