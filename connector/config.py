@@ -296,6 +296,11 @@ class TwilioSettings(_Section):
     twiml_app_sid: str | None = Field(None, pattern=r"^AP[0-9a-fA-F]{32}$")
     # How long an access token for the web call lives (seconds).
     web_token_ttl_seconds: int = Field(300, ge=60, le=3600)
+    # The console phone (LWC lineVoiceDevice): operators take offered calls in the browser with
+    # tokens from POST /salesforce/voice-token (the API key above signs them).
+    console_phone: bool = False
+    # How long the console phone's access token lives (seconds); the LWC renews it before it ends.
+    operator_token_ttl_seconds: int = Field(3600, ge=300, le=24 * 3600)
     # Web calls per client IP and hour (with or without a code), and anonymous web calls per minute overall.
     web_calls_per_ip_per_hour: int = Field(10, ge=1)
     anonymous_calls_per_minute: int = Field(30, ge=0)
@@ -461,9 +466,9 @@ class Config:
             require(tw.account_sid_env, "twilio.account_sid_env")
             require(tw.auth_token_env, "twilio.auth_token_env")
         self.twilio_api_key_sid = self.twilio_api_key_secret = None
-        if tw.enabled and tw.web_call:
-            if not tw.twiml_app_sid:
-                problems.append("twilio.twiml_app_sid: required for the web call (twilio.web_call)")
+        if tw.enabled and tw.web_call and not tw.twiml_app_sid:
+            problems.append("twilio.twiml_app_sid: required for the web call (twilio.web_call)")
+        if tw.enabled and (tw.web_call or tw.console_phone):
             self.twilio_api_key_sid = require(tw.api_key_sid_env, "twilio.api_key_sid_env")
             self.twilio_api_key_secret = Secret(require(tw.api_key_secret_env, "twilio.api_key_secret_env"))
         for i, ch in enumerate(settings.line.channels):

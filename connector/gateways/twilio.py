@@ -172,10 +172,18 @@ def _append(parent, verb: tuple, language: str, voice: str | None) -> None:
 
 
 def voice_access_token(
-    *, account_sid: str, api_key_sid: str, api_key_secret: str, identity: str, application_sid: str, ttl_s: int
+    *,
+    account_sid: str,
+    api_key_sid: str,
+    api_key_secret: str,
+    identity: str,
+    application_sid: str,
+    ttl_s: int,
+    incoming: bool = False,
 ) -> str:
-    """A short-lived JWT letting the browser place calls through the TwiML App (outgoing only)."""
+    """A short-lived JWT letting a browser place calls through the TwiML App; with `incoming`, also
+    receive calls dialled to `identity` (an operator's console phone; a customer's page never)."""
     token = AccessToken(account_sid, api_key_sid, str(api_key_secret), identity=identity, ttl=ttl_s)
-    token.add_grant(VoiceGrant(outgoing_application_sid=application_sid, incoming_allow=False))
+    token.add_grant(VoiceGrant(outgoing_application_sid=application_sid or None, incoming_allow=incoming))
     jwt = token.to_jwt()
     return jwt.decode() if isinstance(jwt, bytes) else jwt

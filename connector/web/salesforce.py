@@ -28,6 +28,8 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from connector.domain.voice import client_identity
+from connector.gateways.twilio import voice_access_token
 from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, VOICE_CALLOUT, enqueue, job_id
 from connector.storage import StorageError
 from connector.web.edge import parse_json
@@ -86,40 +88,54 @@ def _envelope(body: bytes) -> dict:
     return env
 
 
-@bp.post("/salesforce/callout")
-def callout():
-    rt = current_app.extensions["connector"]
+def _signed_body(rt):
+    """(raw body, None) when the request is signed by Apex within the skew window; else (None, answer)."""
     settings = rt.settings.routing
     if (request.content_length or 0) > settings.callout_max_body_bytes:
-        return jsonify(error="request body too large"), 413
+        return None, (jsonify(error="request body too large"), 413)
     body = request.get_data(cache=False)
     if len(body) > settings.callout_max_body_bytes:
-        return jsonify(error="request body too large"), 413
+        return None, (jsonify(error="request body too large"), 413)
     secrets = rt.config.callout_secrets
     timestamp = request.headers.get("X-Connector-Timestamp", "")
     signature = request.headers.get("X-Connector-Signature", "")
     if not secrets:
         log.error("salesforce callout rejected: CONNECTOR_CALLOUT_SECRETS is not set")
-        return jsonify(error="invalid signature"), 401
+        return None, (jsonify(error="invalid signature"), 401)
     if not _TIMESTAMP.fullmatch(timestamp) or not signature or not verify(secrets, timestamp, body, signature):
         log.warning(
             "salesforce callout rejected: %s signature (%d bytes)", "bad" if signature else "missing", len(body)
         )
-        return jsonify(error="invalid signature"), 401
+        return None, (jsonify(error="invalid signature"), 401)
     skew = abs(time.time() - int(timestamp))
     if skew > settings.callout_max_skew_seconds:
         log.warning("salesforce callout rejected: timestamp %.0f s off", skew)
-        return jsonify(error="stale timestamp"), 401
+        return None, (jsonify(error="stale timestamp"), 401)
+    return body, None
+
+
+def _first_time(rt, env: dict) -> bool:
+    """Remember the envelope id for longer than the skew window: False for a replay."""
+    seen = f"callout-seen:{hashlib.sha256(env['id'].encode()).hexdigest()}"
+    ttl = max(600, 2 * rt.settings.routing.callout_max_skew_seconds + 60)
+    return rt.leases.once(seen, ttl), seen
+
+
+@bp.post("/salesforce/callout")
+def callout():
+    rt = current_app.extensions["connector"]
+    body, refused = _signed_body(rt)
+    if refused:
+        return refused
     try:
         env = _envelope(body)
     except (ValueError, TypeError, AttributeError) as exc:
         log.warning("salesforce callout rejected: signed body is not an envelope (%s)", exc)
         return jsonify(error="malformed envelope"), 400
 
-    seen = f"callout-seen:{hashlib.sha256(env['id'].encode()).hexdigest()}"
-    ttl = max(600, 2 * settings.callout_max_skew_seconds + 60)
     try:
-        if not rt.leases.once(seen, ttl):
+        first, seen = _first_time(rt, env)
+        if not first:
             log.info("salesforce callout %s: replay of an envelope already accepted", env["type"])
             return jsonify(error="replay", accepted=False), 409
         try:
@@ -144,3 +160,57 @@ def _enqueue(rt, env: dict) -> None:
         enqueue(rt, VOICE_CALLOUT, seal(env), key=job_id("callout", env["id"]))
         return
     enqueue(rt, ROUTING_CALLOUT, seal(env), key=job_id("callout", env["id"]))
+
+
+# --------------------------------------------------------------------------- the operator's phone
+DEVICE_TYPE = "voice.device"
+_USER_ID = re.compile(r"005[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
+
+
+@bp.post("/salesforce/voice-token")
+def voice_token():
+    """A Voice SDK access token for the console's phone (LWC lineVoiceDevice), so a call an operator
+    offered rings in their browser: identity `operator-<user id>`, the one the IVR dials when their
+    presence gives no phone number. Signed like a callout; answered synchronously (nothing queued).
+
+    200 {token, identity, ttl} · 400 not a voice.device envelope with a user id · 401 signature ·
+    404 `twilio.console_phone` is off · 409 replay · 503 Redis unavailable (the replay check).
+    """
+    rt = current_app.extensions["connector"]
+    tw = rt.settings.twilio
+    if not (tw.enabled and tw.console_phone):
+        return jsonify(error="not found"), 404
+    body, refused = _signed_body(rt)
+    if refused:
+        return refused
+    try:
+        env = parse_json(body)
+        user_id = env["data"]["userId"] if env.get("type") == DEVICE_TYPE else None
+        if not isinstance(env.get("id"), str) or not 0 < len(env["id"]) <= 200:
+            raise ValueError("bad id")
+        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+            raise ValueError("no user id")
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        log.warning("voice token refused: signed body is not a voice.device envelope (%s)", exc)
+        return jsonify(error="malformed envelope"), 400
+    try:
+        first, _ = _first_time(rt, env)
+    except StorageError as exc:
+        log.error("voice token: redis unavailable (%s); answering 503", type(exc).__name__)
+        return jsonify(error="temporarily unavailable"), 503
+    if not first:
+        return jsonify(error="replay"), 409
+    identity = client_identity(user_id)
+    jwt = voice_access_token(
+        account_sid=rt.config.twilio_account_sid,
+        api_key_sid=rt.config.twilio_api_key_sid,
+        api_key_secret=rt.config.twilio_api_key_secret,
+        identity=identity,
+        application_sid=tw.twiml_app_sid,
+        ttl_s=tw.operator_token_ttl_seconds,
+        incoming=True,
+    )
+    log.info("voice token issued for an operator's console phone")
+    resp = jsonify(token=jwt, identity=identity, ttl=tw.operator_token_ttl_seconds)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
