@@ -515,8 +515,10 @@ def connect_operator(
     available: bool,
     status_url: str,
     action_url: str,
+    case_id: str | None = None,
 ) -> Plan:
-    """A valid code: dial the operator who offered the call (their leg reports its status too)."""
+    """A valid code: dial the operator who offered the call (their leg reports its status too).
+    A console phone (a client) also gets the Case, so it can open it when the call rings."""
     plan = ctx.plan()
     if target is None or not available:
         plan.say(ctx.text("voice_operator_unavailable"))
@@ -534,6 +536,7 @@ def connect_operator(
                 "statusCallbackEvent": "initiated ringing answered completed",
                 "statusCallbackMethod": "POST",
             },
+            {"caseId": case_id} if case_id and target.kind == "client" else {},
         )
     )
     return plan

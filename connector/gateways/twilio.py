@@ -154,7 +154,11 @@ def _append(parent, verb: tuple, language: str, voice: str | None) -> None:
             "status_callback_method": callbacks.get("statusCallbackMethod"),
         }
         if target_kind == "client":
-            dial.client(identity=target, **noun)
+            # <Identity> as a noun so that <Parameter>s can go with it: the console phone reads them
+            client = dial.client(**noun)
+            client.identity(target)
+            for name, value in (verb[5] if len(verb) > 5 else {}).items():
+                client.parameter(name=name, value=value)
         else:
             dial.number(target, **noun)
         parent.append(dial)

@@ -190,6 +190,7 @@ def _connect(rt, ctx: V.IvrContext, offer: dict) -> V.Plan:
         available=available,
         status_url=f"{base}/twilio/status",
         action_url=_url(rt, "dial-done"),
+        case_id=offer.get("case_id"),
     )
 
 

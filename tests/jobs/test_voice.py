@@ -413,7 +413,10 @@ def test_without_a_phone_the_operators_client_identity_is_dialled(rt, sb):
     op = operator_online(rt, sb, phone=None)
     offer = offer_call(rt, sb, op)
     root = key_code(web(rt), new_sid(), offer["code"])
-    assert root.find("Dial/Client").text.strip() == f"operator-{op}"
+    client = root.find("Dial/Client")
+    assert client.find("Identity").text == f"operator-{op}"
+    # the console phone rings with the Case of the chat the call was offered in
+    assert {p.get("name"): p.get("value") for p in client.findall("Parameter")} == {"caseId": offer["case_id"]}
 
 
 def test_a_used_code_is_refused(rt, sb):

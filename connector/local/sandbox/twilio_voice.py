@@ -282,7 +282,9 @@ class _Run:
             nouns[0].text = verb.text
         noun = nouns[0]
         kind = noun.tag
-        target = (noun.text or "").strip()
+        identity = noun.find("Identity")  # <Client><Identity>x</Identity><Parameter .../></Client>
+        target = ((identity.text if identity is not None else noun.text) or "").strip()
+        parameters = {p.get("name"): p.get("value") for p in noun.findall("Parameter")}
         address = f"client:{target}" if kind == "Client" else target
         behaviour = self.answers.get(address) or self.answers.get(target) or Answer()
         leg = twilio_sid("CA")
@@ -321,7 +323,9 @@ class _Run:
         self.record.legs.append(
             {"sid": leg, "kind": kind, "to": target, "status": dial_status, "duration": behaviour.talk_s}
         )
-        self.record.steps.append({"verb": "Dial", "kind": kind, "to": target, "status": dial_status})
+        self.record.steps.append(
+            {"verb": "Dial", "kind": kind, "to": target, "status": dial_status, "parameters": parameters}
+        )
         action = verb.get("action")
         if not action:
             return None
