@@ -72,11 +72,12 @@ bench: install
 chaos: install
 	@scripts/with-redis.sh $(BIN)/python -m bench.chaos
 
-# Re-vendor the Twilio Voice JavaScript SDK the web-call page bundles (version pinned in
-# webcall/package-lock.json; npm checks the tarball's integrity).
+# Re-vendor the Twilio Voice JavaScript SDK that the web-call page and the console phone (a static
+# resource) bundle (version pinned in webcall/package-lock.json; npm checks the tarball's integrity).
 voice-sdk:
 	@cd webcall && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@cp webcall/node_modules/@twilio/voice-sdk/dist/twilio.min.js connector/web/static/twilio-voice-sdk.min.js
+	@cp webcall/node_modules/@twilio/voice-sdk/dist/twilio.min.js sfdc_metadata/force-app/main/default/staticresources/LINE_Twilio_Voice_SDK.js
 	@cp webcall/node_modules/@twilio/voice-sdk/LICENSE.md connector/web/static/twilio-voice-sdk.LICENSE.md
 	@echo "connector/web/static/twilio-voice-sdk.min.js: @twilio/voice-sdk $$(node -p "require('./webcall/node_modules/@twilio/voice-sdk/package.json').version")"
 

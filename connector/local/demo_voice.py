@@ -8,7 +8,8 @@ the operator's phone and posts signed status callbacks - shuffled and duplicated
 * LINE to Call: an operator offers a call from the console (the signed `call.offer` callout);
   the customer gets a Flex message with a tel: button and a code, calls, keys 2 and the code,
   and reaches that operator's phone; the call's Task appears on the Case with its duration, and
-  the chat transcript shows it.
+  the chat transcript shows it. Then the operator takes calls in the browser (the console
+  phone's token from /salesforce/voice-token) and the next offered call rings there, with the Case.
 * Call to LINE: a caller whose number is on a verified LINE friend's Contact presses 1 and gets
   the LINE message; a withheld caller hears the spoken guidance instead; an unknown mobile
   number gets a notification message by phone number (PNP), delivered.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 
+import jwt
 import requests
 
 from connector.local.sandbox.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
@@ -43,7 +45,7 @@ def configure(stack):
         {"TWILIO_API_KEY_SID": "SK" + secrets.token_hex(16), "TWILIO_API_KEY_SECRET": secrets.token_hex(32)}
     )
     twilio = stack.overrides.setdefault("twilio", {})
-    twilio.update({"enabled": True, "web_call": True, "twiml_app_sid": "AP" + "0" * 31 + "1"})
+    twilio.update({"enabled": True, "web_call": True, "console_phone": True, "twiml_app_sid": "AP" + "0" * 31 + "1"})
     stack.channel_cfg[0]["voice"] = {"enabled": True, "support_number": SUPPORT, "pnp": True}
     return stack
 
@@ -182,6 +184,43 @@ def voice_steps(stack, step, callout) -> dict[str, bool]:
         twilio.voice.incoming_call("+819087654321", SUPPORT, digits=["2", code, code, code]).legs == []
     )
 
+    # -- the console phone ------------------------------------------------------------------------
+    step(f"{users[aiko]} takes calls in the browser instead: the console phone (LWC lineVoiceDevice)")
+    token = voice_token(stack, aiko)
+    grant = jwt.decode(token["token"], options={"verify_signature": False})["grants"]
+    print(
+        f"  POST /salesforce/voice-token (signed like Apex) → identity {token['identity']}, "
+        f"incoming calls {'allowed' if grant['voice']['incoming']['allow'] else 'refused'}, {token['ttl']} s"
+    )
+    callout(
+        "call.offer",
+        aiko,
+        {
+            "sessionKey": session["Session_Key__c"],
+            "caseId": case["Id"],
+            "contactId": case.get("ContactId"),
+            "userId": aiko,
+        },
+    )
+    second = stack.wait_until(
+        lambda: [
+            re.search(r"(\d{6})$", b["action"]["uri"]).group(1)
+            for d in line.delivered(user_id=OFFER_USER)
+            for m in d["messages"]
+            if m["type"] == "flex"
+            for b in m["contents"]["footer"]["contents"][:1]
+        ][1:],
+        what="the second offer on LINE",
+    )[0]
+    call = twilio.voice.incoming_call(
+        "+819087654321", SUPPORT, digits=["2", second], answers={f"client:{token['identity']}": Answer(True, 42)}
+    )
+    dial = next(s for s in call.steps if s["verb"] == "Dial")
+    print(f"  <Dial><Client>{dial['to']}</Client> with {dial['parameters']} → {dial['status']}")
+    checks["the console phone rang with the chat's Case"] = (
+        dial["kind"] == "Client" and dial["to"] == token["identity"] and dial["parameters"] == {"caseId": case["Id"]}
+    )
+
     # -- Call to LINE -----------------------------------------------------------------------------
     step("Voice: Call to LINE - a customer verified on LINE (identity.link) calls and presses 1")
     contact = sf.insert("Contact", {"LastName": "高橋", "FirstName": "美咲", "MobilePhone": LINKED_MOBILE})
@@ -236,3 +275,14 @@ def signed_callout(stack, secret: str, type_: str, subject: str, data: dict) -> 
 
     body, headers = _signed(secret, type_, subject, data)
     return requests.post(stack.web_url + "/salesforce/callout", data=body, headers=headers, timeout=5)
+
+
+def voice_token(stack, user_id: str) -> dict:
+    """What Apex LineVoiceController.deviceToken asks: the console phone's token, signed like a callout."""
+    from connector.local.demo_operator import _signed
+
+    secret = stack.env["CONNECTOR_CALLOUT_SECRETS"].split(",")[0]
+    body, headers = _signed(secret, "voice.device", user_id, {"userId": user_id})
+    resp = requests.post(stack.web_url + "/salesforce/voice-token", data=body, headers=headers, timeout=5)
+    resp.raise_for_status()
+    return resp.json()

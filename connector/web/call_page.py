@@ -118,8 +118,8 @@ def token():
     if not _enabled(rt):
         return jsonify(error="not found"), 404
     tw, store, now = rt.settings.twilio, rt.voice_store, time.time()
-    body = request.get_json(silent=True) or {}
-    code = body.get("c") if isinstance(body.get("c"), str) else ""
+    body = request.get_json(silent=True)
+    code = body.get("c") if isinstance(body, dict) and isinstance(body.get("c"), str) else ""
     client = request.remote_addr or "-"
     try:
         if not store.hit(f"webcall-ip:{client}", 3600, tw.web_calls_per_ip_per_hour, now):

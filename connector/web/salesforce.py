@@ -170,8 +170,8 @@ _USER_ID = re.compile(r"005[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?")
 @bp.post("/salesforce/voice-token")
 def voice_token():
     """A Voice SDK access token for the console's phone (LWC lineVoiceDevice), so a call an operator
-    offered rings in their browser: identity `operator-<user id>`, the one the IVR dials when their
-    presence gives no phone number. Signed like a callout; answered synchronously (nothing queued).
+    offered rings in their browser: identity `operator-<user id>`, which the IVR dials from now on
+    (until a presence.update gives a phone number). Signed like a callout; answered synchronously.
 
     200 {token, identity, ttl} · 400 not a voice.device envelope with a user id · 401 signature ·
     404 `twilio.console_phone` is off · 409 replay · 503 Redis unavailable (the replay check).
@@ -193,14 +193,18 @@ def voice_token():
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         log.warning("voice token refused: signed body is not a voice.device envelope (%s)", exc)
         return jsonify(error="malformed envelope"), 400
+    identity = client_identity(user_id)
     try:
         first, _ = _first_time(rt, env)
+        if first:
+            # The operator chose to take calls in the browser: offered calls ring there from now on
+            # (a later presence.update with a phone number moves them back to the phone).
+            rt.voice_store.set_reach(user_id, {"client": identity})
     except StorageError as exc:
         log.error("voice token: redis unavailable (%s); answering 503", type(exc).__name__)
         return jsonify(error="temporarily unavailable"), 503
     if not first:
         return jsonify(error="replay"), 409
-    identity = client_identity(user_id)
     jwt = voice_access_token(
         account_sid=rt.config.twilio_account_sid,
         api_key_sid=rt.config.twilio_api_key_sid,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import io
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from hypothesis import HealthCheck, settings
+from twilio.request_validator import RequestValidator
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (test dependency) is not installed")
 from schemathesis.specs.openapi.checks import (  # noqa: E402 - only once schemathesis is known to be there
@@ -25,14 +27,15 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402 - only once schema
 from connector.web.line import signature_of  # noqa: E402
 from connector.web.salesforce import sign as callout_sign  # noqa: E402
 from tests.conftest import CHANNEL_SECRET  # noqa: E402
-from tests.fuzz.conftest import CALLOUT_SECRET  # noqa: E402
+from tests.fuzz.conftest import CALLOUT_SECRET, PUBLIC_BASE_URL, TWILIO_TOKEN  # noqa: E402
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 schema = schemathesis.openapi.from_path(SPEC)
 
 
 class SignOnArrival:
-    """Test-only WSGI middleware: when `X-Fuzz-Sign: 1` is sent, sign the raw body as LINE or Apex would."""
+    """Test-only WSGI middleware: when `X-Fuzz-Sign: 1` is sent, sign the raw body as LINE, Apex or
+    Twilio would."""
 
     def __init__(self, app):
         self.app = app
@@ -45,7 +48,12 @@ class SignOnArrival:
             path = environ.get("PATH_INFO", "")
             if path.startswith("/line/webhook"):
                 environ["HTTP_X_LINE_SIGNATURE"] = signature_of(CHANNEL_SECRET, body)
-            elif path == "/salesforce/callout":
+            elif path.startswith("/twilio/"):
+                query = environ.get("QUERY_STRING", "")
+                url = PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
+                form = {k: v[-1] for k, v in parse_qs(body.decode("latin-1"), keep_blank_values=True).items()}
+                environ["HTTP_X_TWILIO_SIGNATURE"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
+            elif path in ("/salesforce/callout", "/salesforce/voice-token"):
                 ts = str(int(time.time()))
                 environ["HTTP_X_CONNECTOR_TIMESTAMP"] = ts
                 environ["HTTP_X_CONNECTOR_SIGNATURE"] = callout_sign(CALLOUT_SECRET, ts, body)

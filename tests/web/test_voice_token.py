@@ -54,8 +54,13 @@ def test_the_operator_gets_a_token_to_receive_the_calls_the_ivr_dials_to_them(cl
     assert claims["grants"]["identity"] == answer["identity"] == f"operator-{OPERATOR}"
     assert voice["incoming"] == {"allow": True}
     assert answer["ttl"] == 3600 and abs(claims["exp"] - time.time() - 3600) < 60
-    # the IVR dials this identity when the operator's presence gives no phone number
-    assert V.operator_target(None, OPERATOR) == V.DialTarget("client", answer["identity"])
+
+
+def test_after_the_token_the_ivr_dials_the_browser_not_the_phone_from_presence(client):
+    rt = client.application.extensions["connector"]
+    rt.voice_store.set_reach(OPERATOR, {"phone": "+819011112222"})
+    identity = ask(client).get_json()["identity"]
+    assert V.operator_target(rt.voice_store.reach(OPERATOR), OPERATOR) == V.DialTarget("client", identity)
 
 
 def test_an_unsigned_or_wrongly_signed_request_gets_no_token(client):
