@@ -53,7 +53,18 @@ BODY_LIMIT = 1024 * 1024  # line.max_body_bytes and routing.callout_max_body_byt
 BODY_TIMEOUT_S = 1.0  # web.body_timeout_seconds in the fuzz config
 MAX_DEPTH = 64  # connector/web/edge.py MAX_JSON_DEPTH
 SKEW_S = 300
-POST_ENDPOINTS = {"/line/webhook", "/line/webhook/{name}", "/salesforce/callout"}
+TWILIO_TOKEN = "fuzz-twilio-auth-token-0123456789"
+PUBLIC_BASE_URL = "https://relay.example.com"
+SUPPORT_NUMBER = "+815012345678"
+TWILIO_ENDPOINTS = ["/twilio/voice", "/twilio/gather", "/twilio/status", "/twilio/fallback"]
+POST_ENDPOINTS = {
+    "/line/webhook",
+    "/line/webhook/{name}",
+    "/salesforce/callout",
+    "/salesforce/voice-token",
+    "/call/token",
+    *TWILIO_ENDPOINTS,
+}
 ENDPOINTS = [
     "/line/webhook",
     "/line/webhook/{name}",
@@ -62,7 +73,11 @@ ENDPOINTS = [
     "/healthz",
     "/readyz",
     "/metrics",
+    *TWILIO_ENDPOINTS,
+    "/call/token",
+    "/salesforce/voice-token",
 ]
+WEIGHTS = [30, 10, 30, 15, 5, 5, 5, 8, 8, 8, 4, 6, 6]
 # What the HTTP server itself answers, before the app, for HTTP it cannot take (docs/openapi.yaml,
 # x-server-responses); 408 and 413 come from the app's edge for any POST.
 SERVER_LEVEL = {"431", "414", "501", "417", "400"}
@@ -112,7 +127,14 @@ class Server:
             "salesforce": {"auth": "password", "login_url": f"https://127.0.0.1:{free_port()}", "timeout_seconds": 2},
             "routing": {"callout_max_skew_seconds": SKEW_S},
             "web": {"body_timeout_seconds": BODY_TIMEOUT_S},
+            "twilio": {
+                "enabled": True,
+                "web_call": True,
+                "console_phone": True,
+                "twiml_app_sid": "AP" + "2" * 32,
+            },
         }
+        config["line"]["channels"][0]["voice"] = {"enabled": True, "support_number": SUPPORT_NUMBER}
         (self.dir / "config.yaml").write_text(yaml.safe_dump(config))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "WEB_CONCURRENCY"))},
@@ -127,6 +149,10 @@ class Server:
             "SF_PASSWORD": "fuzz",
             "SF_CONSUMER_SECRET": "fuzz",
             "CONNECTOR_CALLOUT_SECRETS": CALLOUT_SECRET,
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TWILIO_API_KEY_SID": "SK" + "1" * 32,
+            "TWILIO_API_KEY_SECRET": "fuzz-twilio-api-key-secret",
             "WEB_CONCURRENCY": str(self.workers),
             **({"GUNICORN_WORKER_CLASS": self.worker_class} if self.worker_class else {}),
         }
@@ -485,12 +511,15 @@ class Generator:
     # ---- cases per endpoint ----
     def case(self, down: bool = False) -> Case:
         r = self.r
-        endpoint = r.choices(ENDPOINTS, weights=[30, 10, 30, 15, 5, 5, 5])[0]
+        endpoint = r.choices(ENDPOINTS, weights=WEIGHTS)[0]
         case = {
             "/line/webhook": self._webhook,
             "/line/webhook/{name}": self._webhook,
             "/salesforce/callout": self._callout,
             "/media/{token}": self._media,
+            "/call/token": self._call_token,
+            "/salesforce/voice-token": self._voice_token,
+            **dict.fromkeys(TWILIO_ENDPOINTS, self._twilio),
         }.get(endpoint, self._ops)(endpoint, down)
         explicit_length = any(name.lower() == b"content-length" for name, _ in case.headers)
         if r.random() < 0.08 and case.method == "POST" and case.body and case.dribble_s is None and not explicit_length:
@@ -754,6 +783,125 @@ class Generator:
             token, expected = "A" * r.choice([100, 1000, 4000]), 404
         method = "HEAD" if r.random() < 0.1 else "GET"
         return Case(endpoint, method, "/media/" + token, [], b"", {expected}, f"media {shape} {method}")
+
+    def _twilio(self, endpoint: str, down: bool) -> Case:
+        """A Twilio webhook: form parameters in any script and shape, signed by the twilio library
+        for the public URL (or not). The oracle: 403 unsigned; else what the IVR answers - TwiML
+        (200, the apology while Redis is down), 400 for what is not a call, 503 for a status
+        callback Redis cannot take."""
+        from urllib.parse import urlencode
+
+        from twilio.request_validator import RequestValidator
+
+        from connector.domain.voice import STATUSES
+
+        r = self.r
+        target = endpoint
+        step = None
+        if endpoint == "/twilio/gather":
+            step = r.choice(["menu", "code", "line-result", "dial-done", "bogus", "", "menu%00"])
+            target += f"?step={step}"
+            if r.random() < 0.4:
+                target += "&try=" + r.choice(["2", "x", "%C2%B2", "9" * 30, "-1", ""])
+        status = r.choice([*sorted(STATUSES), "bogus", "", "COMPLETED", "in progress"])
+        number = lambda: r.choice(
+            ["+819012345678", "anonymous", "+266696687", "client:anon-1", "client:web-" + self._uid(), "", "é" * 9]
+            + ["０９０１２３４５６７８", "+1" + "9" * 40, "\u202e+81", "x" * 3000]
+        )
+        digit_text = ["0", "1", "99", "x", "-1", "²", "١٢", "9" * 40, "", "1.5"]
+        params = {
+            "CallSid": r.choice(["CA" + self._uid()[:32].ljust(32, "0"), "", "CA", "é" * 34]),
+            "AccountSid": "AC" + "0" * 32,
+            "From": number(),
+            "To": r.choice([SUPPORT_NUMBER] * 4 + [number()]),
+            "CallStatus": status,
+            "Direction": r.choice(["inbound", "outbound-dial", ""]),
+            "Digits": r.choice(["1", "2", "123456", "*#", "", "１", "9" * 200]),
+            "SequenceNumber": r.choice(digit_text),
+            "CallDuration": r.choice(digit_text),
+            "Timestamp": r.choice(["Mon, 07 Dec 2026 06:00:00 +0000", "yesterday", "", "Mon, 99 Foo 9999"]),
+        }
+        for _ in range(r.randint(0, 3)):
+            params[r.choice(["ParentCallSid", "DialCallStatus", "ErrorCode", r.choice(TEXTS)[:20]])] = r.choice(TEXTS)
+        params = {k: v for k, v in params.items() if r.random() < 0.9 or k == "CallSid"}
+        shape = r.choices(["form", "garbage"], weights=[90, 10])[0]
+        if shape == "form":
+            body = urlencode(params).encode()
+        else:
+            body = bytes(r.randrange(256) for _ in range(r.randint(0, 2000)))
+        sign = r.choices(["good", "none", "bad", "other url"], weights=[80, 7, 7, 6])[0]
+        headers = [(b"Content-Type", b"application/x-www-form-urlencoded")]
+        validator = RequestValidator(TWILIO_TOKEN)
+        if sign == "good":
+            headers.append(
+                (b"X-Twilio-Signature", validator.compute_signature(PUBLIC_BASE_URL + target, params).encode())
+            )
+        elif sign == "bad":
+            headers.append((b"X-Twilio-Signature", validator.compute_signature(PUBLIC_BASE_URL + target, {}).encode()))
+        elif sign == "other url":  # what a relay that trusted the Host header would check
+            url = "http://127.0.0.1" + target
+            headers.append((b"X-Twilio-Signature", validator.compute_signature(url, params).encode()))
+        if shape == "garbage":  # whatever form the bytes parse to may even match a signature over {}
+            expected = {200, 400, 403, 503}
+        elif sign != "good":
+            expected = {403}
+        elif endpoint == "/twilio/status":
+            is_call = bool(params.get("CallSid")) and (params.get("CallStatus") or "").lower() in STATUSES
+            expected = {(503 if down else 200) if is_call else 400}
+        elif endpoint == "/twilio/gather" and step not in ("menu", "code", "line-result", "dial-done"):
+            expected = {200 if down else 400}  # Redis is asked first: down, the caller hears the apology
+        else:
+            expected = {200}  # TwiML, or the apology while Redis is down
+        if len(body) > BODY_LIMIT:
+            expected = {413}
+        case = Case(endpoint, "POST", target, headers, body, expected, f"twilio {shape} step={step} sig={sign}")
+        self._maybe_slow(case)
+        return case
+
+    def _call_token(self, endpoint: str, down: bool) -> Case:
+        """The web-call page's token: anonymous or with a code nobody issued; limited per address."""
+        r = self.r
+        shape = r.choice(["anonymous", "code", "not an object", "garbage", "empty"])
+        body = {
+            "anonymous": b"{}",
+            "code": json.dumps({"c": r.choice([self._uid(), "", "x" * 5000, "é", "../../x"])}).encode(),
+            "not an object": r.choice([b"[]", b'"c"', b"1", b"null", b'[{"c": "x"}]']),
+            "garbage": bytes(r.randrange(256) for _ in range(r.randint(1, 300))),
+            "empty": b"",
+        }[shape]
+        code = shape == "code" and json.loads(body)["c"]
+        expected = {503} if down else ({410, 429} if code else {200, 429})
+        case = Case(endpoint, "POST", "/call/token", [(b"Content-Type", b"application/json")], body, expected)
+        case.kind = f"call token {shape}"
+        self._maybe_slow(case)
+        return case
+
+    def _voice_token(self, endpoint: str, down: bool) -> Case:
+        """The console phone's token: signed like a callout, for a user id (or not)."""
+        r = self.r
+        user = r.choice(["005000000000001AAA", "005000000000001", "003000000000001AAA", "", "005" + "é" * 15, None])
+        env = {"type": r.choice(["voice.device"] * 4 + ["call.offer", None]), "id": self._uid("vt-"), "data": {}}
+        if user is not None:
+            env["data"]["userId"] = user
+        if r.random() < 0.1:
+            env = r.choice([[env], {**env, "data": [1]}, {**env, "id": ""}])
+        body = json.dumps(env, ensure_ascii=r.random() < 0.5).encode()
+        ts = str(int(time.time()))
+        sig = r.choices(["good", "bad", "missing"], weights=[85, 8, 7])[0]
+        headers = [(b"Content-Type", b"application/json"), (b"X-Connector-Timestamp", ts.encode())]
+        if sig != "missing":
+            headers.append((b"X-Connector-Signature", callout_signature(ts, body + (b"!" if sig == "bad" else b""))))
+        valid = (
+            isinstance(env, dict)
+            and env.get("type") == "voice.device"
+            and bool(env.get("id"))
+            and isinstance(env.get("data"), dict)
+            and env["data"].get("userId") in ("005000000000001AAA", "005000000000001")
+        )
+        expected = {401} if sig != "good" else ({503 if down else 200} if valid else {400})
+        case = Case(endpoint, "POST", "/salesforce/voice-token", headers, body, expected, f"voice token sig={sig}")
+        self._maybe_slow(case)
+        return case
 
     def _ops(self, endpoint: str, down: bool) -> Case:
         status = {"/healthz": 200, "/readyz": 503, "/metrics": 503 if down else 200}[endpoint]

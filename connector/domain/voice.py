@@ -109,15 +109,22 @@ def callback_event(params: dict) -> dict:
         "sid": params.get("CallSid") or "",
         "parent": params.get("ParentCallSid") or None,
         "status": (params.get("CallStatus") or "").lower(),
-        "seq": int(seq) if str(seq or "").isdigit() else -1,
+        "seq": count(seq, -1),
         "direction": params.get("Direction") or "",
         "from": params.get("From") or params.get("Caller") or "",
         "to": params.get("To") or params.get("Called") or "",
         "at": _timestamp(params.get("Timestamp")),
     }
-    if event["status"] == "completed" and str(params.get("CallDuration") or "").isdigit():
-        event["duration"] = int(params["CallDuration"])
+    if event["status"] == "completed" and count(params.get("CallDuration")) is not None:
+        event["duration"] = count(params["CallDuration"])
     return event
+
+
+def count(value, default=None):
+    """A non-negative integer Twilio sent as text (ASCII digits only: "²".isdigit() is True and
+    int("²") raises), else `default`."""
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else default
 
 
 def _timestamp(value: str | None) -> float | None:
@@ -289,7 +296,7 @@ class CodeRules:
     attempts_per_call: int = 3
 
     def well_formed(self, code: str | None) -> bool:
-        return bool(code) and len(code) == self.digits and code.isdigit()
+        return bool(code) and len(code) == self.digits and code.isascii() and code.isdigit()
 
 
 def offer_status(offer: dict | None, now: float) -> str:

@@ -66,7 +66,7 @@ class TimeoutSession(requests.Session):
         info = resp.headers.get("Sforce-Limit-Info", "")
         if info.startswith("api-usage="):
             used, _, limit = info[len("api-usage=") :].partition("/")
-            if used.isdigit() and limit.isdigit():
+            if used.isascii() and used.isdigit() and limit.isascii() and limit.isdigit():  # not "²"
                 self.api_usage = (int(used), int(limit))
         return resp
 

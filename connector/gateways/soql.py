@@ -97,7 +97,7 @@ def existing_example_keys(sf, keys: Iterable[str]) -> set[str]:
 def friends_by_phone_suffix(sf, channel_id: str, last_digits: str, limit: int = 50) -> list[dict]:
     """Verified friends of a channel whose Contact's phone or mobile ends with `last_digits`
     (the caller's number is then compared exactly, normalised, by the domain)."""
-    suffix = "%" + "".join(ch for ch in last_digits if ch.isdigit())
+    suffix = "%" + "".join(ch for ch in last_digits if ch in "0123456789")
     return sf.query(
         "SELECT LINE_User_Id__c, Friend_Key__c, Channel_Id__c, Contact__c, Verified__c, Status__c, "
         f"Contact__r.Phone, Contact__r.MobilePhone FROM {FRIEND} WHERE Channel_Id__c = {quote(channel_id)} "

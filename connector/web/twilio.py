@@ -234,7 +234,7 @@ def gather():
         if step == "code":
             return _twiml(_code(rt, ctx, sid, caller or form.get("From", ""), form.get("Digits", "")))
         if step == "line-result":
-            tries = int(request.args.get("try", "1")) if request.args.get("try", "1").isdigit() else 1
+            tries = V.count(request.args.get("try"), 1)
             wait = rt.settings.twilio.line_result_wait_seconds
             return _twiml(V.line_result(ctx, store.line_outcome(sid), tries=tries, max_tries=wait, url=url))
         if step == "dial-done":

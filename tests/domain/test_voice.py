@@ -245,8 +245,17 @@ def test_a_valid_code_dials_the_operators_phone_with_leg_callbacks():
 
 def test_without_a_phone_the_operators_client_identity_is_dialled():
     target = V.operator_target(None, "005000000000001AAA")
-    plan = V.connect_operator(CTX, target, available=True, status_url="s", action_url="a")
-    assert _twiml(plan).find("Dial/Client").text.strip() == "operator-005000000000001AAA"
+    plan = V.connect_operator(CTX, target, available=True, status_url="s", action_url="a", case_id="500A")
+    client = _twiml(plan).find("Dial/Client")
+    assert client.find("Identity").text == "operator-005000000000001AAA"
+    assert [(p.get("name"), p.get("value")) for p in client.findall("Parameter")] == [("caseId", "500A")]
+
+
+def test_a_phone_is_dialled_without_parameters():
+    plan = V.connect_operator(
+        CTX, V.DialTarget("number", "+819011112222"), available=True, status_url="s", action_url="a", case_id="500A"
+    )
+    assert _twiml(plan).find("Dial/Number").text == "+819011112222"
 
 
 def test_an_offline_operator_is_not_dialled():
@@ -320,3 +329,15 @@ def test_unmatched_numbers_use_pnp_only_where_enabled_and_deliverable():
     assert V.route_to_line("+819012345678", [], pnp_enabled=False) == V.FALLBACK_UNMATCHED
     assert V.route_to_line("+81312345678", [], pnp_enabled=True) == V.FALLBACK_UNMATCHED
     assert V.route_to_line(None, [], pnp_enabled=True) == V.FALLBACK_WITHHELD
+
+
+@pytest.mark.parametrize("text", ["²", "١٢", "-1", "1.5", "", None, "9" * 40, "x"])
+def test_a_status_callback_with_a_number_that_is_not_ascii_digits_is_still_a_callback(text):
+    event = V.callback_event(
+        {"CallSid": "CA" + "0" * 32, "CallStatus": "completed", "SequenceNumber": text, "CallDuration": text}
+    )
+    assert event["seq"] == -1 and "duration" not in event and event["status"] == "completed"
+
+
+def test_a_code_keyed_in_full_width_digits_is_not_well_formed():
+    assert not V.CodeRules(digits=6, ttl_s=60, attempts_per_call=3).well_formed("１２３４５６")
