@@ -75,6 +75,14 @@ class QueueSettings(_Section):
     retry_jitter: float = Field(0.2, ge=0, le=1)
     sweep_interval_seconds: float = Field(10, gt=0)
     job_timeout_seconds: int = Field(600, ge=10)
+    # Adaptive batching (domain/batching.py): while messages keep arriving, a small batch's
+    # Salesforce write waits up to this long for more conversations to share its Composite call
+    # (never the LINE replies; wider as the org's daily API usage nears its reserve). 0: never.
+    batch_window_max_ms: int = Field(600, ge=0, le=10_000)
+    # What one write should carry when traffic allows, and the rate (events/s seen by one worker)
+    # below which nothing waits.
+    batch_window_target_events: int = Field(6, ge=1, le=1000)
+    batch_window_min_rate: float = Field(2.0, ge=0)
 
     @field_validator("retry_intervals_seconds")
     @classmethod
@@ -275,6 +283,11 @@ class SalesforceSettings(_Section):
     security_token_env: str = "SF_SECURITY_TOKEN"
     consumer_secret_env: str = "SF_CONSUMER_SECRET"
     timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # The share of the org's daily API limit left to its other integrations: at the line, writes
+    # pause (answers on LINE go on, records wait in Redis) until Salesforce reports usage below it.
+    api_reserve_share: float = Field(0.2, ge=0, le=0.9)
+    # How long such a pause lasts before the next look at the usage (seconds).
+    api_reserve_pause_seconds: float = Field(300, gt=0)
     ca_bundle: str | None = None
     case: CaseSettings = Field(default_factory=CaseSettings)
     outage: OutageSettings = Field(default_factory=OutageSettings)

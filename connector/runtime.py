@@ -116,6 +116,13 @@ class Runtime:
 
         return SalesforceGateway(self.config)
 
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, limit) of the org's daily API requests, as Salesforce's last answer to this
+        process said (Sforce-Limit-Info); None before any answer."""
+        gateway = self.__dict__.get("salesforce")  # never built just to ask
+        usage = gateway.api_usage if gateway is not None else None
+        return usage if usage and usage[1] else None
+
     @functools.cached_property
     def twilio(self):
         from connector.gateways.twilio import TwilioGateway

@@ -63,12 +63,20 @@ class TimeoutSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout_s)
         kwargs.setdefault("verify", self.verify)  # else REQUESTS_CA_BUNDLE in the environment wins
         resp = super().request(method, url, **kwargs)
-        info = resp.headers.get("Sforce-Limit-Info", "")
-        if info.startswith("api-usage="):
-            used, _, limit = info[len("api-usage=") :].partition("/")
-            if used.isascii() and used.isdigit() and limit.isascii() and limit.isdigit():  # not "²"
-                self.api_usage = (int(used), int(limit))
+        usage = _usage(resp.headers.get("Sforce-Limit-Info", ""))
+        if usage:
+            self.api_usage = usage
         return resp
+
+
+_LIMIT_INFO = re.compile(r"api-usage=([0-9]{1,12})/([0-9]{1,12})")  # ASCII digits: "²".isdigit() is True
+
+
+def _usage(header: str) -> tuple[int, int] | None:
+    """(used, limit) from `Sforce-Limit-Info: api-usage=18/5000` (other parts, e.g.
+    per-app-api-usage, are not the org's daily limit)."""
+    m = _LIMIT_INFO.match(header.strip())
+    return (int(m.group(1)), int(m.group(2))) if m and int(m.group(2)) else None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from connector.domain import conversation
+from connector.domain import batching, conversation
 from connector.domain import events as ev
 from connector.domain.records import SESSION, SessionStatus, Upsert, merge
 from connector.gateways.errors import GatewayError, RateLimited, Retryable
@@ -66,11 +66,23 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
 
 
+# A batch claimed from Redis, answered on LINE, whose records are still to be written.
+Group = tuple[str, list[Claimed], list[Plan]]
+POLL_S = 0.02  # while a write waits for company, how often to look for more
+
+
 class Drainer:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.qs = rt.settings.queue
         self.keeper = LockKeeper(rt.store, self.qs.lock_seconds * 1000)
+        self.rules = batching.WindowRules(
+            max_s=self.qs.batch_window_max_ms / 1000,
+            target_events=self.qs.batch_window_target_events,
+            min_rate=self.qs.batch_window_min_rate,
+        )
+        self.arrivals = batching.Rate()
+        self.write_s = batching.Average(0.15)
 
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
@@ -81,8 +93,12 @@ class Drainer:
         docs/benchmarks.md). Still one Salesforce call at a time: a batch is written only once
         the one before it is committed. No conversation is in two batches at once: the first
         holds its lock until its commit, and a claim that finds nothing waits for that commit and
-        looks again. A smaller batch is written before the next claim, so that what arrives
-        during its write goes out in the next write, not the one after (pipeline benchmark).
+        looks again.
+
+        A smaller batch is answered on LINE at once; its write may wait for company (adaptive
+        batching, domain/batching.py): while messages keep arriving, what is claimed during the
+        window is answered on LINE too and written with it, in one Composite call. When messages
+        come slowly the window is 0 and each batch is written before the next claim.
 
         While Salesforce writes are paused, each batch is only answered on LINE and held
         (`_hold`): the claim reads only what is not answered yet.
@@ -90,6 +106,8 @@ class Drainer:
         done = batches = 0
         deadline = time.monotonic() + self.qs.job_timeout_seconds / 2
         writing: Future | None = None
+        waiting: list[Group] = []  # answered on LINE; their write waits until `write_at`
+        write_at = 0.0
         try:
             while max_batches is None or batches < max_batches:
                 if time.monotonic() > deadline:
@@ -107,12 +125,21 @@ class Drainer:
                 if claimed:
                     self.keeper.hold(token, [c.conv for c in claimed])
                 if not claimed:
+                    if waiting and time.monotonic() < write_at:
+                        time.sleep(min(POLL_S, write_at - time.monotonic()))
+                        continue
+                    if waiting:
+                        done += self._finish(waiting)
+                        waiting = []
+                        continue
                     if writing is None:
                         break
                     done += writing.result()  # its conversations may have more events waiting
                     writing = None
                     continue
-                backlog = sum(len(c.entries) for c in claimed) >= self.qs.batch_max_events
+                events = sum(len(c.entries) for c in claimed)
+                self.arrivals.observe(events, time.monotonic())
+                backlog = events >= self.qs.batch_max_events
                 plans = self._decide_and_deliver(claimed)
                 if answer_only:
                     try:
@@ -124,46 +151,76 @@ class Drainer:
                 if writing is not None:
                     done += writing.result()
                     writing = None
+                group: Group = (token, claimed, plans)
                 if backlog:  # more is waiting: claim it and answer it on LINE while this is written
-                    writing = self.rt.writer_pool.submit(self._finish, token, claimed, plans)
-                else:  # what arrives meanwhile is claimed after this write, as one batch
-                    done += self._finish(token, claimed, plans)
+                    writing = self.rt.writer_pool.submit(self._finish, [*waiting, group])
+                    waiting = []
+                else:
+                    if not waiting:
+                        write_at = time.monotonic() + self._window()
+                    waiting.append(group)
+                    held = sum(len(c.entries) for _, cs, _ in waiting for c in cs)
+                    if time.monotonic() >= write_at or held >= self.qs.batch_max_events:
+                        done += self._finish(waiting)
+                        waiting = []
                 batches += 1
         finally:
             try:
                 if writing is not None:
                     done += writing.result()
             finally:
-                self.keeper.close()
+                try:
+                    if waiting:
+                        done += self._finish(waiting)
+                finally:
+                    self.keeper.close()
         return done
 
+    def _window(self) -> float:
+        """How long the first small batch's write may wait for company (0 when traffic is light)."""
+        rate = self.arrivals.rate(time.monotonic())
+        return batching.window_seconds(self.rules, rate, self.write_s.value, outage.budget_share(self.rt))
+
     # -- one batch ------------------------------------------------------------------------------
-    def _finish(self, token: str, claimed: list[Claimed], plans: list[Plan]) -> int:
-        """Write a delivered batch to Salesforce and commit it; returns the events applied."""
+    def _finish(self, groups: list[Group]) -> int:
+        """Write delivered batches to Salesforce (one write for all of them) and commit each;
+        returns the events applied."""
+        tokens = [token for token, _, _ in groups]
         try:
-            if outage.writes_paused(self.rt):  # paused while this batch was on LINE: it waits too
-                self._hold(token, plans)
+            if outage.writes_paused(self.rt):  # paused while these were on LINE: they wait too
+                for token, _, plans in groups:
+                    self._hold(token, plans)
                 return 0
-            self._refresh_pending([s for p in plans for s in p.steps if s.result])
-            results, failure = self._write([s for p in plans for s in p.steps if s.result])
-            outcomes, applied, content, signals = [], 0, [], []
-            for plan in plans:
-                outcome, n, media, sigs = self._outcome(plan, results, failure)
-                outcomes.append(outcome)
-                applied += n
-                content.extend(media)
-                signals.extend(sigs)
+            steps = [s for _, _, plans in groups for p in plans for s in p.steps if s.result]
+            self._refresh_pending(steps)
+            started = time.monotonic()
+            results, failure = self._write(steps)
+            self.write_s.add(time.monotonic() - started)
+            committing = []
+            for token, _, plans in groups:
+                outcomes, applied, content, signals = [], 0, [], []
+                for plan in plans:
+                    outcome, n, media, sigs = self._outcome(plan, results, failure)
+                    outcomes.append(outcome)
+                    applied += n
+                    content.extend(media)
+                    signals.extend(sigs)
+                committing.append((token, outcomes, applied, content, signals))
         finally:
-            self.keeper.release(token)  # the commit below ends the locks (or finds them lost)
-        lost = self.rt.store.commit(token, outcomes)
-        if lost:
-            log.warning("drain: lock lost for %d conversation(s); another worker will redo them", len(lost))
-        for channel_id, item in content:
-            if outcome_conv_ok(item, lost):
-                enqueue(self.rt, FETCH_CONTENT, channel_id, item, key=job_id("content", item["message_key"]))
-        dispatch_signals(self.rt, [sig for sig in signals if sig.get("conv") not in lost])
-        self.rt.store.count("events_applied", applied)
-        return applied
+            for token in tokens:
+                self.keeper.release(token)  # the commit below ends the locks (or finds them lost)
+        total = 0
+        for token, outcomes, applied, content, signals in committing:
+            lost = self.rt.store.commit(token, outcomes)
+            if lost:
+                log.warning("drain: lock lost for %d conversation(s); another worker will redo them", len(lost))
+            for channel_id, item in content:
+                if outcome_conv_ok(item, lost):
+                    enqueue(self.rt, FETCH_CONTENT, channel_id, item, key=job_id("content", item["message_key"]))
+            dispatch_signals(self.rt, [sig for sig in signals if sig.get("conv") not in lost])
+            total += applied
+        self.rt.store.count("events_applied", total)
+        return total
 
     def _hold(self, token: str, plans: list[Plan]) -> None:
         """Keep a batch answered on LINE whose records cannot be written now (Salesforce paused).

@@ -21,6 +21,8 @@ from connector.gateways.errors import GatewayError, RateLimited
 
 log = logging.getLogger(__name__)
 PROBE_LEASE = "salesforce-probe"
+RESERVE = "API_RESERVE"  # the pause's code when the org's API budget, not Salesforce, stops writes
+BUDGET_WARN = 0.8  # share of our part of the daily limit from which a warning is logged
 
 
 def writes_paused(rt, now: float | None = None) -> bool:
@@ -47,6 +49,19 @@ def probe(rt) -> bool:
             return True
         try:
             rt.salesforce.probe()
+            share = budget_share(rt)
+            if share is not None and share >= 1:  # Salesforce is up, but our part of the day is used
+                r = rt.settings.salesforce.api_reserve_pause_seconds
+                until = rt.store.probe_failed(
+                    now=time.time(), pause_s=r, max_pause_s=max(r, o.max_pause_seconds), min_pause_s=r, code=RESERVE
+                )
+                log.warning(
+                    "salesforce api usage still at %.0f%% of the connector's part of the daily limit; "
+                    "writes stay paused, next look in %.0f s",
+                    share * 100,
+                    until - time.time(),
+                )
+                return False
         except GatewayError as exc:
             if exc.retryable:
                 until = rt.store.probe_failed(
@@ -101,6 +116,56 @@ def write_failed(rt, exc: GatewayError) -> float:
 
 def write_succeeded(rt) -> None:
     rt.store.write_succeeded()
+    check_budget(rt)
+
+
+def budget_share(rt) -> float | None:
+    """How much of the connector's part of the org's daily API limit is used (1.0: the reserve
+    line, where writes pause): from this process's last Salesforce answer, else the last one any
+    process noted in Redis."""
+    usage = rt.api_usage()
+    if usage is None:
+        noted = rt.store.api_usage()
+        usage = (noted["used"], noted["limit"]) if noted else None
+    if usage is None:
+        return None
+    return usage[0] / (usage[1] * (1 - rt.settings.salesforce.api_reserve_share))
+
+
+def check_budget(rt, now: float | None = None) -> float | None:
+    """After a write: note the usage Salesforce reported; warn from `BUDGET_WARN`, and at the
+    reserve line pause writes for every worker (like an outage: LINE answers go on, the records
+    wait) so that the connector never takes what the org's other integrations need, and never
+    meets REQUEST_LIMIT_EXCEEDED itself. Returns the share used (None: not known)."""
+    usage = rt.api_usage()
+    if usage is None:
+        return None
+    now = time.time() if now is None else now
+    rt.store.note_api_usage(usage[0], usage[1], now)
+    share = budget_share(rt)
+    if share >= 1:
+        r = rt.settings.salesforce.api_reserve_pause_seconds
+        until = rt.store.write_failed(now=now, after=1, pause_s=r, min_pause_s=r, code=RESERVE)
+        if until and rt.leases.once("api-reserve-pause", 60):
+            rt.store.count("salesforce_reserve_pauses")
+            log.warning(
+                "salesforce api usage %d of %d: the reserve for other integrations (%.0f%%) is reached; "
+                "writes paused for all workers, next look in %.0f s; LINE answers go on",
+                usage[0],
+                usage[1],
+                rt.settings.salesforce.api_reserve_share * 100,
+                until - now,
+            )
+    elif share >= BUDGET_WARN and rt.leases.once("api-budget-warning", 60):
+        rt.store.count("salesforce_budget_warnings")
+        log.warning(
+            "salesforce api usage %d of %d: %.0f%% of the connector's part of the daily limit; writes are "
+            "gathered into fewer calls",
+            usage[0],
+            usage[1],
+            share * 100,
+        )
+    return share
 
 
 def probe_if_due(rt) -> None:
@@ -134,9 +199,17 @@ def status(rt) -> dict:
     """For /metrics: the pause (if any) and Redis memory."""
     outage = rt.store.outage()
     mem = rt.store.memory()
+    usage = rt.store.api_usage()
     return {
         "salesforce_paused": outage is not None,
         "salesforce_outage": outage,
+        "salesforce_api": {
+            **usage,
+            "reserve_share": rt.settings.salesforce.api_reserve_share,
+            "budget_share": round(budget_share(rt) or 0, 4),
+        }
+        if usage
+        else None,
         "redis_memory": {
             **mem,
             "ratio": round(mem["used"] / mem["max"], 3) if mem["max"] else None,

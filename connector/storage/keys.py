@@ -79,6 +79,11 @@ class Keys:
     def metrics(self) -> str:
         return self.prefix + "metrics"
 
+    @property
+    def api_usage(self) -> str:
+        """A hash: the org's daily API usage Salesforce last reported (used, limit, at)."""
+        return self.prefix + "sf:api-usage"
+
     # -- leases and once-per-interval flags (leases.Leases) -------------------------------------
     def lease(self, name: str) -> str:
         return f"{self.prefix}lease:{name}"

@@ -559,6 +559,16 @@ class Store:
         raw = self.r.get(self.keys.state(conv))
         return self.vault.open_json(raw) if raw else None
 
+    def note_api_usage(self, used: int, limit: int, now: float) -> None:
+        """What Salesforce last said of the org's daily API usage (for every process and /metrics)."""
+        self.r.hset(self.keys.api_usage, mapping={"used": used, "limit": limit, "at": now})
+
+    def api_usage(self) -> dict | None:
+        raw = {k.decode(): v.decode() for k, v in self.r.hgetall(self.keys.api_usage).items()}
+        if not raw.get("limit"):
+            return None
+        return {"used": int(raw["used"]), "limit": int(raw["limit"]), "at": float(raw["at"])}
+
     def count(self, name: str, n: int = 1) -> None:
         self.r.hincrby(self.keys.metrics, name, n)
 

@@ -54,7 +54,7 @@ def op_redis():
     yield from fresh_redis(OP_REDIS_URL)
 
 
-def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}", queue=None):
+def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}", queue=None, salesforce=None):
     environ = {
         "REDIS_URL": OP_REDIS_URL,
         "CONNECTOR_ENCRYPTION_KEYS": new_key(),
@@ -88,6 +88,7 @@ def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}"
             "login_url": sb.urls["salesforce"],
             "ca_bundle": sb.ca_path,
             "timeout_seconds": 5,
+            **(salesforce or {}),
         },
         "routing": {"notice_min_interval_seconds": 60, **(routing or {})},
     }

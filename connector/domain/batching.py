@@ -1,0 +1,79 @@
+"""How long a drain may hold a small batch's Salesforce write to gather more conversations into
+the same Composite call (docs/benchmarks.md, "Salesforce as a budget").
+
+The LINE side is never held: a batch is answered on LINE as soon as it is claimed; only its
+records wait, at most `max_s` (times the widening factor as the org's daily API usage nears its
+reserve). When messages arrive slowly nothing waits (a lone message is written at once, as before);
+when they keep coming, the window is what it takes for `target_events` more to arrive at the
+worker's own recent rate, less the time a write takes anyway. Each worker measures the rate it
+claims itself, so more workers each see less and wait as long as one worker would for the same
+number of events per call.
+
+Pure: times and rates are passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    max_s: float  # the longest a write waits (0: never)
+    target_events: int  # events one write should carry when traffic allows
+    min_rate: float  # events/s (this worker) below which nothing waits
+    widen_from: float = 0.5  # share of the daily API limit from which the window widens
+    widen_factor: float = 4.0  # how much wider at the reserve line
+
+
+def window_seconds(rules: WindowRules, rate: float, write_s: float, usage_share: float | None = None) -> float:
+    """How long to hold the first small batch's write (seconds, 0 <= w <= max_s * widening)."""
+    if rules.max_s <= 0:
+        return 0.0
+    factor = widening(rules, usage_share)
+    if rate < rules.min_rate and factor == 1.0:
+        return 0.0
+    want = rules.target_events * factor / max(rate, 1e-6) - max(write_s, 0.0)
+    return max(0.0, min(want, rules.max_s * factor))
+
+
+def widening(rules: WindowRules, usage_share: float | None) -> float:
+    """1 until `widen_from` of the daily limit is used, then up to `widen_factor` at the reserve."""
+    if usage_share is None or usage_share <= rules.widen_from or rules.widen_from >= 1:
+        return 1.0
+    reach = min(1.0, (usage_share - rules.widen_from) / (1.0 - rules.widen_from))
+    return 1.0 + (rules.widen_factor - 1.0) * reach
+
+
+class Rate:
+    """Events per second, decayed exponentially (half-life `half_life_s`): recent traffic counts,
+    a pause makes the rate fall by itself."""
+
+    def __init__(self, half_life_s: float = 5.0):
+        self.tau = half_life_s / math.log(2)
+        self.value = 0.0
+        self.at: float | None = None
+
+    def observe(self, events: int, now: float) -> None:
+        self._decay(now)
+        self.value += events / self.tau
+
+    def rate(self, now: float) -> float:
+        self._decay(now)
+        return self.value
+
+    def _decay(self, now: float) -> None:
+        if self.at is not None and now > self.at:
+            self.value *= math.exp(-(now - self.at) / self.tau)
+        self.at = now if self.at is None else max(self.at, now)
+
+
+class Average:
+    """An exponentially weighted mean (a write's duration)."""
+
+    def __init__(self, initial: float, weight: float = 0.2):
+        self.value, self.weight = initial, weight
+
+    def add(self, sample: float) -> None:
+        self.value += self.weight * (sample - self.value)

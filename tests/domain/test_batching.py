@@ -1,0 +1,64 @@
+"""Adaptive batching: how long a small batch's Salesforce write may wait for company."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.domain.batching import Average, Rate, WindowRules, widening, window_seconds
+
+RULES = WindowRules(max_s=0.6, target_events=6, min_rate=2.0)
+
+
+def test_a_quiet_system_writes_at_once():
+    assert window_seconds(RULES, rate=1.0, write_s=0.15) == 0.0
+    assert window_seconds(RULES, rate=0.0, write_s=0.15) == 0.0
+
+
+def test_steady_traffic_waits_for_about_the_target_number_of_events():
+    # 10 events/s at this worker: 6 more take 0.6 s, less the 0.15 s a write takes anyway
+    assert window_seconds(RULES, rate=10.0, write_s=0.15) == pytest.approx(0.45)
+
+
+def test_heavy_traffic_needs_no_wait_at_all():
+    assert window_seconds(RULES, rate=200.0, write_s=0.15) == 0.0
+
+
+def test_off_means_never():
+    assert window_seconds(WindowRules(max_s=0, target_events=6, min_rate=0), rate=50.0, write_s=0) == 0.0
+
+
+@given(
+    rate=st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    write_s=st.floats(min_value=0, max_value=60, allow_nan=False),
+    share=st.one_of(st.none(), st.floats(min_value=0, max_value=2, allow_nan=False)),
+)
+def test_a_write_never_waits_longer_than_its_maximum(rate, write_s, share):
+    w = window_seconds(RULES, rate, write_s, share)
+    assert 0.0 <= w <= RULES.max_s * RULES.widen_factor
+    if share is None or share <= RULES.widen_from:
+        assert w <= RULES.max_s
+
+
+def test_the_window_widens_as_the_daily_limit_nears_and_not_before():
+    assert widening(RULES, None) == widening(RULES, 0.3) == widening(RULES, 0.5) == 1.0
+    assert 1.0 < widening(RULES, 0.7) < widening(RULES, 0.9) < widening(RULES, 1.0) == RULES.widen_factor
+    # near the limit even slow traffic is gathered
+    assert window_seconds(RULES, rate=1.0, write_s=0.15, usage_share=0.95) > 0
+
+
+def test_the_rate_follows_the_traffic_and_decays_when_it_stops():
+    r = Rate(half_life_s=2.0)
+    for i in range(400):  # 20 events/s for 20 s
+        r.observe(1, i * 0.05)
+    assert r.rate(20.0) == pytest.approx(20.0, rel=0.05)
+    assert r.rate(22.0) == pytest.approx(10.0, rel=0.05)  # one half-life later
+    assert r.rate(60.0) < 0.01
+
+
+def test_the_write_time_is_a_moving_average():
+    a = Average(0.15)
+    for _ in range(50):
+        a.add(0.4)
+    assert a.value == pytest.approx(0.4, abs=0.01)
