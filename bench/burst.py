@@ -30,10 +30,12 @@ WORKERS = 2
 LINE_CONCURRENCY = 16
 
 
-def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: dict | None = None) -> dict:
+def run(
+    users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: dict | None = None, workers: int = WORKERS
+) -> dict:
     from connector.local.devstack import LocalStack
 
-    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=WORKERS, log_level="INFO", overrides=overrides)
+    stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=workers, log_level="INFO", overrides=overrides)
     try:
         stack.start()
         sb = stack.sandbox
@@ -69,8 +71,8 @@ def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: 
         records = total + users * 5
         line_calls = 2 * users
         sf_min = math.ceil(records / 5000)
-        floor = (line_calls * LINE_MS / LINE_CONCURRENCY + sf_min * SF_MS) / 1000 / WORKERS
-        floor_serial = (line_calls * LINE_MS + sf_min * SF_MS) / 1000 / WORKERS
+        floor = (line_calls * LINE_MS / LINE_CONCURRENCY + sf_min * SF_MS) / 1000 / workers
+        floor_serial = (line_calls * LINE_MS + sf_min * SF_MS) / 1000 / workers
         line_log = sb.request_log("line_api")
         return {
             "events": total,
@@ -87,10 +89,22 @@ def run(users: int = 2000, per_user: int = 5, body_events: int = 20, overrides: 
             "sf_calls_per_message": round(sf_calls / total, 4),
             "line_calls": len(line_log),
             "floor_model": f"({line_calls} LINE calls x {LINE_MS} ms / {LINE_CONCURRENCY} + ceil({records}/5000) SF calls"
-            f" x {SF_MS} ms) / {WORKERS} workers",
+            f" x {SF_MS} ms) / {workers} workers",
+            "workers": workers,
         }
     finally:
         stack.stop()
+
+
+def scale(sizes: tuple[int, ...] = (1, 2, 4), users: int = 1000) -> dict:
+    """Scale-out: the same burst (smaller) with 1, 2 and 4 worker processes, each against its floor
+    (the web runs 2 gunicorn processes behind one port in every run, as two dynos would)."""
+    out = {}
+    for n in sizes:
+        log(f"scale: {n} worker(s)")
+        r = run(users=users, workers=n)
+        out[f"workers_{n}"] = {k: r[k] for k in ("events", "drain_s", "floor_s", "ratio", "sf_calls")}
+    return out
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark on loopback against the sandbox; a table; bench/results/latest.json.
 
-    python -m bench.run [ingress pipeline bot burst voice chaos]     (default: all, in that order)
+    python -m bench.run [ingress pipeline bot burst scale budget voice chaos]     (default: all, in that order)
 
 Figures that can be are ratios against a baseline measured in the same run (ingress: a bare
 endpoint on the same server; burst: the floor the sandbox's latency model allows).
@@ -45,6 +45,13 @@ TARGETS = {
     "burst.floor_s": None,
     "burst.ratio": (1.5, "<="),
     "burst.floor_serial_s": None,
+    "budget.limit_exceeded": (0, "<="),
+    "budget.peak_usage_share": None,
+    "budget.reserve_pauses": None,
+    "budget.lost": (0, "<="),
+    "scale.workers_1.ratio": (1.5, "<="),
+    "scale.workers_2.ratio": (1.5, "<="),
+    "scale.workers_4.ratio": (1.5, "<="),
     "voice.twiml_p50_ms": None,
     "voice.twiml_p99_ms": (50, "<="),
     "voice.call_to_line_p50_ms": None,
@@ -118,7 +125,7 @@ def _fmt(v) -> str:
 
 
 def main(argv: list[str]) -> int:
-    which = argv or ["ingress", "pipeline", "bot", "burst", "voice", "chaos"]
+    which = argv or ["ingress", "pipeline", "bot", "burst", "scale", "budget", "voice", "chaos"]
     if "ingress" in which and not shutil.which("wrk"):
         print(
             "wrk is needed for the ingress benchmark: sudo apt-get install -y wrk  (or: brew install wrk)",
@@ -148,6 +155,14 @@ def main(argv: list[str]) -> int:
             from bench import burst
 
             data = burst.run()
+        elif name == "budget":
+            from bench import budget
+
+            data = budget.run()
+        elif name == "scale":
+            from bench import burst
+
+            data = burst.scale()
         elif name == "voice":
             from bench import voice
 

@@ -30,7 +30,8 @@ def writes_paused(rt, now: float | None = None) -> bool:
     time; the others keep waiting for its answer)."""
     outage = rt.store.outage()
     if outage is None:
-        return False
+        # at the reserve line already (another worker's last write took it there): do not write
+        return check_budget(rt, now, note=False) is not None and rt.store.outage() is not None
     now = time.time() if now is None else now
     if outage["until"] > now:
         return True
@@ -49,6 +50,9 @@ def probe(rt) -> bool:
             return True
         try:
             rt.salesforce.probe()
+            usage = rt.api_usage()
+            if usage is not None:  # the day as Salesforce sees it now, for every process
+                rt.store.note_api_usage(usage[0], usage[1], time.time())
             share = budget_share(rt)
             if share is not None and share >= 1:  # Salesforce is up, but our part of the day is used
                 r = rt.settings.salesforce.api_reserve_pause_seconds
@@ -119,30 +123,44 @@ def write_succeeded(rt) -> None:
     check_budget(rt)
 
 
-def budget_share(rt) -> float | None:
-    """How much of the connector's part of the org's daily API limit is used (1.0: the reserve
-    line, where writes pause): from this process's last Salesforce answer, else the last one any
-    process noted in Redis."""
+NOTED_FRESH_S = 60  # a usage another process noted counts for this long
+
+
+def api_usage(rt, now: float | None = None) -> tuple[int, int] | None:
+    """(used, limit) of the org's day: this process's last Salesforce answer, or what another
+    process noted in Redis in the last minute when it has seen more of the day used."""
     usage = rt.api_usage()
-    if usage is None:
-        noted = rt.store.api_usage()
-        usage = (noted["used"], noted["limit"]) if noted else None
+    noted = rt.store.api_usage()
+    now = time.time() if now is None else now
+    if noted and now - noted["at"] < NOTED_FRESH_S:
+        if usage is None or (noted["limit"] == usage[1] and noted["used"] > usage[0]):
+            usage = (noted["used"], noted["limit"])
+    return usage
+
+
+def budget_share(rt, now: float | None = None) -> float | None:
+    """How much of the connector's part of the org's daily API limit is used (1.0: the reserve
+    line, where writes pause); None before Salesforce has said."""
+    usage = api_usage(rt, now)
     if usage is None:
         return None
     return usage[0] / (usage[1] * (1 - rt.settings.salesforce.api_reserve_share))
 
 
-def check_budget(rt, now: float | None = None) -> float | None:
-    """After a write: note the usage Salesforce reported; warn from `BUDGET_WARN`, and at the
-    reserve line pause writes for every worker (like an outage: LINE answers go on, the records
-    wait) so that the connector never takes what the org's other integrations need, and never
-    meets REQUEST_LIMIT_EXCEEDED itself. Returns the share used (None: not known)."""
-    usage = rt.api_usage()
+def check_budget(rt, now: float | None = None, *, note: bool = True) -> float | None:
+    """After a write (`note`: the usage Salesforce reported is noted for every process) and before
+    one: warn from `BUDGET_WARN`, and at the reserve line pause writes for every worker (like an
+    outage: LINE answers go on, the records wait) so that the connector never takes what the org's
+    other integrations need, and never meets REQUEST_LIMIT_EXCEEDED itself. Returns the share
+    used (None: not known)."""
+    now = time.time() if now is None else now
+    mine = rt.api_usage()
+    if note and mine is not None:
+        rt.store.note_api_usage(mine[0], mine[1], now)
+    usage = api_usage(rt, now)
     if usage is None:
         return None
-    now = time.time() if now is None else now
-    rt.store.note_api_usage(usage[0], usage[1], now)
-    share = budget_share(rt)
+    share = usage[0] / (usage[1] * (1 - rt.settings.salesforce.api_reserve_share))
     if share >= 1:
         r = rt.settings.salesforce.api_reserve_pause_seconds
         until = rt.store.write_failed(now=now, after=1, pause_s=r, min_pause_s=r, code=RESERVE)

@@ -6,6 +6,7 @@ every call and which refuses calls past its limit (REQUEST_LIMIT_EXCEEDED)."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -78,8 +79,6 @@ def test_what_waited_is_written_in_order_once_usage_is_below_the_line(rt, sb):
     assert rt.store.outage() is not None
 
     sb.salesforce.set_api_usage(100, LIMIT)  # Salesforce's 24-hour window moved on
-    import time
-
     time.sleep(0.3)  # the pause (0.2 s) is over: the next drain looks at the usage again
     Drainer(rt).run()
     Drainer(rt).run()
@@ -115,3 +114,16 @@ def test_the_limit_header_is_read():
 
     assert _usage("api-usage=18/5000") == (18, 5000)
     assert re.fullmatch(r"api-usage=\d+/\d+", "api-usage=18/5000")
+
+
+def test_another_workers_usage_counts_before_this_one_writes(rt, sb):
+    write(rt, sb, USERS[0], "hi")
+    Drainer(rt).run()  # this process has seen a low usage
+    rt.store.note_api_usage(int(LIMIT * 0.8), LIMIT, time.time())  # another worker's last answer
+    assert outage.writes_paused(rt) and rt.store.outage()["code"] == outage.RESERVE
+
+
+def test_an_old_note_does_not_keep_writes_paused(rt, sb):
+    rt.store.note_api_usage(int(LIMIT * 0.9), LIMIT, time.time() - 3600)  # yesterday's
+    write(rt, sb, USERS[0], "hi")
+    assert Drainer(rt).run() == 1 and rt.store.outage() is None

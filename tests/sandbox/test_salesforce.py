@@ -182,6 +182,23 @@ def test_daily_limit_exceeded_is_403(sb, sf):
     assert err.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
 
 
+def test_the_daily_limit_rolls_over_a_compressed_day(sb, sf):
+    sb.salesforce.set_api_usage(0, 3)
+    sb.salesforce.api_window_s = 0.5  # Salesforce's rolling 24 hours, compressed
+    try:
+        for _ in range(3):
+            sf.query("SELECT Id FROM Contact")
+        assert sf.api_usage["api-usage"].used == 3 and sf.api_usage["api-usage"].total == 3
+        with pytest.raises(SalesforceRefusedRequest) as err:
+            sf.query("SELECT Id FROM Contact")
+        assert err.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+        time.sleep(0.6)  # the calls of that "day" age out
+        sf.query("SELECT Id FROM Contact")
+        assert sf.api_usage["api-usage"].used == 1
+    finally:
+        sb.salesforce.api_window_s = None
+
+
 # -- sObjects -------------------------------------------------------------------------------
 
 

@@ -77,7 +77,7 @@ class SalesforceService(Service):
 
     def decorate(self, request: Request, response: Response) -> None:
         if request.path.startswith("/services/data/v"):
-            response.headers["Sforce-Limit-Info"] = f"api-usage={self.state.api_calls}/{self.state.api_limit}"
+            response.headers["Sforce-Limit-Info"] = f"api-usage={self.state.api_used}/{self.state.api_limit}"
 
     def error_response(self, kind, status, fault=None) -> Response:
         if kind == "invalid_session":
@@ -153,7 +153,7 @@ class SalesforceService(Service):
         if head == "limits" and method == "GET":
             return (
                 200,
-                {"DailyApiRequests": {"Max": state.api_limit, "Remaining": state.api_limit - state.api_calls}},
+                {"DailyApiRequests": {"Max": state.api_limit, "Remaining": state.api_limit - state.api_used}},
                 {},
             )
         raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")

@@ -5,8 +5,8 @@
 | GET | salesforce/records/{Type} | ?field=value... | records of a type (filtered by equality) |
 | POST | salesforce/records/{Type} | {field: value} | seed a record (no API usage), returns {"id"} |
 | GET | salesforce/events | | platform events published |
-| GET | salesforce/usage | | {"api_calls", "api_limit"} |
-| POST | salesforce/usage | {"used"?, "limit"?} | set API usage / daily limit |
+| GET | salesforce/usage | | {"api_calls", "api_used", "api_limit"} |
+| POST | salesforce/usage | {"used"?, "limit"?, "window_s"?} | set API usage / daily limit / a compressed 24-hour window |
 | POST | salesforce/sessions | {"username"?} | issue an access token without OAuth |
 | POST | salesforce/expire_sessions | | invalidate every access token |
 | GET | salesforce/requests | | request log (method, path, status, counted, at) |
@@ -35,9 +35,13 @@ def handle(state: SalesforceState, request: Request, subpath: str) -> Response |
             return json_response(state.events)
         if parts == ["usage"] and method == "POST":
             body = read_json(request) or {}
-            state.set_api_usage(int(body.get("used", state.api_calls)), body.get("limit"))
+            state.set_api_usage(int(body.get("used", state.api_used)), body.get("limit"))
+            if "window_s" in body:
+                state.api_window_s = body["window_s"]
         if parts == ["usage"]:
-            return json_response({"api_calls": state.api_calls, "api_limit": state.api_limit})
+            return json_response(
+                {"api_calls": state.api_calls, "api_used": state.api_used, "api_limit": state.api_limit}
+            )
         if parts == ["sessions"] and method == "POST":
             body = read_json(request) or {}
             return json_response(
