@@ -49,6 +49,10 @@ TARGETS = {
     "budget.peak_usage_share": None,
     "budget.reserve_pauses": None,
     "budget.lost": (0, "<="),
+    "budget.tight.limit_exceeded": (0, "<="),
+    "budget.tight.peak_usage_share": None,
+    "budget.tight.reserve_pauses": None,
+    "budget.tight.lost": (0, "<="),
     "scale.workers_1.ratio": (1.5, "<="),
     "scale.workers_2.ratio": (1.5, "<="),
     "scale.workers_4.ratio": (1.5, "<="),
@@ -158,7 +162,7 @@ def main(argv: list[str]) -> int:
         elif name == "budget":
             from bench import budget
 
-            data = budget.run()
+            data = budget.both()
         elif name == "scale":
             from bench import burst
 
