@@ -79,9 +79,9 @@ class QueueSettings(_Section):
     # Salesforce write waits up to this long for more conversations to share its Composite call
     # (never the LINE replies; wider as the org's daily API usage nears its reserve). 0: never.
     batch_window_max_ms: int = Field(600, ge=0, le=10_000)
-    # What one write should carry when traffic allows, and the rate (events/s seen by one worker)
-    # below which nothing waits.
-    batch_window_target_events: int = Field(6, ge=1, le=1000)
+    # What one write should carry when traffic allows, and the rate (events/s, all workers) below
+    # which nothing waits.
+    batch_window_target_events: int = Field(12, ge=1, le=1000)
     batch_window_min_rate: float = Field(2.0, ge=0)
 
     @field_validator("retry_intervals_seconds")

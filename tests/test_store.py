@@ -163,3 +163,19 @@ def test_a_worker_moves_due_retries_onto_the_queue_without_rqs_scheduler(redis_u
     time.sleep(1.1)  # RQ schedules with a resolution of one second
     assert enqueue_due_jobs(rt) == 1 and rt.queue.count == 1
     assert enqueue_due_jobs(rt) == 0  # another worker within the same tick finds nothing (lock)
+
+
+def test_the_claim_rate_is_what_all_drains_claimed_over_the_last_whole_seconds(store):
+    now = 1_800_000_000.5
+    store.note_claimed(30, now - 3)
+    store.note_claimed(20, now - 2)
+    store.note_claimed(10, now - 1)
+    store.note_claimed(99, now)  # this second is not over: not counted yet
+    store.note_claimed(99, now - 4)  # older than the span
+    assert store.claim_rate(now) == (30 + 20 + 10) / 3
+
+
+def test_the_api_usage_noted_is_read_back(store):
+    assert store.api_usage() is None
+    store.note_api_usage(18, 5000, 1.5)
+    assert store.api_usage() == {"used": 18, "limit": 5000, "at": 1.5}

@@ -5,16 +5,15 @@ The LINE side is never held: a batch is answered on LINE as soon as it is claime
 records wait, at most `max_s` (times the widening factor as the org's daily API usage nears its
 reserve). When messages arrive slowly nothing waits (a lone message is written at once, as before);
 when they keep coming, the window is what it takes for `target_events` more to arrive at the
-worker's own recent rate, less the time a write takes anyway. Each worker measures the rate it
-claims itself, so more workers each see less and wait as long as one worker would for the same
-number of events per call.
+rate all workers claim (counted in Redis), less the time a write takes anyway. One worker at a
+time gathers (jobs/inbound.py, the collector lease), so a write carries what arrived at every
+worker, and the next window opens on another worker while this one writes.
 
 Pure: times and rates are passed in.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 
@@ -44,29 +43,6 @@ def widening(rules: WindowRules, usage_share: float | None) -> float:
         return 1.0
     reach = min(1.0, (usage_share - rules.widen_from) / (1.0 - rules.widen_from))
     return 1.0 + (rules.widen_factor - 1.0) * reach
-
-
-class Rate:
-    """Events per second, decayed exponentially (half-life `half_life_s`): recent traffic counts,
-    a pause makes the rate fall by itself."""
-
-    def __init__(self, half_life_s: float = 5.0):
-        self.tau = half_life_s / math.log(2)
-        self.value = 0.0
-        self.at: float | None = None
-
-    def observe(self, events: int, now: float) -> None:
-        self._decay(now)
-        self.value += events / self.tau
-
-    def rate(self, now: float) -> float:
-        self._decay(now)
-        return self.value
-
-    def _decay(self, now: float) -> None:
-        if self.at is not None and now > self.at:
-            self.value *= math.exp(-(now - self.at) / self.tau)
-        self.at = now if self.at is None else max(self.at, now)
 
 
 class Average:

@@ -69,6 +69,10 @@ class Plan:
 # A batch claimed from Redis, answered on LINE, whose records are still to be written.
 Group = tuple[str, list[Claimed], list[Plan]]
 POLL_S = 0.02  # while a write waits for company, how often to look for more
+# One worker at a time gathers during a window (the others leave it what arrives), so that a
+# write carries the arrivals of all workers, not a share; the lease outlives a window a little.
+COLLECTOR = "drain-collector"
+COLLECTOR_SLACK_MS = 2000
 
 
 class Drainer:
@@ -81,8 +85,8 @@ class Drainer:
             target_events=self.qs.batch_window_target_events,
             min_rate=self.qs.batch_window_min_rate,
         )
-        self.arrivals = batching.Rate()
         self.write_s = batching.Average(0.15)
+        self.collecting: str | None = None  # our COLLECTOR lease while our window is open
 
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
@@ -117,6 +121,8 @@ class Drainer:
                 if answer_only and writing is not None:
                     done += writing.result()
                     writing = None
+                if not waiting and writing is None and not answer_only and self.rt.leases.held(COLLECTOR):
+                    break  # another worker's window takes what arrives; the doorbell brings us back
                 token, claimed = self.rt.store.claim(
                     max_events=self.qs.batch_max_events,
                     lock_ms=self.qs.lock_seconds * 1000,
@@ -129,7 +135,7 @@ class Drainer:
                         time.sleep(min(POLL_S, write_at - time.monotonic()))
                         continue
                     if waiting:
-                        done += self._finish(waiting)
+                        done += self._finish(self._close_window(waiting))
                         waiting = []
                         continue
                     if writing is None:
@@ -138,7 +144,7 @@ class Drainer:
                     writing = None
                     continue
                 events = sum(len(c.entries) for c in claimed)
-                self.arrivals.observe(events, time.monotonic())
+                self.rt.store.note_claimed(events, time.time())
                 backlog = events >= self.qs.batch_max_events
                 plans = self._decide_and_deliver(claimed)
                 if answer_only:
@@ -153,15 +159,15 @@ class Drainer:
                     writing = None
                 group: Group = (token, claimed, plans)
                 if backlog:  # more is waiting: claim it and answer it on LINE while this is written
-                    writing = self.rt.writer_pool.submit(self._finish, [*waiting, group])
+                    writing = self.rt.writer_pool.submit(self._finish, self._close_window([*waiting, group]))
                     waiting = []
                 else:
                     if not waiting:
-                        write_at = time.monotonic() + self._window()
+                        write_at = time.monotonic() + self._open_window()
                     waiting.append(group)
                     held = sum(len(c.entries) for _, cs, _ in waiting for c in cs)
                     if time.monotonic() >= write_at or held >= self.qs.batch_max_events:
-                        done += self._finish(waiting)
+                        done += self._finish(self._close_window(waiting))
                         waiting = []
                 batches += 1
         finally:
@@ -171,14 +177,32 @@ class Drainer:
             finally:
                 try:
                     if waiting:
-                        done += self._finish(waiting)
+                        done += self._finish(self._close_window(waiting))
                 finally:
+                    self._close_window([])
                     self.keeper.close()
         return done
 
+    def _open_window(self) -> float:
+        """How long this small batch's write waits for company: 0 when traffic is light, or when
+        another worker is gathering already (it cannot be: that worker would have taken this
+        batch too, unless its window just closed)."""
+        window = self._window()
+        if window <= 0:
+            return 0.0
+        self.collecting = self.rt.leases.acquire(COLLECTOR, int(window * 1000) + COLLECTOR_SLACK_MS)
+        return window if self.collecting else 0.0
+
+    def _close_window(self, groups: list[Group]) -> list[Group]:
+        """The window is over (its write starts): another worker may gather the next one."""
+        if self.collecting:
+            self.rt.leases.release(COLLECTOR, self.collecting)
+            self.collecting = None
+        return groups
+
     def _window(self) -> float:
         """How long the first small batch's write may wait for company (0 when traffic is light)."""
-        rate = self.arrivals.rate(time.monotonic())
+        rate = self.rt.store.claim_rate(time.time())  # all workers': one of them gathers for all
         return batching.window_seconds(self.rules, rate, self.write_s.value, outage.budget_share(self.rt))
 
     # -- one batch ------------------------------------------------------------------------------

@@ -79,6 +79,10 @@ class Keys:
     def metrics(self) -> str:
         return self.prefix + "metrics"
 
+    def claimed(self, second: int) -> str:
+        """A counter: events drains claimed in that second (all workers; the batching window's rate)."""
+        return f"{self.prefix}claimed:{second}"
+
     @property
     def api_usage(self) -> str:
         """A hash: the org's daily API usage Salesforce last reported (used, limit, at)."""

@@ -33,6 +33,10 @@ class Leases:
     def release(self, name: str, token: str) -> bool:
         return bool(self._release(keys=[self.keys.lease(name)], args=[token]))
 
+    def held(self, name: str) -> bool:
+        """Whether someone holds the lease `name` now."""
+        return bool(self.r.exists(self.keys.lease(name)))
+
     def once(self, name: str, interval_s: float) -> bool:
         """True for the first caller in each `interval_s`, across all processes."""
         return bool(self.r.set(self.keys.lease(name), "1", nx=True, px=max(1, int(interval_s * 1000))))

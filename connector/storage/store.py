@@ -559,6 +559,20 @@ class Store:
         raw = self.r.get(self.keys.state(conv))
         return self.vault.open_json(raw) if raw else None
 
+    def note_claimed(self, events: int, now: float) -> None:
+        """Count events claimed by any drain, per second (kept 10 s)."""
+        key = self.keys.claimed(int(now))
+        pipe = self.r.pipeline(transaction=False)
+        pipe.incrby(key, events)
+        pipe.expire(key, 10)
+        pipe.execute()
+
+    def claim_rate(self, now: float, span_s: int = 3) -> float:
+        """Events/s claimed by all drains over the last `span_s` whole seconds."""
+        second = int(now)
+        counts = self.r.mget([self.keys.claimed(second - i) for i in range(1, span_s + 1)])
+        return sum(int(c) for c in counts if c) / span_s
+
     def note_api_usage(self, used: int, limit: int, now: float) -> None:
         """What Salesforce last said of the org's daily API usage (for every process and /metrics)."""
         self.r.hset(self.keys.api_usage, mapping={"used": used, "limit": limit, "at": now})

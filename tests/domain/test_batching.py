@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.domain.batching import Average, Rate, WindowRules, widening, window_seconds
+from connector.domain.batching import Average, WindowRules, widening, window_seconds
 
 RULES = WindowRules(max_s=0.6, target_events=6, min_rate=2.0)
 
@@ -17,7 +17,7 @@ def test_a_quiet_system_writes_at_once():
 
 
 def test_steady_traffic_waits_for_about_the_target_number_of_events():
-    # 10 events/s at this worker: 6 more take 0.6 s, less the 0.15 s a write takes anyway
+    # 10 events/s: 6 more take 0.6 s, less the 0.15 s a write takes anyway
     assert window_seconds(RULES, rate=10.0, write_s=0.15) == pytest.approx(0.45)
 
 
@@ -46,15 +46,6 @@ def test_the_window_widens_as_the_daily_limit_nears_and_not_before():
     assert 1.0 < widening(RULES, 0.7) < widening(RULES, 0.9) < widening(RULES, 1.0) == RULES.widen_factor
     # near the limit even slow traffic is gathered
     assert window_seconds(RULES, rate=1.0, write_s=0.15, usage_share=0.95) > 0
-
-
-def test_the_rate_follows_the_traffic_and_decays_when_it_stops():
-    r = Rate(half_life_s=2.0)
-    for i in range(400):  # 20 events/s for 20 s
-        r.observe(1, i * 0.05)
-    assert r.rate(20.0) == pytest.approx(20.0, rel=0.05)
-    assert r.rate(22.0) == pytest.approx(10.0, rel=0.05)  # one half-life later
-    assert r.rate(60.0) < 0.01
 
 
 def test_the_write_time_is_a_moving_average():
