@@ -37,6 +37,13 @@ def window_seconds(rules: WindowRules, rate: float, write_s: float, usage_share:
     return max(0.0, min(want, rules.max_s * factor))
 
 
+def quiet_gap(rate: float, window_s: float) -> float:
+    """How long without a new claim closes a window early: four mean gaps at `rate` (at least
+    0.1 s). When traffic stops - or the rate said more than is coming - a write waits that long,
+    not the whole window."""
+    return min(window_s, max(0.1, 4.0 / max(rate, 1e-6)))
+
+
 def widening(rules: WindowRules, usage_share: float | None) -> float:
     """1 until `widen_from` of the daily limit is used, then up to `widen_factor` at the reserve."""
     if usage_share is None or usage_share <= rules.widen_from or rules.widen_from >= 1:

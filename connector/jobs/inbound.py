@@ -87,6 +87,7 @@ class Drainer:
         )
         self.write_s = batching.Average(0.15)
         self.collecting: str | None = None  # our COLLECTOR lease while our window is open
+        self.gap_s = 0.0  # a window closes early after this long without a new claim
 
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
@@ -111,7 +112,7 @@ class Drainer:
         deadline = time.monotonic() + self.qs.job_timeout_seconds / 2
         writing: Future | None = None
         waiting: list[Group] = []  # answered on LINE; their write waits until `write_at`
-        write_at = 0.0
+        write_at = last_claim = 0.0
         try:
             while max_batches is None or batches < max_batches:
                 if time.monotonic() > deadline:
@@ -131,8 +132,9 @@ class Drainer:
                 if claimed:
                     self.keeper.hold(token, [c.conv for c in claimed])
                 if not claimed:
-                    if waiting and time.monotonic() < write_at:
-                        time.sleep(min(POLL_S, write_at - time.monotonic()))
+                    now = time.monotonic()
+                    if waiting and now < write_at and now - last_claim < self.gap_s:
+                        time.sleep(min(POLL_S, write_at - now))
                         continue
                     if waiting:
                         done += self._finish(self._close_window(waiting))
@@ -145,6 +147,7 @@ class Drainer:
                     continue
                 events = sum(len(c.entries) for c in claimed)
                 self.rt.store.note_claimed(events, time.time())
+                last_claim = time.monotonic()
                 backlog = events >= self.qs.batch_max_events
                 plans = self._decide_and_deliver(claimed)
                 if answer_only:
@@ -184,12 +187,13 @@ class Drainer:
         return done
 
     def _open_window(self) -> float:
-        """How long this small batch's write waits for company: 0 when traffic is light, or when
-        another worker is gathering already (it cannot be: that worker would have taken this
-        batch too, unless its window just closed)."""
-        window = self._window()
+        """How long this small batch's write may wait for company (domain/batching.py): 0 when
+        traffic is light, or when another worker is gathering already (its window just opened)."""
+        rate = self.rt.store.claim_rate(time.time())  # all workers': one of them gathers for all
+        window = batching.window_seconds(self.rules, rate, self.write_s.value, outage.budget_share(self.rt))
         if window <= 0:
             return 0.0
+        self.gap_s = batching.quiet_gap(rate, window)
         self.collecting = self.rt.leases.acquire(COLLECTOR, int(window * 1000) + COLLECTOR_SLACK_MS)
         return window if self.collecting else 0.0
 
@@ -199,11 +203,6 @@ class Drainer:
             self.rt.leases.release(COLLECTOR, self.collecting)
             self.collecting = None
         return groups
-
-    def _window(self) -> float:
-        """How long the first small batch's write may wait for company (0 when traffic is light)."""
-        rate = self.rt.store.claim_rate(time.time())  # all workers': one of them gathers for all
-        return batching.window_seconds(self.rules, rate, self.write_s.value, outage.budget_share(self.rt))
 
     # -- one batch ------------------------------------------------------------------------------
     def _finish(self, groups: list[Group]) -> int:

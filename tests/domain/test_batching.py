@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.domain.batching import Average, WindowRules, widening, window_seconds
+from connector.domain.batching import Average, WindowRules, quiet_gap, widening, window_seconds
 
 RULES = WindowRules(max_s=0.6, target_events=6, min_rate=2.0)
 
@@ -53,3 +53,9 @@ def test_the_write_time_is_a_moving_average():
     for _ in range(50):
         a.add(0.4)
     assert a.value == pytest.approx(0.4, abs=0.01)
+
+
+def test_a_window_closes_early_after_four_mean_gaps_without_a_claim():
+    assert quiet_gap(rate=20.0, window_s=0.6) == pytest.approx(0.2)
+    assert quiet_gap(rate=1000.0, window_s=0.6) == 0.1  # never shorter than 0.1 s
+    assert quiet_gap(rate=2.0, window_s=0.6) == 0.6  # never longer than the window
