@@ -121,7 +121,7 @@ class SalesforceState:
     ):
         self.metadata_dir = metadata_dir
         self.users = list(users or [DEFAULT_USER])
-        self.api_limit = api_limit
+        self._configured_api_limit = api_limit
         self.session_ttl_s = session_ttl_s
         self.instance_url = "https://127.0.0.1"
         self.org_id = "00D5g00000SbxOrgAA"
@@ -147,6 +147,8 @@ class SalesforceState:
             self._api_calls = 0  # every call since the reset
             self._api_base = 0  # usage set by set_api_usage, outside the window's own calls
             self._api_times: collections.deque[float] = collections.deque()  # calls in the window
+            self.api_limit = self._configured_api_limit  # a test's set_api_usage(limit=) ends here
+            self.api_window_s = None
             self.user_ids = [
                 self.insert(
                     "User",
@@ -184,7 +186,7 @@ class SalesforceState:
 
     # Salesforce counts the org's API requests over a rolling 24 hours; `api_window_s` compresses
     # that day for benchmarks (None: nothing ages out, the usage only grows).
-    api_window_s: float | None = None
+    api_window_s: float | None
 
     def count_call(self) -> bool:
         """Count one API request; False (not counted) when the daily limit is used up."""
