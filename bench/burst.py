@@ -20,10 +20,11 @@ model the connector had before LINE calls of different conversations went parall
 from __future__ import annotations
 
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import BENCH_REDIS_URL, log, user_id, wait_for
+from bench.common import BENCH_REDIS_URL, children, cpu_seconds, log, redis_cpu_seconds, user_id, wait_for
 from bench.pipeline import LINE_MS, SF_MS
 
 WORKERS = 2
@@ -38,6 +39,7 @@ def run(
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=workers, log_level="INFO", overrides=overrides)
     try:
         stack.start()
+        stack.wait_workers()  # dynos already running when a campaign starts
         sb = stack.sandbox
         ch = stack.channels[0].channel_id
         sb.set_latency("salesforce", SF_MS)
@@ -50,6 +52,7 @@ def run(
             rounds.append([evs[i : i + body_events] for i in range(0, len(evs), body_events)])
         total = users * per_user
         calls0 = sb.salesforce.api_calls
+        cpu0 = _cpu()
         log(f"burst: posting {total} events in {sum(len(x) for x in rounds)} webhooks")
         t0 = time.time()
         statuses: dict[int, int] = {}
@@ -67,12 +70,16 @@ def run(
         replied = lambda: len(sb.line.recipients()) >= users
         wait_for(replied, 600, interval=0.1, what="a welcome reply for every user")
         drain_s = time.time() - t0
+        cpu_s = _cpu() - cpu0
         sf_calls = sb.salesforce.api_calls - calls0
         records = total + users * 5
         line_calls = 2 * users
         sf_min = math.ceil(records / 5000)
         floor = (line_calls * LINE_MS / LINE_CONCURRENCY + sf_min * SF_MS) / 1000 / workers
         floor_serial = (line_calls * LINE_MS + sf_min * SF_MS) / 1000 / workers
+        # what the machine allows: the CPU the run used (relay, Redis, and this process, which
+        # plays LINE and Salesforce and posts the webhooks) spread over every core
+        cpu_floor = cpu_s / (os.cpu_count() or 1)
         line_log = sb.request_log("line_api")
         return {
             "events": total,
@@ -83,6 +90,9 @@ def run(
             "to_salesforce_s": round(t_sf, 1),
             "floor_s": round(floor, 1),
             "ratio": round(drain_s / floor, 2),
+            "cpu_s": round(cpu_s, 1),
+            "cpu_floor_s": round(cpu_floor, 1),
+            "ratio_machine": round(drain_s / max(floor, cpu_floor), 2),
             "floor_serial_s": round(floor_serial, 1),
             "ratio_serial": round(drain_s / floor_serial, 3),
             "sf_calls": sf_calls,
@@ -96,14 +106,25 @@ def run(
         stack.stop()
 
 
-def scale(sizes: tuple[int, ...] = (1, 2, 4), users: int = 1000) -> dict:
+def scale(sizes: tuple[int, ...] = (1, 2, 4), users: int = 2000) -> dict:
     """Scale-out: the same burst (smaller) with 1, 2 and 4 worker processes, each against its floor
     (the web runs 2 gunicorn processes behind one port in every run, as two dynos would)."""
     out = {}
     for n in sizes:
         log(f"scale: {n} worker(s)")
         r = run(users=users, workers=n)
-        out[f"workers_{n}"] = {k: r[k] for k in ("events", "drain_s", "floor_s", "ratio", "sf_calls")}
+        keys = (
+            "events",
+            "ingest_s",
+            "drain_s",
+            "floor_s",
+            "ratio",
+            "cpu_s",
+            "cpu_floor_s",
+            "ratio_machine",
+            "sf_calls",
+        )
+        out[f"workers_{n}"] = {k: r[k] for k in keys}
     return out
 
 
@@ -111,3 +132,13 @@ if __name__ == "__main__":
     import json
 
     print(json.dumps(run(), indent=2))
+
+
+def _cpu() -> float:
+    """CPU seconds so far of this process, every process it started (gunicorn's workers too) and Redis."""
+    pids, todo = [], [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children(pid))
+    return cpu_seconds(pids) + redis_cpu_seconds(BENCH_REDIS_URL)

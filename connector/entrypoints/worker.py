@@ -116,6 +116,18 @@ class Sweeper(threading.Thread):
                     self.failing.discard(name)
 
 
+def _import_jobs() -> None:
+    """Import every job module (and so line-bot-sdk's models, about 3 s of CPU) before taking
+    jobs: lazily, the first drain of a new worker waited for it behind the import lock."""
+    import importlib
+    import pkgutil
+
+    import connector.jobs
+
+    for module in pkgutil.iter_modules(connector.jobs.__path__):
+        importlib.import_module(f"connector.jobs.{module.name}")
+
+
 def _warm_bot(rt: Runtime) -> None:
     try:
         from connector.jobs.bot import warm
@@ -141,11 +153,14 @@ WORKER_TTL_S = 60  # RQ's blocking dequeue waits 45 s, so a hung Redis is notice
 
 
 def run_worker(rt: Runtime, *, burst: bool = False) -> bool:
+    _import_jobs()
     sweeper = Sweeper(rt)
     if not burst:
         sweeper.start()
         if rt.config.bot_languages:
-            threading.Thread(target=_warm_bot, args=(rt,), name="bot-warm-up", daemon=True).start()
+            # before it registers with RQ: a worker takes jobs once its first answer is as fast
+            # as the others' (a cold one made the first drains of a burst wait for the model)
+            _warm_bot(rt)
     try:
         return _work(rt, burst=burst)
     finally:

@@ -265,6 +265,14 @@ class LocalStack:
     def wait_until(self, predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
         return wait_for(predicate, timeout, interval, f"{what}; logs in {self.workdir}")
 
+    def wait_workers(self, timeout: float = 60.0) -> None:
+        """Until every worker started has registered with RQ (it does so once warm): what a
+        benchmark waits for, so that it measures the relay and not the workers' start-up."""
+        from rq import Worker
+
+        with redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2) as r:
+            self.wait_until(lambda: Worker.count(connection=r) >= len(self.worker_procs), timeout, 0.1, "workers ready")
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.workdir.glob("*.log"))
