@@ -113,8 +113,11 @@ class Runtime:
     @functools.cached_property
     def salesforce(self):
         from connector.gateways.salesforce import SalesforceGateway
+        from connector.jobs import outage
 
-        return SalesforceGateway(self.config)
+        gateway = SalesforceGateway(self.config)
+        gateway.gate = lambda: outage.pause_reason(self)
+        return gateway
 
     def api_usage(self) -> tuple[int, int] | None:
         """(used, limit) of the org's daily API requests, as Salesforce's last answer to this

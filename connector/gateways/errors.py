@@ -46,6 +46,15 @@ class Retryable(GatewayError):
         self.maybe_applied = maybe_applied
 
 
+class Paused(Retryable):
+    """Not sent: the relay's Salesforce writes are paused (an outage, or our share of the org's
+    daily API limit is used). Retried after the pause; it is not a failure of Salesforce."""
+
+    def __init__(self, service: str, message: str, **kw):
+        kw.setdefault("maybe_applied", False)
+        super().__init__(service, message, **kw)
+
+
 class RateLimited(Retryable):
     """The service asked us to slow down (LINE 429, Salesforce REQUEST_LIMIT_EXCEEDED)."""
 

@@ -32,7 +32,7 @@ from simple_salesforce.exceptions import (
 )
 
 from connector.domain.records import WRITE_ORDER, Upsert
-from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable, safe_detail
+from connector.gateways.errors import AuthError, GatewayError, Paused, Permanent, RateLimited, Retryable, safe_detail
 
 log = logging.getLogger(__name__)
 SERVICE = "salesforce"
@@ -141,6 +141,9 @@ class SalesforceGateway:
         self._sf: Salesforce | None = None
         self._lock = threading.Lock()
         self.calls = 0
+        # Asked before every call but the probe: the reason calls are paused now (None: go). The
+        # runtime sets it (jobs/outage.py), so that no job spends the org's API while writes pause.
+        self.gate: Callable[[], str | None] | None = None
 
     # -- auth -----------------------------------------------------------------------------------
     def _token_request(self) -> dict:
@@ -207,8 +210,13 @@ class SalesforceGateway:
                 self._sf = self._login()
             return self._sf
 
-    def call(self, what: str, fn: Callable[[Salesforce], Any]) -> Any:
-        """Run fn(client), refreshing an expired session once, translating errors."""
+    def call(self, what: str, fn: Callable[[Salesforce], Any], *, gated: bool = True) -> Any:
+        """Run fn(client), refreshing an expired session once, translating errors. Raises Paused,
+        without calling, while the gate says calls are paused."""
+        if gated and self.gate is not None:
+            reason = self.gate()
+            if reason:
+                raise Paused(SERVICE, f"{what}: not sent, calls paused", code=reason)
         sf = self.client()
         for attempt in (1, 2):
             try:
@@ -360,7 +368,7 @@ class SalesforceGateway:
     def probe(self) -> int | None:
         """One cheap call that proves Salesforce answers: the org's limits. Returns the daily API
         requests remaining (None if not reported). Raises like any call."""
-        limits = self.call("limits", lambda sf: sf.limits())
+        limits = self.call("limits", lambda sf: sf.limits(), gated=False)
         daily = (limits or {}).get("DailyApiRequests") or {}
         return daily.get("Remaining")
 

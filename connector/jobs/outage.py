@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import time
 
-from connector.gateways.errors import GatewayError, RateLimited
+from connector.gateways.errors import GatewayError, Paused, RateLimited
+from connector.storage import StorageError
 
 log = logging.getLogger(__name__)
 PROBE_LEASE = "salesforce-probe"
@@ -36,6 +37,19 @@ def writes_paused(rt, now: float | None = None) -> bool:
     if outage["until"] > now:
         return True
     return not probe(rt)
+
+
+def pause_reason(rt) -> str | None:
+    """The gateway's gate (runtime.py): why no Salesforce call may be made now - the pause's code
+    (an outage's, or API_RESERVE) - or None. Every job's calls wait out a pause, not only the
+    drain's writes, so none of them spends the reserve or hammers a Salesforce that is down."""
+    try:
+        if not writes_paused(rt):
+            return None
+        pause = rt.store.outage()
+    except StorageError:  # the pause cannot be seen: the call goes (Salesforce has the last word)
+        return None
+    return (pause or {}).get("code") or "PAUSED"
 
 
 def probe(rt) -> bool:
@@ -100,6 +114,9 @@ def probe(rt) -> bool:
 
 def write_failed(rt, exc: GatewayError) -> float:
     """Count a transient Salesforce failure. Returns when the probe is due if writes are paused now (else 0)."""
+    if isinstance(exc, Paused):  # not sent because of the pause: nothing failed
+        pause = rt.store.outage()
+        return pause["until"] if pause else 0.0
     o = rt.settings.salesforce.outage
     until = rt.store.write_failed(
         now=time.time(),

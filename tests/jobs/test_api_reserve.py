@@ -23,6 +23,7 @@ LIMIT = 1000
 @pytest.fixture
 def sb(op_sandbox):
     op_sandbox.reset()
+    op_sandbox.salesforce.set_api_usage(0, LIMIT)
     return op_sandbox
 
 
@@ -127,3 +128,31 @@ def test_an_old_note_does_not_keep_writes_paused(rt, sb):
     rt.store.note_api_usage(int(LIMIT * 0.9), LIMIT, time.time() - 3600)  # yesterday's
     write(rt, sb, USERS[0], "hi")
     assert Drainer(rt).run() == 1 and rt.store.outage() is None
+
+
+def test_no_job_spends_the_reserve_while_writes_pause(rt, sb):
+    from connector.domain.records import MESSAGE, Upsert
+    from connector.gateways.errors import Paused
+
+    write(rt, sb, USERS[0], "hi")
+    Drainer(rt).run()
+    rt.store.note_api_usage(int(LIMIT * 0.8), LIMIT, time.time())  # at the line
+    calls = sb.salesforce.api_calls
+
+    with pytest.raises(Paused) as err:  # e.g. a delivery status, a routing record, a file upload
+        rt.salesforce.upsert_many([Upsert(MESSAGE, "1:x", {"Content_Status__c": "Stored"})])
+    with pytest.raises(Paused):
+        rt.salesforce.query("SELECT Id FROM Contact")
+
+    assert err.value.code == outage.RESERVE
+    assert sb.salesforce.api_calls == calls  # nothing reached the org
+    assert outage.write_failed(rt, err.value) > 0  # not counted as Salesforce failing
+
+
+def test_the_probe_still_looks_while_writes_pause(rt, sb):
+    rt.store.note_api_usage(int(LIMIT * 0.8), LIMIT, time.time())
+    assert outage.writes_paused(rt)
+    sb.salesforce.set_api_usage(10, LIMIT)  # the rolling day freed calls
+    rt.store.note_api_usage(10, LIMIT, time.time())
+    time.sleep(0.25)  # api_reserve_pause_seconds
+    assert outage.pause_reason(rt) is None  # the probe's own call went through and lifted the pause
