@@ -765,8 +765,8 @@ class Generator:
         )[0]
         if shape == "stored":
             token, expected = make_token(self.keys, r.choice(self.media_stored), now + 3600), 503 if down else 200
-        elif shape == "missing":
-            token, expected = make_token(self.keys, r.choice(self.media_missing), now + 3600), 503 if down else 404
+        elif shape == "missing":  # not in Redis: asked of Salesforce, which this run does not have
+            token, expected = make_token(self.keys, r.choice(self.media_missing), now + 3600), 503
         elif shape == "expired":
             token, expected = make_token(self.keys, r.choice(self.media_stored), now - 10), 404
         elif shape == "tampered":

@@ -372,7 +372,10 @@ class RoutingSettings(_Section):
     callout_max_body_bytes: int = Field(1024 * 1024, gt=0)
     outbound_sweep_delay_seconds: float = Field(120, gt=0)
     outbound_sweep_interval_seconds: float = Field(60, gt=0)
+    # an operator's image: its bytes stay in Redis this long after it is sent (LINE usually fetches
+    # at once); its links work for operator_image_link_days, served from Salesforce after that hour
     media_url_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    operator_image_link_days: int = Field(30, ge=1, le=365)
     close_case_status: str | None = "Closed"
 
 

@@ -14,8 +14,10 @@ Sent_At__c, the error cleared) or Failed (+ Delivery_Error__c, the reason). LINE
 (5xx, timeout, 429) -> the job raises and RQ retries; the record stays Pending meanwhile and
 the sweep would find it again after its last retry.
 
-Images: the ContentVersion's bytes are fetched from Salesforce once, sealed in Redis and served
-to LINE from a short-lived signed URL on the relay (connector/web/media.py).
+Images: the ContentVersion's bytes are fetched from Salesforce once (checked: JPEG or PNG, at
+most 10 MB), kept sealed in Redis for the first hour, and served to LINE from signed links on the
+relay that work for `routing.operator_image_link_days` (connector/web/media.py): the original
+and a preview within LINE's size rules.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from connector.storage.blobs import MEDIA
 
 log = logging.getLogger(__name__)
 MAX_TEXT_UTF16 = 5000
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
 LOCK_MS = 120_000
 
 
@@ -92,29 +93,34 @@ def _message(rt, record: dict) -> dict:
             raise Undeliverable("sticker without package or sticker id")
         return {"type": "sticker", "packageId": str(record["stickerPackageId"]), "stickerId": str(record["stickerId"])}
     if mtype == "image":
-        url = image_url(rt, record)
-        return {"type": "image", "originalContentUrl": url, "previewImageUrl": url}
+        original, preview = image_urls(rt, record)
+        return {"type": "image", "originalContentUrl": original, "previewImageUrl": preview}
     raise Undeliverable(f"message type {mtype!r} cannot be sent")
 
 
-def image_url(rt, record: dict) -> str:
-    """Fetch the image once (sealed in Redis), return a signed URL LINE can fetch until it expires."""
+def image_urls(rt, record: dict) -> tuple[str, str]:
+    """Check the image once and keep it in Redis for the first fetches; return the signed links
+    of the original and of its preview, valid as long as the chat may be read."""
     version_id = record.get("contentVersionId") or _latest_version(rt, record.get("contentDocumentId"))
     if not version_id:
         raise Undeliverable("image without a file")
-    ttl = rt.settings.routing.media_url_ttl_seconds
     if not rt.blobs.exists(MEDIA, version_id):
         try:
             data = rt.salesforce.content_version_data(version_id)
         except Permanent as exc:
             raise Undeliverable(f"image file not readable: {exc}") from None
-        if len(data) > MAX_IMAGE_BYTES:
+        if len(data) > media.MAX_ORIGINAL_BYTES:
             raise Undeliverable("image larger than 10 MB (LINE's limit)")
         if media.image_type(data) is None:
             raise Undeliverable("image must be JPEG or PNG")
-        rt.blobs.put(MEDIA, version_id, data, ttl + 60)
-    token = media.make_token(rt.config.encryption_keys, version_id, int(time.time()) + ttl)
-    return f"{rt.settings.public_base_url.rstrip('/')}/media/{token}"
+        rt.blobs.put(MEDIA, version_id, data, rt.settings.routing.media_url_ttl_seconds)
+    exp = int(time.time()) + rt.settings.routing.operator_image_link_days * 86400
+    base = f"{rt.settings.public_base_url.rstrip('/')}/media/"
+    keys = rt.config.encryption_keys
+    return (
+        base + media.make_token(keys, version_id, exp, media.ORIGINAL),
+        base + media.make_token(keys, version_id, exp, media.PREVIEW),
+    )
 
 
 def _latest_version(rt, document_id: str | None) -> str | None:

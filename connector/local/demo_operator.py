@@ -168,6 +168,8 @@ def operator_steps(stack, step, says) -> None:
     copies = sum(1 for d in line.delivered(user_id=CUSTOMER) for m in d["messages"] if m.get("text") == text)
     print(f"  the reply is on LINE {copies} time(s)")
 
+    image_checks = _image_step(stack, step, users[operator], rt, key, session_id, operator, callout)
+
     step(f"{users[operator]} closes the chat")
     resp, _ = callout("session.close", session_id, {"sessionKey": key, "userId": operator, "reason": CLOSE_REASON})
     print(f"  POST /salesforce/callout session.close → {resp.status_code}")
@@ -215,6 +217,7 @@ def operator_steps(stack, step, says) -> None:
         "delivery status written back (Sent)": sent.get("Delivery_Status__c") == "Sent",
         "session and Case closed, operator freed": bool(closed and case)
         and load.get(operator) == before_loads[operator],
+        **image_checks,
     }
     for name, ok in checks.items():
         print(f"  {'ok ' if ok else 'FAIL'} {name}")
@@ -244,4 +247,70 @@ def _signed(secret: str, type_: str, subject: str, data: dict) -> tuple[bytes, d
         "Content-Type": "application/json",
         "X-Connector-Timestamp": timestamp,
         "X-Connector-Signature": signature,
+    }
+
+
+def _image_step(stack, step, name: str, rt, key: str, session_id: str, operator: str, callout) -> dict[str, bool]:
+    """An operator's photo, opened by the customer the next morning (issue 17, finding 11)."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from connector.storage.blobs import MEDIA
+
+    line, sf = stack.sandbox.line, stack.sandbox.salesforce
+    step(f"{name} sends a photo of the parcel label; the customer opens LINE the next morning")
+    img = Image.new("RGB", (1600, 1200), (245, 240, 230))
+    ImageDraw.Draw(img).rectangle((200, 300, 1400, 900), outline=(20, 20, 20), width=12)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=95)
+    photo = buf.getvalue()
+    version_id = rt.salesforce.call(
+        "file",
+        lambda client: client.ContentVersion.create(
+            {"Title": "label", "PathOnClient": "label.jpg", "VersionData": base64.b64encode(photo).decode()}
+        ),
+    )["id"]
+    rid = sf.insert(
+        "LINE_Chat_Message__c",
+        {
+            "Chat_Session__c": session_id,
+            "Direction__c": "Operator",
+            "Delivery_Status__c": "Pending",
+            "Type__c": "image",
+            "Operator__c": operator,
+            "Message_Key__c": f"op:pending:{secrets.token_hex(8)}",
+        },
+    )
+    sf.update("LINE_Chat_Message__c", rid, {"Message_Key__c": "op:" + rid})
+    record = {
+        "id": rid,
+        "messageKey": "op:" + rid,
+        "sessionKey": key,
+        "messageType": "image",
+        "contentVersionId": version_id,
+    }
+    callout("message.send", rid, {"records": [record]})
+    msg = stack.wait_until(
+        lambda: next(
+            (m for d in line.delivered(user_id=CUSTOMER) for m in d["messages"] if m.get("type") == "image"), None
+        ),
+        what="the photo on LINE",
+    )
+    days = rt.settings.routing.operator_image_link_days
+    print(f"  LINE → customer: an image; its links work for {days} days (original + preview)")
+    rt.blobs.delete(MEDIA, version_id)  # the night passes: Redis kept the bytes only for the first hour
+    calls = sf.api_calls
+    original = requests.get(stack.web_url + "/media/" + msg["originalContentUrl"].rsplit("/", 1)[1], timeout=10)
+    preview = requests.get(stack.web_url + "/media/" + msg["previewImageUrl"].rsplit("/", 1)[1], timeout=10)
+    size = Image.open(io.BytesIO(preview.content)).size if preview.ok else None
+    print(
+        f"  next morning: GET original → {original.status_code} ({len(original.content):,} bytes, fetched from"
+        f" Salesforce: {sf.api_calls - calls} API call); preview → {preview.status_code}"
+        f" ({len(preview.content):,} bytes, {size[0] if size else '?'}×{size[1] if size else '?'} px)"
+    )
+    return {
+        "the photo opens the next morning, from Salesforce": original.ok and original.content == photo,
+        "its preview is within LINE's 1 MB": preview.ok and len(preview.content) <= 1024 * 1024,
     }

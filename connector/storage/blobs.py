@@ -1,5 +1,6 @@
 """Sealed bytes held in Redis for a while: media downloaded from LINE until Salesforce has them,
-images an operator sends until LINE has fetched them."""
+images an operator sends (and their previews) for the first fetches, after which they come from
+Salesforce again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from connector.storage.vault import Vault
 
 CONTENT = "content"  # a customer's image/video/audio/file, by message key
 MEDIA = "media"  # an operator's image, by ContentVersion id
+MEDIA_PREVIEW = "media-preview"  # its preview, by ContentVersion id
 
 
 class Blobs:

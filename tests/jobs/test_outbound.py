@@ -136,32 +136,136 @@ def test_sticker(rt, sb, key):
     assert pushes(sb)[0]["messages"] == [{"type": "sticker", "packageId": "446", "stickerId": "1988"}]
 
 
-def test_image_is_served_to_line_from_a_short_lived_signed_url(rt, sb, key):
-    from connector.entrypoints.app import create_app
+def png(width: int, height: int, noise: bool = False, mode: str = "RGB") -> bytes:
+    import io
+    import os as _os
 
-    version_id = rt.salesforce.call(
+    from PIL import Image
+
+    channels = len(mode)
+    img = (
+        Image.frombytes(mode, (width, height), _os.urandom(width * height * channels))
+        if noise
+        else Image.new(mode, (width, height), (30, 120, 200, 128)[:channels])
+    )
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def upload(rt, data: bytes, name: str = "map.png") -> str:
+    return rt.salesforce.call(
         "file",
         lambda sf: sf.ContentVersion.create(
-            {"Title": "map", "PathOnClient": "map.png", "VersionData": base64.b64encode(PNG).decode()}
+            {"Title": name, "PathOnClient": name, "VersionData": base64.b64encode(data).decode()}
         ),
     )["id"]
+
+
+def sent_image(rt, sb, key, data: bytes):
+    from connector.entrypoints.app import create_app
+
+    version_id = upload(rt, data)
     rec = dict(operator_message(sb, key, Type__c="image", Text__c=None), contentVersionId=version_id)
     assert deliver(rt, rec) == "Sent"
     [msg] = pushes(sb)[0]["messages"]
-    assert msg["type"] == "image" and msg["originalContentUrl"] == msg["previewImageUrl"]
-    assert msg["originalContentUrl"].startswith("https://relay.example.com/media/")
-    token = msg["originalContentUrl"].rsplit("/", 1)[1]
-    client = create_app(rt.config).test_client()
+    return version_id, msg, create_app(rt.config).test_client()
+
+
+def path(url: str) -> str:
+    return "/media/" + url.rsplit("/", 1)[1]
+
+
+def test_image_is_served_to_line_from_signed_links(rt, sb, key):
+    image = png(200, 100)
+    version_id, msg, client = sent_image(rt, sb, key, image)
+    assert msg["type"] == "image" and msg["originalContentUrl"].startswith("https://relay.example.com/media/")
     calls = sb.salesforce.api_calls
-    resp = client.get(f"/media/{token}")
-    assert resp.status_code == 200 and resp.data == PNG and resp.mimetype == "image/png"
-    assert sb.salesforce.api_calls == calls  # served from Redis
-    assert client.get(f"/media/{token[:-1]}{'0' if token[-1] != '0' else '1'}").status_code == 404  # tampered
+    resp = client.get(path(msg["originalContentUrl"]))
+    assert resp.status_code == 200 and resp.data == image and resp.mimetype == "image/png"
+    assert sb.salesforce.api_calls == calls  # the first fetches come from Redis
+    token = path(msg["originalContentUrl"])
+    assert client.get(f"{token[:-1]}{'0' if token[-1] != '0' else '1'}").status_code == 404  # tampered
+    assert image[16:48] not in rt.redis.get(rt.keys.blob("media", version_id))  # sealed at rest
+
+
+def test_finding11_links_work_as_long_as_the_chat_may_be_read(rt, sb, key):
     from connector.domain import media
 
-    expired = media.make_token(rt.config.encryption_keys, version_id, int(time.time()) - 1)
-    assert client.get(f"/media/{expired}").status_code == 404
-    assert b"PNG" not in rt.redis.get(rt.keys.blob("media", version_id))  # sealed at rest
+    _, msg, _ = sent_image(rt, sb, key, png(200, 100))
+    keys, now, days = rt.config.encryption_keys, time.time(), rt.settings.routing.operator_image_link_days
+    for url in (msg["originalContentUrl"], msg["previewImageUrl"]):
+        token = url.rsplit("/", 1)[1]
+        assert media.open_token(keys, token, now + 7 * 86400) is not None  # opened next week
+        assert media.open_token(keys, token, now + days * 86400 + 60) is None  # not for ever
+
+
+def test_finding11_after_the_first_hour_the_image_comes_from_salesforce_not_redis(rt, sb, key):
+    image = png(200, 100)
+    version_id, msg, client = sent_image(rt, sb, key, image)
+    rt.blobs.delete("media", version_id)  # media_url_ttl_seconds later: Redis let it go
+    calls = sb.salesforce.api_calls
+    resp = client.get(path(msg["originalContentUrl"]))
+    assert resp.status_code == 200 and resp.data == image
+    assert sb.salesforce.api_calls == calls + 1
+    assert client.get(path(msg["originalContentUrl"])).data == image
+    assert sb.salesforce.api_calls == calls + 1  # kept again for the next fetches
+
+
+def test_finding11_the_preview_meets_lines_size_rules(rt, sb, key):
+    from PIL import Image
+
+    from connector.domain import media
+
+    big = png(1500, 1000, noise=True)  # a photo-sized image: 4.5 MB
+    assert len(big) > media.MAX_PREVIEW_BYTES
+    _, msg, client = sent_image(rt, sb, key, big)
+    assert msg["previewImageUrl"] != msg["originalContentUrl"]
+    resp = client.get(path(msg["previewImageUrl"]))
+    assert resp.status_code == 200 and resp.mimetype == "image/jpeg"
+    assert len(resp.data) <= media.MAX_PREVIEW_BYTES
+    import io
+
+    with Image.open(io.BytesIO(resp.data)) as img:
+        assert max(img.size) == media.PREVIEW_EDGE_PX and img.size[0] / img.size[1] == pytest.approx(1.5, abs=0.01)
+    assert client.get(path(msg["originalContentUrl"])).data == big  # the original is untouched
+
+
+def test_finding11_a_transparent_image_keeps_its_transparency_in_the_preview(rt, sb, key):
+    _, msg, client = sent_image(rt, sb, key, png(1200, 800, mode="RGBA"))
+    resp = client.get(path(msg["previewImageUrl"]))
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+
+
+def test_finding11_an_image_deleted_in_salesforce_is_gone_from_its_links(rt, sb, key):
+    version_id, msg, client = sent_image(rt, sb, key, png(200, 100))
+    doc = sb.salesforce.get("ContentVersion", version_id)["ContentDocumentId"]
+    rt.salesforce.delete("ContentDocument", doc)  # retention, or an operator
+    rt.blobs.delete("media", version_id)
+    assert client.get(path(msg["originalContentUrl"])).status_code == 404
+    assert client.get(path(msg["previewImageUrl"])).status_code == 404
+
+
+def test_finding11_salesforce_down_answers_503_so_line_asks_again(rt, sb, key):
+    version_id, msg, client = sent_image(rt, sb, key, png(200, 100))
+    rt.blobs.delete("media", version_id)
+    sb.faults.add("salesforce", "status", status=503, count=3)
+    resp = client.get(path(msg["originalContentUrl"]))
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "60"
+    sb.faults.clear()
+    assert client.get(path(msg["originalContentUrl"])).status_code == 200
+
+
+def test_a_link_of_the_first_format_still_opens(rt, sb, key):
+    import hashlib
+    import hmac
+
+    image = png(200, 100)
+    version_id, _, client = sent_image(rt, sb, key, image)
+    exp = int(time.time()) + 600
+    k = hashlib.sha256(b"connector-media-url:" + rt.config.encryption_keys[0].encode()).digest()
+    mac = hmac.new(k, f"{version_id}.{exp}".encode(), hashlib.sha256).hexdigest()[:32]
+    assert client.get(f"/media/{version_id}.{exp}.{mac}").data == image  # sent before this change
 
 
 def test_image_that_is_not_jpeg_or_png_fails(rt, sb, key):

@@ -53,7 +53,7 @@ def test_every_response_carries_the_security_headers(app, method, path, status):
     assert resp.headers["Referrer-Policy"] == "no-referrer"
 
 
-def test_finding5_media_with_a_valid_token_answers_503_while_redis_is_down(environ):
+def test_finding5_media_with_a_valid_token_answers_503_while_redis_and_salesforce_are_unreachable(environ):
     environ["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
     app = create_app(load_config(data=base_settings(), environ=environ))
     resp = app.test_client().get(f"/media/{token(app)}")
@@ -61,10 +61,12 @@ def test_finding5_media_with_a_valid_token_answers_503_while_redis_is_down(envir
     assert resp.get_json() == {"error": "temporarily unavailable"}
 
 
-def test_media_sealed_with_a_key_no_longer_configured_is_not_found(app, environ):
+def test_media_sealed_with_a_key_no_longer_configured_is_asked_of_salesforce_again(app, environ):
     other = create_app(load_config(data=base_settings(), environ=dict(environ, CONNECTOR_ENCRYPTION_KEYS=_key())))
     other.extensions["connector"].blobs.put(MEDIA, VERSION, PNG, 60)  # same Redis, another key
-    assert app.test_client().get(f"/media/{token(app)}").status_code == 404
+    resp = app.test_client().get(f"/media/{token(app)}")
+    assert resp.status_code == 503  # no Salesforce in this test: "ask again later", never a 500
+    assert resp.headers["Retry-After"] == "60"
 
 
 def _key():
