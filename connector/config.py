@@ -211,6 +211,25 @@ class VoiceChannelSettings(_Section):
         return self
 
 
+class SurveySettings(_Section):
+    """Per channel: the satisfaction survey after a chat (domain/survey.py, docs/supervision.md).
+    The Salesforce side is LINE_Survey_Setting__mdt (same fields)."""
+
+    enabled: bool = False
+    scale: Literal["five_point", "three_point"] = "five_point"
+    window_hours: int = Field(24, ge=1, le=999)
+    ask_comment: bool = True
+    unsatisfied_at_or_below: int = Field(2, ge=1, le=4)
+
+    def rules(self):
+        """The domain's SurveyRules, or None when the survey is off."""
+        from connector.domain.survey import SurveyRules
+
+        if not self.enabled:
+            return None
+        return SurveyRules(self.scale, self.window_hours * 3600 * 1000, self.ask_comment, self.unsatisfied_at_or_below)
+
+
 class ChannelSettings(_Section):
     id: str = Field(pattern=r"^\S+$")
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
@@ -223,6 +242,7 @@ class ChannelSettings(_Section):
     texts: dict[str, str] = Field(default_factory=dict)
     bot: BotSettings = Field(default_factory=BotSettings)
     voice: VoiceChannelSettings = Field(default_factory=VoiceChannelSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
 
     @field_validator("language")
     @classmethod

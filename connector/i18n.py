@@ -3,7 +3,7 @@
 Keys starting with `bot_` are the auto-reply bot's (docs/bot.md, "Integration"). `{next_opening}`
 in the outside-hours text is replaced by e.g. 「11月24日(火) 10:00」. Keys starting with `voice_` are
 spoken by the IVR (`<Say>`), `call_` are LINE messages and call records, `callpage_` the web-call
-page (docs/voice.md).
+page (docs/voice.md). Keys starting with `survey_` are the satisfaction survey's (docs/supervision.md).
 """
 
 DEFAULT_TEXTS: dict[str, dict[str, str]] = {
@@ -75,6 +75,15 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "callpage_no_webrtc": "このブラウザでは通話できません。下のボタンから電話をおかけください。",
         "callpage_tel": "電話をかける",
         "callpage_busy": "ただいま混み合っています。しばらくしてからお試しください。",
+        # -- satisfaction survey (domain/survey.py; quick-reply labels at most 20 characters) ------
+        "survey_question": "本日のご対応はいかがでしたか？5（とても満足）〜1（不満）でお選びください。",
+        "survey_question_three": "本日のご対応はいかがでしたか？",
+        "survey_label_satisfied": "満足",
+        "survey_label_neutral": "普通",
+        "survey_label_unsatisfied": "不満",
+        "survey_comment": "ご回答ありがとうございます。よろしければ、ご意見・ご感想をこのトークにお送りください。",
+        "survey_label_skip": "スキップ",
+        "survey_thanks": "アンケートへのご協力ありがとうございました。今後のサービス向上に役立てます。",
     },
     "en": {
         "welcome": "Thank you for contacting us. We will reply to you shortly.",
@@ -139,5 +148,13 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "callpage_no_webrtc": "This browser cannot place calls. Please use the button below to call us.",
         "callpage_tel": "Call by phone",
         "callpage_busy": "We are busy right now. Please try again later.",
+        "survey_question": "How was our support today? Please choose from 5 (very satisfied) to 1 (unsatisfied).",
+        "survey_question_three": "How was our support today?",
+        "survey_label_satisfied": "Satisfied",
+        "survey_label_neutral": "Neutral",
+        "survey_label_unsatisfied": "Unsatisfied",
+        "survey_comment": "Thank you! If you like, write us a comment in this chat.",
+        "survey_label_skip": "Skip",
+        "survey_thanks": "Thank you for your feedback. It helps us improve.",
     },
 }

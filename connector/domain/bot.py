@@ -127,8 +127,9 @@ class BotResponder:
             return self._handoff(ctx, REQUESTED, "postback")
         if verb == "solved":
             bot["misses"] = 0
-            bot.pop("last", None)
-            return Turn([self._text("bot_solved")], note=f"bot: solved {arg}")
+            last = bot.pop("last", None) or {}
+            solved = {"article": arg or last.get("article"), "question": last.get("question")}
+            return Turn([self._text("bot_solved")], note=f"bot: solved {arg}", solved=solved)
         if verb == "unsolved":
             last = bot.pop("last", None) or {}
             upserts = []

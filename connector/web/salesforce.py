@@ -28,6 +28,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from connector.domain.operator import is_internal
 from connector.domain.voice import client_identity
 from connector.gateways.twilio import voice_access_token
 from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, VOICE_CALLOUT, enqueue, job_id
@@ -85,6 +86,8 @@ def _envelope(body: bytes) -> dict:
                 or r.get("messageType") not in MESSAGE_TYPES
             ):
                 raise ValueError("bad record")
+            if is_internal(r) or r.get("direction", "Operator") != "Operator":
+                raise ValueError("internal record: never sent to LINE")
     return env
 
 

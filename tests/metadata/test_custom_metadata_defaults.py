@@ -139,6 +139,19 @@ def test_redaction_rules_are_the_example_rules_and_compile() -> None:
         assert re.search(rule["Pattern__c"], "会員番号: 12345678")
 
 
+def test_survey_record_has_the_relay_defaults() -> None:
+    from connector.config import SurveySettings
+
+    default, survey = record("LINE_Survey_Setting", "Default"), SurveySettings()
+    assert default == {
+        "Enabled__c": survey.enabled,
+        "Scale__c": {"five_point": "Five_Point", "three_point": "Three_Point"}[survey.scale],
+        "Window_Hours__c": survey.window_hours,
+        "Ask_Comment__c": survey.ask_comment,
+        "Unsatisfied_At_Or_Below__c": survey.unsatisfied_at_or_below,
+    }
+
+
 def test_what_is_not_built_yet_ships_switched_off() -> None:
     assert record("LINE_Survey_Setting", "Default")["Enabled__c"] is False
     assert all(r["Active__c"] is False for r in records("LINE_Retention_Setting").values())
