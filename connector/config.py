@@ -394,6 +394,20 @@ class RoutingSettings(_Section):
     outbound_sweep_interval_seconds: float = Field(60, gt=0)
     media_url_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
     close_case_status: str | None = "Closed"
+    # Queue relief (domain/queue_relief.py): a bot handoff stays with the bot when the expected wait
+    # is longer than this (None: no limit), or, with operator_chat_for entitled_only, when the
+    # customer is not entitled. Entitled customers always queue, with their priority.
+    queue_relief_max_wait_minutes: int | None = Field(None, ge=0, le=9999)
+    operator_chat_for: Literal["everyone", "entitled_only"] = "everyone"
+
+    def relief(self):
+        """The domain's ReliefRules, or None when queue relief is off."""
+        from connector.domain.queue_relief import ReliefRules
+
+        if self.queue_relief_max_wait_minutes is None and self.operator_chat_for == "everyone":
+            return None
+        max_wait = self.queue_relief_max_wait_minutes
+        return ReliefRules(None if max_wait is None else max_wait * 60.0, self.operator_chat_for == "entitled_only")
 
 
 class WebSettings(_Section):
