@@ -399,6 +399,10 @@ class RoutingSettings(_Section):
     # customer is not entitled. Entitled customers always queue, with their priority.
     queue_relief_max_wait_minutes: int | None = Field(None, ge=0, le=9999)
     operator_chat_for: Literal["everyone", "entitled_only"] = "everyone"
+    # Hold (docs/supervision.md): a held chat returns to the queue after this many minutes unless
+    # its operator takes it back; while held it takes one of their chat slots if this is true.
+    hold_timeout_minutes: int = Field(10, ge=1, le=24 * 60)
+    hold_counts_against_capacity: bool = True
 
     def relief(self):
         """The domain's ReliefRules, or None when queue relief is off."""

@@ -16,6 +16,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "queue_no_operator": "ただいま対応できる担当者がおりません。現在{position}番目です。順番が来ましたら担当者からご連絡します。",
         "operator_assigned": "担当者におつなぎしました。このままメッセージをお送りください。",
         "session_closed": "お問い合わせありがとうございました。チャットを終了しました。またいつでもご連絡ください。",
+        "session_on_hold": "担当者が確認しております。恐れ入りますが、このまま少々お待ちください。",
         # -- auto-reply bot --------------------------------------------------------------------
         "bot_greeting": "こんにちは！ご質問をメッセージで送ってください。自動でお答えします。",
         "bot_clarify": "お問い合わせの内容は、次のうちどれに近いですか？",
@@ -97,6 +98,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "queue_no_operator": "Nobody is available right now. You are number {position} in line; we will get back to you.",
         "operator_assigned": "You are now connected to a member of our team. Go ahead and write here.",
         "session_closed": "Thank you for contacting us. This chat is now closed; write again at any time.",
+        "session_on_hold": "We are looking into this for you. Please wait a moment; we will be right back.",
         "bot_greeting": "Hello! Send us your question and we will answer it right away.",
         "bot_clarify": "Which of these is closest to your question?",
         "bot_no_match": 'Sorry, we could not understand your question. Please try other words, or tap "Talk to a person".',

@@ -43,6 +43,8 @@ TYPES = {
     "session.close",
     "session.transfer",
     "session.decline",
+    "session.hold",  # put a chat on hold with a memo (docs/supervision.md)
+    "session.resume",  # take a held chat back
     "session.read",
     "presence.update",
     "identity.link",
