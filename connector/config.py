@@ -111,6 +111,20 @@ class BotSettings(_Section):
     max_answer_chars: int = Field(500, ge=100, le=5000)
     related_articles: int = Field(2, ge=0, le=5)
     loading_seconds: int = Field(20, ge=5, le=60)
+    # Queue relief (domain/queue_relief.py): a handoff stays with the bot when the expected wait is
+    # longer than this (None: no limit), or, with operator_chat_for entitled_only, when the customer
+    # is not entitled. Entitled customers always queue, with their priority.
+    queue_relief_max_wait_minutes: int | None = Field(None, ge=0, le=9999)
+    operator_chat_for: Literal["everyone", "entitled_only"] = "everyone"
+
+    def relief(self):
+        """The domain's ReliefRules, or None when queue relief is off."""
+        from connector.domain.queue_relief import ReliefRules
+
+        if self.queue_relief_max_wait_minutes is None and self.operator_chat_for == "everyone":
+            return None
+        max_wait = self.queue_relief_max_wait_minutes
+        return ReliefRules(None if max_wait is None else max_wait * 60.0, self.operator_chat_for == "entitled_only")
 
     @model_validator(mode="after")
     def _check(self) -> "BotSettings":
@@ -394,24 +408,10 @@ class RoutingSettings(_Section):
     outbound_sweep_interval_seconds: float = Field(60, gt=0)
     media_url_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
     close_case_status: str | None = "Closed"
-    # Queue relief (domain/queue_relief.py): a bot handoff stays with the bot when the expected wait
-    # is longer than this (None: no limit), or, with operator_chat_for entitled_only, when the
-    # customer is not entitled. Entitled customers always queue, with their priority.
-    queue_relief_max_wait_minutes: int | None = Field(None, ge=0, le=9999)
-    operator_chat_for: Literal["everyone", "entitled_only"] = "everyone"
     # Hold (docs/supervision.md): a held chat returns to the queue after this many minutes unless
     # its operator takes it back; while held it takes one of their chat slots if this is true.
     hold_timeout_minutes: int = Field(10, ge=1, le=24 * 60)
     hold_counts_against_capacity: bool = True
-
-    def relief(self):
-        """The domain's ReliefRules, or None when queue relief is off."""
-        from connector.domain.queue_relief import ReliefRules
-
-        if self.queue_relief_max_wait_minutes is None and self.operator_chat_for == "everyone":
-            return None
-        max_wait = self.queue_relief_max_wait_minutes
-        return ReliefRules(None if max_wait is None else max_wait * 60.0, self.operator_chat_for == "entitled_only")
 
 
 class WebSettings(_Section):

@@ -48,7 +48,7 @@ def responder(rt, channel, now: datetime, hours_by_settings: dict):
             url_name=m.get("u") or "", id=article.id, article_number=m.get("n") or "", language=article.language
         )
 
-    relief = rt.settings.routing.relief()
+    relief = settings.relief()
     return BotResponder(
         answerer,
         hours[1],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.config import BotSettings, RoutingSettings
+from connector.config import BotSettings
 from connector.domain.bot import BotResponder
 from connector.domain.knowledge import Answerer, KnowledgeIndex
 from connector.domain.queue_relief import NOBODY_AVAILABLE, ReliefRules, relieve, wait_for_newcomer
@@ -87,7 +87,7 @@ def test_without_relief_the_queue_is_never_read():
     ],
 )
 def test_configuration_gives_the_rules(minutes, chat_for, rules):
-    assert RoutingSettings(queue_relief_max_wait_minutes=minutes, operator_chat_for=chat_for).relief() == rules
+    assert BotSettings(queue_relief_max_wait_minutes=minutes, operator_chat_for=chat_for).relief() == rules
 
 
 def test_relieve_only_asks_for_the_wait_when_a_limit_applies():

@@ -93,8 +93,10 @@ def test_routing_record_has_the_relay_defaults() -> None:
         "Close_Case_Status__c": routing.close_case_status,
         "Case_Reopen_Window_Minutes__c": case.reopen_window_minutes,
         "Case_Subject_Max_Chars__c": case.subject_max_chars,
-        "Queue_Relief_Max_Wait_Minutes__c": routing.queue_relief_max_wait_minutes,
-        "Operator_Chat_For__c": {"everyone": "Everyone", "entitled_only": "Entitled_Only"}[routing.operator_chat_for],
+        "Queue_Relief_Max_Wait_Minutes__c": BotSettings().queue_relief_max_wait_minutes,
+        "Operator_Chat_For__c": {"everyone": "Everyone", "entitled_only": "Entitled_Only"}[
+            BotSettings().operator_chat_for
+        ],
     }
 
 
