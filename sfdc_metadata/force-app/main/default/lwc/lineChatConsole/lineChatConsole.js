@@ -2,6 +2,11 @@ import { LightningElement, api, wire } from 'lwc';
 import { refreshApex } from '@salesforce/apex';
 import { subscribe, unsubscribe, onError } from 'lightning/empApi';
 import { ShowToastEvent } from 'lightning/platformShowToastEvent';
+import raiseFlag from '@salesforce/apex/LineChatController.raiseFlag';
+import internalLabel from '@salesforce/label/c.LINE_Console_Internal';
+import raiseFlagLabel from '@salesforce/label/c.LINE_Console_Raise_Flag';
+import flagRaisedLabel from '@salesforce/label/c.LINE_Console_Flag_Raised';
+import actionFailedLabel from '@salesforce/label/c.LINE_Supervisor_Error';
 import getSession from '@salesforce/apex/LineChatController.getSession';
 import getTranscript from '@salesforce/apex/LineChatController.getTranscript';
 import sendMessage from '@salesforce/apex/LineChatController.sendMessage';
@@ -160,6 +165,8 @@ export default class LineChatConsole extends LightningElement {
     labels = {
         consoleTitle,
         bot: botLabel,
+        internal: internalLabel,
+        raiseFlag: raiseFlagLabel,
         messageUnsent,
         sticker: stickerLabel,
         image: imageLabel,
@@ -281,7 +288,9 @@ export default class LineChatConsole extends LightningElement {
 
     get bubbles() {
         return this.messages.map((m) => {
-            const outbound = m.direction === 'Operator' || m.direction === 'Bot';
+            // A supervisor's whisper (Internal) is on the operator's side, marked: never sent to LINE.
+            const internal = m.direction === 'Internal';
+            const outbound = m.direction === 'Operator' || m.direction === 'Bot' || internal;
             const system = m.direction === 'System';
             const type = m.type || 'text';
             const isEvent = !!EVENT_LABELS[type];
@@ -292,9 +301,10 @@ export default class LineChatConsole extends LightningElement {
                 ...m,
                 rowClass: `row ${side}`,
                 bubbleClass: `bubble ${outbound ? 'bubble-out' : 'bubble-in'}${m.direction === 'Bot' ? ' bubble-bot' : ''}${
-                    m.unsent ? ' bubble-unsent' : ''
-                }`,
+                    internal ? ' bubble-internal' : ''
+                }${m.unsent ? ' bubble-unsent' : ''}`,
                 isBot: m.direction === 'Bot',
+                isInternal: internal,
                 isUnsent: !!m.unsent,
                 isText: !m.unsent && type === 'text',
                 isSticker: !m.unsent && type === 'sticker',
@@ -469,6 +479,16 @@ export default class LineChatConsole extends LightningElement {
             this.toast(toastTransferred, toUserId ? toastTransferredUser : toastTransferredQueue, 'success');
         } catch (error) {
             this.toast(toastTransferFailed, reduceError(error), 'error');
+        }
+    }
+
+    /** Raise flag: ask a supervisor for help; the supervisor view shows it until answered. */
+    async handleRaiseFlag() {
+        try {
+            await raiseFlag({ sessionId: this.session.id, note: null });
+            this.toast(flagRaisedLabel, null, 'success');
+        } catch (error) {
+            this.toast(actionFailedLabel, reduceError(error), 'error');
         }
     }
 

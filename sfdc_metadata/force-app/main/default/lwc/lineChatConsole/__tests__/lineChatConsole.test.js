@@ -7,6 +7,7 @@ import getTranscript from '@salesforce/apex/LineChatController.getTranscript';
 import sendMessage from '@salesforce/apex/LineChatController.sendMessage';
 import closeSession from '@salesforce/apex/LineChatController.closeSession';
 import transferSession from '@salesforce/apex/LineChatController.transferSession';
+import raiseFlag from '@salesforce/apex/LineChatController.raiseFlag';
 import markRead from '@salesforce/apex/LineChatController.markRead';
 import getCustomer from '@salesforce/apex/LineChatController.getCustomer';
 import searchKnowledge from '@salesforce/apex/LineChatController.searchKnowledge';
@@ -17,6 +18,7 @@ jest.mock('@salesforce/apex/LineChatController.getTranscript', () => ({ default:
 jest.mock('@salesforce/apex/LineChatController.sendMessage', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.closeSession', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.transferSession', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineChatController.raiseFlag', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.markRead', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.searchKnowledge', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock(
@@ -546,6 +548,42 @@ describe('c-line-chat-console close and transfer', () => {
         $(element, 'lightning-button.to-queue').click();
         await flushPromises();
         expect(toasts()).toEqual([{ title: 'Could not transfer the chat', message: 'HTTP 503', variant: 'error' }]);
+    });
+});
+
+describe('c-line-chat-console supervision', () => {
+    it("marks a supervisor's whisper as internal on the operator's side", async () => {
+        getTranscript.mockResolvedValue([
+            msg('m1', { text: 'I was charged twice' }),
+            msg('w1', { direction: 'Internal', text: 'Offer the refund form', deliveryStatus: null, operatorName: 'Sachiko' })
+        ]);
+        const element = await mount();
+        const whisper = row(element, 'w1');
+        expect(whisper.className).toContain('row-right');
+        expect(whisper.querySelector('.bubble').className).toContain('bubble-internal');
+        expect(whisper.querySelector('.internal-mark').textContent).toBe('Internal');
+        expect(row(element, 'm1').querySelector('.internal-mark')).toBeNull();
+    });
+
+    it('asks a supervisor for help and confirms it', async () => {
+        raiseFlag.mockResolvedValue(undefined);
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        $(element, 'lightning-button.raise-flag').click();
+        await flushPromises();
+        expect(raiseFlag).toHaveBeenCalledWith({ sessionId: SESSION_ID, note: null });
+        expect(toasts()).toEqual([{ title: 'A supervisor has been asked to help.', message: null, variant: 'success' }]);
+    });
+
+    it('shows why asking for help failed', async () => {
+        raiseFlag.mockRejectedValue({ body: { message: 'You may view this chat but not change it.' } });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        $(element, 'lightning-button.raise-flag').click();
+        await flushPromises();
+        expect(toasts()).toEqual([
+            { title: 'The action failed', message: 'You may view this chat but not change it.', variant: 'error' }
+        ]);
     });
 });
 
