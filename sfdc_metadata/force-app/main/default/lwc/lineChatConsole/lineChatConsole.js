@@ -3,6 +3,14 @@ import { refreshApex } from '@salesforce/apex';
 import { subscribe, unsubscribe, onError } from 'lightning/empApi';
 import { ShowToastEvent } from 'lightning/platformShowToastEvent';
 import raiseFlag from '@salesforce/apex/LineChatController.raiseFlag';
+import holdSession from '@salesforce/apex/LineChatController.holdSession';
+import resumeSession from '@salesforce/apex/LineChatController.resumeSession';
+import holdLabel from '@salesforce/label/c.LINE_Console_Hold';
+import resumeLabel from '@salesforce/label/c.LINE_Console_Resume';
+import holdMemoLabel from '@salesforce/label/c.LINE_Console_Hold_Memo';
+import heldLabel from '@salesforce/label/c.LINE_Console_Held';
+import resumedLabel from '@salesforce/label/c.LINE_Console_Resumed';
+import surveyScoreLabel from '@salesforce/label/c.LINE_Console_Survey_Score';
 import internalLabel from '@salesforce/label/c.LINE_Console_Internal';
 import raiseFlagLabel from '@salesforce/label/c.LINE_Console_Raise_Flag';
 import flagRaisedLabel from '@salesforce/label/c.LINE_Console_Flag_Raised';
@@ -155,6 +163,7 @@ export default class LineChatConsole extends LightningElement {
     searchTerm = '';
     articles = [];
     closeReason = '';
+    holdMemo = '';
     transferUserId;
     showStickers = false;
     sending = false;
@@ -167,6 +176,9 @@ export default class LineChatConsole extends LightningElement {
         bot: botLabel,
         internal: internalLabel,
         raiseFlag: raiseFlagLabel,
+        hold: holdLabel,
+        resume: resumeLabel,
+        holdMemo: holdMemoLabel,
         messageUnsent,
         sticker: stickerLabel,
         image: imageLabel,
@@ -334,7 +346,11 @@ export default class LineChatConsole extends LightningElement {
     }
 
     get cases() {
-        return (this.customer && this.customer.cases) || [];
+        return ((this.customer && this.customer.cases) || []).map((c) => ({
+            ...c,
+            hasScore: c.surveyScore != null,
+            scoreText: formatLabel(surveyScoreLabel, c.surveyScore)
+        }));
     }
 
     renderedCallback() {
@@ -479,6 +495,30 @@ export default class LineChatConsole extends LightningElement {
             this.toast(toastTransferred, toUserId ? toastTransferredUser : toastTransferredQueue, 'success');
         } catch (error) {
             this.toast(toastTransferFailed, reduceError(error), 'error');
+        }
+    }
+
+    handleHoldMemoChange(event) {
+        this.holdMemo = event.target.value;
+    }
+
+    /** Hold: the relay tells the customer; the chat stays this operator's until resumed or timed out. */
+    async handleHold() {
+        try {
+            await holdSession({ sessionId: this.session.id, memo: this.holdMemo || null });
+            this.toast(heldLabel, null, 'success');
+            this.holdMemo = '';
+        } catch (error) {
+            this.toast(actionFailedLabel, reduceError(error), 'error');
+        }
+    }
+
+    async handleResume() {
+        try {
+            await resumeSession({ sessionId: this.session.id });
+            this.toast(resumedLabel, null, 'success');
+        } catch (error) {
+            this.toast(actionFailedLabel, reduceError(error), 'error');
         }
     }
 

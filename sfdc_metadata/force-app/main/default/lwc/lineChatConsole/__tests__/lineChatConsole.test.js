@@ -8,6 +8,8 @@ import sendMessage from '@salesforce/apex/LineChatController.sendMessage';
 import closeSession from '@salesforce/apex/LineChatController.closeSession';
 import transferSession from '@salesforce/apex/LineChatController.transferSession';
 import raiseFlag from '@salesforce/apex/LineChatController.raiseFlag';
+import holdSession from '@salesforce/apex/LineChatController.holdSession';
+import resumeSession from '@salesforce/apex/LineChatController.resumeSession';
 import markRead from '@salesforce/apex/LineChatController.markRead';
 import getCustomer from '@salesforce/apex/LineChatController.getCustomer';
 import searchKnowledge from '@salesforce/apex/LineChatController.searchKnowledge';
@@ -19,6 +21,8 @@ jest.mock('@salesforce/apex/LineChatController.sendMessage', () => ({ default: j
 jest.mock('@salesforce/apex/LineChatController.closeSession', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.transferSession', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.raiseFlag', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineChatController.holdSession', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineChatController.resumeSession', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.markRead', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.searchKnowledge', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock(
@@ -285,6 +289,21 @@ describe('c-line-chat-console customer panel', () => {
         expect($(element, '.contact-name').textContent).toBe('Taro Yamada');
         expect($(element, '.cases li').textContent).toBe('00001001 Refund (New)');
         expect($(element, '.customer h3').textContent).toBe('Customer');
+    });
+
+    it('shows the satisfaction score of past inquiries that have one', async () => {
+        const element = await mount();
+        getCustomer.emit({
+            ...CUSTOMER,
+            cases: [
+                { id: '500000000000001AAA', caseNumber: '00001001', subject: 'Refund', status: 'Closed', surveyScore: 2 },
+                { id: '500000000000002AAA', caseNumber: '00001002', subject: 'Points', status: 'New' }
+            ]
+        });
+        await flushPromises();
+        const items = $$(element, '.cases li');
+        expect(items[0].querySelector('.survey-score').textContent).toBe('Survey 2');
+        expect(items[1].querySelector('.survey-score')).toBeNull();
     });
 
     it('says that a customer blocked the account', async () => {
@@ -573,6 +592,41 @@ describe('c-line-chat-console supervision', () => {
         await flushPromises();
         expect(raiseFlag).toHaveBeenCalledWith({ sessionId: SESSION_ID, note: null });
         expect(toasts()).toEqual([{ title: 'A supervisor has been asked to help.', message: null, variant: 'success' }]);
+    });
+
+    it('puts the chat on hold with a memo, then takes it back', async () => {
+        holdSession.mockResolvedValue({ accepted: true });
+        resumeSession.mockResolvedValue({ accepted: true });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        type(element, 'lightning-input.hold-memo', 'Checking the warehouse');
+        $(element, 'lightning-button.hold').click();
+        await flushPromises();
+        expect(holdSession).toHaveBeenCalledWith({ sessionId: SESSION_ID, memo: 'Checking the warehouse' });
+        expect($(element, 'lightning-input.hold-memo').value).toBe('');
+        $(element, 'lightning-button.resume').click();
+        await flushPromises();
+        expect(resumeSession).toHaveBeenCalledWith({ sessionId: SESSION_ID });
+        expect(toasts()).toEqual([
+            { title: 'The chat is on hold; the customer has been told.', message: null, variant: 'success' },
+            { title: 'The chat is back with you.', message: null, variant: 'success' }
+        ]);
+    });
+
+    it('shows why hold or resume failed, and holds without a memo', async () => {
+        holdSession.mockRejectedValue({ body: { message: 'HTTP 503' } });
+        resumeSession.mockRejectedValue({ body: { message: 'HTTP 503' } });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        $(element, 'lightning-button.hold').click();
+        await flushPromises();
+        expect(holdSession).toHaveBeenCalledWith({ sessionId: SESSION_ID, memo: null });
+        $(element, 'lightning-button.resume').click();
+        await flushPromises();
+        expect(toasts()).toEqual([
+            { title: 'The action failed', message: 'HTTP 503', variant: 'error' },
+            { title: 'The action failed', message: 'HTTP 503', variant: 'error' }
+        ]);
     });
 
     it('shows why asking for help failed', async () => {
