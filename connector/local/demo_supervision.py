@@ -79,6 +79,15 @@ def supervision_steps(stack, step) -> dict[str, bool]:
     operator = record(key)["Operator__c"]
     print(f"  routed to {users.get(operator)}")
 
+    step("The supervisor view asks the relay for the operators' presence (signed, answered at once)")
+    body, headers = _signed(secret, "presence.snapshot", "005SUPERVISOR", {})
+    snap = requests.post(stack.web_url + "/salesforce/presence", data=body, headers=headers, timeout=5)
+    for op in snap.json().get("operators", []) if snap.status_code == 200 else []:
+        print(
+            f"  {users.get(op['userId'], op['userId'])}: {op['status']}, {op['load']}/{op['capacity']} chats, {op['onHold']} on hold"
+        )
+    print(f"  POST /salesforce/presence → {snap.status_code}; queued {snap.json().get('queued')}")
+
     step("A supervisor whispers advice to the operator (an Internal message record)")
     sid = record(key)["Id"]
     wid = sf.insert(
@@ -164,6 +173,8 @@ def supervision_steps(stack, step) -> dict[str, bool]:
 
     whisper_on_line = any(WHISPER in t for t in line_texts(THIRD))
     return {
+        "supervisor view got the operators' presence": snap.status_code == 200
+        and any(op["userId"] == operator for op in snap.json()["operators"]),
         "survey score and comment on session and Case": (s.get("Survey_Score__c"), case.get("LINE_Survey_Score__c"))
         == (2, 2)
         and bool(case.get("LINE_Survey_Comment__c")),

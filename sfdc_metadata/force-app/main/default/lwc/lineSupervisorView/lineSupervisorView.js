@@ -30,6 +30,16 @@ import transcriptLabel from '@salesforce/label/c.LINE_Supervisor_Transcript';
 import errorLabel from '@salesforce/label/c.LINE_Supervisor_Error';
 import internalLabel from '@salesforce/label/c.LINE_Console_Internal';
 import unknownError from '@salesforce/label/c.LINE_Unknown_Error';
+import presenceLabel from '@salesforce/label/c.LINE_Supervisor_Presence';
+import capacityLabel from '@salesforce/label/c.LINE_Supervisor_Capacity';
+import onHoldLabel from '@salesforce/label/c.LINE_Supervisor_On_Hold';
+import presenceErrorLabel from '@salesforce/label/c.LINE_Supervisor_Presence_Error';
+import availableLabel from '@salesforce/label/c.LINE_Presence_Available';
+import busyLabel from '@salesforce/label/c.LINE_Presence_Busy';
+import awayLabel from '@salesforce/label/c.LINE_Presence_Away';
+import offlineLabel from '@salesforce/label/c.LINE_Presence_Offline';
+
+const PRESENCE_LABELS = { Available: availableLabel, Busy: busyLabel, Away: awayLabel, Offline: offlineLabel };
 
 export const REFRESH_MS = 15000;
 
@@ -78,7 +88,10 @@ export default class LineSupervisorView extends LightningElement {
         whisperSend: whisperSendLabel,
         refresh: refreshLabel,
         empty: emptyLabel,
-        transcript: transcriptLabel
+        transcript: transcriptLabel,
+        presence: presenceLabel,
+        capacity: capacityLabel,
+        onHold: onHoldLabel
     };
 
     connectedCallback() {
@@ -106,7 +119,15 @@ export default class LineSupervisorView extends LightningElement {
     }
 
     get operators() {
-        return this.overview.operators;
+        return this.overview.operators.map((op) => ({
+            ...op,
+            presenceText: PRESENCE_LABELS[op.presence] || '',
+            presenceClass: `presence presence-${(op.presence || 'unknown').toLowerCase()}`
+        }));
+    }
+
+    get presenceError() {
+        return this.overview.presenceError ? presenceErrorLabel.replace('{0}', this.overview.presenceError) : null;
     }
 
     get chats() {

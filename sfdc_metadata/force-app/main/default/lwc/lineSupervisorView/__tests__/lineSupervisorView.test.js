@@ -16,7 +16,10 @@ const flushPromises = () => new Promise((resolve) => setImmediate(resolve));
 
 const OVERVIEW = {
     queues: [{ channelId: '2000000001', waiting: 2, longestWaitMinutes: 7 }],
-    operators: [{ operatorId: '005A', name: 'Aiko Tanaka', liveChats: 3, helpRequests: 1 }],
+    operators: [
+        { operatorId: '005A', name: 'Aiko Tanaka', liveChats: 3, helpRequests: 1, presence: 'Busy', capacity: 3, onHold: 1 },
+        { operatorId: '005K', name: 'Ken Sato', liveChats: 0, helpRequests: 0, presence: 'Available', capacity: 2, onHold: 0 }
+    ],
     chats: [
         {
             id: 'a01A',
@@ -72,8 +75,14 @@ describe('c-line-supervisor-view', () => {
         await flushPromises();
         expect($(element, 'tr.queue .waiting').textContent).toBe('2');
         expect($(element, 'tr.queue .longest').textContent).toBe('7 min');
-        expect($(element, 'tr.operator .load').textContent).toBe('3');
-        expect($(element, 'tr.operator .help').textContent).toBe('1');
+        const [aiko, ken] = $$(element, 'tr.operator');
+        expect(aiko.querySelector('.load').textContent).toBe('3');
+        expect(aiko.querySelector('.help').textContent).toBe('1');
+        expect(aiko.querySelector('.presence').textContent).toBe('Busy');
+        expect(aiko.querySelector('.capacity').textContent).toBe('3');
+        expect(aiko.querySelector('.on-hold').textContent).toBe('1');
+        expect(ken.querySelector('.presence').className).toContain('presence-available');
+        expect($(element, '.presence-error')).toBeNull();
     });
 
     it('lists every live chat with wait and handle time, and flags a help request', async () => {
@@ -106,6 +115,20 @@ describe('c-line-supervisor-view', () => {
         document.body.removeChild(element);
         jest.advanceTimersByTime(REFRESH_MS * 2);
         expect(getOverview).toHaveBeenCalledTimes(3);
+    });
+
+    it('still shows the chats when the relay did not give the presence, and says why', async () => {
+        getOverview.mockResolvedValue({
+            ...OVERVIEW,
+            operators: [{ operatorId: '005A', name: 'Aiko Tanaka', liveChats: 3, helpRequests: 0 }],
+            presenceError: 'HTTP 503'
+        });
+        const element = mount();
+        await flushPromises();
+        expect($(element, '.presence-error').textContent).toBe('Presence is not available: HTTP 503');
+        expect($(element, 'tr.operator .presence').textContent).toBe('');
+        expect($(element, 'tr.operator .presence').className).toContain('presence-unknown');
+        expect($$(element, 'tr.chat')).toHaveLength(2);
     });
 
     it('shows the reason when the overview cannot be read', async () => {
