@@ -111,6 +111,20 @@ class BotSettings(_Section):
     max_answer_chars: int = Field(500, ge=100, le=5000)
     related_articles: int = Field(2, ge=0, le=5)
     loading_seconds: int = Field(20, ge=5, le=60)
+    # Queue relief (domain/queue_relief.py): a handoff stays with the bot when the expected wait is
+    # longer than this (None: no limit), or, with operator_chat_for entitled_only, when the customer
+    # is not entitled. Entitled customers always queue, with their priority.
+    queue_relief_max_wait_minutes: int | None = Field(None, ge=0, le=9999)
+    operator_chat_for: Literal["everyone", "entitled_only"] = "everyone"
+
+    def relief(self):
+        """The domain's ReliefRules, or None when queue relief is off."""
+        from connector.domain.queue_relief import ReliefRules
+
+        if self.queue_relief_max_wait_minutes is None and self.operator_chat_for == "everyone":
+            return None
+        max_wait = self.queue_relief_max_wait_minutes
+        return ReliefRules(None if max_wait is None else max_wait * 60.0, self.operator_chat_for == "entitled_only")
 
     @model_validator(mode="after")
     def _check(self) -> "BotSettings":
@@ -211,6 +225,25 @@ class VoiceChannelSettings(_Section):
         return self
 
 
+class SurveySettings(_Section):
+    """Per channel: the satisfaction survey after a chat (domain/survey.py, docs/supervision.md).
+    The Salesforce side is LINE_Survey_Setting__mdt (same fields)."""
+
+    enabled: bool = False
+    scale: Literal["five_point", "three_point"] = "five_point"
+    window_hours: int = Field(24, ge=1, le=999)
+    ask_comment: bool = True
+    unsatisfied_at_or_below: int = Field(2, ge=1, le=4)
+
+    def rules(self):
+        """The domain's SurveyRules, or None when the survey is off."""
+        from connector.domain.survey import SurveyRules
+
+        if not self.enabled:
+            return None
+        return SurveyRules(self.scale, self.window_hours * 3600 * 1000, self.ask_comment, self.unsatisfied_at_or_below)
+
+
 class ChannelSettings(_Section):
     id: str = Field(pattern=r"^\S+$")
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
@@ -223,6 +256,7 @@ class ChannelSettings(_Section):
     texts: dict[str, str] = Field(default_factory=dict)
     bot: BotSettings = Field(default_factory=BotSettings)
     voice: VoiceChannelSettings = Field(default_factory=VoiceChannelSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
 
     @field_validator("language")
     @classmethod
@@ -377,6 +411,10 @@ class RoutingSettings(_Section):
     media_url_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
     operator_image_link_days: int = Field(30, ge=1, le=365)
     close_case_status: str | None = "Closed"
+    # Hold (docs/supervision.md): a held chat returns to the queue after this many minutes unless
+    # its operator takes it back; while held it takes one of their chat slots if this is true.
+    hold_timeout_minutes: int = Field(10, ge=1, le=24 * 60)
+    hold_counts_against_capacity: bool = True
 
 
 class WebSettings(_Section):

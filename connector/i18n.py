@@ -3,7 +3,7 @@
 Keys starting with `bot_` are the auto-reply bot's (docs/bot.md, "Integration"). `{next_opening}`
 in the outside-hours text is replaced by e.g. 「11月24日(火) 10:00」. Keys starting with `voice_` are
 spoken by the IVR (`<Say>`), `call_` are LINE messages and call records, `callpage_` the web-call
-page (docs/voice.md).
+page (docs/voice.md). Keys starting with `survey_` are the satisfaction survey's (docs/supervision.md).
 """
 
 DEFAULT_TEXTS: dict[str, dict[str, str]] = {
@@ -16,6 +16,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "queue_no_operator": "ただいま対応できる担当者がおりません。現在{position}番目です。順番が来ましたら担当者からご連絡します。",
         "operator_assigned": "担当者におつなぎしました。このままメッセージをお送りください。",
         "session_closed": "お問い合わせありがとうございました。チャットを終了しました。またいつでもご連絡ください。",
+        "session_on_hold": "担当者が確認しております。恐れ入りますが、このまま少々お待ちください。",
         # -- auto-reply bot --------------------------------------------------------------------
         "bot_greeting": "こんにちは！ご質問をメッセージで送ってください。自動でお答えします。",
         "bot_clarify": "お問い合わせの内容は、次のうちどれに近いですか？",
@@ -26,6 +27,10 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "bot_handoff_closed": "ただいま営業時間外のため、オペレーターは{next_opening}から対応いたします。お問い合わせ内容は記録しましたので、担当者から改めてご連絡いたします。それまでの間もご質問には自動でお答えします。",
         "bot_handoff_bot_only": "申し訳ありません、このアカウントではオペレーターとのチャットを行っておりません。お問い合わせ内容は記録しましたので、担当者から改めてご連絡いたします。",
         "bot_non_text": "恐れ入りますが、ご質問は文章で送ってください。オペレーターと話したい場合は「オペレーターと話す」を押してください。",
+        # queue relief (domain/queue_relief.py): the bot keeps the chat and says why
+        "bot_relief_wait": "ただいま大変混み合っており、オペレーターの待ち時間は約{minutes}分です。お問い合わせ内容は記録しましたので、担当者から改めてご連絡いたします。それまでの間もご質問には自動でお答えします。",
+        "bot_relief_no_operator": "ただいま対応できるオペレーターがおりません。お問い合わせ内容は記録しましたので、担当者から改めてご連絡いたします。それまでの間もご質問には自動でお答えします。",
+        "bot_relief_not_entitled": "オペレーターとのチャットは対象のお客様のみご利用いただけます。お問い合わせ内容は記録しましたので、担当者から改めてご連絡いたします。それまでの間もご質問には自動でお答えします。",
         "bot_label_solved": "解決した",
         "bot_label_unsolved": "解決しない",
         "bot_label_human": "オペレーターと話す",
@@ -75,6 +80,15 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "callpage_no_webrtc": "このブラウザでは通話できません。下のボタンから電話をおかけください。",
         "callpage_tel": "電話をかける",
         "callpage_busy": "ただいま混み合っています。しばらくしてからお試しください。",
+        # -- satisfaction survey (domain/survey.py; quick-reply labels at most 20 characters) ------
+        "survey_question": "本日のご対応はいかがでしたか？5（とても満足）〜1（不満）でお選びください。",
+        "survey_question_three": "本日のご対応はいかがでしたか？",
+        "survey_label_satisfied": "満足",
+        "survey_label_neutral": "普通",
+        "survey_label_unsatisfied": "不満",
+        "survey_comment": "ご回答ありがとうございます。よろしければ、ご意見・ご感想をこのトークにお送りください。",
+        "survey_label_skip": "スキップ",
+        "survey_thanks": "アンケートへのご協力ありがとうございました。今後のサービス向上に役立てます。",
     },
     "en": {
         "welcome": "Thank you for contacting us. We will reply to you shortly.",
@@ -84,6 +98,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "queue_no_operator": "Nobody is available right now. You are number {position} in line; we will get back to you.",
         "operator_assigned": "You are now connected to a member of our team. Go ahead and write here.",
         "session_closed": "Thank you for contacting us. This chat is now closed; write again at any time.",
+        "session_on_hold": "We are looking into this for you. Please wait a moment; we will be right back.",
         "bot_greeting": "Hello! Send us your question and we will answer it right away.",
         "bot_clarify": "Which of these is closest to your question?",
         "bot_no_match": 'Sorry, we could not understand your question. Please try other words, or tap "Talk to a person".',
@@ -93,6 +108,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "bot_handoff_closed": "Our operators are available again from {next_opening}. We have recorded your inquiry and will get back to you. Until then, the bot keeps answering your questions.",
         "bot_handoff_bot_only": "Sorry, this account does not offer chat with operators. We have recorded your inquiry and will get back to you.",
         "bot_non_text": 'Please send your question as text. To talk to a person, tap "Talk to a person".',
+        "bot_relief_wait": "We are very busy right now: the wait for an operator is about {minutes} min. We have recorded your inquiry and will get back to you. Until then, the bot keeps answering your questions.",
+        "bot_relief_no_operator": "No operator is available right now. We have recorded your inquiry and will get back to you. Until then, the bot keeps answering your questions.",
+        "bot_relief_not_entitled": "Chat with operators is available to eligible customers only. We have recorded your inquiry and will get back to you. Until then, the bot keeps answering your questions.",
         "bot_label_solved": "Solved",
         "bot_label_unsolved": "Not solved",
         "bot_label_human": "Talk to a person",
@@ -139,5 +157,13 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "callpage_no_webrtc": "This browser cannot place calls. Please use the button below to call us.",
         "callpage_tel": "Call by phone",
         "callpage_busy": "We are busy right now. Please try again later.",
+        "survey_question": "How was our support today? Please choose from 5 (very satisfied) to 1 (unsatisfied).",
+        "survey_question_three": "How was our support today?",
+        "survey_label_satisfied": "Satisfied",
+        "survey_label_neutral": "Neutral",
+        "survey_label_unsatisfied": "Unsatisfied",
+        "survey_comment": "Thank you! If you like, write us a comment in this chat.",
+        "survey_label_skip": "Skip",
+        "survey_thanks": "Thank you for your feedback. It helps us improve.",
     },
 }

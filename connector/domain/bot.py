@@ -17,6 +17,10 @@ Postback data of the bot's quick replies (all start with "bot:"; other postbacks
     bot:solved:<articleId>    bot:unsolved:<articleId>    bot:human
     bot:article:<articleId>   (a clarifying choice or a related article)    bot:none
 
+Queue relief (domain/queue_relief.py): a handoff while operators are available may still stay with
+the bot, when the expected wait is over the configured limit or the customer is not entitled to
+operator chat; the bot says so (texts bot_relief_*) and marks the Case for follow-up.
+
 Non-text messages (stickers, images, files, locations...) get a gentle text asking to type the
 question, with the "talk to a person" quick reply; they are not counted as unsuccessful. Images
 sent for identity checks are recorded (and stored as files) as usual either way.
@@ -42,6 +46,7 @@ from connector.domain.knowledge import (
     Decision,
     short_answer,
 )
+from connector.domain.queue_relief import NOT_ENTITLED, WAIT_OVER_LIMIT, ReliefRules, relieve
 from connector.domain.records import CASE, EXAMPLE, KEY_FIELDS, SessionStatus, Upsert, ref, sf_datetime
 
 log = logging.getLogger(__name__)
@@ -72,6 +77,8 @@ class BotResponder:
         *,
         language: str = "ja",
         article_url: Callable[[Article], str | None] | None = None,
+        relief: ReliefRules | None = None,
+        queue_wait: Callable[[], int | None] | None = None,
     ):
         self.answerer = answerer
         self.hours = hours
@@ -81,6 +88,8 @@ class BotResponder:
         primary = language.split("-")[0].split("_")[0].lower()
         self.hours_language = primary if primary in ("ja", "en") else "en"
         self.article_url = article_url or (lambda a: a.url)
+        self.relief = relief  # queue relief (domain/queue_relief.py); None: every handoff is queued
+        self.queue_wait = queue_wait or (lambda: None)  # expected wait (s) of a newcomer, None: nobody
 
     # -- entry point -----------------------------------------------------------------------------
     def __call__(self, state: dict, event: dict, opened: bool) -> Turn | None:
@@ -127,8 +136,9 @@ class BotResponder:
             return self._handoff(ctx, REQUESTED, "postback")
         if verb == "solved":
             bot["misses"] = 0
-            bot.pop("last", None)
-            return Turn([self._text("bot_solved")], note=f"bot: solved {arg}")
+            last = bot.pop("last", None) or {}
+            solved = {"article": arg or last.get("article"), "question": last.get("question")}
+            return Turn([self._text("bot_solved")], note=f"bot: solved {arg}", solved=solved)
         if verb == "unsolved":
             last = bot.pop("last", None) or {}
             upserts = []
@@ -194,6 +204,9 @@ class BotResponder:
             bot["follow_up"] = True
         case_key = session.get("case_key")
         upserts = [Upsert(CASE, case_key, case_fields, ctx.eid)] if case_key else []
+        relieved = relieve(self.relief, ctx.entitled, self.queue_wait) if available else None
+        if relieved is not None:
+            return self._relieved(ctx, relieved, case_key, reason, why)
         if available:
             return Turn(
                 [self._text("bot_handoff")],
@@ -217,6 +230,26 @@ class BotResponder:
             opening = self.hours.describe_next_opening(now, self.hours_language)
             message = {"type": "text", "text": _clip(self.texts("bot_handoff_closed", next_opening=opening))}
         return Turn([message], upserts=upserts, note=f"bot: handoff outside hours, Case marked for follow-up ({why})")
+
+    def _relieved(self, ctx: "_Ctx", relieved, case_key, reason: str, why: str) -> Turn:
+        """Queue relief: the bot keeps the chat, says why, and the Case is marked for follow-up."""
+        kind, wait_s = relieved
+        ctx.bot["follow_up"] = True
+        fields = {
+            "LINE_Handoff_Reason__c": reason,
+            "LINE_Handoff_At__c": sf_datetime(ctx.ts),
+            "LINE_Follow_Up__c": True,
+        }
+        upserts = [Upsert(CASE, case_key, fields, ctx.eid)] if case_key else []
+        if kind == WAIT_OVER_LIMIT:
+            text = self.texts("bot_relief_wait", minutes=max(1, -(-int(wait_s) // 60)))
+        else:
+            text = self.texts("bot_relief_not_entitled" if kind == NOT_ENTITLED else "bot_relief_no_operator")
+        return Turn(
+            [{"type": "text", "text": _clip(text)}],
+            upserts=upserts,
+            note=f"bot: handoff kept by queue relief ({kind}), Case marked for follow-up ({why})",
+        )
 
     def _example(self, ctx: "_Ctx", article_id: str, question: str) -> Upsert:
         """A question-example candidate: the customer's words that the article did not answer."""

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from connector.domain import events as ev
+from connector.domain import survey as sv
 from connector.domain.records import CASE, CONTACT, FRIEND, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
+from connector.domain.survey import SurveyRules
 
 
 @dataclass
@@ -30,6 +32,9 @@ class Turn:
     status: str | None = None  # new session status, e.g. QUEUED on handoff
     signals: list[dict] = field(default_factory=list)  # work for other jobs, e.g. {"kind": "queued", ...}
     note: str = ""
+    # The customer said the bot's answer solved it: {"article", "question"}. With the survey on,
+    # the session closes and the survey follows the bot's text (domain/survey.py).
+    solved: dict | None = None
 
 
 # A responder decides what the bot says to a customer's message or postback while the session is
@@ -49,6 +54,7 @@ class Context:
     subject_max_chars: int = 80
     reply_in_groups: bool = False
     responder: Responder | None = None  # None: only the welcome text on a new inquiry
+    survey: SurveyRules | None = None  # None: no satisfaction survey on this channel
 
 
 @dataclass
@@ -139,6 +145,9 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
         _change_recorded_message(state, res, event, eid, ts)
         return res
 
+    if is_user and not standby and _survey_answer(state, res, event, ctx, eid):
+        return res
+
     if etype == "message" and (event.get("message") or {}).get("type") not in ev.MESSAGE_TYPES:
         res.note = f"message of unknown type {event['message'].get('type')!r}: recorded as event"
 
@@ -169,6 +178,8 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     if answer and ctx.responder is not None and session["status"] == SessionStatus.BOT:
         turn = ctx.responder(state, event, opened)
         if turn is not None:
+            if turn.solved is not None and ctx.survey is not None and is_user:
+                _close_solved(state, event, ctx, eid, session, turn, ts)
             apply_turn(res, event, eid, session, turn, ts)
     elif answer and opened and etype == "message":
         _reply(res, event, eid, session, [{"type": "text", "text": ctx.text("welcome")}])
@@ -490,6 +501,44 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
             res.upserts.append(Upsert(CASE, session["case_key"], {"ContactId": contact_id}, eid))
     res.note = "identity.linked: friend linked to a verified Contact"
     return res
+
+
+def _survey_answer(state: dict, res: Result, event: dict, ctx: Context, eid: str) -> bool:
+    """A survey answer (score, skip or the comment) is applied to the closed session's survey and
+    opens no new session. Returns whether the event was one."""
+    survey = state.get("survey") or {}
+    if sv.is_answer(event):
+        outcome = sv.answer(state, event, ctx.survey, ctx.text, eid)
+    elif sv.awaits_comment(state, event, ctx.survey) and (state.get("session") or {}).get("status") in (
+        None,
+        SessionStatus.CLOSED,
+    ):
+        outcome = sv.comment(state, event, ctx.text, eid, ev.render_text(event["message"]))
+    else:
+        if survey.get("step") == "comment" and event.get("type") == "message":
+            survey["step"] = "done"  # the customer moved on: a later text is a new inquiry, not the comment
+        return False
+    res.upserts.extend(outcome.upserts)
+    if outcome.messages:
+        _reply(res, event, eid, {"key": survey["session_key"]}, outcome.messages)
+    res.note = outcome.note
+    return True
+
+
+def _close_solved(state: dict, event: dict, ctx: Context, eid: str, session: dict, turn: Turn, ts: int) -> None:
+    """The customer tapped 「解決した」 with the survey on: the session closes, the survey follows."""
+    turn.status = SessionStatus.CLOSED
+    turn.upserts.append(
+        Upsert(SESSION, session["key"], {"Closed_At__c": sf_datetime(ts), "Close_Reason__c": "Solved by the bot"}, eid)
+    )
+    if session.get("case_key"):
+        state["last_case"] = {"key": session["case_key"], "closed_ms": ts}
+    messages, upserts, note = sv.offer(
+        state, session, closed_ms=ts, now_ms=ts, rules=ctx.survey, text=ctx.text, eid=eid, bot_answer=turn.solved
+    )
+    turn.messages = turn.messages[:4] + messages
+    turn.upserts.extend(upserts)
+    turn.note = f"{turn.note}; session closed" + (f"; {note}" if note else "")
 
 
 def internal_handler(name: str) -> Callable[[dict, dict, Context], Result] | None:

@@ -23,6 +23,7 @@ late action must never close or re-route the customer's *next* session.
 
 from __future__ import annotations
 
+from connector.domain import survey
 from connector.domain.conversation import Reply, Result
 from connector.domain.records import CASE, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
 
@@ -30,6 +31,24 @@ HANDOFF = "session.handoff"
 ASSIGNED = "session.assigned"
 REQUEUED = "session.requeued"
 CLOSED = "session.closed"
+
+
+# A whisper: a supervisor's advice to the operator inside a chat (docs/supervision.md). It is a
+# message record with Direction__c "Internal" and Message_Key__c "int:<Id>", kept in the transcript,
+# and never a LINE message: every path to LINE refuses it (`is_internal`).
+INTERNAL = "Internal"
+INTERNAL_KEY_PREFIX = "int:"
+
+
+def is_internal(record: dict | None = None, key: str | None = None) -> bool:
+    """Whether a message record (callout or SOQL shape) or a delivery key stands for an internal
+    message. Anything marked internal in any of its fields counts: refusing is the safe side."""
+    keys = [key] if key is not None else []
+    if isinstance(record, dict):
+        keys += [record.get("messageKey"), record.get("Message_Key__c")]
+        if INTERNAL in (record.get("direction"), record.get("Direction__c")) or record.get("internal") is True:
+            return True
+    return any(str(k or "").startswith(INTERNAL_KEY_PREFIX) for k in keys)
 
 
 def parse_session_key(session_key: str) -> tuple[str, dict, str]:
@@ -99,6 +118,7 @@ def assigned(state: dict, event: dict, ctx) -> Result:
     data = event.get("data") or {}
     session["status"] = SessionStatus.OPERATOR
     session["operator_id"] = data.get("operator_id")
+    session["had_operator"] = True  # the survey tells bot-only sessions apart
     res.note = f"{ASSIGNED}: session with operator {data.get('operator_id')}"
     return res
 
@@ -133,6 +153,16 @@ def closed(state: dict, event: dict, ctx) -> Result:
     case_key = session.get("case_key")
     if case_key and data.get("case_status"):
         res.upserts.append(Upsert(CASE, case_key, {"Status": data["case_status"]}, eid))
+    survey_messages, survey_upserts, survey_note = survey.offer(
+        state,
+        session,
+        closed_ms=ts,
+        now_ms=int(event.get("timestamp") or ts),
+        rules=getattr(ctx, "survey", None),
+        text=ctx.text if ctx is not None else None,
+        eid=eid,
+    )
+    res.upserts.extend(survey_upserts)
     session["status"] = SessionStatus.CLOSED
     session.pop("operator_id", None)
     if case_key:
@@ -140,35 +170,37 @@ def closed(state: dict, event: dict, ctx) -> Result:
         # the learning loop: the articles operators used on this Case become question candidates
         res.signals.append({"kind": "closed", "session_key": session["key"], "case_key": case_key})
     text = ctx.text("session_closed") if ctx is not None else ""
-    if text and data.get("notify", True):
+    messages = [("sys:close", {"type": "text", "text": text})] if text and data.get("notify", True) else []
+    messages += [("sys:survey", m) for m in survey_messages]
+    if messages:
         _, source, to = parse_session_key(session["key"])
-        key = f"sys:close:{eid}"
-        res.upserts.append(
-            Upsert(
-                MESSAGE,
-                key,
-                {
-                    "Chat_Session__r": ref(SESSION, session["key"]),
-                    "Direction__c": "System",
-                    "Type__c": "text",
-                    "Text__c": text,
-                    "Sent_At__c": sf_datetime(ts),
-                    "Delivery_Status__c": "Pending",
-                },
-                eid,
+        for prefix, message in messages:
+            res.upserts.append(
+                Upsert(
+                    MESSAGE,
+                    f"{prefix}:{eid}",
+                    {
+                        "Chat_Session__r": ref(SESSION, session["key"]),
+                        "Direction__c": "System",
+                        "Type__c": "text",
+                        "Text__c": message["text"],
+                        "Sent_At__c": sf_datetime(ts),
+                        "Delivery_Status__c": "Pending",
+                    },
+                    eid,
+                )
             )
-        )
         res.replies.append(
             Reply(
                 key=f"close:{eid}",
                 to=to,
                 reply_token=None,
                 event_ms=ts,
-                messages=[{"type": "text", "text": text}],
-                record_keys=[key],
+                messages=[m for _, m in messages],
+                record_keys=[f"{p}:{eid}" for p, _ in messages],
             )
         )
-    res.note = f"{CLOSED}: session closed"
+    res.note = f"{CLOSED}: session closed" + (f"; {survey_note}" if survey_note else "")
     return res
 
 

@@ -137,17 +137,21 @@ class Operator:
     last_assigned_at: float | None = None  # None = never assigned (counts as waiting longest)
     last_seen_at: float | None = None  # last presence change or heartbeat
     skills: frozenset[str] = frozenset()
+    # Chats of `active` on hold that do not count against capacity (`routing.hold_counts_against_capacity`
+    # false); a chat that leaves `active` leaves this too.
+    on_hold: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Presence(self.status))
         object.__setattr__(self, "active", frozenset(self.active))
         object.__setattr__(self, "skills", frozenset(self.skills))
+        object.__setattr__(self, "on_hold", frozenset(self.on_hold) & self.active)
         if self.capacity < 0:
             raise ValueError(f"operator {self.id}: capacity must be >= 0")
 
     @property
     def load(self) -> int:
-        return len(self.active)
+        return len(self.active - self.on_hold)
 
     @property
     def free(self) -> int:
@@ -165,6 +169,7 @@ class Operator:
             "last_assigned_at": self.last_assigned_at,
             "last_seen_at": self.last_seen_at,
             "skills": sorted(self.skills),
+            "on_hold": sorted(self.on_hold),
         }
 
     @classmethod
@@ -177,6 +182,7 @@ class Operator:
             last_assigned_at=d.get("last_assigned_at"),
             last_seen_at=d.get("last_seen_at"),
             skills=frozenset(d.get("skills", ())),
+            on_hold=frozenset(d.get("on_hold", ())),
         )
 
 
@@ -192,6 +198,7 @@ class QueuedSession:
     skills: frozenset[str] = frozenset()  # required skills (per-skill / per-channel queues)
     declined_by: frozenset[str] = frozenset()  # operators who must not get it again
     waiting_since: float | None = None  # start of the current wait (defaults to queued_at)
+    held_until: float | None = None  # on hold (assigned only): back to the queue at this time
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "skills", frozenset(self.skills))
@@ -218,6 +225,7 @@ class QueuedSession:
             "skills": sorted(self.skills),
             "declined_by": sorted(self.declined_by),
             "waiting_since": self.waiting_since,
+            "held_until": self.held_until,
         }
 
     @classmethod
@@ -230,6 +238,7 @@ class QueuedSession:
             skills=frozenset(d.get("skills", ())),
             declined_by=frozenset(d.get("declined_by", ())),
             waiting_since=d.get("waiting_since"),
+            held_until=d.get("held_until"),
         )
 
 
@@ -327,7 +336,7 @@ class Requeued(_Effect):
     channel_id: str
     operator_id: str  # who held it
     at: float
-    reason: str  # declined | transferred | offline | presence_expired
+    reason: str  # declined | transferred | offline | presence_expired | hold_expired
 
     kind = "requeued"
 
@@ -344,8 +353,22 @@ class Released(_Effect):
     kind = "released"
 
 
-Effect = Union[Assignment, Requeued, Released]
-_EFFECTS = {c.kind: c for c in (Assignment, Requeued, Released)}
+@dataclass(frozen=True, slots=True)
+class OnHold(_Effect):
+    """The operator put a chat on hold (``until`` set) or took it back (``until`` None)."""
+
+    session_key: str
+    channel_id: str
+    operator_id: str
+    at: float
+    until: float | None
+    memo: str = ""
+
+    kind = "on_hold"
+
+
+Effect = Union[Assignment, Requeued, Released, OnHold]
+_EFFECTS = {c.kind: c for c in (Assignment, Requeued, Released, OnHold)}
 
 
 def effect_from_dict(d: Mapping[str, Any]) -> Effect:
@@ -372,6 +395,8 @@ def operator_of(state: RoutingState, session_key: str) -> str | None:
 
 
 def _insert(queue: tuple[QueuedSession, ...], ticket: QueuedSession) -> tuple[QueuedSession, ...]:
+    if ticket.held_until is not None:  # a queued session is never on hold
+        ticket = replace(ticket, held_until=None)
     keys = [t.order_key for t in queue]
     i = bisect.bisect_left(keys, ticket.order_key)
     return queue[:i] + (ticket,) + queue[i:]
@@ -701,6 +726,7 @@ def transfer(
         queue = tuple(t for t in state.queue if t.session_key != session_key)
     if skills is not None:
         ticket = replace(ticket, skills=frozenset(skills))
+    ticket = replace(ticket, held_until=None)  # the new operator gets it live
     assignment = Assignment(
         session_key=session_key,
         channel_id=ticket.channel_id,
@@ -719,3 +745,56 @@ def transfer(
     assigned = dict(state.assigned)
     assigned[session_key] = ticket
     return replace(state, operators=ops, queue=queue, assigned=assigned), [assignment]
+
+
+# --------------------------------------------------------------------------- hold
+
+
+def put_on_hold(
+    state: RoutingState, session_key: str, operator_id: str, now: float, until: float, *, counts: bool, memo: str = ""
+) -> tuple[RoutingState, list[Effect]]:
+    """The operator puts a chat they hold on hold until ``until``: it stays theirs (and comes
+    back to them on `resume`), counting against their capacity only if ``counts``; at ``until``
+    `expire_holds` puts it back in the queue. Raises RoutingError if they do not hold it."""
+    op = state.operators.get(operator_id)
+    if op is None or session_key not in op.active:
+        raise RoutingError(f"operator {operator_id!r} does not hold {session_key!r}")
+    ticket = replace(state.assigned[session_key], held_until=until)
+    ops = dict(state.operators)
+    ops[operator_id] = replace(op, on_hold=(op.on_hold - {session_key}) | (frozenset() if counts else {session_key}))
+    assigned = {**state.assigned, session_key: ticket}
+    effect = OnHold(session_key, ticket.channel_id, operator_id, now, until, memo)
+    return replace(state, operators=ops, assigned=assigned), [effect]
+
+
+def resume(state: RoutingState, session_key: str, operator_id: str, now: float) -> tuple[RoutingState, list[Effect]]:
+    """The operator takes a held chat back (it counts against their capacity again). Idempotent:
+    a chat that is not on hold with them changes nothing (e.g. its hold already timed out)."""
+    op = state.operators.get(operator_id)
+    ticket = state.assigned.get(session_key)
+    if op is None or session_key not in op.active or ticket is None or ticket.held_until is None:
+        return state, []
+    ops = dict(state.operators)
+    ops[operator_id] = replace(op, on_hold=op.on_hold - {session_key})
+    assigned = {**state.assigned, session_key: replace(ticket, held_until=None)}
+    return replace(state, operators=ops, assigned=assigned), [OnHold(session_key, ticket.channel_id, op.id, now, None)]
+
+
+def expire_holds(state: RoutingState, now: float) -> tuple[RoutingState, list[Effect]]:
+    """Held chats whose time is up go back to the queue at their original place (the operator
+    who held them may get them again), ``Requeued(reason="hold_expired")``."""
+    effects: list[Effect] = []
+    for key in sorted(k for k, t in state.assigned.items() if t.held_until is not None and t.held_until <= now):
+        op_id = operator_of(state, key)
+        ticket = state.assigned[key]
+        ops = dict(state.operators)
+        if op_id is not None:
+            ops[op_id] = replace(ops[op_id], active=ops[op_id].active - {key})
+        state = replace(
+            state,
+            operators=ops,
+            assigned=_without(state.assigned, key),
+            queue=_insert(state.queue, replace(ticket, waiting_since=now)),
+        )
+        effects.append(Requeued(key, ticket.channel_id, op_id or "", now, "hold_expired"))
+    return state, effects

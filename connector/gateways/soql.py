@@ -40,7 +40,7 @@ def latest_content_version(sf, document_id: str) -> str | None:
 
 
 OPERATOR_MESSAGE_FIELDS = (
-    "Id, Message_Key__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
+    "Id, Message_Key__c, Direction__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
     "Content_Document_Id__c, Chat_Session__r.Session_Key__c"
 )
 

@@ -48,9 +48,32 @@ def responder(rt, channel, now: datetime, hours_by_settings: dict):
             url_name=m.get("u") or "", id=article.id, article_number=m.get("n") or "", language=article.language
         )
 
+    relief = settings.relief()
     return BotResponder(
-        answerer, hours[1], settings, channel.text, lambda: now, language=channel.language, article_url=article_url
+        answerer,
+        hours[1],
+        settings,
+        channel.text,
+        lambda: now,
+        language=channel.language,
+        article_url=article_url,
+        relief=relief,
+        queue_wait=_queue_wait(rt) if relief is not None else None,
     )
+
+
+def _queue_wait(rt):
+    """The expected wait of a newcomer to the queue, read from Redis at most once per batch."""
+    from connector.domain.queue_relief import wait_for_newcomer
+
+    memo: list = []
+
+    def wait() -> int | None:
+        if not memo:
+            memo.append(wait_for_newcomer(rt.routing_store.load(), rt.settings.routing.avg_handle_time_seconds))
+        return memo[0]
+
+    return wait
 
 
 def wants_loading(channel, event: dict) -> bool:

@@ -12,6 +12,8 @@ operator messages (`push_once`).
   customer never gets the same answer twice. Errors that prove nothing was sent (429,
   connection refused) clear the marker, and the reply may still go out by push.
 * Work LINE could not take now goes to a `finish` job with RQ retries.
+* An internal record (a supervisor's whisper, key "int:...") is refused on every path, before any
+  marker or LINE call (docs/supervision.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 
+from connector.domain.operator import is_internal
 from connector.domain.records import MESSAGE, Upsert, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent
 from connector.gateways.line import InvalidReplyToken
@@ -53,6 +56,8 @@ def record_upserts(result: dict, record_keys: list[str], eid: str | None = None)
 def push_once(rt: Runtime, channel_id: str, to: str, messages: list[dict], key: str) -> dict:
     """Push `messages` once for `key`: a marker remembers the outcome, the retry key makes LINE
     answer a repeat 409 (delivered). Returns the result; LINE unavailable raises (retry the job)."""
+    if is_internal(key=key):
+        return _refused(key)
     result = rt.store.marker(key)
     if result:
         return result
@@ -69,6 +74,8 @@ def failed(rt: Runtime, key: str, reason: str) -> dict:
 
 def deliver_reply(rt: Runtime, channel_id: str, reply) -> dict:
     """Send one Reply now if LINE takes it. Returns {"status": "Sent"|"Pending"|"Failed", "ids", "error", "at"}."""
+    if is_internal(key=reply.key) or any(is_internal(key=k) for k in reply.record_keys):
+        return _refused(reply.key)
     done = rt.store.marker(reply.key)
     if done:
         return done
@@ -101,6 +108,8 @@ def _send(
     rt: Runtime, channel_id: str, key: str, to: str, token: str | None, event_ms: int, messages: list[dict]
 ) -> list[str]:
     """One delivery attempt (see the module doc). Returns LINE's message ids."""
+    if is_internal(key=key):
+        raise InternalRefused("line", "internal message: never sent to LINE")
     store, try_key = rt.store, key + ":try"
     tried = store.marker(try_key)
     now = time.time()
@@ -121,6 +130,15 @@ def _send(
     elif tried:
         raise Unconfirmed("line", "reply not confirmed before its token expired; not pushed, to avoid a duplicate")
     return rt.line.push(channel_id, to, messages, key=key)
+
+
+class InternalRefused(Permanent):
+    """An internal record (a supervisor's whisper) asked to go to LINE: refused, always."""
+
+
+def _refused(key: str) -> dict:
+    log.error("delivery %s refused: internal message, never sent to LINE", key)
+    return {"status": "Failed", "error": "internal message: never sent to LINE", "at": time.time()}
 
 
 def _sent(rt: Runtime, key: str, ids: list[str]) -> dict:

@@ -363,6 +363,7 @@ class Drainer:
                         subject_max_chars=s.salesforce.case.subject_max_chars,
                         reply_in_groups=channel.settings.reply_in_groups,
                         responder=self._responder(channel, now, responders),
+                        survey=channel.settings.survey.rules(),
                     )
                     step.result = conversation.apply(state, event, ctx)
                 state = step.result.state

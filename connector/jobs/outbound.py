@@ -49,6 +49,9 @@ def deliver(sealed: bytes) -> str:
     rt = get_runtime()
     record = rt.vault.open_json(sealed)
     key = record["messageKey"]
+    if operator_domain.is_internal(record):
+        log.error("outbound %s refused: internal message, never sent to LINE", key)
+        return "refused"
     lease = rt.leases.acquire(f"outbound:{key}", LOCK_MS)
     if lease is None:
         log.info("outbound %s: another job is delivering it", key)
@@ -161,7 +164,7 @@ def sweep(rt, now: float | None = None) -> int:
     n = 0
     for row in rows:
         key = row.get("Message_Key__c") or ""
-        if not key.startswith("op:") or key.startswith("op:pending:"):
+        if not key.startswith("op:") or key.startswith("op:pending:") or operator_domain.is_internal(row):
             continue
         record = {
             "id": row["Id"],

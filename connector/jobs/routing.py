@@ -65,6 +65,8 @@ def run(rt, op=None, *, now: float | None = None, expire: bool = False, apply: b
         if expire:
             state, eff = R.expire_stale(state, now, config=cfg)
             effects += eff
+            state, eff = R.expire_holds(state, now)
+            effects += eff
         if op is not None:
             state, eff = op(state, now)
             effects += eff
@@ -196,6 +198,20 @@ def callout(sealed: bytes) -> str:
         if kind == "session.transfer":
             run(rt, lambda s, now: R.transfer(s, key, data.get("toUserId") or None, now))
             return "transferred"
+        if kind == "session.hold":
+            minutes = rt.settings.routing.hold_timeout_minutes
+            counts = rt.settings.routing.hold_counts_against_capacity
+            memo = str(data.get("memo") or "")[:255]
+            run(
+                rt,
+                lambda s, now: R.put_on_hold(
+                    s, key, data.get("userId") or "", now, now + minutes * 60, counts=counts, memo=memo
+                ),
+            )
+            return "held"
+        if kind == "session.resume":
+            run(rt, lambda s, now: R.resume(s, key, data.get("userId") or "", now))
+            return "resumed"
         if kind == "session.decline":
             run(rt, lambda s, now: R.decline(s, key, data.get("userId") or "", now))
             return "declined"
@@ -320,8 +336,11 @@ def _effect(rt, channel, eff: dict, info: dict) -> tuple[list[Upsert], list[tupl
         ]
     if kind == "requeued":
         at_ms = int(eff["at"] * 1000)
+        fields = {"Status__c": SessionStatus.QUEUED, "Operator__c": None}
+        if eff["reason"] == "hold_expired":
+            fields.update({"Held_At__c": None, "Hold_Until__c": None})  # the memo stays for the next operator
         return (
-            [Upsert(SESSION, key, {"Status__c": SessionStatus.QUEUED, "Operator__c": None})],
+            [Upsert(SESSION, key, fields)],
             [
                 (
                     operator_domain.REQUEUED,
@@ -330,6 +349,17 @@ def _effect(rt, channel, eff: dict, info: dict) -> tuple[list[Upsert], list[tupl
                 )
             ],
         )
+    if kind == "on_hold":
+        at_ms = int(eff["at"] * 1000)
+        if eff.get("until") is None:  # resumed: the operator has it live again
+            return [Upsert(SESSION, key, {"Held_At__c": None, "Hold_Until__c": None, "Hold_Memo__c": None})], []
+        fields = {
+            "Held_At__c": sf_datetime(at_ms),
+            "Hold_Until__c": sf_datetime(int(eff["until"] * 1000)),
+            "Hold_Memo__c": eff.get("memo") or None,
+        }
+        text = channel.text("session_on_hold")
+        return [Upsert(SESSION, key, fields)] + _system_message(rt, channel, key, text, f"hold:{key}:{at_ms}"), []
     if kind == "queue_notice":
         notice = QueueNotice.from_dict(eff)
         return _system_message(rt, channel, key, notice_text(channel, notice), f"qn:{key}:{int(notice.at * 1000)}"), []

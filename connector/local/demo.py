@@ -19,10 +19,11 @@ def run() -> int:
     print("Starting the sandbox (LINE, Salesforce, Twilio stand-ins), the web process and a worker...")
     from connector.local import (
         demo_bot,  # the bot runs on channels 2 and 3
+        demo_supervision,  # survey on channel 1, queue relief on channel 4
         demo_voice,  # voice with Twilio on channel 1
     )
 
-    with demo_voice.configure(demo_bot.configure(LocalStack(channels=3))) as stack:
+    with demo_supervision.configure(demo_voice.configure(demo_bot.configure(LocalStack(channels=4)))) as stack:
         try:
             _scenario(stack)
         except TimeoutError as exc:
@@ -182,3 +183,12 @@ def _scenario(stack: LocalStack) -> None:
         print(f"  {'ok ' if ok else 'FAIL'} {name}")
     if not all(voice_checks.values()):
         raise TimeoutError("a voice check failed")
+
+    from connector.local.demo_supervision import supervision_steps
+
+    supervision_checks = supervision_steps(stack, step)  # survey, whisper, hold, queue relief
+    step("Checks (survey and supervision)")
+    for name, ok in supervision_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(supervision_checks.values()):
+        raise TimeoutError("a supervision check failed")

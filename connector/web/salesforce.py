@@ -28,6 +28,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from connector.domain.operator import is_internal
 from connector.domain.voice import client_identity
 from connector.gateways.twilio import voice_access_token
 from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, VOICE_CALLOUT, enqueue, job_id
@@ -42,6 +43,8 @@ TYPES = {
     "session.close",
     "session.transfer",
     "session.decline",
+    "session.hold",  # put a chat on hold with a memo (docs/supervision.md)
+    "session.resume",  # take a held chat back
     "session.read",
     "presence.update",
     "identity.link",
@@ -85,6 +88,8 @@ def _envelope(body: bytes) -> dict:
                 or r.get("messageType") not in MESSAGE_TYPES
             ):
                 raise ValueError("bad record")
+            if is_internal(r) or r.get("direction", "Operator") != "Operator":
+                raise ValueError("internal record: never sent to LINE")
     return env
 
 
@@ -216,5 +221,54 @@ def voice_token():
     )
     log.info("voice token issued for an operator's console phone")
     resp = jsonify(token=jwt, identity=identity, ttl=tw.operator_token_ttl_seconds)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# --------------------------------------------------------------------------- the supervisor view
+SNAPSHOT_TYPE = "presence.snapshot"
+
+
+@bp.post("/salesforce/presence")
+def presence_snapshot():
+    """The operators' presence as routing knows it, for the supervisor view (LineSupervisorController):
+    status, capacity, live chats (load) and chats on hold per operator, and how many chats are queued.
+    Signed like a callout; answered synchronously; reads Redis only (docs/supervision.md).
+
+    200 {operators: [{userId, status, capacity, load, onHold}], queued} · 400 not a presence.snapshot
+    envelope · 401 signature · 409 replay · 503 Redis unavailable.
+    """
+    rt = current_app.extensions["connector"]
+    body, refused = _signed_body(rt)
+    if refused:
+        return refused
+    try:
+        env = parse_json(body)
+        if not isinstance(env, dict) or env.get("type") != SNAPSHOT_TYPE:
+            raise ValueError("not a presence.snapshot")
+        if not isinstance(env.get("id"), str) or not 0 < len(env["id"]) <= 200:
+            raise ValueError("bad id")
+    except (ValueError, TypeError, AttributeError) as exc:
+        log.warning("presence snapshot refused: signed body is not a presence.snapshot envelope (%s)", exc)
+        return jsonify(error="malformed envelope"), 400
+    try:
+        first, _ = _first_time(rt, env)
+        state = rt.routing_store.load() if first else None
+    except StorageError as exc:
+        log.error("presence snapshot: redis unavailable (%s); answering 503", type(exc).__name__)
+        return jsonify(error="temporarily unavailable"), 503
+    if state is None:
+        return jsonify(error="replay"), 409
+    operators = [
+        {
+            "userId": op.id,
+            "status": op.status.value,
+            "capacity": op.capacity,
+            "load": op.load,
+            "onHold": sum(1 for k in op.active if (state.assigned.get(k) and state.assigned[k].held_until)),
+        }
+        for op in sorted(state.operators.values(), key=lambda o: o.id)
+    ]
+    resp = jsonify(operators=operators, queued=len(state.queue))
     resp.headers["Cache-Control"] = "no-store"
     return resp

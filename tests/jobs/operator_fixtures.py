@@ -54,7 +54,9 @@ def op_redis():
     yield from fresh_redis(OP_REDIS_URL)
 
 
-def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}", queue=None, salesforce=None):
+def op_config(
+    sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}", queue=None, salesforce=None, channel=None
+):
     environ = {
         "REDIS_URL": OP_REDIS_URL,
         "CONNECTOR_ENCRYPTION_KEYS": new_key(),
@@ -80,6 +82,7 @@ def op_config(sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}"
                     "bot_user_id": "Ubot",
                     "secret_env": "LINE_MAIN_SECRET",
                     "access_token_env": "LINE_MAIN_TOKEN",
+                    **(channel or {}),
                 }
             ],
         },

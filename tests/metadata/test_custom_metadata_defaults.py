@@ -93,8 +93,10 @@ def test_routing_record_has_the_relay_defaults() -> None:
         "Close_Case_Status__c": routing.close_case_status,
         "Case_Reopen_Window_Minutes__c": case.reopen_window_minutes,
         "Case_Subject_Max_Chars__c": case.subject_max_chars,
-        "Queue_Relief_Max_Wait_Minutes__c": None,
-        "Operator_Chat_For__c": "Everyone",
+        "Queue_Relief_Max_Wait_Minutes__c": BotSettings().queue_relief_max_wait_minutes,
+        "Operator_Chat_For__c": {"everyone": "Everyone", "entitled_only": "Entitled_Only"}[
+            BotSettings().operator_chat_for
+        ],
     }
 
 
@@ -137,6 +139,19 @@ def test_redaction_rules_are_the_example_rules_and_compile() -> None:
     ]
     for rule in rules:
         assert re.search(rule["Pattern__c"], "会員番号: 12345678")
+
+
+def test_survey_record_has_the_relay_defaults() -> None:
+    from connector.config import SurveySettings
+
+    default, survey = record("LINE_Survey_Setting", "Default"), SurveySettings()
+    assert default == {
+        "Enabled__c": survey.enabled,
+        "Scale__c": {"five_point": "Five_Point", "three_point": "Three_Point"}[survey.scale],
+        "Window_Hours__c": survey.window_hours,
+        "Ask_Comment__c": survey.ask_comment,
+        "Unsatisfied_At_Or_Below__c": survey.unsatisfied_at_or_below,
+    }
 
 
 def test_what_is_not_built_yet_ships_switched_off() -> None:

@@ -2,6 +2,19 @@ import { LightningElement, api, wire } from 'lwc';
 import { refreshApex } from '@salesforce/apex';
 import { subscribe, unsubscribe, onError } from 'lightning/empApi';
 import { ShowToastEvent } from 'lightning/platformShowToastEvent';
+import raiseFlag from '@salesforce/apex/LineChatController.raiseFlag';
+import holdSession from '@salesforce/apex/LineChatController.holdSession';
+import resumeSession from '@salesforce/apex/LineChatController.resumeSession';
+import holdLabel from '@salesforce/label/c.LINE_Console_Hold';
+import resumeLabel from '@salesforce/label/c.LINE_Console_Resume';
+import holdMemoLabel from '@salesforce/label/c.LINE_Console_Hold_Memo';
+import heldLabel from '@salesforce/label/c.LINE_Console_Held';
+import resumedLabel from '@salesforce/label/c.LINE_Console_Resumed';
+import surveyScoreLabel from '@salesforce/label/c.LINE_Console_Survey_Score';
+import internalLabel from '@salesforce/label/c.LINE_Console_Internal';
+import raiseFlagLabel from '@salesforce/label/c.LINE_Console_Raise_Flag';
+import flagRaisedLabel from '@salesforce/label/c.LINE_Console_Flag_Raised';
+import actionFailedLabel from '@salesforce/label/c.LINE_Supervisor_Error';
 import getSession from '@salesforce/apex/LineChatController.getSession';
 import getTranscript from '@salesforce/apex/LineChatController.getTranscript';
 import sendMessage from '@salesforce/apex/LineChatController.sendMessage';
@@ -150,6 +163,7 @@ export default class LineChatConsole extends LightningElement {
     searchTerm = '';
     articles = [];
     closeReason = '';
+    holdMemo = '';
     transferUserId;
     showStickers = false;
     sending = false;
@@ -160,6 +174,11 @@ export default class LineChatConsole extends LightningElement {
     labels = {
         consoleTitle,
         bot: botLabel,
+        internal: internalLabel,
+        raiseFlag: raiseFlagLabel,
+        hold: holdLabel,
+        resume: resumeLabel,
+        holdMemo: holdMemoLabel,
         messageUnsent,
         sticker: stickerLabel,
         image: imageLabel,
@@ -281,7 +300,9 @@ export default class LineChatConsole extends LightningElement {
 
     get bubbles() {
         return this.messages.map((m) => {
-            const outbound = m.direction === 'Operator' || m.direction === 'Bot';
+            // A supervisor's whisper (Internal) is on the operator's side, marked: never sent to LINE.
+            const internal = m.direction === 'Internal';
+            const outbound = m.direction === 'Operator' || m.direction === 'Bot' || internal;
             const system = m.direction === 'System';
             const type = m.type || 'text';
             const isEvent = !!EVENT_LABELS[type];
@@ -292,9 +313,10 @@ export default class LineChatConsole extends LightningElement {
                 ...m,
                 rowClass: `row ${side}`,
                 bubbleClass: `bubble ${outbound ? 'bubble-out' : 'bubble-in'}${m.direction === 'Bot' ? ' bubble-bot' : ''}${
-                    m.unsent ? ' bubble-unsent' : ''
-                }`,
+                    internal ? ' bubble-internal' : ''
+                }${m.unsent ? ' bubble-unsent' : ''}`,
                 isBot: m.direction === 'Bot',
+                isInternal: internal,
                 isUnsent: !!m.unsent,
                 isText: !m.unsent && type === 'text',
                 isSticker: !m.unsent && type === 'sticker',
@@ -324,7 +346,11 @@ export default class LineChatConsole extends LightningElement {
     }
 
     get cases() {
-        return (this.customer && this.customer.cases) || [];
+        return ((this.customer && this.customer.cases) || []).map((c) => ({
+            ...c,
+            hasScore: c.surveyScore != null,
+            scoreText: formatLabel(surveyScoreLabel, c.surveyScore)
+        }));
     }
 
     renderedCallback() {
@@ -469,6 +495,40 @@ export default class LineChatConsole extends LightningElement {
             this.toast(toastTransferred, toUserId ? toastTransferredUser : toastTransferredQueue, 'success');
         } catch (error) {
             this.toast(toastTransferFailed, reduceError(error), 'error');
+        }
+    }
+
+    handleHoldMemoChange(event) {
+        this.holdMemo = event.target.value;
+    }
+
+    /** Hold: the relay tells the customer; the chat stays this operator's until resumed or timed out. */
+    async handleHold() {
+        try {
+            await holdSession({ sessionId: this.session.id, memo: this.holdMemo || null });
+            this.toast(heldLabel, null, 'success');
+            this.holdMemo = '';
+        } catch (error) {
+            this.toast(actionFailedLabel, reduceError(error), 'error');
+        }
+    }
+
+    async handleResume() {
+        try {
+            await resumeSession({ sessionId: this.session.id });
+            this.toast(resumedLabel, null, 'success');
+        } catch (error) {
+            this.toast(actionFailedLabel, reduceError(error), 'error');
+        }
+    }
+
+    /** Raise flag: ask a supervisor for help; the supervisor view shows it until answered. */
+    async handleRaiseFlag() {
+        try {
+            await raiseFlag({ sessionId: this.session.id, note: null });
+            this.toast(flagRaisedLabel, null, 'success');
+        } catch (error) {
+            this.toast(actionFailedLabel, reduceError(error), 'error');
         }
     }
 

@@ -7,6 +7,9 @@ import getTranscript from '@salesforce/apex/LineChatController.getTranscript';
 import sendMessage from '@salesforce/apex/LineChatController.sendMessage';
 import closeSession from '@salesforce/apex/LineChatController.closeSession';
 import transferSession from '@salesforce/apex/LineChatController.transferSession';
+import raiseFlag from '@salesforce/apex/LineChatController.raiseFlag';
+import holdSession from '@salesforce/apex/LineChatController.holdSession';
+import resumeSession from '@salesforce/apex/LineChatController.resumeSession';
 import markRead from '@salesforce/apex/LineChatController.markRead';
 import getCustomer from '@salesforce/apex/LineChatController.getCustomer';
 import searchKnowledge from '@salesforce/apex/LineChatController.searchKnowledge';
@@ -17,6 +20,9 @@ jest.mock('@salesforce/apex/LineChatController.getTranscript', () => ({ default:
 jest.mock('@salesforce/apex/LineChatController.sendMessage', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.closeSession', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.transferSession', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineChatController.raiseFlag', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineChatController.holdSession', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineChatController.resumeSession', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.markRead', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.searchKnowledge', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock(
@@ -285,6 +291,21 @@ describe('c-line-chat-console customer panel', () => {
         expect($(element, '.customer h3').textContent).toBe('Customer');
     });
 
+    it('shows the satisfaction score of past inquiries that have one', async () => {
+        const element = await mount();
+        getCustomer.emit({
+            ...CUSTOMER,
+            cases: [
+                { id: '500000000000001AAA', caseNumber: '00001001', subject: 'Refund', status: 'Closed', surveyScore: 2 },
+                { id: '500000000000002AAA', caseNumber: '00001002', subject: 'Points', status: 'New' }
+            ]
+        });
+        await flushPromises();
+        const items = $$(element, '.cases li');
+        expect(items[0].querySelector('.survey-score').textContent).toBe('Survey 2');
+        expect(items[1].querySelector('.survey-score')).toBeNull();
+    });
+
     it('says that a customer blocked the account', async () => {
         const element = await mount();
         getCustomer.emit({ friend: { Display_Name__c: 'Taro', Status__c: 'Unfollowed' }, cases: [] });
@@ -546,6 +567,77 @@ describe('c-line-chat-console close and transfer', () => {
         $(element, 'lightning-button.to-queue').click();
         await flushPromises();
         expect(toasts()).toEqual([{ title: 'Could not transfer the chat', message: 'HTTP 503', variant: 'error' }]);
+    });
+});
+
+describe('c-line-chat-console supervision', () => {
+    it("marks a supervisor's whisper as internal on the operator's side", async () => {
+        getTranscript.mockResolvedValue([
+            msg('m1', { text: 'I was charged twice' }),
+            msg('w1', { direction: 'Internal', text: 'Offer the refund form', deliveryStatus: null, operatorName: 'Sachiko' })
+        ]);
+        const element = await mount();
+        const whisper = row(element, 'w1');
+        expect(whisper.className).toContain('row-right');
+        expect(whisper.querySelector('.bubble').className).toContain('bubble-internal');
+        expect(whisper.querySelector('.internal-mark').textContent).toBe('Internal');
+        expect(row(element, 'm1').querySelector('.internal-mark')).toBeNull();
+    });
+
+    it('asks a supervisor for help and confirms it', async () => {
+        raiseFlag.mockResolvedValue(undefined);
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        $(element, 'lightning-button.raise-flag').click();
+        await flushPromises();
+        expect(raiseFlag).toHaveBeenCalledWith({ sessionId: SESSION_ID, note: null });
+        expect(toasts()).toEqual([{ title: 'A supervisor has been asked to help.', message: null, variant: 'success' }]);
+    });
+
+    it('puts the chat on hold with a memo, then takes it back', async () => {
+        holdSession.mockResolvedValue({ accepted: true });
+        resumeSession.mockResolvedValue({ accepted: true });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        type(element, 'lightning-input.hold-memo', 'Checking the warehouse');
+        $(element, 'lightning-button.hold').click();
+        await flushPromises();
+        expect(holdSession).toHaveBeenCalledWith({ sessionId: SESSION_ID, memo: 'Checking the warehouse' });
+        expect($(element, 'lightning-input.hold-memo').value).toBe('');
+        $(element, 'lightning-button.resume').click();
+        await flushPromises();
+        expect(resumeSession).toHaveBeenCalledWith({ sessionId: SESSION_ID });
+        expect(toasts()).toEqual([
+            { title: 'The chat is on hold; the customer has been told.', message: null, variant: 'success' },
+            { title: 'The chat is back with you.', message: null, variant: 'success' }
+        ]);
+    });
+
+    it('shows why hold or resume failed, and holds without a memo', async () => {
+        holdSession.mockRejectedValue({ body: { message: 'HTTP 503' } });
+        resumeSession.mockRejectedValue({ body: { message: 'HTTP 503' } });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        $(element, 'lightning-button.hold').click();
+        await flushPromises();
+        expect(holdSession).toHaveBeenCalledWith({ sessionId: SESSION_ID, memo: null });
+        $(element, 'lightning-button.resume').click();
+        await flushPromises();
+        expect(toasts()).toEqual([
+            { title: 'The action failed', message: 'HTTP 503', variant: 'error' },
+            { title: 'The action failed', message: 'HTTP 503', variant: 'error' }
+        ]);
+    });
+
+    it('shows why asking for help failed', async () => {
+        raiseFlag.mockRejectedValue({ body: { message: 'You may view this chat but not change it.' } });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        $(element, 'lightning-button.raise-flag').click();
+        await flushPromises();
+        expect(toasts()).toEqual([
+            { title: 'The action failed', message: 'You may view this chat but not change it.', variant: 'error' }
+        ]);
     });
 });
 
