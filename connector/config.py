@@ -384,6 +384,29 @@ class WebSettings(_Section):
     body_timeout_seconds: float = Field(10, gt=0, le=120)
 
 
+class RetentionSettings(_Section):
+    """How long identity-verification images are kept (docs/data-protection.md, issue 21)."""
+
+    # Days an identity image is kept after it arrived (or was marked), for every channel...
+    identity_image_days: int = Field(30, ge=1, le=3650)
+    # ...unless its channel has its own (channel id -> days).
+    identity_image_days_by_channel: dict[str, int] = Field(default_factory=dict)
+    # An image that arrives this long after an operator asked for an ID document is identity-class.
+    identity_request_window_minutes: float = Field(30, gt=0, le=7 * 24 * 60)
+    # The length of a "day" in seconds: 86400 in production; the demo and tests compress time here.
+    day_seconds: float = Field(86400, gt=0)
+    # How often due deletions are looked for in Redis (seconds); Salesforce is swept once a day.
+    check_interval_seconds: float = Field(60, gt=0)
+
+    @field_validator("identity_image_days_by_channel")
+    @classmethod
+    def _positive_days(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = sorted(k for k, d in v.items() if not 1 <= int(d) <= 3650)
+        if bad:
+            raise ValueError(f"days must be 1..3650 (channel(s) {', '.join(bad)})")
+        return v
+
+
 class Settings(_Section):
     public_base_url: HttpUrl = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -397,6 +420,7 @@ class Settings(_Section):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 
 class Secret(str):

@@ -33,6 +33,9 @@ RECORD_CALL = "connector.jobs.voice.record_call"
 RECORD_CALLS = "connector.jobs.voice.record_calls"
 CALL_TO_LINE = "connector.jobs.voice.call_to_line"
 VOICE_CALLOUT = "connector.jobs.voice.callout"
+RETENTION_CALLOUT = "connector.jobs.retention.callout"
+RETENTION_PURGE = "connector.jobs.retention.purge"
+RETENTION_SWEEP = "connector.jobs.retention.sweep"
 
 WEEK_S = 7 * 24 * 3600
 

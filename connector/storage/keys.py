@@ -111,3 +111,7 @@ class Keys:
     # -- voice with Twilio (voice.VoiceStore) ---------------------------------------------------
     def voice(self, name: str) -> str:
         return f"{self.prefix}voice:{name}"
+
+    # -- identity-image retention (retention.RetentionStore) ------------------------------------
+    def retention(self, name: str) -> str:
+        return f"{self.prefix}retention:{name}"
