@@ -407,6 +407,15 @@ class RetentionSettings(_Section):
         return v
 
 
+class SupportIdSettings(_Section):
+    """Support IDs a customer sends on LINE (issue 21): attempts allowed before a pause."""
+
+    max_attempts_per_user: int = Field(5, ge=1, le=100)  # per LINE user, in user_window_minutes
+    user_window_minutes: float = Field(60, gt=0)
+    max_attempts_per_id: int = Field(10, ge=1, le=1000)  # per ID (whoever sends it), in id_window_minutes
+    id_window_minutes: float = Field(24 * 60, gt=0)
+
+
 class Settings(_Section):
     public_base_url: HttpUrl = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -421,6 +430,7 @@ class Settings(_Section):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    support_id: SupportIdSettings = Field(default_factory=SupportIdSettings)
 
 
 class Secret(str):

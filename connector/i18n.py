@@ -75,6 +75,10 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "callpage_no_webrtc": "このブラウザでは通話できません。下のボタンから電話をおかけください。",
         "callpage_tel": "電話をかける",
         "callpage_busy": "ただいま混み合っています。しばらくしてからお試しください。",
+        # -- support ID (issue 21) ---------------------------------------------------------------
+        "support_id_verified": "サポートIDを確認しました。お客様のご登録内容をもとにご案内します。",
+        "support_id_not_confirmed": "サポートIDを確認できませんでした。お手元のIDをご確認のうえ、もう一度お送りください。",
+        "support_id_locked": "確認の回数が上限に達しました。しばらくしてからもう一度お試しください。",
     },
     "en": {
         "welcome": "Thank you for contacting us. We will reply to you shortly.",
@@ -139,5 +143,9 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "callpage_no_webrtc": "This browser cannot place calls. Please use the button below to call us.",
         "callpage_tel": "Call by phone",
         "callpage_busy": "We are busy right now. Please try again later.",
+        # -- support ID (issue 21) ---------------------------------------------------------------
+        "support_id_verified": "Thank you, your support ID is confirmed. We will help you with your registered details.",
+        "support_id_not_confirmed": "We could not confirm that support ID. Please check it and send it again.",
+        "support_id_locked": "Too many attempts. Please try again later.",
     },
 }

@@ -91,6 +91,12 @@ class Runtime:
         return RetentionStore(self.redis, self.keys)
 
     @functools.cached_property
+    def support_id_store(self):
+        from connector.storage.support_id import SupportIdStore
+
+        return SupportIdStore(self.redis, self.keys)
+
+    @functools.cached_property
     def queue(self):
         from connector.storage.queue import make_queue
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from connector.domain import events as ev
 from connector.domain.records import CASE, CONTACT, FRIEND, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
+from connector.domain.support_id import id_hash as support_id_hash
+from connector.domain.support_id import normalise as normalise_support_id
 
 
 @dataclass
@@ -149,6 +151,20 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     record = _message_record(event, eid, ts, standby)
     record.fields["Chat_Session__r"] = ref(SESSION, session["key"])
     res.upserts.append(record)
+    support_id = _support_id(event, is_user, standby)
+    if support_id:
+        # A support ID is a credential: only its hash goes on (to the verifying job), never the ID.
+        record.fields["Text__c"] = SUPPORT_ID_PLACEHOLDER
+        res.signals.append(
+            {
+                "kind": "support_id",
+                "hash": support_id_hash(support_id),
+                "channel": ctx.channel_id,
+                "user": event["source"]["userId"],
+                "session_key": session["key"],
+                "event_id": eid,
+            }
+        )
     if etype == "message":
         _remember(state, record.key, session["key"])
     if etype == "message" and record.fields.get("Type__c") in ev.MEDIA_TYPES:
@@ -165,7 +181,7 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
                 }
             )
 
-    answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback")
+    answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback") and not support_id
     if answer and ctx.responder is not None and session["status"] == SessionStatus.BOT:
         turn = ctx.responder(state, event, opened)
         if turn is not None:
@@ -340,6 +356,19 @@ def _subject(event: dict, display_name: str, max_chars: int) -> str:
     return base if len(base) <= max_chars else base[: max_chars - 1] + "…"
 
 
+SUPPORT_ID_PLACEHOLDER = "[support ID]"
+
+
+def _support_id(event: dict, is_user: bool, standby: bool) -> str | None:
+    """The support ID a customer sent as a whole text message (1:1 chat, active), if any."""
+    msg = event.get("message") or {}
+    if event.get("type") != "message" or msg.get("type") != "text" or not is_user or standby:
+        return None
+    if (event.get("source") or {}).get("type") != "user":
+        return None
+    return normalise_support_id(str(msg.get("text") or ""))
+
+
 def _message_record(event: dict, eid: str, ts: int, standby: bool) -> Upsert:
     etype = event.get("type", "")
     fields: dict = {
@@ -467,6 +496,9 @@ def _reply(
     )
 
 
+VERIFIED_BY = {"Support_ID", "Account_Link"}  # LINE_Friend__c.Verified_By__c
+
+
 def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
     """The customer proved who they are (support id, account link): use their existing Contact.
 
@@ -481,8 +513,12 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
         res.note = "identity.linked: no friend or contact id; ignored"
         return res
     friend["contact_id"] = contact_id
-    friend["entitled"] = bool((event.get("data") or {}).get("entitled"))  # e.g. an annual-plan customer
-    res.upserts.append(Upsert(FRIEND, friend["key"], {"Contact__c": contact_id, "Verified__c": True}, eid))
+    data = event.get("data") or {}
+    friend["entitled"] = bool(data.get("entitled"))  # e.g. an annual-plan customer
+    fields = {"Contact__c": contact_id, "Verified__c": True}
+    if data.get("by") in VERIFIED_BY:  # how the customer proved it (the console shows it, with when)
+        fields.update(Verified_By__c=data["by"], Verified_At__c=sf_datetime(int(event.get("timestamp") or 0)))
+    res.upserts.append(Upsert(FRIEND, friend["key"], fields, eid))
     session = state.get("session")
     if session and session["status"] != SessionStatus.CLOSED:
         res.upserts.append(Upsert(SESSION, session["key"], {"Contact__c": contact_id}, eid))

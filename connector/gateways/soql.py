@@ -70,6 +70,20 @@ def content_versions_of(sf, document_ids: list[str]) -> list[str]:
     return [r["Id"] for r in sf.query(f"SELECT Id FROM ContentVersion WHERE ContentDocumentId IN ({ids})")]
 
 
+# -- support IDs -------------------------------------------------------------------------------
+def support_id_by_hash(sf, id_hash: str) -> dict | None:
+    rows = sf.query(
+        "SELECT Id, Contact__c, Account__c, Expires_At__c, Reusable__c, Used_At__c, Entitled__c "
+        f"FROM LINE_Support_Id__c WHERE Id_Hash__c = {quote(id_hash)} LIMIT 1"
+    )
+    return rows[0] if rows else None
+
+
+def first_contact_of_account(sf, account_id: str) -> str | None:
+    rows = sf.query(f"SELECT Id FROM Contact WHERE AccountId = {quote(account_id)} ORDER BY CreatedDate ASC LIMIT 1")
+    return rows[0]["Id"] if rows else None
+
+
 OPERATOR_MESSAGE_FIELDS = (
     "Id, Message_Key__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
     "Content_Document_Id__c, Chat_Session__r.Session_Key__c"

@@ -36,6 +36,7 @@ VOICE_CALLOUT = "connector.jobs.voice.callout"
 RETENTION_CALLOUT = "connector.jobs.retention.callout"
 RETENTION_PURGE = "connector.jobs.retention.purge"
 RETENTION_SWEEP = "connector.jobs.retention.sweep"
+VERIFY_SUPPORT_ID = "connector.jobs.support_id.verify"
 
 WEEK_S = 7 * 24 * 3600
 

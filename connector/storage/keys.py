@@ -115,3 +115,7 @@ class Keys:
     # -- identity-image retention (retention.RetentionStore) ------------------------------------
     def retention(self, name: str) -> str:
         return f"{self.prefix}retention:{name}"
+
+    # -- support IDs (support_id.SupportIdStore) ------------------------------------------------
+    def support_id(self, name: str) -> str:
+        return f"{self.prefix}support-id:{name}"
