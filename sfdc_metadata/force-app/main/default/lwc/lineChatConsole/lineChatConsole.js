@@ -62,6 +62,8 @@ import sessionStatusClosed from '@salesforce/label/c.LINE_Session_Status_Closed'
 import friendStatusFollowing from '@salesforce/label/c.LINE_Friend_Status_Following';
 import friendStatusUnfollowed from '@salesforce/label/c.LINE_Friend_Status_Unfollowed';
 import friendStatusUnknown from '@salesforce/label/c.LINE_Friend_Status_Unknown';
+import verifiedBySupportId from '@salesforce/label/c.LINE_Verified_By_Support_Id';
+import verifiedByAccountLink from '@salesforce/label/c.LINE_Verified_By_Account_Link';
 
 /** Platform event published by the message and session triggers (LineChatChangePublisher). */
 export const CHANNEL = '/event/LINE_Chat_Change__e';
@@ -116,6 +118,11 @@ const FRIEND_STATUS_LABELS = {
     Following: friendStatusFollowing,
     Unfollowed: friendStatusUnfollowed,
     Unknown: friendStatusUnknown
+};
+
+const VERIFIED_BY_LABELS = {
+    Support_ID: verifiedBySupportId,
+    Account_Link: verifiedByAccountLink
 };
 
 /** Replaces {0}, {1}, ... in a Custom Label. */
@@ -273,6 +280,12 @@ export default class LineChatConsole extends LightningElement {
     get friendStatusLabel() {
         const status = this.customer && this.customer.friend && this.customer.friend.Status__c;
         return FRIEND_STATUS_LABELS[status] || status;
+    }
+
+    /** "Verified by support ID" (or account link) when the customer proved who they are. */
+    get verifiedLabel() {
+        const friend = this.customer && this.customer.friend;
+        return (friend && friend.Verified__c && VERIFIED_BY_LABELS[friend.Verified_By__c]) || null;
     }
 
     get sendDisabled() {

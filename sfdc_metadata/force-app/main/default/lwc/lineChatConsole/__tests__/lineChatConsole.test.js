@@ -293,6 +293,24 @@ describe('c-line-chat-console customer panel', () => {
         expect($(element, '.contact-name')).toBeNull();
     });
 
+    it('shows that the customer was verified by support ID, and when', async () => {
+        const element = await mount();
+        getCustomer.emit({
+            friend: { Display_Name__c: 'Taro', Status__c: 'Following', Verified__c: true, Verified_By__c: 'Support_ID', Verified_At__c: '2026-12-07T05:00:00.000Z' },
+            cases: []
+        });
+        await flushPromises();
+        expect($(element, '.verified-by').textContent).toBe('Verified by support ID');
+        expect($(element, '.verified-at').value).toBe('2026-12-07T05:00:00.000Z');
+    });
+
+    it('says nothing about verification for a customer who is not verified', async () => {
+        const element = await mount();
+        getCustomer.emit(CUSTOMER);
+        await flushPromises();
+        expect($(element, '.friend-verified')).toBeNull();
+    });
+
     it('shows why the customer could not be loaded', async () => {
         const element = await mount();
         getCustomer.error({ message: 'No access to Contact' });
