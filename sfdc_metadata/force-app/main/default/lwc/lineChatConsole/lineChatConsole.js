@@ -10,6 +10,15 @@ import transferSession from '@salesforce/apex/LineChatController.transferSession
 import markRead from '@salesforce/apex/LineChatController.markRead';
 import getCustomer from '@salesforce/apex/LineChatController.getCustomer';
 import searchKnowledge from '@salesforce/apex/LineChatController.searchKnowledge';
+import requestIdentityDocument from '@salesforce/apex/LineIdentityImageController.requestIdentityDocument';
+import markIdentityImage from '@salesforce/apex/LineIdentityImageController.markIdentityImage';
+import deleteIdentityImageNow from '@salesforce/apex/LineIdentityImageController.deleteIdentityImageNow';
+import identityRequest from '@salesforce/label/c.LINE_Identity_Request';
+import identityMark from '@salesforce/label/c.LINE_Identity_Mark';
+import identityDeleteNow from '@salesforce/label/c.LINE_Identity_Delete_Now';
+import identityBadge from '@salesforce/label/c.LINE_Identity_Badge';
+import identityDone from '@salesforce/label/c.LINE_Identity_Done';
+import identityFailed from '@salesforce/label/c.LINE_Identity_Failed';
 
 import consoleTitle from '@salesforce/label/c.LINE_Console_Title';
 import botLabel from '@salesforce/label/c.LINE_Bot';
@@ -185,7 +194,11 @@ export default class LineChatConsole extends LightningElement {
         knowledge: knowledgeLabel,
         searchArticles: searchArticlesLabel,
         search: searchLabel,
-        insertArticle: insertArticleLabel
+        insertArticle: insertArticleLabel,
+        identityRequest,
+        identityMark,
+        identityDeleteNow,
+        identityBadge
     };
 
     connectedCallback() {
@@ -311,7 +324,10 @@ export default class LineChatConsole extends LightningElement {
                 isUnsent: !!m.unsent,
                 isText: !m.unsent && type === 'text',
                 isSticker: !m.unsent && type === 'sticker',
-                isImage: !m.unsent && type === 'image',
+                isImage: !m.unsent && type === 'image' && !!m.contentDocumentId,
+                isDeletedImage: !m.unsent && type === 'image' && !m.contentDocumentId && !!m.text,
+                canMarkIdentity: !m.unsent && type === 'image' && m.direction === 'Inbound' && !!m.contentDocumentId,
+                isIdentityDocument: !!m.identityDocument,
                 isVideo: !m.unsent && (type === 'video' || type === 'audio'),
                 isLocation: !m.unsent && type === 'location',
                 isFile: !m.unsent && type === 'file',
@@ -482,6 +498,28 @@ export default class LineChatConsole extends LightningElement {
             this.toast(toastTransferred, toUserId ? toastTransferredUser : toastTransferredQueue, 'success');
         } catch (error) {
             this.toast(toastTransferFailed, reduceError(error), 'error');
+        }
+    }
+
+    /** Ask the customer for an ID document: an image they send soon after is an identity document. */
+    async handleRequestIdentity() {
+        await this.identityAction(() => requestIdentityDocument({ sessionId: this.session.id }));
+    }
+
+    async handleMarkIdentity(event) {
+        await this.identityAction(() => markIdentityImage({ messageId: event.currentTarget.dataset.id }));
+    }
+
+    async handleDeleteIdentity(event) {
+        await this.identityAction(() => deleteIdentityImageNow({ messageId: event.currentTarget.dataset.id }));
+    }
+
+    async identityAction(call) {
+        try {
+            await call();
+            this.toast(identityDone, '', 'success');
+        } catch (error) {
+            this.toast(identityFailed, reduceError(error), 'error');
         }
     }
 
