@@ -66,9 +66,14 @@ def verify(sealed: bytes) -> str:
 
 def _decide(rt, sig: dict) -> str:
     cfg = rt.settings.support_id
-    by_user, by_id = rt.support_id_store.attempt(
-        sig["channel"], sig["user"], sig["hash"], cfg.user_window_minutes * 60, cfg.id_window_minutes * 60
-    )
+    counted = rt.store.marker(f"support-id:{sig['event_id']}:counted")  # a retried job counts once
+    if counted is None:
+        by_user, by_id = rt.support_id_store.attempt(
+            sig["channel"], sig["user"], sig["hash"], cfg.user_window_minutes * 60, cfg.id_window_minutes * 60
+        )
+        counted = {"by_user": by_user, "by_id": by_id}
+        rt.store.set_marker(f"support-id:{sig['event_id']}:counted", counted, ttl_s=7 * 24 * 3600)
+    by_user, by_id = counted["by_user"], counted["by_id"]
     if by_user > cfg.max_attempts_per_user or by_id > cfg.max_attempts_per_id:
         return LOCKED
     row = soql.support_id_by_hash(rt.salesforce, sig["hash"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 
 import pytest
 
@@ -24,7 +25,7 @@ LOCKED = "確認の回数が上限に達しました。しばらくしてから�
 def rt(sb, op_redis):
     from connector.runtime import Runtime, set_runtime
 
-    config = op_config(sb)
+    config = op_config(sb, salesforce={"outage": {"pause_seconds": 0.1}})
     limits = SupportIdSettings(max_attempts_per_user=3, max_attempts_per_id=4)
     config.settings = config.settings.model_copy(update={"support_id": limits})
     runtime = Runtime(config)
@@ -51,12 +52,13 @@ def issue(sb, *, days: float = 30, reusable: bool = False, entitled: bool = True
     return contact
 
 
-def sends(rt, sb, text: str, user: str = CUSTOMER) -> None:
+def sends(rt, sb, text: str, user: str = CUSTOMER) -> dict:
     from connector.domain import events as ev
 
     event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": text}, deliver=False)
     rt.store.ingest([(CHANNEL, event["webhookEventId"], ev.conversation_id(CHANNEL, event), event)])
     run_jobs(rt, rounds=5)
+    return event
 
 
 def answers(sb, user: str = CUSTOMER) -> list[str]:
@@ -150,3 +152,27 @@ def test_an_order_or_phone_number_is_not_taken_for_an_id(rt, sb):
     sends(rt, sb, "0901-2345-6789")
     assert rt.store.metrics().get("support_id_not_confirmed", 0) == 0
     assert "[support ID]" not in [m.get("Text__c") for m in sb.salesforce.records("LINE_Chat_Message__c")]
+
+
+def test_salesforce_down_while_verifying_counts_one_attempt_and_verifies_when_back(rt, sb):
+    from connector.jobs.support_id import verify
+
+    issue(sb)
+    outage = sb.faults.add("salesforce", "status", status=503, path="^/services/data/.*/query")
+    event = sends(rt, sb, VALID)  # the verification job fails and waits for its retry
+    assert not friend(sb).get("Verified__c")
+    sb.faults.remove(outage)
+    from connector.domain.events import event_id
+    from connector.jobs import job_id
+
+    sealed = rt.queue.fetch_job(job_id("support-id", event_id(event))).args[0]
+    assert verify(sealed) == "verified"  # RQ's retry
+    time.sleep(0.2)
+    from connector.jobs.outage import probe_if_due
+
+    probe_if_due(rt)  # the worker's sweeper lifts the Salesforce pause
+    run_jobs(rt)
+    assert answers(sb)[-1] == VERIFIED
+    assert friend(sb)["Verified__c"] is True
+    by_user = rt.redis.get(rt.keys.support_id(f"user:{CHANNEL}:{CUSTOMER}"))
+    assert by_user is None  # forgiven after success; and only one attempt was ever counted
