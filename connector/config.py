@@ -416,6 +416,17 @@ class SupportIdSettings(_Section):
     id_window_minutes: float = Field(24 * 60, gt=0)
 
 
+class AccountLinkSettings(_Section):
+    """LINE account link (issue 21): the company's linking page per channel, and the words that ask."""
+
+    # channel id -> the company's linking page; the relay appends ?linkToken=... (docs/data-protection.md)
+    linking_urls: dict[str, HttpUrl] = Field(default_factory=dict)
+    keywords: list[str] = Field(default_factory=lambda: ["アカウント連携", "account link"])
+    unlink_keywords: list[str] = Field(default_factory=lambda: ["連携解除", "unlink account"])
+    # how long a nonce the company's site registered waits for LINE's accountLink event
+    nonce_ttl_minutes: float = Field(10, gt=0, le=60)
+
+
 class Settings(_Section):
     public_base_url: HttpUrl = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -431,6 +442,7 @@ class Settings(_Section):
     web: WebSettings = Field(default_factory=WebSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     support_id: SupportIdSettings = Field(default_factory=SupportIdSettings)
+    account_link: AccountLinkSettings = Field(default_factory=AccountLinkSettings)
 
 
 class Secret(str):

@@ -97,6 +97,12 @@ class Runtime:
         return SupportIdStore(self.redis, self.keys)
 
     @functools.cached_property
+    def account_link_store(self):
+        from connector.storage.account_link import AccountLinkStore
+
+        return AccountLinkStore(self.redis, self.vault, self.keys)
+
+    @functools.cached_property
     def queue(self):
         from connector.storage.queue import make_queue
 

@@ -16,6 +16,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from connector.domain import account_link as AL
 from connector.domain import events as ev
 from connector.domain.records import CASE, CONTACT, FRIEND, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
 from connector.domain.support_id import id_hash as support_id_hash
@@ -51,6 +52,8 @@ class Context:
     subject_max_chars: int = 80
     reply_in_groups: bool = False
     responder: Responder | None = None  # None: only the welcome text on a new inquiry
+    # account link: (keywords, unlink keywords) when the channel has a linking page, else None
+    account_link_words: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 @dataclass
@@ -181,7 +184,16 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
                 }
             )
 
-    answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback") and not support_id
+    link_action = _account_link_action(event, ctx, is_user, standby)
+    if link_action:
+        signal = {"kind": "account_link", "action": link_action, "channel": ctx.channel_id, "event_id": eid}
+        signal.update(user=event["source"]["userId"], session_key=session["key"])
+        if link_action == AL.LINKED:
+            link = event.get("link") or {}
+            signal.update(result=str(link.get("result") or ""), nonce_hash=AL.nonce_hash(link.get("nonce") or ""))
+        res.signals.append(signal)
+    answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback")
+    answer = answer and not support_id and not link_action
     if answer and ctx.responder is not None and session["status"] == SessionStatus.BOT:
         turn = ctx.responder(state, event, opened)
         if turn is not None:
@@ -359,6 +371,18 @@ def _subject(event: dict, display_name: str, max_chars: int) -> str:
 SUPPORT_ID_PLACEHOLDER = "[support ID]"
 
 
+def _account_link_action(event: dict, ctx: Context, is_user: bool, standby: bool) -> str | None:
+    """OFFER/UNLINK for a keyword a customer wrote, LINKED for LINE's accountLink event, else None."""
+    if not is_user or standby or (event.get("source") or {}).get("type") != "user":
+        return None
+    if event.get("type") == "accountLink":
+        return AL.LINKED
+    msg = event.get("message") or {}
+    if ctx.account_link_words is None or event.get("type") != "message" or msg.get("type") != "text":
+        return None
+    return AL.keyword_action(str(msg.get("text") or ""), *ctx.account_link_words)
+
+
 def _support_id(event: dict, is_user: bool, standby: bool) -> str | None:
     """The support ID a customer sent as a whole text message (1:1 chat, active), if any."""
     msg = event.get("message") or {}
@@ -528,8 +552,23 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
     return res
 
 
+def _identity_unlinked(state: dict, event: dict, ctx: Context) -> Result:
+    """The customer unlinked their LINE account from the company's account: no longer verified or
+    entitled (the friend keeps its Contact and history)."""
+    res = Result(state=state)
+    friend = state.get("friend")
+    if not friend:
+        res.note = "identity.unlinked: no friend; ignored"
+        return res
+    friend["entitled"] = False
+    fields = {"Verified__c": False, "Verified_By__c": None, "Verified_At__c": None}
+    res.upserts.append(Upsert(FRIEND, friend["key"], fields, ev.event_id(event)))
+    res.note = "identity.unlinked: friend no longer verified"
+    return res
+
+
 def internal_handler(name: str) -> Callable[[dict, dict, Context], Result] | None:
     """The handler of the relay's own event `name`: (state, event, ctx) -> Result, or None."""
     from connector.domain import operator  # operator's handlers build on this module's types
 
-    return {**operator.HANDLERS, "identity.linked": _identity_linked}.get(name)
+    return {**operator.HANDLERS, "identity.linked": _identity_linked, "identity.unlinked": _identity_unlinked}.get(name)

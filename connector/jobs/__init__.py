@@ -37,6 +37,7 @@ RETENTION_CALLOUT = "connector.jobs.retention.callout"
 RETENTION_PURGE = "connector.jobs.retention.purge"
 RETENTION_SWEEP = "connector.jobs.retention.sweep"
 VERIFY_SUPPORT_ID = "connector.jobs.support_id.verify"
+ACCOUNT_LINK = "connector.jobs.account_link.run"
 
 WEEK_S = 7 * 24 * 3600
 

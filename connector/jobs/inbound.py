@@ -363,6 +363,7 @@ class Drainer:
                         subject_max_chars=s.salesforce.case.subject_max_chars,
                         reply_in_groups=channel.settings.reply_in_groups,
                         responder=self._responder(channel, now, responders),
+                        account_link_words=_account_link_words(s, channel.id),
                     )
                     step.result = conversation.apply(state, event, ctx)
                 state = step.result.state
@@ -600,3 +601,11 @@ def outcome_conv_ok(item: dict, lost: list[str]) -> bool:
 def _short(conv: str) -> str:
     channel, _, rest = conv.partition(":")
     return f"{channel}:{rest[:6]}…" if len(rest) > 6 else conv
+
+
+def _account_link_words(settings, channel_id: str):
+    """(keywords, unlink keywords) when the channel has a linking page (account link), else None."""
+    al = settings.account_link
+    if channel_id not in al.linking_urls:
+        return None
+    return tuple(al.keywords), tuple(al.unlink_keywords)

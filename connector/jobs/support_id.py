@@ -49,7 +49,7 @@ def verify(sealed: bytes) -> str:
     rt.store.set_marker(marker + ":decided", {"outcome": outcome}, ttl_s=7 * 24 * 3600)
     channel = rt.config.channel(sig["channel"])
     text = channel.text(TEXTS[outcome])
-    result = delivery.push_once(rt, channel.id, sig["user"], [{"type": "text", "text": text}], marker)
+    result = delivery.push_once(rt, channel.id, sig["user"], [{"type": "text", "text": text}], marker + ":push")
     fields = {
         "Chat_Session__r": ref(SESSION, sig["session_key"]),
         "Direction__c": "System",

@@ -119,3 +119,7 @@ class Keys:
     # -- support IDs (support_id.SupportIdStore) ------------------------------------------------
     def support_id(self, name: str) -> str:
         return f"{self.prefix}support-id:{name}"
+
+    # -- LINE account link (account_link.AccountLinkStore) --------------------------------------
+    def account_link(self, name: str) -> str:
+        return f"{self.prefix}account-link:{name}"
