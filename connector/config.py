@@ -414,6 +414,8 @@ class SupportIdSettings(_Section):
     user_window_minutes: float = Field(60, gt=0)
     max_attempts_per_id: int = Field(10, ge=1, le=1000)  # per ID (whoever sends it), in id_window_minutes
     id_window_minutes: float = Field(24 * 60, gt=0)
+    # channels whose unverified customers are asked for their support ID when they open an inquiry
+    ask_on_channels: list[str] = Field(default_factory=list)
 
 
 class AccountLinkSettings(_Section):

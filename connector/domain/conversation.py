@@ -52,6 +52,8 @@ class Context:
     subject_max_chars: int = 80
     reply_in_groups: bool = False
     responder: Responder | None = None  # None: only the welcome text on a new inquiry
+    # support ID: ask an unverified customer for it when they open an inquiry on this channel
+    ask_support_id: bool = False
     # account link: (keywords, unlink keywords) when the channel has a linking page, else None
     account_link_words: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
@@ -200,8 +202,34 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
             apply_turn(res, event, eid, session, turn, ts)
     elif answer and opened and etype == "message":
         _reply(res, event, eid, session, [{"type": "text", "text": ctx.text("welcome")}])
+    if ctx.ask_support_id and opened and is_user and etype == "message" and not standby and not support_id:
+        if not (state.get("friend") or {}).get("verified"):
+            _ask_for_support_id(res, event, eid, session, ctx)
     res.note = res.note or f"{etype}: recorded" + (" (standby, not answered)" if standby else "")
     return res
+
+
+def _ask_for_support_id(res: Result, event: dict, eid: str, session: dict, ctx: Context) -> None:
+    """Add "please send your support ID" to this event's answer (or answer with it)."""
+    prompt = {"type": "text", "text": ctx.text("support_id_prompt")}
+    mine = next((r for r in res.replies if r.key == f"r:{eid}"), None)
+    if mine is None:
+        _reply(res, event, eid, session, [prompt])
+        return
+    if len(mine.messages) >= 5:
+        return
+    key = f"bot:{eid}:{len(mine.messages)}"
+    mine.messages.append(prompt)
+    mine.record_keys.append(key)
+    fields = {
+        "Chat_Session__r": ref(SESSION, session["key"]),
+        "Direction__c": "Bot",
+        "Type__c": "text",
+        "Text__c": prompt["text"],
+        "Sent_At__c": sf_datetime(int(event.get("timestamp") or 0)),
+        "Delivery_Status__c": "Pending",
+    }
+    res.upserts.append(Upsert(MESSAGE, key, fields, eid))
 
 
 def apply_turn(res: Result, event: dict, eid: str, session: dict, turn: Turn, ts: int) -> None:
@@ -539,6 +567,7 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
     friend["contact_id"] = contact_id
     data = event.get("data") or {}
     friend["entitled"] = bool(data.get("entitled"))  # e.g. an annual-plan customer
+    friend["verified"] = True
     fields = {"Contact__c": contact_id, "Verified__c": True}
     if data.get("by") in VERIFIED_BY:  # how the customer proved it (the console shows it, with when)
         fields.update(Verified_By__c=data["by"], Verified_At__c=sf_datetime(int(event.get("timestamp") or 0)))
@@ -561,6 +590,7 @@ def _identity_unlinked(state: dict, event: dict, ctx: Context) -> Result:
         res.note = "identity.unlinked: no friend; ignored"
         return res
     friend["entitled"] = False
+    friend["verified"] = False
     fields = {"Verified__c": False, "Verified_By__c": None, "Verified_At__c": None}
     res.upserts.append(Upsert(FRIEND, friend["key"], fields, ev.event_id(event)))
     res.note = "identity.unlinked: friend no longer verified"

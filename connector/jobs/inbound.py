@@ -364,6 +364,7 @@ class Drainer:
                         reply_in_groups=channel.settings.reply_in_groups,
                         responder=self._responder(channel, now, responders),
                         account_link_words=_account_link_words(s, channel.id),
+                        ask_support_id=channel.id in s.support_id.ask_on_channels,
                     )
                     step.result = conversation.apply(state, event, ctx)
                 state = step.result.state

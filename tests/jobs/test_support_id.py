@@ -176,3 +176,52 @@ def test_salesforce_down_while_verifying_counts_one_attempt_and_verifies_when_ba
     assert friend(sb)["Verified__c"] is True
     by_user = rt.redis.get(rt.keys.support_id(f"user:{CHANNEL}:{CUSTOMER}"))
     assert by_user is None  # forgiven after success; and only one attempt was ever counted
+
+
+PROMPT = "ご契約のお客様は、サポートID（例: 7K4Q-9MX2-PD3R）をこのトークにお送りください。"
+
+
+@pytest.fixture
+def asking_rt(sb, op_redis):
+    from connector.runtime import Runtime, set_runtime
+
+    config = op_config(sb)
+    asking = SupportIdSettings(ask_on_channels=[CHANNEL])
+    config.settings = config.settings.model_copy(update={"support_id": asking})
+    runtime = Runtime(config)
+    set_runtime(runtime)
+    yield runtime
+    set_runtime(None)
+
+
+def test_a_channel_that_requires_it_asks_a_new_inquiry_for_the_support_id(asking_rt, sb):
+    sends(asking_rt, sb, "請求書について質問があります")
+    assert PROMPT in answers(sb)
+    prompts = [m for m in sb.salesforce.records("LINE_Chat_Message__c") if m.get("Text__c") == PROMPT]
+    assert [m["Direction__c"] for m in prompts] == ["Bot"]  # recorded in the transcript
+
+
+def test_a_verified_customer_is_not_asked_again(asking_rt, sb):
+    issue(sb, reusable=True)
+    sends(asking_rt, sb, VALID)  # starts with the ID: verified, no prompt on top of the answer
+    assert answers(sb) == [VERIFIED]
+    session = conv_state(asking_rt)["session"]["key"]
+    from connector.jobs import submit_internal
+
+    submit_internal(  # the inquiry ends; the customer writes again later
+        asking_rt,
+        CHANNEL,
+        {"type": "user", "userId": CUSTOMER},
+        "session.closed",
+        {"session_key": session},
+        idempotency_key="close-1",
+    )
+    run_jobs(asking_rt)
+    sends(asking_rt, sb, "もう一つ質問です")
+    assert conv_state(asking_rt)["session"]["key"] != session  # a new inquiry...
+    assert PROMPT not in answers(sb)  # ...and no prompt
+
+
+def test_a_channel_that_does_not_require_it_does_not_ask(rt, sb):
+    sends(rt, sb, "請求書について質問があります")
+    assert PROMPT not in answers(sb)
