@@ -425,6 +425,51 @@ class WebSettings(_Section):
     body_timeout_seconds: float = Field(10, gt=0, le=120)
 
 
+class RetentionSettings(_Section):
+    """How long identity-verification images are kept (docs/data-protection.md, issue 21)."""
+
+    # Days an identity image is kept after it arrived (or was marked), for every channel...
+    identity_image_days: int = Field(30, ge=1, le=3650)
+    # ...unless its channel has its own (channel id -> days).
+    identity_image_days_by_channel: dict[str, int] = Field(default_factory=dict)
+    # An image that arrives this long after an operator asked for an ID document is identity-class.
+    identity_request_window_minutes: float = Field(30, gt=0, le=7 * 24 * 60)
+    # The length of a "day" in seconds: 86400 in production; the demo and tests compress time here.
+    day_seconds: float = Field(86400, gt=0)
+    # How often due deletions are looked for in Redis (seconds); Salesforce is swept once a day.
+    check_interval_seconds: float = Field(60, gt=0)
+
+    @field_validator("identity_image_days_by_channel")
+    @classmethod
+    def _positive_days(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = sorted(k for k, d in v.items() if not 1 <= int(d) <= 3650)
+        if bad:
+            raise ValueError(f"days must be 1..3650 (channel(s) {', '.join(bad)})")
+        return v
+
+
+class SupportIdSettings(_Section):
+    """Support IDs a customer sends on LINE (issue 21): attempts allowed before a pause."""
+
+    max_attempts_per_user: int = Field(5, ge=1, le=100)  # per LINE user, in user_window_minutes
+    user_window_minutes: float = Field(60, gt=0)
+    max_attempts_per_id: int = Field(10, ge=1, le=1000)  # per ID (whoever sends it), in id_window_minutes
+    id_window_minutes: float = Field(24 * 60, gt=0)
+    # channels whose unverified customers are asked for their support ID when they open an inquiry
+    ask_on_channels: list[str] = Field(default_factory=list)
+
+
+class AccountLinkSettings(_Section):
+    """LINE account link (issue 21): the company's linking page per channel, and the words that ask."""
+
+    # channel id -> the company's linking page; the relay appends ?linkToken=... (docs/data-protection.md)
+    linking_urls: dict[str, HttpUrl] = Field(default_factory=dict)
+    keywords: list[str] = Field(default_factory=lambda: ["アカウント連携", "account link"])
+    unlink_keywords: list[str] = Field(default_factory=lambda: ["連携解除", "unlink account"])
+    # how long a nonce the company's site registered waits for LINE's accountLink event
+    nonce_ttl_minutes: float = Field(10, gt=0, le=60)
+
+
 class Settings(_Section):
     public_base_url: HttpUrl = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -438,6 +483,9 @@ class Settings(_Section):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    support_id: SupportIdSettings = Field(default_factory=SupportIdSettings)
+    account_link: AccountLinkSettings = Field(default_factory=AccountLinkSettings)
 
 
 class Secret(str):

@@ -89,6 +89,16 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "survey_comment": "ご回答ありがとうございます。よろしければ、ご意見・ご感想をこのトークにお送りください。",
         "survey_label_skip": "スキップ",
         "survey_thanks": "アンケートへのご協力ありがとうございました。今後のサービス向上に役立てます。",
+        # -- support ID (issue 21) ---------------------------------------------------------------
+        "support_id_verified": "サポートIDを確認しました。お客様のご登録内容をもとにご案内します。",
+        "support_id_not_confirmed": "サポートIDを確認できませんでした。お手元のIDをご確認のうえ、もう一度お送りください。",
+        "support_id_locked": "確認の回数が上限に達しました。しばらくしてからもう一度お試しください。",
+        "support_id_prompt": "ご契約のお客様は、サポートID（例: 7K4Q-9MX2-PD3R）をこのトークにお送りください。",
+        # -- account link (issue 21) -------------------------------------------------------------
+        "account_link_offer": "下のリンクから、お客様のアカウントとLINEを連携できます（10分間有効）。\n{url}",
+        "account_link_done": "アカウント連携が完了しました。ご登録内容をもとにご案内します。",
+        "account_link_failed": "アカウント連携を完了できませんでした。お手数ですが、もう一度お試しください。",
+        "account_link_unlinked": "アカウント連携を解除しました。",
     },
     "en": {
         "welcome": "Thank you for contacting us. We will reply to you shortly.",
@@ -165,5 +175,15 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "survey_comment": "Thank you! If you like, write us a comment in this chat.",
         "survey_label_skip": "Skip",
         "survey_thanks": "Thank you for your feedback. It helps us improve.",
+        # -- support ID (issue 21) ---------------------------------------------------------------
+        "support_id_verified": "Thank you, your support ID is confirmed. We will help you with your registered details.",
+        "support_id_not_confirmed": "We could not confirm that support ID. Please check it and send it again.",
+        "support_id_locked": "Too many attempts. Please try again later.",
+        "support_id_prompt": "If you have a support ID (e.g. 7K4Q-9MX2-PD3R), please send it in this chat.",
+        # -- account link (issue 21) -------------------------------------------------------------
+        "account_link_offer": "Link your account with LINE here (valid for 10 minutes):\n{url}",
+        "account_link_done": "Your account is now linked. We will help you with your registered details.",
+        "account_link_failed": "We could not link your account. Please try again.",
+        "account_link_unlinked": "Your account is no longer linked.",
     },
 }

@@ -85,6 +85,24 @@ class Runtime:
         return VoiceStore(self.redis, self.vault, self.keys, dedupe_ttl_s=self.settings.redis.dedupe_ttl_hours * 3600)
 
     @functools.cached_property
+    def retention_store(self):
+        from connector.storage.retention import RetentionStore
+
+        return RetentionStore(self.redis, self.keys)
+
+    @functools.cached_property
+    def support_id_store(self):
+        from connector.storage.support_id import SupportIdStore
+
+        return SupportIdStore(self.redis, self.keys)
+
+    @functools.cached_property
+    def account_link_store(self):
+        from connector.storage.account_link import AccountLinkStore
+
+        return AccountLinkStore(self.redis, self.vault, self.keys)
+
+    @functools.cached_property
     def queue(self):
         from connector.storage.queue import make_queue
 

@@ -16,10 +16,13 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from connector.domain import account_link as AL
 from connector.domain import events as ev
 from connector.domain import survey as sv
 from connector.domain.records import CASE, CONTACT, FRIEND, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
 from connector.domain.survey import SurveyRules
+from connector.domain.support_id import id_hash as support_id_hash
+from connector.domain.support_id import normalise as normalise_support_id
 
 
 @dataclass
@@ -55,6 +58,10 @@ class Context:
     reply_in_groups: bool = False
     responder: Responder | None = None  # None: only the welcome text on a new inquiry
     survey: SurveyRules | None = None  # None: no satisfaction survey on this channel
+    # support ID: ask an unverified customer for it when they open an inquiry on this channel
+    ask_support_id: bool = False
+    # account link: (keywords, unlink keywords) when the channel has a linking page, else None
+    account_link_words: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 @dataclass
@@ -158,6 +165,20 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     record = _message_record(event, eid, ts, standby)
     record.fields["Chat_Session__r"] = ref(SESSION, session["key"])
     res.upserts.append(record)
+    support_id = _support_id(event, is_user, standby)
+    if support_id:
+        # A support ID is a credential: only its hash goes on (to the verifying job), never the ID.
+        record.fields["Text__c"] = SUPPORT_ID_PLACEHOLDER
+        res.signals.append(
+            {
+                "kind": "support_id",
+                "hash": support_id_hash(support_id),
+                "channel": ctx.channel_id,
+                "user": event["source"]["userId"],
+                "session_key": session["key"],
+                "event_id": eid,
+            }
+        )
     if etype == "message":
         _remember(state, record.key, session["key"])
     if etype == "message" and record.fields.get("Type__c") in ev.MEDIA_TYPES:
@@ -174,7 +195,16 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
                 }
             )
 
+    link_action = _account_link_action(event, ctx, is_user, standby)
+    if link_action:
+        signal = {"kind": "account_link", "action": link_action, "channel": ctx.channel_id, "event_id": eid}
+        signal.update(user=event["source"]["userId"], session_key=session["key"])
+        if link_action == AL.LINKED:
+            link = event.get("link") or {}
+            signal.update(result=str(link.get("result") or ""), nonce_hash=AL.nonce_hash(link.get("nonce") or ""))
+        res.signals.append(signal)
     answer = not standby and (is_user or ctx.reply_in_groups) and etype in ("message", "postback")
+    answer = answer and not support_id and not link_action
     if answer and ctx.responder is not None and session["status"] == SessionStatus.BOT:
         turn = ctx.responder(state, event, opened)
         if turn is not None:
@@ -183,8 +213,34 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
             apply_turn(res, event, eid, session, turn, ts)
     elif answer and opened and etype == "message":
         _reply(res, event, eid, session, [{"type": "text", "text": ctx.text("welcome")}])
+    if ctx.ask_support_id and opened and is_user and etype == "message" and not standby and not support_id:
+        if not (state.get("friend") or {}).get("verified"):
+            _ask_for_support_id(res, event, eid, session, ctx)
     res.note = res.note or f"{etype}: recorded" + (" (standby, not answered)" if standby else "")
     return res
+
+
+def _ask_for_support_id(res: Result, event: dict, eid: str, session: dict, ctx: Context) -> None:
+    """Add "please send your support ID" to this event's answer (or answer with it)."""
+    prompt = {"type": "text", "text": ctx.text("support_id_prompt")}
+    mine = next((r for r in res.replies if r.key == f"r:{eid}"), None)
+    if mine is None:
+        _reply(res, event, eid, session, [prompt])
+        return
+    if len(mine.messages) >= 5:
+        return
+    key = f"bot:{eid}:{len(mine.messages)}"
+    mine.messages.append(prompt)
+    mine.record_keys.append(key)
+    fields = {
+        "Chat_Session__r": ref(SESSION, session["key"]),
+        "Direction__c": "Bot",
+        "Type__c": "text",
+        "Text__c": prompt["text"],
+        "Sent_At__c": sf_datetime(int(event.get("timestamp") or 0)),
+        "Delivery_Status__c": "Pending",
+    }
+    res.upserts.append(Upsert(MESSAGE, key, fields, eid))
 
 
 def apply_turn(res: Result, event: dict, eid: str, session: dict, turn: Turn, ts: int) -> None:
@@ -351,6 +407,31 @@ def _subject(event: dict, display_name: str, max_chars: int) -> str:
     return base if len(base) <= max_chars else base[: max_chars - 1] + "…"
 
 
+SUPPORT_ID_PLACEHOLDER = "[support ID]"
+
+
+def _account_link_action(event: dict, ctx: Context, is_user: bool, standby: bool) -> str | None:
+    """OFFER/UNLINK for a keyword a customer wrote, LINKED for LINE's accountLink event, else None."""
+    if not is_user or standby or (event.get("source") or {}).get("type") != "user":
+        return None
+    if event.get("type") == "accountLink":
+        return AL.LINKED
+    msg = event.get("message") or {}
+    if ctx.account_link_words is None or event.get("type") != "message" or msg.get("type") != "text":
+        return None
+    return AL.keyword_action(str(msg.get("text") or ""), *ctx.account_link_words)
+
+
+def _support_id(event: dict, is_user: bool, standby: bool) -> str | None:
+    """The support ID a customer sent as a whole text message (1:1 chat, active), if any."""
+    msg = event.get("message") or {}
+    if event.get("type") != "message" or msg.get("type") != "text" or not is_user or standby:
+        return None
+    if (event.get("source") or {}).get("type") != "user":
+        return None
+    return normalise_support_id(str(msg.get("text") or ""))
+
+
 def _message_record(event: dict, eid: str, ts: int, standby: bool) -> Upsert:
     etype = event.get("type", "")
     fields: dict = {
@@ -478,6 +559,9 @@ def _reply(
     )
 
 
+VERIFIED_BY = {"Support_ID", "Account_Link"}  # LINE_Friend__c.Verified_By__c
+
+
 def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
     """The customer proved who they are (support id, account link): use their existing Contact.
 
@@ -492,8 +576,13 @@ def _identity_linked(state: dict, event: dict, ctx: Context) -> Result:
         res.note = "identity.linked: no friend or contact id; ignored"
         return res
     friend["contact_id"] = contact_id
-    friend["entitled"] = bool((event.get("data") or {}).get("entitled"))  # e.g. an annual-plan customer
-    res.upserts.append(Upsert(FRIEND, friend["key"], {"Contact__c": contact_id, "Verified__c": True}, eid))
+    data = event.get("data") or {}
+    friend["entitled"] = bool(data.get("entitled"))  # e.g. an annual-plan customer
+    friend["verified"] = True
+    fields = {"Contact__c": contact_id, "Verified__c": True}
+    if data.get("by") in VERIFIED_BY:  # how the customer proved it (the console shows it, with when)
+        fields.update(Verified_By__c=data["by"], Verified_At__c=sf_datetime(int(event.get("timestamp") or 0)))
+    res.upserts.append(Upsert(FRIEND, friend["key"], fields, eid))
     session = state.get("session")
     if session and session["status"] != SessionStatus.CLOSED:
         res.upserts.append(Upsert(SESSION, session["key"], {"Contact__c": contact_id}, eid))
@@ -541,8 +630,24 @@ def _close_solved(state: dict, event: dict, ctx: Context, eid: str, session: dic
     turn.note = f"{turn.note}; session closed" + (f"; {note}" if note else "")
 
 
+def _identity_unlinked(state: dict, event: dict, ctx: Context) -> Result:
+    """The customer unlinked their LINE account from the company's account: no longer verified or
+    entitled (the friend keeps its Contact and history)."""
+    res = Result(state=state)
+    friend = state.get("friend")
+    if not friend:
+        res.note = "identity.unlinked: no friend; ignored"
+        return res
+    friend["entitled"] = False
+    friend["verified"] = False
+    fields = {"Verified__c": False, "Verified_By__c": None, "Verified_At__c": None}
+    res.upserts.append(Upsert(FRIEND, friend["key"], fields, ev.event_id(event)))
+    res.note = "identity.unlinked: friend no longer verified"
+    return res
+
+
 def internal_handler(name: str) -> Callable[[dict, dict, Context], Result] | None:
     """The handler of the relay's own event `name`: (state, event, ctx) -> Result, or None."""
     from connector.domain import operator  # operator's handlers build on this module's types
 
-    return {**operator.HANDLERS, "identity.linked": _identity_linked}.get(name)
+    return {**operator.HANDLERS, "identity.linked": _identity_linked, "identity.unlinked": _identity_unlinked}.get(name)

@@ -20,6 +20,8 @@ MESSAGE = "LINE_Chat_Message__c"
 EXAMPLE = "LINE_Question_Example__c"
 ROUTING = "LINE_Routing__c"
 TASK = "Task"  # a call (voice): CallType, CallDurationInSeconds, CallDisposition
+DELETION = "LINE_Data_Deletion__c"  # audit of an identity-image deletion (retention)
+SUPPORT_ID = "LINE_Support_Id__c"  # a support ID Salesforce issued (hash only)
 
 KEY_FIELDS = {
     CONTACT: "LINE_Contact_Key__c",
@@ -30,6 +32,8 @@ KEY_FIELDS = {
     EXAMPLE: "Example_Key__c",
     ROUTING: "Routing_Key__c",
     TASK: "LINE_Call_Sid__c",
+    DELETION: "Deletion_Key__c",
+    SUPPORT_ID: "Id_Hash__c",
 }
 
 
@@ -43,7 +47,7 @@ class SessionStatus(StrEnum):
 
 
 # Parents before children: one Composite call runs its subrequests in this order.
-WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE, TASK]
+WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE, TASK, DELETION, SUPPORT_ID]
 
 
 @dataclass

@@ -42,6 +42,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(media.bp)
     app.register_blueprint(twilio.bp)
     app.register_blueprint(call_page.bp)
+    from connector.web import account_link
+
+    app.register_blueprint(account_link.bp)
 
     @app.errorhandler(413)
     def too_large(_e):

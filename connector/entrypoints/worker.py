@@ -77,6 +77,12 @@ def _voice(rt: Runtime) -> None:
     tick(rt)
 
 
+def _retention(rt: Runtime) -> None:
+    from connector.jobs.retention import tick  # identity images due for deletion; the daily sweep
+
+    tick(rt)
+
+
 PERIODIC = [
     ("scheduled jobs", enqueue_due_jobs),
     ("salesforce probe", _salesforce_probe),
@@ -84,6 +90,7 @@ PERIODIC = [
     ("knowledge sync", _knowledge_sync),
     ("routing", _routing),
     ("voice", _voice),
+    ("retention", _retention),
     ("drains", enqueue_drain_if_ready),
 ]
 

@@ -125,6 +125,14 @@ class LineGateway:
             ),
         )
 
+    def link_token(self, channel_id: str, user_id: str) -> str:
+        """A link token for LINE account link (valid 10 minutes, once)."""
+        resp = self._call(
+            "link_token",
+            lambda: self._api(channel_id).issue_link_token_with_http_info(user_id, _request_timeout=self.timeout),
+        )
+        return resp.data.link_token
+
     def mark_as_read(self, channel_id: str, user_id: str) -> None:
         """Mark the user's messages as read (an operator opened the chat)."""
         req = MarkMessagesAsReadRequest(chat=ChatReference(user_id=user_id))

@@ -386,6 +386,26 @@ class SalesforceGateway:
     def delete(self, sobject: str, record_id: str) -> None:
         self.call("delete", lambda sf: getattr(sf, sobject).delete(record_id))
 
+    def purge_files(self, document_ids: list[str]) -> dict[str, str]:
+        """Delete files (ContentDocuments) and empty their recycle-bin entries, in one call of the
+        package's Apex REST resource `LineFilePurgeResource` (Salesforce's REST API has no
+        emptyRecycleBin). At most 200 ids. Returns {document id: "purged" | "gone" | "failed"}."""
+        if not document_ids:
+            return {}
+        if len(document_ids) > COLLECTION_SIZE:
+            raise ValueError(f"at most {COLLECTION_SIZE} files per purge")
+        answer = self.call(
+            "purge files",
+            lambda sf: sf.apexecute("line/files/purge", method="POST", data={"documentIds": list(document_ids)}),
+        )
+        results = (answer or {}).get("results") if isinstance(answer, dict) else None
+        out = {}
+        for r in results if isinstance(results, list) else []:
+            if isinstance(r, dict) and isinstance(r.get("documentId"), str):
+                out[r["documentId"][:15]] = str(r.get("outcome") or "failed")
+        # Ids may come back as 18 characters: match on the 15-character form.
+        return {d: out.get(d[:15], "failed") for d in document_ids}
+
 
 def _quote(value: str) -> str:
     return requests.utils.quote(value, safe="")

@@ -39,6 +39,51 @@ def latest_content_version(sf, document_id: str) -> str | None:
     return rows[0]["Id"] if rows else None
 
 
+# -- identity images (retention) ---------------------------------------------------------------
+IDENTITY_FIELDS = (
+    "Message_Key__c, Content_Document_Id__c, Retention_Until__c, Sent_At__c, Chat_Session__r.Channel_Id__c"
+)
+
+
+def messages_by_key(sf, message_keys: list[str]) -> list[dict]:
+    """Message records (file, retention, channel) by message key."""
+    if not message_keys:
+        return []
+    keys = ", ".join(quote(k) for k in message_keys)
+    return sf.query(f"SELECT {IDENTITY_FIELDS} FROM {MESSAGE} WHERE {KEY_FIELDS[MESSAGE]} IN ({keys})")
+
+
+def identity_files_past_retention(sf, now: datetime, limit: int = 2000) -> list[dict]:
+    """Identity images whose retention has ended and that the relay has not recorded as deleted."""
+    return sf.query(
+        f"SELECT {IDENTITY_FIELDS} FROM {MESSAGE} WHERE Identity_Class__c = true "
+        f"AND Content_Deleted_At__c = null AND Retention_Until__c <= {datetime_literal(now)} "
+        f"ORDER BY Retention_Until__c ASC LIMIT {int(limit)}"
+    )
+
+
+def content_versions_of(sf, document_ids: list[str]) -> list[str]:
+    """The ContentVersion ids of files (the ids signed media links name)."""
+    if not document_ids:
+        return []
+    ids = ", ".join(quote(d) for d in document_ids)
+    return [r["Id"] for r in sf.query(f"SELECT Id FROM ContentVersion WHERE ContentDocumentId IN ({ids})")]
+
+
+# -- support IDs -------------------------------------------------------------------------------
+def support_id_by_hash(sf, id_hash: str) -> dict | None:
+    rows = sf.query(
+        "SELECT Id, Contact__c, Account__c, Expires_At__c, Reusable__c, Used_At__c, Entitled__c "
+        f"FROM LINE_Support_Id__c WHERE Id_Hash__c = {quote(id_hash)} LIMIT 1"
+    )
+    return rows[0] if rows else None
+
+
+def first_contact_of_account(sf, account_id: str) -> str | None:
+    rows = sf.query(f"SELECT Id FROM Contact WHERE AccountId = {quote(account_id)} ORDER BY CreatedDate ASC LIMIT 1")
+    return rows[0]["Id"] if rows else None
+
+
 OPERATOR_MESSAGE_FIELDS = (
     "Id, Message_Key__c, Direction__c, Type__c, Text__c, Sticker_Package_Id__c, Sticker_Id__c, "
     "Content_Document_Id__c, Chat_Session__r.Session_Key__c"

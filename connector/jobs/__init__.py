@@ -33,6 +33,11 @@ RECORD_CALL = "connector.jobs.voice.record_call"
 RECORD_CALLS = "connector.jobs.voice.record_calls"
 CALL_TO_LINE = "connector.jobs.voice.call_to_line"
 VOICE_CALLOUT = "connector.jobs.voice.callout"
+RETENTION_CALLOUT = "connector.jobs.retention.callout"
+RETENTION_PURGE = "connector.jobs.retention.purge"
+RETENTION_SWEEP = "connector.jobs.retention.sweep"
+VERIFY_SUPPORT_ID = "connector.jobs.support_id.verify"
+ACCOUNT_LINK = "connector.jobs.account_link.run"
 
 WEEK_S = 7 * 24 * 3600
 

@@ -364,6 +364,8 @@ class Drainer:
                         reply_in_groups=channel.settings.reply_in_groups,
                         responder=self._responder(channel, now, responders),
                         survey=channel.settings.survey.rules(),
+                        account_link_words=_account_link_words(s, channel.id),
+                        ask_support_id=channel.id in s.support_id.ask_on_channels,
                     )
                     step.result = conversation.apply(state, event, ctx)
                 state = step.result.state
@@ -601,3 +603,11 @@ def outcome_conv_ok(item: dict, lost: list[str]) -> bool:
 def _short(conv: str) -> str:
     channel, _, rest = conv.partition(":")
     return f"{channel}:{rest[:6]}…" if len(rest) > 6 else conv
+
+
+def _account_link_words(settings, channel_id: str):
+    """(keywords, unlink keywords) when the channel has a linking page (account link), else None."""
+    al = settings.account_link
+    if channel_id not in al.linking_urls:
+        return None
+    return tuple(al.keywords), tuple(al.unlink_keywords)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from connector.jobs import bot, routing, voice
+from connector.jobs import account_link, bot, routing, support_id, voice
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +15,8 @@ HANDLERS = {
     "queued": routing.on_queued,  # a session was handed to people: routing, in its own job
     "closed": bot.on_closed,  # a session closed: learn from the articles its operators sent
     "line_delivery": voice.on_delivery,  # LINE delivered a notification message (PNP)
+    "support_id": support_id.on_signal,  # a customer sent a support ID: verify it
+    "account_link": account_link.on_signal,  # LINE account link: offer, link, unlink
 }
 
 

@@ -19,11 +19,14 @@ def run() -> int:
     print("Starting the sandbox (LINE, Salesforce, Twilio stand-ins), the web process and a worker...")
     from connector.local import (
         demo_bot,  # the bot runs on channels 2 and 3
+        demo_identity,  # support ID, identity images with compressed retention
         demo_supervision,  # survey on channel 1, queue relief on channel 4
         demo_voice,  # voice with Twilio on channel 1
     )
 
-    with demo_supervision.configure(demo_voice.configure(demo_bot.configure(LocalStack(channels=4)))) as stack:
+    with demo_supervision.configure(
+        demo_identity.configure(demo_voice.configure(demo_bot.configure(LocalStack(channels=4))))
+    ) as stack:
         try:
             _scenario(stack)
         except TimeoutError as exc:
@@ -192,3 +195,11 @@ def _scenario(stack: LocalStack) -> None:
         print(f"  {'ok ' if ok else 'FAIL'} {name}")
     if not all(supervision_checks.values()):
         raise TimeoutError("a supervision check failed")
+    from connector.local.demo_identity import identity_steps
+
+    identity_checks = identity_steps(stack, step, lambda *a: signed_callout(stack, secret, *a))  # issue 21
+    step("Checks (support ID, identity images)")
+    for name, ok in identity_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(identity_checks.values()):
+        raise TimeoutError("an identity check failed")

@@ -111,3 +111,15 @@ class Keys:
     # -- voice with Twilio (voice.VoiceStore) ---------------------------------------------------
     def voice(self, name: str) -> str:
         return f"{self.prefix}voice:{name}"
+
+    # -- identity-image retention (retention.RetentionStore) ------------------------------------
+    def retention(self, name: str) -> str:
+        return f"{self.prefix}retention:{name}"
+
+    # -- support IDs (support_id.SupportIdStore) ------------------------------------------------
+    def support_id(self, name: str) -> str:
+        return f"{self.prefix}support-id:{name}"
+
+    # -- LINE account link (account_link.AccountLinkStore) --------------------------------------
+    def account_link(self, name: str) -> str:
+        return f"{self.prefix}account-link:{name}"

@@ -31,7 +31,14 @@ from flask import Blueprint, current_app, jsonify, request
 from connector.domain.operator import is_internal
 from connector.domain.voice import client_identity
 from connector.gateways.twilio import voice_access_token
-from connector.jobs import DELIVER_OPERATOR_MESSAGE, ROUTING_CALLOUT, VOICE_CALLOUT, enqueue, job_id
+from connector.jobs import (
+    DELIVER_OPERATOR_MESSAGE,
+    RETENTION_CALLOUT,
+    ROUTING_CALLOUT,
+    VOICE_CALLOUT,
+    enqueue,
+    job_id,
+)
 from connector.storage import StorageError
 from connector.web.edge import parse_json
 
@@ -50,7 +57,10 @@ TYPES = {
     "identity.link",
     "call.offer",  # voice: offer the customer a call (docs/voice.md)
     "call.line_guide",  # voice: 「LINEで案内」, move a caller to LINE
+    "identity.request",  # retention: an operator asked the customer for an ID document
+    "media.identity",  # retention: an operator marks an image as an ID document, or deletes it now
 }
+IDENTITY_ACTIONS = {"mark", "delete"}
 MESSAGE_TYPES = {"text", "sticker", "image"}
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # unix seconds, ASCII digits only (str.isdigit() takes "²")
 
@@ -90,6 +100,14 @@ def _envelope(body: bytes) -> dict:
                 raise ValueError("bad record")
             if is_internal(r) or r.get("direction", "Operator") != "Operator":
                 raise ValueError("internal record: never sent to LINE")
+    if env["type"] == "identity.request" and not isinstance(env["data"].get("sessionKey"), str):
+        raise ValueError("no session key")
+    if env["type"] == "media.identity" and (
+        not isinstance(env["data"].get("messageKey"), str)
+        or not 0 < len(env["data"]["messageKey"]) <= 80
+        or env["data"].get("action") not in IDENTITY_ACTIONS
+    ):
+        raise ValueError("bad media.identity")
     return env
 
 
@@ -163,6 +181,9 @@ def _enqueue(rt, env: dict) -> None:
         return
     if env["type"].startswith("call."):
         enqueue(rt, VOICE_CALLOUT, seal(env), key=job_id("callout", env["id"]))
+        return
+    if env["type"] in ("identity.request", "media.identity"):
+        enqueue(rt, RETENTION_CALLOUT, seal(env), key=job_id("callout", env["id"]))
         return
     enqueue(rt, ROUTING_CALLOUT, seal(env), key=job_id("callout", env["id"]))
 

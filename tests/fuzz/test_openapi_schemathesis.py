@@ -53,7 +53,12 @@ class SignOnArrival:
                 url = PUBLIC_BASE_URL + path + (f"?{query}" if query else "")
                 form = {k: v[-1] for k, v in parse_qs(body.decode("latin-1"), keep_blank_values=True).items()}
                 environ["HTTP_X_TWILIO_SIGNATURE"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
-            elif path in ("/salesforce/callout", "/salesforce/voice-token", "/salesforce/presence"):
+            elif path in (
+                "/salesforce/callout",
+                "/salesforce/voice-token",
+                "/salesforce/presence",
+                "/account-link/nonce",
+            ):
                 ts = str(int(time.time()))
                 environ["HTTP_X_CONNECTOR_TIMESTAMP"] = ts
                 environ["HTTP_X_CONNECTOR_SIGNATURE"] = callout_sign(CALLOUT_SECRET, ts, body)

@@ -156,7 +156,12 @@ def test_survey_record_has_the_relay_defaults() -> None:
 
 def test_what_is_not_built_yet_ships_switched_off() -> None:
     assert record("LINE_Survey_Setting", "Default")["Enabled__c"] is False
-    assert all(r["Active__c"] is False for r in records("LINE_Retention_Setting").values())
+
+
+def test_identity_image_retention_ships_as_the_relay_default() -> None:
+    shipped = record("LINE_Retention_Setting", "Identity_Images")
+    assert shipped["Active__c"] is True and shipped["Channel__c"] is None
+    assert shipped["Retention_Days__c"] == EXAMPLE["retention"]["identity_image_days"] == 30
 
 
 # --------------------------------------------------------------------------- docs/salesforce.md

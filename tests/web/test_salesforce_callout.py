@@ -236,3 +236,26 @@ def test_redis_down_answers_503_so_the_record_stays_pending(sb, op_redis):
         assert app.test_client().post("/salesforce/callout", data=body, headers=headers).status_code == 503
     finally:
         set_runtime(None)
+
+
+# -- identity images (issue 21) --------------------------------------------------------------------
+def test_an_operator_marking_an_image_as_an_id_document_is_enqueued_for_the_retention_job(app, client):
+    data = {"messageKey": "in:1000000001:12345", "action": "mark", "userId": "005000000000001AAA"}
+    body, headers = sign_like_apex(CALLOUT_SECRET, "media.identity", "a0B000000000002AAA", data)
+    assert post(client, body, headers).status_code == 202
+    [job] = rt_of(app).queue.jobs
+    assert job.func_name == "connector.jobs.retention.callout"
+
+
+@pytest.mark.parametrize(
+    ("type_", "data"),
+    [
+        ("media.identity", {"messageKey": "in:1", "action": "shred"}),
+        ("media.identity", {"action": "delete"}),
+        ("identity.request", {}),
+    ],
+)
+def test_a_malformed_identity_callout_is_400_and_nothing_is_queued(app, client, type_, data):
+    body, headers = sign_like_apex(CALLOUT_SECRET, type_, "a0B000000000003AAA", data)
+    assert post(client, body, headers).status_code == 400
+    assert rt_of(app).queue.count == 0

@@ -93,6 +93,7 @@ class LineState:
             self._push_count: dict[str, int] = {}
             self._phones: dict[tuple[str, str], str] = {}  # (channel, sha256 of E.164) -> user id
             self._pnp_pending: list[dict] = []  # PNP messages accepted, their delivery event not sent yet
+            self._link_tokens: dict[str, dict] = {}  # account link: token -> {channel_id, user_id, expires, used}
         self.pnp_auto_delivery_s: float | None = None  # send the `delivery` event this long after a PNP push
 
     def add_channel(self, channel: SandboxChannel) -> None:
@@ -394,6 +395,47 @@ class LineState:
             if retry_key:
                 self._retry_keys[(channel_id, retry_key)] = {"request_id": request_id, "sentMessages": sent}
         return sent
+
+    # -- account link ---------------------------------------------------------------------
+    LINK_TOKEN_TTL_S = 600  # LINE: a link token is valid for 10 minutes and can be used once
+
+    def issue_link_token(self, channel_id: str, user_id: str) -> str | None:
+        """`POST /v2/bot/user/{userId}/linkToken`: None for a user the channel does not know."""
+        with self._lock:
+            if (channel_id, user_id) not in self._users:
+                return None
+            token = secrets.token_urlsafe(24)
+            self._link_tokens[token] = {
+                "channel_id": channel_id,
+                "user_id": user_id,
+                "expires": time.time() + self.LINK_TOKEN_TTL_S,
+                "used": False,
+            }
+            return token
+
+    def complete_account_link(self, channel_id: str, link_token: str, nonce: str, *, deliver: bool = True) -> dict:
+        """The user opened `https://access.line.me/dialog/bot/accountLink?linkToken=..&nonce=..` (the
+        company's site redirected them there): LINE sends the `accountLink` event, result `ok` for a
+        valid unused token of this channel, else `failed` (to the token's user, if known)."""
+        with self._lock:
+            entry = self._link_tokens.get(link_token)
+            ok = (
+                bool(entry)
+                and entry["channel_id"] == channel_id
+                and not entry["used"]
+                and entry["expires"] > time.time()
+            )
+            if ok:
+                entry["used"] = True
+        if entry is None:
+            raise ValueError("unknown link token: LINE would not know whose it is")
+        event = {
+            "type": "accountLink",
+            "source": {"type": "user", "userId": entry["user_id"]},
+            "mode": "active",
+            "link": {"result": "ok" if ok else "failed", "nonce": nonce},
+        }
+        return self.send_event(channel_id, event, deliver=deliver)
 
     def push_count(self, channel_id: str) -> int:
         with self._lock:

@@ -90,8 +90,15 @@ class LineApiService(_LineService):
             Rule("/v2/bot/message/markAsRead", methods=["POST"], endpoint="mark_read_by_chat"),
             Rule("/v2/bot/chat/markAsRead", methods=["POST"], endpoint="mark_read_by_token"),
             Rule("/bot/pnp/push", methods=["POST"], endpoint="pnp_push"),
+            Rule("/v2/bot/user/<user_id>/linkToken", methods=["POST"], endpoint="link_token"),
         ]
     )
+
+    def link_token(self, request, channel, user_id):
+        token = self.state.issue_link_token(channel.channel_id, user_id)
+        if token is None:
+            return line_error(400, "The user hasn't added the LINE Official Account as a friend.")
+        return json_response({"linkToken": token})
 
     def reply(self, request, channel):
         if request.headers.get("X-Line-Retry-Key"):

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
+from . import salesforce_apex as apex
 from . import salesforce_collections as collections
 from . import salesforce_control
 from . import salesforce_oauth as oauth
@@ -22,6 +23,7 @@ from .server import Service, json_response
 from .soql import run_query, run_search
 
 _DATA = re.compile(r"^/services/data/v(\d+\.\d+)(?:/(.*))?$")
+_APEX = re.compile(r"^/services/apexrest/(.*)$")
 MAX_BATCH = 2000
 
 INVALID_SESSION = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
@@ -47,7 +49,8 @@ class SalesforceService(Service):
                 [{"label": "Spring '25", "url": f"/services/data/v{v}", "version": v} for v in ("61.0", "62.0", "63.0")]
             )
         match = _DATA.match(path)
-        if not match:
+        apex_match = _APEX.match(path)
+        if not match and not apex_match:
             return json_response([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], 404)
         header = request.headers.get("Authorization", "")
         token = header.split(" ", 1)[1].strip() if " " in header else ""
@@ -63,6 +66,12 @@ class SalesforceService(Service):
             return json_response(
                 [{"message": "Unexpected character in request body", "errorCode": "JSON_PARSER_ERROR"}], 400
             )
+        if apex_match:
+            try:
+                status, payload = apex.call(self.state, request.method, apex_match.group(1), body)
+            except SalesforceError as exc:
+                status, payload = exc.status, exc.rest_body()
+            return json_response(payload, status)
         status, payload, headers = self.call(
             request.method,
             match.group(1),
@@ -76,7 +85,7 @@ class SalesforceService(Service):
         return json_response(payload, status, headers)
 
     def decorate(self, request: Request, response: Response) -> None:
-        if request.path.startswith("/services/data/v"):
+        if request.path.startswith(("/services/data/v", "/services/apexrest/")):
             response.headers["Sforce-Limit-Info"] = f"api-usage={self.state.api_used}/{self.state.api_limit}"
 
     def error_response(self, kind, status, fault=None) -> Response:

@@ -24,6 +24,8 @@ from . import ids
 from .schema import TEXT_TYPES, FieldDef, ObjectDef, load_custom_metadata_records, load_schema
 
 API_VERSION = "63.0"
+RECYCLE_BIN_S = 15 * 24 * 3600.0  # deleted records stay in the recycle bin for 15 days
+MAX_EMPTY_RECYCLE_BIN = 200  # ids per emptyRecycleBin call
 
 
 class SalesforceError(Exception):
@@ -118,10 +120,12 @@ class SalesforceState:
         users: list[SalesforceUser] | None = None,
         api_limit: int = 100_000,
         session_ttl_s: float = 7200.0,
+        recycle_bin_s: float = RECYCLE_BIN_S,
     ):
         self.metadata_dir = metadata_dir
         self.users = list(users or [DEFAULT_USER])
         self._configured_api_limit = api_limit
+        self._configured_recycle_bin_s = recycle_bin_s
         self.session_ttl_s = session_ttl_s
         self.instance_url = "https://127.0.0.1"
         self.org_id = "00D5g00000SbxOrgAA"
@@ -136,7 +140,11 @@ class SalesforceState:
         with self._lock:
             self.schema = load_schema(self.metadata_dir)
             self._records: dict[str, dict[str, dict]] = {}
-            self._deleted: dict[str, dict[str, dict]] = {}
+            self._deleted: dict[str, dict[str, dict]] = {}  # the recycle bin, by type then Id
+            self._deleted_at: dict[str, float] = {}  # when each record went to the recycle bin
+            # How long a deleted record stays in the recycle bin (and visible to queryAll) before
+            # the org purges it for good; a test compresses the 15 days.
+            self.recycle_bin_s = self._configured_recycle_bin_s
             self._index: dict[tuple[str, str], dict] = {}
             self._counters: dict[tuple[str, str], int] = {}
             self._blobs: dict[str, bytes] = {}
@@ -293,12 +301,14 @@ class SalesforceState:
         else:
             table[rid] = old
         self._deleted.get(odef.name, {}).pop(rid, None)
+        self._deleted_at.pop(rid, None)
 
     def _remove(self, odef: ObjectDef, rid: str) -> None:
         table = self._table(odef.name)
         old = table.pop(rid)
         self._reindex(odef, rid, old, None)
         self._deleted.setdefault(odef.name, {})[rid] = {**old, "IsDeleted": True}
+        self._deleted_at[rid] = time.time()
         if self._journal is not None:
             self._journal.append(lambda: self._restore(odef, rid, old))
 
@@ -342,7 +352,53 @@ class SalesforceState:
         odef = self.object(type_name)
         yield from list(self._table(odef.name).values())
         if include_deleted:
+            self._age_recycle_bin()
             yield from list(self._deleted.get(odef.name, {}).values())
+
+    # == the recycle bin ====================================================================
+    def _age_recycle_bin(self) -> None:
+        """Purge for good what has sat in the recycle bin longer than `recycle_bin_s`."""
+        with self._lock:
+            horizon = time.time() - self.recycle_bin_s
+            for rid in [r for r, at in self._deleted_at.items() if at <= horizon]:
+                self._hard_delete(rid)
+
+    def _hard_delete(self, rid: str) -> None:
+        for table in self._deleted.values():
+            table.pop(rid, None)
+        self._deleted_at.pop(rid, None)
+        self._blobs.pop(rid, None)
+
+    def in_recycle_bin(self, rid: str) -> bool:
+        with self._lock:
+            self._age_recycle_bin()
+            return ids.to_id18(rid) in self._deleted_at
+
+    def empty_recycle_bin(self, record_ids: list[str]) -> list[dict]:
+        """`emptyRecycleBin()` / Apex `Database.emptyRecycleBin`: purge deleted records for good
+        (at most 200 ids a call). A file's versions and links deleted with it go too. One result per
+        id; an id not in the recycle bin (live, never existed or already purged) fails alone."""
+        if len(record_ids) > MAX_EMPTY_RECYCLE_BIN:
+            raise SalesforceError(
+                400, "LIMIT_EXCEEDED", f"emptyRecycleBin accepts at most {MAX_EMPTY_RECYCLE_BIN} ids per call"
+            )
+        results = []
+        with self._lock:
+            self._age_recycle_bin()
+            for raw in record_ids:
+                rid = ids.to_id18(raw) if isinstance(raw, str) else raw
+                if rid not in self._deleted_at:
+                    error = {"statusCode": "INVALID_ID_FIELD", "message": "record is not in the recycle bin"}
+                    results.append({"id": raw, "success": False, "errors": [error]})
+                    continue
+                if str(rid).startswith("069"):
+                    for child_type in ("ContentVersion", "ContentDocumentLink"):
+                        for cid, rec in list(self._deleted.get(child_type, {}).items()):
+                            if rec.get("ContentDocumentId") == rid:
+                                self._hard_delete(cid)
+                self._hard_delete(rid)
+                results.append({"id": rid, "success": True, "errors": []})
+        return results
 
     # == value handling =====================================================================
     def _coerce(self, odef: ObjectDef, fdef: FieldDef, value):

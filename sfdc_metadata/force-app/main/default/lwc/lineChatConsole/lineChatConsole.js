@@ -23,6 +23,15 @@ import transferSession from '@salesforce/apex/LineChatController.transferSession
 import markRead from '@salesforce/apex/LineChatController.markRead';
 import getCustomer from '@salesforce/apex/LineChatController.getCustomer';
 import searchKnowledge from '@salesforce/apex/LineChatController.searchKnowledge';
+import requestIdentityDocument from '@salesforce/apex/LineIdentityImageController.requestIdentityDocument';
+import markIdentityImage from '@salesforce/apex/LineIdentityImageController.markIdentityImage';
+import deleteIdentityImageNow from '@salesforce/apex/LineIdentityImageController.deleteIdentityImageNow';
+import identityRequest from '@salesforce/label/c.LINE_Identity_Request';
+import identityMark from '@salesforce/label/c.LINE_Identity_Mark';
+import identityDeleteNow from '@salesforce/label/c.LINE_Identity_Delete_Now';
+import identityBadge from '@salesforce/label/c.LINE_Identity_Badge';
+import identityDone from '@salesforce/label/c.LINE_Identity_Done';
+import identityFailed from '@salesforce/label/c.LINE_Identity_Failed';
 
 import consoleTitle from '@salesforce/label/c.LINE_Console_Title';
 import botLabel from '@salesforce/label/c.LINE_Bot';
@@ -75,6 +84,8 @@ import sessionStatusClosed from '@salesforce/label/c.LINE_Session_Status_Closed'
 import friendStatusFollowing from '@salesforce/label/c.LINE_Friend_Status_Following';
 import friendStatusUnfollowed from '@salesforce/label/c.LINE_Friend_Status_Unfollowed';
 import friendStatusUnknown from '@salesforce/label/c.LINE_Friend_Status_Unknown';
+import verifiedBySupportId from '@salesforce/label/c.LINE_Verified_By_Support_Id';
+import verifiedByAccountLink from '@salesforce/label/c.LINE_Verified_By_Account_Link';
 
 /** Platform event published by the message and session triggers (LineChatChangePublisher). */
 export const CHANNEL = '/event/LINE_Chat_Change__e';
@@ -129,6 +140,11 @@ const FRIEND_STATUS_LABELS = {
     Following: friendStatusFollowing,
     Unfollowed: friendStatusUnfollowed,
     Unknown: friendStatusUnknown
+};
+
+const VERIFIED_BY_LABELS = {
+    Support_ID: verifiedBySupportId,
+    Account_Link: verifiedByAccountLink
 };
 
 /** Replaces {0}, {1}, ... in a Custom Label. */
@@ -197,7 +213,11 @@ export default class LineChatConsole extends LightningElement {
         knowledge: knowledgeLabel,
         searchArticles: searchArticlesLabel,
         search: searchLabel,
-        insertArticle: insertArticleLabel
+        insertArticle: insertArticleLabel,
+        identityRequest,
+        identityMark,
+        identityDeleteNow,
+        identityBadge
     };
 
     connectedCallback() {
@@ -294,6 +314,12 @@ export default class LineChatConsole extends LightningElement {
         return FRIEND_STATUS_LABELS[status] || status;
     }
 
+    /** "Verified by support ID" (or account link) when the customer proved who they are. */
+    get verifiedLabel() {
+        const friend = this.customer && this.customer.friend;
+        return (friend && friend.Verified__c && VERIFIED_BY_LABELS[friend.Verified_By__c]) || null;
+    }
+
     get sendDisabled() {
         return this.sending || this.isClosed || !this.draft || !this.draft.trim();
     }
@@ -320,7 +346,10 @@ export default class LineChatConsole extends LightningElement {
                 isUnsent: !!m.unsent,
                 isText: !m.unsent && type === 'text',
                 isSticker: !m.unsent && type === 'sticker',
-                isImage: !m.unsent && type === 'image',
+                isImage: !m.unsent && type === 'image' && !!m.contentDocumentId,
+                isDeletedImage: !m.unsent && type === 'image' && !m.contentDocumentId && !!m.text,
+                canMarkIdentity: !m.unsent && type === 'image' && m.direction === 'Inbound' && !!m.contentDocumentId,
+                isIdentityDocument: !!m.identityDocument,
                 isVideo: !m.unsent && (type === 'video' || type === 'audio'),
                 isLocation: !m.unsent && type === 'location',
                 isFile: !m.unsent && type === 'file',
@@ -529,6 +558,28 @@ export default class LineChatConsole extends LightningElement {
             this.toast(flagRaisedLabel, null, 'success');
         } catch (error) {
             this.toast(actionFailedLabel, reduceError(error), 'error');
+        }
+    }
+
+    /** Ask the customer for an ID document: an image they send soon after is an identity document. */
+    async handleRequestIdentity() {
+        await this.identityAction(() => requestIdentityDocument({ sessionId: this.session.id }));
+    }
+
+    async handleMarkIdentity(event) {
+        await this.identityAction(() => markIdentityImage({ messageId: event.currentTarget.dataset.id }));
+    }
+
+    async handleDeleteIdentity(event) {
+        await this.identityAction(() => deleteIdentityImageNow({ messageId: event.currentTarget.dataset.id }));
+    }
+
+    async identityAction(call) {
+        try {
+            await call();
+            this.toast(identityDone, '', 'success');
+        } catch (error) {
+            this.toast(identityFailed, reduceError(error), 'error');
         }
     }
 

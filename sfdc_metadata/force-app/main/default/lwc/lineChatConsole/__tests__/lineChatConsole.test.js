@@ -13,6 +13,9 @@ import resumeSession from '@salesforce/apex/LineChatController.resumeSession';
 import markRead from '@salesforce/apex/LineChatController.markRead';
 import getCustomer from '@salesforce/apex/LineChatController.getCustomer';
 import searchKnowledge from '@salesforce/apex/LineChatController.searchKnowledge';
+import requestIdentityDocument from '@salesforce/apex/LineIdentityImageController.requestIdentityDocument';
+import markIdentityImage from '@salesforce/apex/LineIdentityImageController.markIdentityImage';
+import deleteIdentityImageNow from '@salesforce/apex/LineIdentityImageController.deleteIdentityImageNow';
 
 jest.mock('@salesforce/apex', () => ({ refreshApex: jest.fn(() => Promise.resolve()) }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.getSession', () => ({ default: jest.fn() }), { virtual: true });
@@ -25,6 +28,9 @@ jest.mock('@salesforce/apex/LineChatController.holdSession', () => ({ default: j
 jest.mock('@salesforce/apex/LineChatController.resumeSession', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.markRead', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock('@salesforce/apex/LineChatController.searchKnowledge', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineIdentityImageController.requestIdentityDocument', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineIdentityImageController.markIdentityImage', () => ({ default: jest.fn() }), { virtual: true });
+jest.mock('@salesforce/apex/LineIdentityImageController.deleteIdentityImageNow', () => ({ default: jest.fn() }), { virtual: true });
 jest.mock(
     '@salesforce/apex/LineChatController.getCustomer',
     () => {
@@ -312,6 +318,24 @@ describe('c-line-chat-console customer panel', () => {
         await flushPromises();
         expect($(element, '.friend-status').textContent).toBe('Blocked the account');
         expect($(element, '.contact-name')).toBeNull();
+    });
+
+    it('shows that the customer was verified by support ID, and when', async () => {
+        const element = await mount();
+        getCustomer.emit({
+            friend: { Display_Name__c: 'Taro', Status__c: 'Following', Verified__c: true, Verified_By__c: 'Support_ID', Verified_At__c: '2026-12-07T05:00:00.000Z' },
+            cases: []
+        });
+        await flushPromises();
+        expect($(element, '.verified-by').textContent).toBe('Verified by support ID');
+        expect($(element, '.verified-at').value).toBe('2026-12-07T05:00:00.000Z');
+    });
+
+    it('says nothing about verification for a customer who is not verified', async () => {
+        const element = await mount();
+        getCustomer.emit(CUSTOMER);
+        await flushPromises();
+        expect($(element, '.friend-verified')).toBeNull();
     });
 
     it('shows why the customer could not be loaded', async () => {
@@ -638,6 +662,53 @@ describe('c-line-chat-console supervision', () => {
         expect(toasts()).toEqual([
             { title: 'The action failed', message: 'You may view this chat but not change it.', variant: 'error' }
         ]);
+    });
+});
+
+describe('c-line-chat-console identity documents', () => {
+    it('asks the customer for an ID document', async () => {
+        requestIdentityDocument.mockResolvedValue({ accepted: true });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        $(element, 'lightning-button.identity-request').click();
+        await flushPromises();
+        expect(requestIdentityDocument).toHaveBeenCalledWith({ sessionId: SESSION_ID });
+        expect(toasts()).toEqual([{ title: 'Sent to the relay.', message: '', variant: 'success' }]);
+    });
+
+    it('marks a customer image as an ID document', async () => {
+        markIdentityImage.mockResolvedValue({ accepted: true });
+        const element = await mount();
+        const button = row(element, 'm4').querySelector('lightning-button.identity-mark');
+        expect(button.label).toBe('Mark as ID document');
+        button.click();
+        await flushPromises();
+        expect(markIdentityImage).toHaveBeenCalledWith({ messageId: 'm4' });
+    });
+
+    it('offers to delete an ID document now, and shows it is one', async () => {
+        getTranscript.mockResolvedValue([msg('m4', { type: 'image', contentDocumentId: '069000000000001AAA', identityDocument: true })]);
+        deleteIdentityImageNow.mockRejectedValue({ body: { message: 'The LINE connector did not accept the request (HTTP 503).' } });
+        const element = await mount();
+        const toasts = listenForToasts(element);
+        expect(row(element, 'm4').querySelector('.identity-badge').textContent).toBe('ID document (deleted after retention)');
+        expect(row(element, 'm4').querySelector('lightning-button.identity-mark')).toBeNull();
+        row(element, 'm4').querySelector('lightning-button.identity-delete').click();
+        await flushPromises();
+        expect(deleteIdentityImageNow).toHaveBeenCalledWith({ messageId: 'm4' });
+        expect(toasts()).toEqual([
+            { title: 'The ID document action failed', message: 'The LINE connector did not accept the request (HTTP 503).', variant: 'error' }
+        ]);
+    });
+
+    it('shows the placeholder of a deleted ID document instead of the image', async () => {
+        getTranscript.mockResolvedValue([
+            msg('m4', { type: 'image', text: '[identity image deleted on 2026-12-07 UTC: retention period]', identityDocument: true })
+        ]);
+        const element = await mount();
+        expect(row(element, 'm4').querySelector('img.image')).toBeNull();
+        expect(row(element, 'm4').querySelector('.image-deleted').textContent).toBe('[identity image deleted on 2026-12-07 UTC: retention period]');
+        expect(row(element, 'm4').querySelector('lightning-button.identity-delete')).toBeNull();
     });
 });
 
