@@ -20,9 +20,9 @@ from connector.domain import account_link as AL
 from connector.domain import events as ev
 from connector.domain import survey as sv
 from connector.domain.records import CASE, CONTACT, FRIEND, MESSAGE, SESSION, SessionStatus, Upsert, ref, sf_datetime
-from connector.domain.survey import SurveyRules
 from connector.domain.support_id import id_hash as support_id_hash
 from connector.domain.support_id import normalise as normalise_support_id
+from connector.domain.survey import SurveyRules
 
 
 @dataclass
