@@ -31,7 +31,7 @@ from connector.gateways import soql
 from connector.gateways.errors import GatewayError
 from connector.jobs import RETENTION_PURGE, RETENTION_SWEEP, enqueue, job_id
 from connector.runtime import get_runtime
-from connector.storage.blobs import CONTENT, MEDIA
+from connector.storage.blobs import CONTENT, MEDIA, MEDIA_PREVIEW
 
 log = logging.getLogger(__name__)
 ALERT_AFTER = 3  # failed attempts of one file before it is logged as an error
@@ -114,9 +114,11 @@ def purge(message_keys: list[str]) -> dict[str, str]:
             item["document"] = row.get("Content_Document_Id__c") or ""
             item.setdefault("channel", (row.get("Chat_Session__r") or {}).get("Channel_Id__c") or "")
         documents = sorted({items[k]["document"] for k in keys if items[k].get("document")})
-        # Signed links serve bytes held in Redis only: drop them, and the customer's sealed copy.
+        # Signed links serve the Redis copy first, then the file (gone below): drop the copies (and
+        # previews), and the customer's sealed copy.
         for version_id in soql.content_versions_of(rt.salesforce, documents):
             rt.blobs.delete(MEDIA, version_id)
+            rt.blobs.delete(MEDIA_PREVIEW, version_id)
         for k in keys:
             rt.blobs.delete(CONTENT, k)
             if not items[k].get("attempt"):
