@@ -64,6 +64,32 @@ def test_metrics_hand_computed() -> None:
     assert m2["wrong_answer_rate"] == 0.25
 
 
+def test_one_tap_counts_the_expected_article_in_a_clarify_menu() -> None:
+    preds = [
+        {"text": "a", "expected": "fee", "predicted": "fee", "candidates": []},  # answered right
+        {"text": "b", "expected": "return", "predicted": None, "candidates": ["fee", "return"]},  # one tap away
+        {"text": "c", "expected": "return", "predicted": None, "candidates": ["fee"]},  # not in the menu
+        {"text": "d", "expected": "fee", "predicted": "return", "candidates": []},  # wrong
+        {"text": "e", "expected": None, "predicted": None, "candidates": ["fee"]},  # a menu on chat
+        {"text": "f", "expected": None, "predicted": None, "candidates": []},
+    ]
+    m = metrics(preds, [1] * 6)
+    assert m["one_tap_rate"] == 0.5  # a and b of four answerable
+    assert m["menu_rate_on_null"] == 0.5
+
+
+def test_each_prediction_says_its_decision_and_menu(tmp_path, capsys) -> None:
+    kb, q = _write(
+        tmp_path, KB, [{"text": "送料はいくら？", "expected": "fee"}, {"text": "こんにちは", "expected": None}]
+    )
+    assert main(["--kb", kb, "--questions", q, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for p in res["predictions"]:
+        assert p["decision"] in ("answer", "clarify", "no_match", "greeting", "handoff")
+        assert isinstance(p["candidates"], list) and (p["decision"] == "clarify" or p["candidates"] == [])
+    assert {"one_tap_rate", "menu_rate_on_null"} <= res.keys()
+
+
 def test_percentile_nearest_rank() -> None:
     xs = list(range(1, 21))
     assert percentile(xs, 50) == 10 and percentile(xs, 95) == 19 and percentile([], 95) == 0.0

@@ -13,8 +13,14 @@ KB.json is a JSON array of articles ``{"id", "title", "question", "answer",
   item) / all items;
 * ``p50_ms`` / ``p95_ms``: latency of one ``Answerer.decide`` call
   (nearest-rank percentiles);
-* ``predictions``: one ``{"text", "expected", "predicted", "score", "kind"}``
-  per question, ``score`` being the decision's confidence.
+* ``one_tap_rate``: answerable items answered right, or with the expected
+  article among the candidates of a clarify menu (one tap away) / answerable items;
+* ``menu_rate_on_null``: items that must not be answered but got a clarify
+  menu / such items;
+* ``predictions``: one ``{"text", "expected", "predicted", "score", "kind",
+  "decision", "candidates"}`` per question, ``score`` being the decision's
+  confidence, ``decision`` its kind (answer / clarify / no_match / greeting /
+  handoff) and ``candidates`` the article ids a clarify menu offers, best first.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from connector.domain.knowledge import ANSWER, Answerer, Article, KnowledgeIndex
+from connector.domain.knowledge import ANSWER, CLARIFY, HANDOFF_REQUEST, Answerer, Article, KnowledgeIndex
 from connector.domain.knowledge.analysis import MODES
 from connector.domain.knowledge.answerer import check_thresholds
 
@@ -141,6 +147,8 @@ def evaluate(answerer: Answerer, questions: Sequence[dict[str, Any]]) -> dict[st
                 "predicted": predicted,
                 "score": round(d.confidence, 4),
                 "kind": d.kind,
+                "decision": "handoff" if d.kind == HANDOFF_REQUEST else d.kind,
+                "candidates": [c.article_id for c in d.candidates] if d.kind == CLARIFY else [],
             }
         )
     return metrics(predictions, times)
@@ -152,12 +160,17 @@ def metrics(predictions: Sequence[dict[str, Any]], times_ms: Sequence[float]) ->
     correct = sum(1 for p in answerable if p["predicted"] == p["expected"])
     answered = sum(1 for p in predictions if p["predicted"] is not None)
     wrong = sum(1 for p in predictions if p["predicted"] is not None and p["predicted"] != p["expected"])
+    one_tap = sum(1 for p in answerable if p["predicted"] == p["expected"] or p["expected"] in p.get("candidates", ()))
+    null = [p for p in predictions if p["expected"] is None]
+    menus_on_null = sum(1 for p in null if p.get("candidates"))
     return {
         "items": total,
         "answerable": len(answerable),
         "top1_accuracy": round(correct / len(answerable), 4) if answerable else 0.0,
         "answer_rate": round(answered / total, 4) if total else 0.0,
         "wrong_answer_rate": round(wrong / total, 4) if total else 0.0,
+        "one_tap_rate": round(one_tap / len(answerable), 4) if answerable else 0.0,
+        "menu_rate_on_null": round(menus_on_null / len(null), 4) if null else 0.0,
         "p50_ms": round(percentile(times_ms, 50), 3),
         "p95_ms": round(percentile(times_ms, 95), 3),
         "predictions": list(predictions),
@@ -166,7 +179,15 @@ def metrics(predictions: Sequence[dict[str, Any]], times_ms: Sequence[float]) ->
 
 def _print_text(res: dict[str, Any], out) -> None:
     print(f"items: {res['items']} (answerable {res['answerable']})", file=out)
-    for k in ("top1_accuracy", "answer_rate", "wrong_answer_rate", "p50_ms", "p95_ms"):
+    for k in (
+        "top1_accuracy",
+        "answer_rate",
+        "wrong_answer_rate",
+        "one_tap_rate",
+        "menu_rate_on_null",
+        "p50_ms",
+        "p95_ms",
+    ):
         print(f"{k}: {res[k]}", file=out)
     misses = [p for p in res["predictions"] if p["predicted"] != p["expected"]]
     if misses:
