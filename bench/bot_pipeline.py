@@ -40,6 +40,7 @@ def run(users: int = 100, rate: float = 5.0) -> dict:
     stack.overrides.setdefault("knowledge", {})["sync_interval_seconds"] = 0
     try:
         stack.start()
+        stack.wait_workers()  # dynos already running when customers write
         sb, d = stack.sandbox, Driver(stack)
         kb = json.loads(KB.read_text(encoding="utf-8"))
         for i, a in enumerate(kb):

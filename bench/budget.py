@@ -46,6 +46,7 @@ def run(limit: int = LIMIT) -> dict:
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO", overrides=overrides)
     try:
         stack.start()
+        stack.wait_workers()  # dynos already running when customers write
         sb, d = stack.sandbox, Driver(stack)
         sb.set_latency("salesforce", SF_MS)
         sb.set_latency("line", LINE_MS)

@@ -96,6 +96,7 @@ def run(rate: float = 20.0, duration_s: float = 30.0, users: int = 200) -> dict:
     stack = LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="INFO")
     try:
         stack.start()
+        stack.wait_workers()  # dynos already running when customers write
         sb, d = stack.sandbox, Driver(stack)
         sb.set_latency("salesforce", SF_MS)
         sb.set_latency("line", LINE_MS)

@@ -37,6 +37,7 @@ def run(rate: float = RATE, duration_s: float = DURATION_S, callers: int = CALLE
     res: dict = {"sandbox_latency_ms": {"salesforce": SF_MS, "line": LINE_MS}}
     try:
         stack.start()
+        stack.wait_workers()  # dynos already running when customers write
         demo_voice.console_settings(stack)
         stack.sandbox.set_latency("salesforce", SF_MS)
         stack.sandbox.set_latency("line", LINE_MS)
@@ -186,6 +187,7 @@ def chaos(calls: int = 60, seed: int | None = None, kills: int = 2, log_fn=log) 
     stack = demo_voice.configure(LocalStack(redis_url=BENCH_REDIS_URL, workers=2, log_level="WARNING"))
     try:
         stack.start()
+        stack.wait_workers()  # dynos already running when customers write
         demo_voice.console_settings(stack)
         sb = stack.sandbox
         sb.twilio.voice.pause_scale = 0.2  # the callers' holds, shortened
