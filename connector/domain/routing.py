@@ -86,7 +86,11 @@ class Policy(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
-    """Routing settings (admins set them in Salesforce Custom Metadata; the caller maps them)."""
+    """Routing settings (from the relay's configuration, `routing:`; the caller maps them).
+
+    The LINE_Routing_Setting custom metadata records in sfdc_metadata/ ship the same defaults but
+    are not read by the relay yet (docs/configuration.md).
+    """
 
     default_capacity: int = 3
     presence_ttl_s: float = 90.0  # no heartbeat for this long -> Offline (console beats every ~30 s)

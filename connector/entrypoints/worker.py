@@ -9,6 +9,8 @@ backoff has passed, so no event waits for the next webhook to be noticed.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 
@@ -77,6 +79,14 @@ def _voice(rt: Runtime) -> None:
     tick(rt)
 
 
+def _metrics_snapshot(rt: Runtime) -> None:
+    """This worker's counters for the web process's /metrics (workers are not scraped themselves)."""
+    from connector.metrics import snapshot
+
+    rt.store.put_metrics_snapshot(WORKER_ID, snapshot(), time.time())
+
+
+WORKER_ID = f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
 PERIODIC = [
     ("scheduled jobs", enqueue_due_jobs),
     ("salesforce probe", _salesforce_probe),
@@ -85,6 +95,7 @@ PERIODIC = [
     ("routing", _routing),
     ("voice", _voice),
     ("drains", enqueue_drain_if_ready),
+    ("metrics", _metrics_snapshot),
 ]
 
 

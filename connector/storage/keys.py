@@ -111,3 +111,9 @@ class Keys:
     # -- voice with Twilio (voice.VoiceStore) ---------------------------------------------------
     def voice(self, name: str) -> str:
         return f"{self.prefix}voice:{name}"
+
+    # -- Prometheus snapshots of the worker processes (store.Store; issue 22) --------------------
+    @property
+    def metrics_snapshots(self) -> str:
+        """A hash: worker id -> its latest counters in Prometheus' text format, with when."""
+        return self.prefix + "metrics:snapshots"

@@ -589,6 +589,23 @@ class Store:
     def metrics(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.r.hgetall(self.keys.metrics).items()}
 
+    def put_metrics_snapshot(self, process: str, text: str, now: float) -> None:
+        """A worker's counters for /metrics (one field per worker, replaced at each sweep)."""
+        self.r.hset(self.keys.metrics_snapshots, process, json.dumps({"at": now, "text": text}))
+
+    def metrics_snapshots(self, now: float, max_age_s: float) -> list[str]:
+        """The snapshots of workers seen within `max_age_s`; older ones (stopped workers) are dropped."""
+        live, stale = [], []
+        for process, raw in self.r.hgetall(self.keys.metrics_snapshots).items():
+            snap = json.loads(raw)
+            if now - snap["at"] <= max_age_s:
+                live.append(snap["text"])
+            else:
+                stale.append(process)
+        if stale:
+            self.r.hdel(self.keys.metrics_snapshots, *stale)
+        return live
+
 
 def dead_letter_entry(record: dict) -> bytes:
     """What was dead-lettered: the sealed inbox entry of an event, or a job's id."""
