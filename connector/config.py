@@ -387,6 +387,15 @@ class WebSettings(_Section):
     body_timeout_seconds: float = Field(10, gt=0, le=120)
 
 
+class SettingsSyncSettings(_Section):
+    """Settings admins keep in Salesforce custom metadata (docs/configuration.md), laid over these."""
+
+    enabled: bool = False
+    # How often a worker reads the records (4 API calls each time; an admin's "sync now" callout
+    # does not wait for it).
+    interval_seconds: float = Field(900, ge=60)
+
+
 class Settings(_Section):
     public_base_url: HttpUrl = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -401,6 +410,7 @@ class Settings(_Section):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    settings_sync: SettingsSyncSettings = Field(default_factory=SettingsSyncSettings)
 
 
 class Secret(str):
@@ -434,6 +444,7 @@ class Config:
     """Validated settings plus the secrets they name."""
 
     def __init__(self, settings: Settings, environ: Mapping[str, str]):
+        self._environ = environ  # to build the configuration again with synced settings (`overlaid`)
         self.settings = settings
         problems: list[str] = []
 
@@ -526,6 +537,18 @@ def _canonical_key(key: str) -> str:
     if _HEX_KEY.match(key):
         return base64.urlsafe_b64encode(bytes.fromhex(key)).decode("ascii")
     return key
+
+
+SYNC_SOURCE = "Salesforce custom metadata"
+
+
+def overlaid(config: Config, overrides: Mapping[str, dict]) -> Config:
+    """`config` with the channels' settings synced from Salesforce laid over it, validated as the
+    YAML is (ConfigError naming the setting when the result is not a valid configuration)."""
+    from connector.domain.settings_records import apply
+
+    data = apply(config.settings.model_dump(mode="json"), overrides)
+    return Config(parse_settings(data, SYNC_SOURCE), config._environ)
 
 
 def _key_problems(keys: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ MESSAGE = "LINE_Chat_Message__c"
 EXAMPLE = "LINE_Question_Example__c"
 ROUTING = "LINE_Routing__c"
 TASK = "Task"  # a call (voice): CallType, CallDurationInSeconds, CallDisposition
+STATUS = "LINE_Connector_Status__c"  # what the relay reports to admins (settings sync)
 
 KEY_FIELDS = {
     CONTACT: "LINE_Contact_Key__c",
@@ -30,6 +31,7 @@ KEY_FIELDS = {
     EXAMPLE: "Example_Key__c",
     ROUTING: "Routing_Key__c",
     TASK: "LINE_Call_Sid__c",
+    STATUS: "Status_Key__c",
 }
 
 
@@ -43,7 +45,7 @@ class SessionStatus(StrEnum):
 
 
 # Parents before children: one Composite call runs its subrequests in this order.
-WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE, TASK]
+WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE, TASK, STATUS]
 
 
 @dataclass

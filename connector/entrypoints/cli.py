@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     ks.add_argument("--full", action="store_true", help="re-read every Online article and rebuild the index")
     ks.add_argument("--language", help="only this channel language (default: every bot-enabled channel's)")
 
+    st = sub.add_parser("settings", help="settings admins keep in Salesforce custom metadata")
+    st.add_subparsers(dest="action", required=True).add_parser(
+        "sync", help="read, validate and publish them now; print the result (exit 1 when invalid)"
+    )
+
     sub.add_parser("dev", help="run sandbox + web + worker in the foreground for trying things by hand")
     sub.add_parser("demo", help="run the scripted demo on the sandbox and print what happened")
 
@@ -128,6 +133,16 @@ def _run(args, rest) -> int:
             print(json.dumps(stats, ensure_ascii=False))
         if not results:
             print("no channel has the bot enabled (line.channels[].bot.enabled); nothing to sync", file=sys.stderr)
+    elif cmd == "settings":
+        from connector.jobs.settings_sync import sync
+
+        rt = _runtime(args)
+        if not rt.settings.settings_sync.enabled:
+            print("settings_sync.enabled is false: the relay uses its YAML alone; nothing to sync", file=sys.stderr)
+            return 2
+        status = sync(rt)
+        print(json.dumps(status, ensure_ascii=False))
+        return 0 if status["ok"] else 1
     elif cmd in ("dev", "demo"):
         from connector.local import devstack
 

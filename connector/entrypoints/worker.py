@@ -79,6 +79,14 @@ def _voice(rt: Runtime) -> None:
     tick(rt)
 
 
+def _settings_sync(rt: Runtime) -> None:
+    if not rt.base_config.settings.settings_sync.enabled:
+        return
+    from connector.jobs.settings_sync import maybe_schedule  # a lease elects one worker
+
+    maybe_schedule(rt)
+
+
 def _metrics_snapshot(rt: Runtime) -> None:
     """This worker's counters for the web process's /metrics (workers are not scraped themselves)."""
     from connector.metrics import snapshot
@@ -96,6 +104,7 @@ PERIODIC = [
     ("voice", _voice),
     ("drains", enqueue_drain_if_ready),
     ("metrics", _metrics_snapshot),
+    ("settings sync", _settings_sync),
 ]
 
 

@@ -33,6 +33,7 @@ RECORD_CALL = "connector.jobs.voice.record_call"
 RECORD_CALLS = "connector.jobs.voice.record_calls"
 CALL_TO_LINE = "connector.jobs.voice.call_to_line"
 VOICE_CALLOUT = "connector.jobs.voice.callout"
+SETTINGS_SYNC = "connector.jobs.settings_sync.run"
 
 WEEK_S = 7 * 24 * 3600
 

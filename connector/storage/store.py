@@ -606,6 +606,29 @@ class Store:
             self.r.hdel(self.keys.metrics_snapshots, *stale)
         return live
 
+    # -- settings synced from Salesforce (jobs/settings_sync.py) ---------------------------------
+    def save_synced_settings(self, overrides: dict, digest: str) -> None:
+        """The last good overrides; every process picks them up by their digest."""
+        self.r.hset(
+            self.keys.synced_settings,
+            mapping={"overrides": json.dumps(overrides, ensure_ascii=False, sort_keys=True), "digest": digest},
+        )
+
+    def synced_settings_digest(self) -> str | None:
+        raw = self.r.hget(self.keys.synced_settings, "digest")
+        return raw.decode() if raw else None
+
+    def synced_settings(self) -> tuple[str | None, dict]:
+        digest, raw = self.r.hmget(self.keys.synced_settings, ["digest", "overrides"])
+        return (digest.decode() if digest else None), (json.loads(raw) if raw else {})
+
+    def note_settings_status(self, status: dict) -> None:
+        self.r.hset(self.keys.synced_settings, "status", json.dumps(status, ensure_ascii=False))
+
+    def settings_status(self) -> dict | None:
+        raw = self.r.hget(self.keys.synced_settings, "status")
+        return json.loads(raw) if raw else None
+
 
 def dead_letter_entry(record: dict) -> bytes:
     """What was dead-lettered: the sealed inbox entry of an event, or a job's id."""

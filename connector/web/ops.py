@@ -62,6 +62,7 @@ def metrics():
             "queued_jobs": rt.queue.count,
             "counters": store.metrics(),
             **outage.status(rt),
+            "settings_sync": store.settings_status() if rt.base_config.settings.settings_sync.enabled else None,
         }
         if not _wants_json():
             snapshots = store.metrics_snapshots(time.time(), _snapshot_max_age(rt))
@@ -135,6 +136,16 @@ class _Relay:
                 "connector_salesforce_api_budget_share",
                 "Share of the connector's part of the limit used (1: writes pause until usage falls)",
                 value=api["budget_share"],
+            )
+        sync = b.get("settings_sync")
+        if sync:
+            yield GaugeMetricFamily(
+                "connector_settings_sync_ok",
+                "1 when the last sync of the admins' settings from Salesforce was valid (0: the last good ones stay)",
+                value=int(sync["ok"]),
+            )
+            yield GaugeMetricFamily(
+                "connector_settings_sync_timestamp_seconds", "When the settings were last synced", value=sync["at"]
             )
         mem = b["redis_memory"]
         yield GaugeMetricFamily("connector_redis_memory_used_bytes", "Redis used memory", value=mem["used"])

@@ -47,6 +47,7 @@ TYPES = {
     "identity.link",
     "call.offer",  # voice: offer the customer a call (docs/voice.md)
     "call.line_guide",  # voice: 「LINEで案内」, move a caller to LINE
+    "settings.changed",  # an admin changed custom metadata: sync the settings now (docs/configuration.md)
 }
 MESSAGE_TYPES = {"text", "sticker", "image"}
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # unix seconds, ASCII digits only (str.isdigit() takes "²")
@@ -158,6 +159,11 @@ def _enqueue(rt, env: dict) -> None:
         return
     if env["type"].startswith("call."):
         enqueue(rt, VOICE_CALLOUT, seal(env), key=job_id("callout", env["id"]))
+        return
+    if env["type"] == "settings.changed":
+        from connector.jobs.settings_sync import request as sync_settings
+
+        sync_settings(rt)
         return
     enqueue(rt, ROUTING_CALLOUT, seal(env), key=job_id("callout", env["id"]))
 

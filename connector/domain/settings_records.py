@@ -1,0 +1,166 @@
+"""What admins decide in Salesforce custom metadata, as overrides of the relay's configuration.
+
+The settings sync (jobs/settings_sync.py) reads the records of LINE_Business_Hours__mdt,
+LINE_Holiday__mdt, LINE_Channel_Setting__mdt and LINE_Text__mdt; this module turns them into the
+YAML's shape (`line.channels[].bot.business_hours`, `line.channels[].texts`), per channel name,
+so that the very validators the YAML goes through judge them (config.parse_settings).
+
+- A channel's record is the LINE_Channel_Setting whose Channel_Id__c is the channel's id, else the
+  one whose DeveloperName is the channel's name. Its Business_Hours__c names the opening hours
+  (blank, or no record for the channel: the record named Default). Hours with no record at all
+  leave the YAML's.
+- A weekday field holds intervals `HH:MM-HH:MM` separated by commas; blank is closed. Holidays
+  (LINE_Holiday__mdt) of those hours are closures, a day or an inclusive range.
+- Texts: the records of the channel's language; one whose Channel__c names the channel wins over
+  one for every channel. Keys the relay does not know are left to the validators, which name them.
+
+A relationship field (MetadataRelationship) reads as the related record's Id in an org, and as its
+DeveloperName in the sfdx source (what the sandbox loads): both are resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+BUSINESS_HOURS = "LINE_Business_Hours__mdt"
+HOLIDAY = "LINE_Holiday__mdt"
+CHANNEL_SETTING = "LINE_Channel_Setting__mdt"
+TEXT = "LINE_Text__mdt"
+TYPES = (BUSINESS_HOURS, HOLIDAY, CHANNEL_SETTING, TEXT)
+
+_WEEKDAYS = (
+    ("mon", "Monday__c"),
+    ("tue", "Tuesday__c"),
+    ("wed", "Wednesday__c"),
+    ("thu", "Thursday__c"),
+    ("fri", "Friday__c"),
+    ("sat", "Saturday__c"),
+    ("sun", "Sunday__c"),
+)
+
+
+def _ref(records: list[dict], value: str | None) -> dict | None:
+    """The record a relationship field names (by Id or DeveloperName)."""
+    if not value:
+        return None
+    return next((r for r in records if value in (r.get("Id"), r.get("DeveloperName"))), None)
+
+
+def _hours(record: dict, holidays: list[dict], all_hours: list[dict]) -> dict:
+    weekly = {}
+    for day, field in _WEEKDAYS:
+        raw = record.get(field)
+        if raw and str(raw).strip():
+            weekly[day] = [part.strip() for part in str(raw).split(",") if part.strip()]
+    closures = []
+    for h in holidays:
+        if _ref(all_hours, h.get("Business_Hours__c")) is not record:
+            continue
+        start, end = h.get("Start_Date__c"), h.get("End_Date__c")
+        if start:
+            closures.append(f"{start}..{end}" if end and end != start else str(start))
+    hours: dict[str, Any] = {"weekly": weekly, "closures": closures}
+    if record.get("Time_Zone__c"):
+        hours["timezone"] = record["Time_Zone__c"]
+    if record.get("Japanese_Holidays__c") is not None:
+        hours["japanese_holidays"] = bool(record["Japanese_Holidays__c"])
+    return hours
+
+
+def channel_overrides(records: Mapping[str, list[dict]], channels: list[dict]) -> dict[str, dict]:
+    """{channel name: {"bot": {"business_hours": ...}, "texts": {...}}} from the records.
+
+    `channels` are the YAML's channel entries (id, name, language)."""
+    all_hours = records.get(BUSINESS_HOURS, [])
+    holidays = records.get(HOLIDAY, [])
+    settings = records.get(CHANNEL_SETTING, [])
+    texts = records.get(TEXT, [])
+    out: dict[str, dict] = {}
+    for ch in channels:
+        own = next((s for s in settings if s.get("Channel_Id__c") == ch["id"]), None) or next(
+            (s for s in settings if s.get("DeveloperName") == ch["name"]), None
+        )
+        override: dict[str, Any] = {}
+        hours = _ref(all_hours, (own or {}).get("Business_Hours__c")) or _ref(all_hours, "Default")
+        if hours is not None:
+            override["bot"] = {"business_hours": _hours(hours, holidays, all_hours)}
+        language = ch.get("language", "ja")
+        chosen: dict[str, str] = {}
+        for t in sorted(texts, key=lambda t: bool(t.get("Channel__c"))):  # channel's own last: they win
+            if t.get("Language__c") != language or not t.get("Key__c") or t.get("Text__c") is None:
+                continue
+            target = t.get("Channel__c")
+            if target and (own is None or _ref(settings, target) is not own):
+                continue
+            chosen[t["Key__c"]] = t["Text__c"]
+        if chosen:
+            override["texts"] = chosen
+        if override:
+            out[ch["name"]] = override
+    return out
+
+
+def apply(data: dict, overrides: Mapping[str, dict]) -> dict:
+    """The configuration `data` (the YAML's shape) with each channel's overrides laid over it."""
+    channels = []
+    for ch in data["line"]["channels"]:
+        o = overrides.get(ch["name"])
+        if o:
+            ch = {**ch, "texts": {**(ch.get("texts") or {}), **o.get("texts", {})}}
+            if "bot" in o:
+                ch["bot"] = {**(ch.get("bot") or {}), **o["bot"]}
+        channels.append(ch)
+    return {**data, "line": {**data["line"], "channels": channels}}
+
+
+def record_problems(records: Mapping[str, list[dict]], known_text_keys: set[str]) -> list[str]:
+    """One line per record the relay cannot use, naming the record (for the admin) and the field."""
+    from connector.domain.business_hours import BusinessHours
+
+    problems = []
+    all_hours = records.get(BUSINESS_HOURS, [])
+    for r in all_hours:
+        try:
+            BusinessHours.from_config(_hours(r, records.get(HOLIDAY, []), all_hours))
+        except ValueError as exc:
+            problems.append(f"{BUSINESS_HOURS}.{r.get('DeveloperName')}: {exc}")
+    for t in records.get(TEXT, []):
+        if t.get("Key__c") not in known_text_keys:
+            problems.append(f"{TEXT}.{t.get('DeveloperName')}: Key__c: unknown key {t.get('Key__c')!r}")
+    return problems
+
+
+def status_records(problems: list[str], earlier: list[str], *, at: str, version: str) -> list[tuple[str, dict]]:
+    """LINE_Connector_Status__c rows (Status_Key__c, fields) for a sync: one for the sync, one per
+    record with a problem, and an OK for each record whose problem of the sync before is gone."""
+    ok = not problems
+    rows = [
+        (
+            "config:settings-sync",
+            {
+                "Severity__c": "OK" if ok else "Error",
+                "Source__c": "LINE_* custom metadata",
+                "Message__c": "The settings are in force."
+                if ok
+                else "The settings were not applied; the last good ones stay in force:\n" + "\n".join(problems),
+                "Checked_At__c": at,
+                **({"Last_Good_At__c": at} if ok else {}),
+            },
+        )
+    ]
+    sources = {}
+    for p in problems:
+        sources.setdefault(p.split(": ", 1)[0], []).append(p.split(": ", 1)[-1])
+    for source, messages in sources.items():
+        rows.append(
+            (f"config:{source}", {"Severity__c": "Error", "Source__c": source, "Message__c": "\n".join(messages)})
+        )
+    for p in earlier:
+        source = p.split(": ", 1)[0]
+        if source not in sources and f"config:{source}" not in {k for k, _ in rows}:
+            rows.append((f"config:{source}", {"Severity__c": "OK", "Source__c": source, "Message__c": "Fixed."}))
+    for _, fields in rows:
+        fields.update({"Component__c": "settings sync", "Relay_Version__c": version, "Checked_At__c": at})
+        fields["Source__c"] = fields["Source__c"][:255]
+    return rows
