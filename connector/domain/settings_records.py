@@ -2,8 +2,9 @@
 
 The settings sync (jobs/settings_sync.py) reads the records of LINE_Business_Hours__mdt,
 LINE_Holiday__mdt, LINE_Channel_Setting__mdt and LINE_Text__mdt; this module turns them into the
-YAML's shape (`line.channels[].bot.business_hours`, `line.channels[].texts`), per channel name,
-so that the very validators the YAML goes through judge them (config.parse_settings).
+YAML's shape (`line.channels[].bot` - switches, thresholds and business hours -,
+`line.channels[].reply_in_groups`, `line.channels[].texts`), per channel name, so that the very
+validators the YAML goes through judge them (config.parse_settings).
 
 - A channel's record is the LINE_Channel_Setting whose Channel_Id__c is the channel's id, else the
   one whose DeveloperName is the channel's name. Its Business_Hours__c names the opening hours
@@ -38,6 +39,35 @@ _WEEKDAYS = (
     ("sat", "Saturday__c"),
     ("sun", "Sunday__c"),
 )
+
+
+# LINE_Channel_Setting__mdt field -> line.channels[].bot key (blank thresholds: the model's own)
+_BOT_FIELDS = {
+    "Bot_Enabled__c": "enabled",
+    "Bot_Only__c": "bot_only",
+    "Answer_Threshold__c": "answer_threshold",
+    "Clarify_Threshold__c": "clarify_threshold",
+    "Max_Unsuccessful__c": "max_unsuccessful",
+    "Unsolved_Hands_Off__c": "unsolved_hands_off",
+    "Article_URL_Template__c": "article_url_template",
+    "Max_Answer_Chars__c": "max_answer_chars",
+    "Related_Articles__c": "related_articles",
+    "Loading_Seconds__c": "loading_seconds",
+}
+_NULLABLE = {"answer_threshold", "clarify_threshold", "article_url_template"}
+
+
+def _number(value):
+    """Salesforce numbers arrive as floats: 2.0 is the integer setting 2."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _bot(own: dict) -> dict:
+    bot = {}
+    for field, key in _BOT_FIELDS.items():
+        if field in own and (own[field] is not None or key in _NULLABLE):
+            bot[key] = _number(own[field])
+    return bot
 
 
 def _ref(records: list[dict], value: str | None) -> dict | None:
@@ -82,9 +112,14 @@ def channel_overrides(records: Mapping[str, list[dict]], channels: list[dict]) -
             (s for s in settings if s.get("DeveloperName") == ch["name"]), None
         )
         override: dict[str, Any] = {}
+        bot = _bot(own) if own else {}
+        if own and own.get("Reply_In_Groups__c") is not None:
+            override["reply_in_groups"] = bool(own["Reply_In_Groups__c"])
         hours = _ref(all_hours, (own or {}).get("Business_Hours__c")) or _ref(all_hours, "Default")
         if hours is not None:
-            override["bot"] = {"business_hours": _hours(hours, holidays, all_hours)}
+            bot["business_hours"] = _hours(hours, holidays, all_hours)
+        if bot:
+            override["bot"] = bot
         language = ch.get("language", "ja")
         chosen: dict[str, str] = {}
         for t in sorted(texts, key=lambda t: bool(t.get("Channel__c"))):  # channel's own last: they win
@@ -107,9 +142,10 @@ def apply(data: dict, overrides: Mapping[str, dict]) -> dict:
     for ch in data["line"]["channels"]:
         o = overrides.get(ch["name"])
         if o:
-            ch = {**ch, "texts": {**(ch.get("texts") or {}), **o.get("texts", {})}}
+            merged = {**ch, **o, "texts": {**(ch.get("texts") or {}), **o.get("texts", {})}}
             if "bot" in o:
-                ch["bot"] = {**(ch.get("bot") or {}), **o["bot"]}
+                merged["bot"] = {**(ch.get("bot") or {}), **o["bot"]}
+            ch = merged
         channels.append(ch)
     return {**data, "line": {**data["line"], "channels": channels}}
 

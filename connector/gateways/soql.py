@@ -123,7 +123,11 @@ SETTINGS_FIELDS = {
         "Thursday__c, Friday__c, Saturday__c, Sunday__c"
     ),
     "LINE_Holiday__mdt": "Id, DeveloperName, Business_Hours__c, Start_Date__c, End_Date__c",
-    "LINE_Channel_Setting__mdt": "Id, DeveloperName, Channel_Id__c, Language__c, Business_Hours__c",
+    "LINE_Channel_Setting__mdt": (
+        "Id, DeveloperName, Channel_Id__c, Language__c, Business_Hours__c, Bot_Enabled__c, Bot_Only__c, "
+        "Answer_Threshold__c, Clarify_Threshold__c, Max_Unsuccessful__c, Unsolved_Hands_Off__c, "
+        "Article_URL_Template__c, Max_Answer_Chars__c, Related_Articles__c, Loading_Seconds__c, Reply_In_Groups__c"
+    ),
     "LINE_Text__mdt": "Id, DeveloperName, Channel__c, Language__c, Key__c, Text__c",
 }
 

@@ -98,7 +98,8 @@ def test_closing_the_desk_in_salesforce_makes_the_bot_say_when_people_are_back(s
     kb.seed_all(sb)
     admin_edits(sb, "LINE_Business_Hours__mdt", "Default", **dict.fromkeys(DAYS, "00:00-24:00"))
     admin_edits(sb, "LINE_Business_Hours__mdt", "Default", Japanese_Holidays__c=False)
-    rt = runtime(sb, redis_url, bot={"enabled": True})
+    admin_edits(sb, "LINE_Channel_Setting__mdt", "main", Bot_Enabled__c=True)  # the shipped record has it off
+    rt = runtime(sb, redis_url, bot={"enabled": False})
     knowledge.run_sync(rt)
     assert settings_sync.sync(rt)["ok"]
     fresh_config_reaches(rt)
@@ -190,3 +191,20 @@ def test_an_admins_signed_settings_changed_callout_queues_a_sync(sb, redis_url):
         assert [j.func_name for j in jobs] == ["connector.jobs.settings_sync.run"]
     finally:
         set_runtime(None)  # create_app made its Runtime the process's
+
+
+def test_an_admin_who_turns_the_bot_off_leaves_new_inquiries_to_people(sb, redis_url):
+    kb.seed_all(sb)
+    admin_edits(sb, "LINE_Channel_Setting__mdt", "main", Bot_Enabled__c=True)
+    rt = runtime(sb, redis_url, bot={"enabled": False})
+    knowledge.run_sync(rt)
+    settings_sync.sync(rt)
+    fresh_config_reaches(rt)
+    welcome = "お問い合わせありがとうございます。内容を確認し、順番にご返信いたします。"
+    assert ask(rt, sb, "U" + "7" * 32, "返品したいです") != welcome
+    assert sb.line.loading  # the bot answered (LINE's loading animation while it looked)
+
+    admin_edits(sb, "LINE_Channel_Setting__mdt", "main", Bot_Enabled__c=False)
+    settings_sync.sync(rt)
+    fresh_config_reaches(rt)
+    assert ask(rt, sb, "U" + "8" * 32, "返品したいです") == welcome
