@@ -177,6 +177,11 @@ def test_the_heroku_button_app_boots_web_and_worker_from_app_json_alone(heroku_a
                 user = "U" + "5" * 32
                 stack.sandbox.line.send_user_message(channel.channel_id, user, {"type": "text", "text": "hello"})
                 wait_for(lambda: stack.sandbox.salesforce.find("LINE_Chat_Message__c"), 60, what="the message's record")
+                # what a Prometheus scrape of the web dyno reads: its gunicorn workers' counters and
+                # the worker dyno's (left in Redis by its sweeper)
+                scraped = wait_for(lambda: _scrape(stack.web_url, "connector_drain_jobs_total"), 30, what="metrics")
+                assert scraped.get(("connector_webhooks_total", (("status", "200"),)), 0) >= 1
+                assert scraped[("connector_drain_jobs_total", (("outcome", "ok"),))] >= 1
             except TimeoutError as exc:
                 pytest.fail(f"{exc}: {_logs(heroku_app)}")
         finally:
@@ -194,6 +199,19 @@ def test_the_heroku_button_app_boots_web_and_worker_from_app_json_alone(heroku_a
                     proc.wait(5)
     finally:
         stack.stop()
+
+
+def _scrape(url: str, wanted: str) -> dict | None:
+    """The samples of /metrics parsed with prometheus_client's parser, once `wanted` is among them."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = requests.get(f"{url}/metrics", timeout=5).text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    return samples if any(name == wanted for name, _ in samples) else None
 
 
 def _logs(app: Path) -> str:

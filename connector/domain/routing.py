@@ -88,8 +88,8 @@ class Policy(str, Enum):
 class RoutingConfig:
     """Routing settings (from the relay's configuration, `routing:`; the caller maps them).
 
-    The LINE_Routing_Setting custom metadata records in sfdc_metadata/ ship the same defaults but
-    are not read by the relay yet (docs/configuration.md).
+    With the settings sync on, the LINE_Routing_Setting record named Default that admins edit in
+    Salesforce is laid over the YAML's (domain/settings_records.py, docs/configuration.md).
     """
 
     default_capacity: int = 3

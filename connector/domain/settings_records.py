@@ -28,7 +28,23 @@ BUSINESS_HOURS = "LINE_Business_Hours__mdt"
 HOLIDAY = "LINE_Holiday__mdt"
 CHANNEL_SETTING = "LINE_Channel_Setting__mdt"
 TEXT = "LINE_Text__mdt"
-TYPES = (BUSINESS_HOURS, HOLIDAY, CHANNEL_SETTING, TEXT)
+ROUTING = "LINE_Routing_Setting__mdt"
+TYPES = (BUSINESS_HOURS, HOLIDAY, CHANNEL_SETTING, TEXT, ROUTING)
+
+# LINE_Routing_Setting__mdt field -> (section path, key). The relay routes all channels alike, so
+# the record named Default is read; a blank Close_Case_Status__c leaves the Case as it is.
+_ROUTING_FIELDS = {
+    "Default_Capacity__c": (("routing",), "default_capacity"),
+    "Entitled_Priority__c": (("routing",), "entitled_priority"),
+    "Avg_Handle_Time_Seconds__c": (("routing",), "avg_handle_time_seconds"),
+    "Notice_Position_Step__c": (("routing",), "notice_position_step"),
+    "Notice_Wait_Change_Seconds__c": (("routing",), "notice_wait_change_seconds"),
+    "Notice_Min_Interval_Seconds__c": (("routing",), "notice_min_interval_seconds"),
+    "Notify_Assignment__c": (("routing",), "notify_assignment"),
+    "Close_Case_Status__c": (("routing",), "close_case_status"),
+    "Case_Reopen_Window_Minutes__c": (("salesforce", "case"), "reopen_window_minutes"),
+    "Case_Subject_Max_Chars__c": (("salesforce", "case"), "subject_max_chars"),
+}
 
 _WEEKDAYS = (
     ("mon", "Monday__c"),
@@ -136,11 +152,42 @@ def channel_overrides(records: Mapping[str, list[dict]], channels: list[dict]) -
     return out
 
 
+def section_overrides(records: Mapping[str, list[dict]]) -> dict:
+    """Routing and Case settings from the LINE_Routing_Setting record named Default, in the YAML's shape."""
+    default = next((r for r in records.get(ROUTING, []) if r.get("DeveloperName") == "Default"), None)
+    out: dict[str, Any] = {}
+    for field, (path, key) in _ROUTING_FIELDS.items():
+        if default is None or field not in default:
+            continue
+        value = default[field]
+        if value is None and key != "close_case_status":
+            continue
+        section = out
+        for part in path:
+            section = section.setdefault(part, {})
+        section[key] = _number(value) if value is not None else None
+    return out
+
+
+def overrides_of(records: Mapping[str, list[dict]], channels: list[dict]) -> dict:
+    """Everything the records override: {"channels": {name: ...}, "sections": {...}}."""
+    return {"channels": channel_overrides(records, channels), "sections": section_overrides(records)}
+
+
+def _deep_merge(base: dict, extra: Mapping) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _deep_merge(out.get(k) or {}, v) if isinstance(v, Mapping) else v
+    return out
+
+
 def apply(data: dict, overrides: Mapping[str, dict]) -> dict:
-    """The configuration `data` (the YAML's shape) with each channel's overrides laid over it."""
+    """The configuration `data` (the YAML's shape) with the records' overrides (`overrides_of`) laid over it."""
+    data = _deep_merge(data, overrides.get("sections", {}))
+    by_channel = overrides.get("channels", {})
     channels = []
     for ch in data["line"]["channels"]:
-        o = overrides.get(ch["name"])
+        o = by_channel.get(ch["name"])
         if o:
             merged = {**ch, **o, "texts": {**(ch.get("texts") or {}), **o.get("texts", {})}}
             if "bot" in o:

@@ -129,6 +129,11 @@ SETTINGS_FIELDS = {
         "Article_URL_Template__c, Max_Answer_Chars__c, Related_Articles__c, Loading_Seconds__c, Reply_In_Groups__c"
     ),
     "LINE_Text__mdt": "Id, DeveloperName, Channel__c, Language__c, Key__c, Text__c",
+    "LINE_Routing_Setting__mdt": (
+        "Id, DeveloperName, Default_Capacity__c, Entitled_Priority__c, Avg_Handle_Time_Seconds__c, "
+        "Notice_Position_Step__c, Notice_Wait_Change_Seconds__c, Notice_Min_Interval_Seconds__c, "
+        "Notify_Assignment__c, Close_Case_Status__c, Case_Reopen_Window_Minutes__c, Case_Subject_Max_Chars__c"
+    ),
 }
 
 

@@ -5,7 +5,7 @@ asks through the signed callout `settings.changed`), turns them into overrides o
 (domain/settings_records.py) and validates the result with the YAML's own validators. A valid
 result is saved in Redis, where every process picks it up (Runtime.config). An invalid one never
 replaces the last good configuration: each problem, naming the record, is logged and kept as the
-sync's status (`/metrics?format=json`, `connector settings status`).
+sync's status (LINE_Connector_Status__c records, `/metrics?format=json`, `connector settings sync`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def sync(rt: Runtime) -> dict:
         rt.store.note_settings_status({**status, "record_problems": earlier})  # for when it is back
         return status
     channels = [c.model_dump() for c in base.settings.line.channels]
-    overrides = settings_records.channel_overrides(records, channels)
+    overrides = settings_records.overrides_of(records, channels)
     problems = settings_records.record_problems(records, set(DEFAULT_TEXTS["ja"]))
     if not problems:
         try:

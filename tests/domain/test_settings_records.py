@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from connector.domain.business_hours import BusinessHours
-from connector.domain.settings_records import apply, channel_overrides
+from connector.domain.settings_records import apply, channel_overrides, overrides_of
 
 CHANNELS = [{"id": "111", "name": "main", "language": "ja"}, {"id": "222", "name": "shop", "language": "ja"}]
 
@@ -74,7 +74,9 @@ def test_overrides_are_laid_over_the_yaml_and_keep_what_they_do_not_name():
     data = {
         "line": {"channels": [{"name": "main", "id": "111", "texts": {"follow": "YAML"}, "bot": {"enabled": True}}]}
     }
-    merged = apply(data, {"main": {"texts": {"welcome": "SF"}, "bot": {"business_hours": {"weekly": {}}}}})
+    merged = apply(
+        data, {"channels": {"main": {"texts": {"welcome": "SF"}, "bot": {"business_hours": {"weekly": {}}}}}}
+    )
     [ch] = merged["line"]["channels"]
     assert ch["texts"] == {"follow": "YAML", "welcome": "SF"}
     assert ch["bot"] == {"enabled": True, "business_hours": {"weekly": {}}}
@@ -82,3 +84,21 @@ def test_overrides_are_laid_over_the_yaml_and_keep_what_they_do_not_name():
 
 def test_without_records_nothing_is_overridden():
     assert channel_overrides({}, CHANNELS) == {}
+
+
+def test_the_default_routing_record_sets_routing_and_case_settings_for_every_channel():
+    records = {
+        "LINE_Routing_Setting__mdt": [
+            {
+                "DeveloperName": "Default",
+                "Default_Capacity__c": 5.0,
+                "Close_Case_Status__c": None,
+                "Case_Subject_Max_Chars__c": 60.0,
+            },
+            {"DeveloperName": "Other", "Default_Capacity__c": 9.0},
+        ]
+    }
+    data = {"routing": {"default_capacity": 3, "close_case_status": "Closed"}, "line": {"channels": []}}
+    merged = apply(data, overrides_of(records, []))
+    assert merged["routing"] == {"default_capacity": 5, "close_case_status": None}  # blank: leave the Case as it is
+    assert merged["salesforce"] == {"case": {"subject_max_chars": 60}}

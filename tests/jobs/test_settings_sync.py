@@ -208,3 +208,14 @@ def test_an_admin_who_turns_the_bot_off_leaves_new_inquiries_to_people(sb, redis
     settings_sync.sync(rt)
     fresh_config_reaches(rt)
     assert ask(rt, sb, "U" + "8" * 32, "返品したいです") == welcome
+
+
+def test_an_admins_default_routing_record_sets_how_many_chats_an_operator_takes(sb, redis_url):
+    from connector.jobs.routing import routing_config
+
+    rt = runtime(sb, redis_url, bot={"enabled": False})
+    admin_edits(sb, "LINE_Routing_Setting__mdt", "Default", Default_Capacity__c=1, Close_Case_Status__c=None)
+    assert settings_sync.sync(rt)["ok"]
+    fresh_config_reaches(rt)
+    assert routing_config(rt.settings).default_capacity == 1
+    assert rt.settings.routing.close_case_status is None  # blank: closing a chat leaves the Case as it is
