@@ -182,6 +182,11 @@ def test_the_heroku_button_app_boots_web_and_worker_from_app_json_alone(heroku_a
                 scraped = wait_for(lambda: _scrape(stack.web_url, "connector_drain_jobs_total"), 30, what="metrics")
                 assert scraped.get(("connector_webhooks_total", (("status", "200"),)), 0) >= 1
                 assert scraped[("connector_drain_jobs_total", (("outcome", "ok"),))] >= 1
+                # the settings sync app.json turns on has read the org's custom metadata and said so
+                sync = {"Status_Key__c": "config:settings-sync"}
+                wait_for(lambda: stack.sandbox.salesforce.find("LINE_Connector_Status__c", **sync), 30, what="sync")
+                [status] = stack.sandbox.salesforce.find("LINE_Connector_Status__c", **sync)
+                assert status["Severity__c"] == "OK", status["Message__c"]
             except TimeoutError as exc:
                 pytest.fail(f"{exc}: {_logs(heroku_app)}")
         finally:
