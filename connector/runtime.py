@@ -38,6 +38,7 @@ class Runtime:
         self._synced_digest: str | None = None
         self._synced_checked_at = 0.0
         self._synced_lock = threading.Lock()
+        self._synced_failing = False
         self.web = web  # the web process: Redis gets the shorter `redis.web_socket_timeout_seconds`
         self.salesforce_ok_at = 0.0  # when Salesforce last authenticated for /readyz
 
@@ -67,13 +68,16 @@ class Runtime:
 
         try:
             digest = self.store.synced_settings_digest()
+            self._synced_failing = False
             if digest == self._synced_digest:
                 return
             digest, overrides = self.store.synced_settings()
             self._config = overlaid(self.base_config, overrides) if overrides else self.base_config
             self._synced_digest = digest
-        except StorageError as exc:  # keep what we have; the next look tries again
-            log.warning("synced settings unavailable (%s); keeping the current ones", type(exc).__name__)
+        except StorageError as exc:  # keep what we have; the next look tries again (said once)
+            if not self._synced_failing:
+                log.warning("synced settings unavailable (%s); keeping the current ones", type(exc).__name__)
+            self._synced_failing = True
         except ConfigError as exc:  # validated before it was saved: only a changed YAML gets here
             log.error("synced settings do not fit this configuration; keeping the current ones: %s", exc)
             self._synced_digest = digest

@@ -219,3 +219,23 @@ def test_an_admins_default_routing_record_sets_how_many_chats_an_operator_takes(
     fresh_config_reaches(rt)
     assert routing_config(rt.settings).default_capacity == 1
     assert rt.settings.routing.close_case_status is None  # blank: closing a chat leaves the Case as it is
+
+
+def test_a_process_that_cannot_reach_redis_keeps_the_settings_it_has(sb, redis_url, monkeypatch, caplog):
+    from connector.storage import StorageError
+
+    rt = runtime(sb, redis_url, bot={"enabled": False})
+    admin_edits(sb, "LINE_Text__mdt", "ja_welcome", Text__c="いつもありがとうございます。")
+    settings_sync.sync(rt)
+    fresh_config_reaches(rt)
+    assert rt.config.channel(CHANNEL).text("welcome") == "いつもありがとうございます。"
+
+    def redis_down():
+        raise StorageError("connection refused")
+
+    monkeypatch.setattr(rt.store, "synced_settings_digest", redis_down)
+    with caplog.at_level(logging.WARNING, logger="connector.runtime"):
+        for _ in range(3):
+            fresh_config_reaches(rt)
+            assert rt.config.channel(CHANNEL).text("welcome") == "いつもありがとうございます。"
+    assert caplog.text.count("synced settings unavailable") == 1  # said once, not every look
