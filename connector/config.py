@@ -391,7 +391,7 @@ class SettingsSyncSettings(_Section):
     """Settings admins keep in Salesforce custom metadata (docs/configuration.md), laid over these."""
 
     enabled: bool = False
-    # How often a worker reads the records (5 API calls each time; an admin's "sync now" callout
+    # How often a worker reads the records (6 API calls each time; an admin's "sync now" callout
     # does not wait for it).
     interval_seconds: float = Field(900, ge=60)
 

@@ -141,11 +141,17 @@ class Runtime:
         return make_queue(self.settings.queue.name, self.redis, timeout_s=self.settings.queue.job_timeout_seconds)
 
     # -- domain helpers built from configuration -----------------------------------------------
-    @functools.cached_property
+    @property
     def redactor(self):
-        from connector.domain.redaction import Redactor, rules_from_config
+        """Built once per set of rules (the synced settings may bring new ones)."""
+        rules = self.settings.redaction.rules
+        built = self.__dict__.get("_redactor")
+        if built is None or built[0] is not rules:
+            from connector.domain.redaction import Redactor, rules_from_config
 
-        return Redactor(rules_from_config([r.model_dump() for r in self.settings.redaction.rules]))
+            built = (rules, Redactor(rules_from_config([r.model_dump() for r in rules])))
+            self._redactor = built
+        return built[1]
 
     # -- gateways ------------------------------------------------------------------------------
     @functools.cached_property

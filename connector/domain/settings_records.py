@@ -1,10 +1,11 @@
 """What admins decide in Salesforce custom metadata, as overrides of the relay's configuration.
 
 The settings sync (jobs/settings_sync.py) reads the records of LINE_Business_Hours__mdt,
-LINE_Holiday__mdt, LINE_Channel_Setting__mdt and LINE_Text__mdt; this module turns them into the
-YAML's shape (`line.channels[].bot` - switches, thresholds and business hours -,
-`line.channels[].reply_in_groups`, `line.channels[].texts`), per channel name, so that the very
-validators the YAML goes through judge them (config.parse_settings).
+LINE_Holiday__mdt, LINE_Channel_Setting__mdt, LINE_Text__mdt, LINE_Routing_Setting__mdt and
+LINE_Redaction_Rule__mdt; this module turns them into the YAML's shape (per channel name:
+`line.channels[].bot` - switches, thresholds and business hours -, `reply_in_groups`, `texts`;
+for all: `routing`, `salesforce.case`, `redaction.rules`), so that the very validators the YAML
+goes through judge them (config.parse_settings).
 
 - A channel's record is the LINE_Channel_Setting whose Channel_Id__c is the channel's id, else the
   one whose DeveloperName is the channel's name. Its Business_Hours__c names the opening hours
@@ -29,7 +30,8 @@ HOLIDAY = "LINE_Holiday__mdt"
 CHANNEL_SETTING = "LINE_Channel_Setting__mdt"
 TEXT = "LINE_Text__mdt"
 ROUTING = "LINE_Routing_Setting__mdt"
-TYPES = (BUSINESS_HOURS, HOLIDAY, CHANNEL_SETTING, TEXT, ROUTING)
+REDACTION_RULE = "LINE_Redaction_Rule__mdt"
+TYPES = (BUSINESS_HOURS, HOLIDAY, CHANNEL_SETTING, TEXT, ROUTING, REDACTION_RULE)
 
 # LINE_Routing_Setting__mdt field -> (section path, key). The relay routes all channels alike, so
 # the record named Default is read; a blank Close_Case_Status__c leaves the Case as it is.
@@ -152,8 +154,24 @@ def channel_overrides(records: Mapping[str, list[dict]], channels: list[dict]) -
     return out
 
 
+def _rule(record: dict) -> dict:
+    return {
+        "name": record.get("DeveloperName"),
+        "pattern": record.get("Pattern__c"),
+        "action": record.get("Action__c") or "mask",
+        "replacement": record.get("Replacement__c"),
+    }
+
+
+def _active_rules(records: Mapping[str, list[dict]]) -> list[dict]:
+    active = [r for r in records.get(REDACTION_RULE, []) if r.get("Active__c")]
+    return sorted(active, key=lambda r: (r.get("Sort_Order__c") or 0, r.get("DeveloperName") or ""))
+
+
 def section_overrides(records: Mapping[str, list[dict]]) -> dict:
-    """Routing and Case settings from the LINE_Routing_Setting record named Default, in the YAML's shape."""
+    """Routing and Case settings from the LINE_Routing_Setting record named Default, and the active
+    LINE_Redaction_Rule records (in Sort_Order__c; when there are records at all, they replace the
+    YAML's `redaction.rules`), in the YAML's shape."""
     default = next((r for r in records.get(ROUTING, []) if r.get("DeveloperName") == "Default"), None)
     out: dict[str, Any] = {}
     for field, (path, key) in _ROUTING_FIELDS.items():
@@ -166,6 +184,8 @@ def section_overrides(records: Mapping[str, list[dict]]) -> dict:
         for part in path:
             section = section.setdefault(part, {})
         section[key] = _number(value) if value is not None else None
+    if records.get(REDACTION_RULE):
+        out["redaction"] = {"rules": [_rule(r) for r in _active_rules(records)]}
     return out
 
 
@@ -208,6 +228,13 @@ def record_problems(records: Mapping[str, list[dict]], known_text_keys: set[str]
             BusinessHours.from_config(_hours(r, records.get(HOLIDAY, []), all_hours))
         except ValueError as exc:
             problems.append(f"{BUSINESS_HOURS}.{r.get('DeveloperName')}: {exc}")
+    from connector.domain.redaction import rules_from_config
+
+    for r in _active_rules(records):
+        try:
+            rules_from_config([_rule(r)])
+        except ValueError as exc:
+            problems.append(f"{REDACTION_RULE}.{r.get('DeveloperName')}: {exc.__cause__ or exc}")
     for t in records.get(TEXT, []):
         if t.get("Key__c") not in known_text_keys:
             problems.append(f"{TEXT}.{t.get('DeveloperName')}: Key__c: unknown key {t.get('Key__c')!r}")

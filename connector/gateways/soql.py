@@ -134,6 +134,7 @@ SETTINGS_FIELDS = {
         "Notice_Position_Step__c, Notice_Wait_Change_Seconds__c, Notice_Min_Interval_Seconds__c, "
         "Notify_Assignment__c, Close_Case_Status__c, Case_Reopen_Window_Minutes__c, Case_Subject_Max_Chars__c"
     ),
+    "LINE_Redaction_Rule__mdt": "Id, DeveloperName, Active__c, Pattern__c, Action__c, Replacement__c, Sort_Order__c",
 }
 
 

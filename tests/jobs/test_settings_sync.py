@@ -239,3 +239,56 @@ def test_a_process_that_cannot_reach_redis_keeps_the_settings_it_has(sb, redis_u
             fresh_config_reaches(rt)
             assert rt.config.channel(CHANNEL).text("welcome") == "いつもありがとうございます。"
     assert caplog.text.count("synced settings unavailable") == 1  # said once, not every look
+
+
+def through_the_webhook(rt, sb, user: str, text: str) -> None:
+    """A customer's message as the web process takes it (it masks before anything is stored)."""
+    import json
+
+    from connector.web.line import signature_of
+
+    app = create_app(rt.base_config)  # a web process of its own: it picks up the synced settings from Redis
+    try:
+        event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": text}, deliver=False)
+        body = json.dumps({"destination": "Ubot", "events": [event]}, ensure_ascii=False).encode()
+        headers = {"x-line-signature": signature_of("sec", body), "Content-Type": "application/json"}
+        assert app.test_client().post("/line/webhook", data=body, headers=headers).status_code == 200
+    finally:
+        set_runtime(None)
+    Drainer(rt).run()
+
+
+def inbound_texts(sb) -> list[str]:
+    rows = sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Inbound")
+    return [m["Text__c"] for m in sorted(rows, key=lambda m: m["Id"])]
+
+
+def test_a_redaction_rule_an_admin_adds_masks_the_next_message_before_it_is_stored(sb, redis_url):
+    rt = runtime(sb, redis_url, bot={"enabled": False})
+    sb.salesforce.insert(
+        "LINE_Redaction_Rule__mdt",
+        {
+            "DeveloperName": "order_number",
+            "Active__c": True,
+            "Pattern__c": r"ORD-\d{6}",
+            "Action__c": "mask",
+            "Replacement__c": None,
+            "Sort_Order__c": 20,
+        },
+    )
+    assert settings_sync.sync(rt)["ok"]
+    fresh_config_reaches(rt)
+    through_the_webhook(rt, sb, "U" + "a" * 32, "注文 ORD-123456 が届きません")
+    assert inbound_texts(sb) == ["注文 ***-****** が届きません"]  # masked, separators kept
+
+
+def test_a_redaction_rule_that_does_not_compile_is_reported_and_the_rules_in_force_stay(sb, redis_url):
+    rt = runtime(sb, redis_url, bot={"enabled": False})
+    admin_edits(sb, "LINE_Redaction_Rule__mdt", "member_number", Pattern__c="会員番号([unclosed")
+    status = settings_sync.sync(rt)
+    assert status["ok"] is False
+    [problem] = status["problems"]
+    assert problem.startswith("LINE_Redaction_Rule__mdt.member_number: ")
+    fresh_config_reaches(rt)
+    through_the_webhook(rt, sb, "U" + "b" * 32, "会員番号 12345678 です")
+    assert inbound_texts(sb) == ["会員番号 12345678 です"]  # the YAML's rules (none here) stay in force
