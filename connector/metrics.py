@@ -44,6 +44,18 @@ CALL_SECONDS = Histogram(
 )
 
 
+_WEBHOOK_BY_STATUS: dict[int, object] = {}
+
+
+def webhook_answered(status: int, seconds: float) -> None:
+    """One webhook answer (the hot path: the labelled child is looked up once per status)."""
+    child = _WEBHOOK_BY_STATUS.get(status)
+    if child is None:
+        child = _WEBHOOK_BY_STATUS.setdefault(status, WEBHOOKS.labels(str(status)))
+    child.inc()
+    WEBHOOK_SECONDS.observe(seconds)
+
+
 def status_of(exc: BaseException | None, http_status: int | None = None) -> str:
     """A bounded label: `2xx`..`5xx`, else the kind of failure (`timeout`, `connection`, `error`)."""
     if http_status:

@@ -53,8 +53,7 @@ def _observed(view):
             status = resp[1] if isinstance(resp, tuple) else resp.status_code
             return resp
         finally:
-            metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - start)
-            metrics.WEBHOOKS.labels(str(status)).inc()
+            metrics.webhook_answered(status, time.perf_counter() - start)
 
     return observed
 
