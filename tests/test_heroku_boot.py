@@ -85,7 +85,7 @@ def _wheelhouse(app: Path) -> Path:
     house = ROOT / ".venv" / "heroku-wheelhouse" / digest.hexdigest()[:16]
     if (house / ".complete").exists():
         return house
-    shutil.rmtree(house, ignore_errors=True)
+    shutil.rmtree(house.parent, ignore_errors=True)  # wheels of older dependency sets (~160 MB each)
     build_requires = tomllib.loads((app / "pyproject.toml").read_text())["build-system"]["requires"]
     pip = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", str(house)]
     for args in (["-r", "requirements.txt"], build_requires):
