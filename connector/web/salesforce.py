@@ -185,6 +185,7 @@ def _enqueue(rt, env: dict) -> None:
         return
     if env["type"] in ("identity.request", "media.identity"):
         enqueue(rt, RETENTION_CALLOUT, seal(env), key=job_id("callout", env["id"]))
+        return
     if env["type"] == "settings.changed":
         from connector.jobs.settings_sync import request as sync_settings
 
