@@ -17,3 +17,24 @@ accesslog = None  # request lines carry no ids we need; the app logs what matter
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 forwarded_allow_ips = "*"  # Heroku's router; ProxyFix in the app trusts one hop
+
+# /metrics adds up the counters of every gunicorn worker (prometheus_client's multiprocess mode):
+# each worker writes its own under this directory, a fresh one per server, removed when it stops.
+_metrics_dir = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="connector-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _metrics_dir:
+        import shutil
+
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -1027,7 +1027,7 @@ def run_cases(port: int, cases: Iterable[Case], report: Report, docs: dict, conc
 def backlog_events(server: Server) -> int:
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10) as resp:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics?format=json", timeout=10) as resp:
         return json.loads(resp.read())["backlog"]["events"]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,6 +24,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from connector.i18n import DEFAULT_TEXTS
 
 DEFAULT_CONFIG_ENV = "CONNECTOR_CONFIG"
+# Environment-only mode (Heroku): the configuration's YAML itself, used when no file is named.
+CONFIG_YAML_ENV = "CONNECTOR_CONFIG_YAML"
 
 
 class ConfigError(Exception):
@@ -470,9 +473,19 @@ class AccountLinkSettings(_Section):
     nonce_ttl_minutes: float = Field(10, gt=0, le=60)
 
 
+class SettingsSyncSettings(_Section):
+    """Settings admins keep in Salesforce custom metadata (docs/configuration.md), laid over these."""
+
+    enabled: bool = False
+    # How often a worker reads the records (6 API calls each time; an admin's "sync now" callout
+    # does not wait for it).
+    interval_seconds: float = Field(900, ge=60)
+
+
 class Settings(_Section):
     public_base_url: HttpUrl = "http://127.0.0.1:5000"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
     redis: RedisSettings = Field(default_factory=RedisSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
@@ -486,6 +499,7 @@ class Settings(_Section):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     support_id: SupportIdSettings = Field(default_factory=SupportIdSettings)
     account_link: AccountLinkSettings = Field(default_factory=AccountLinkSettings)
+    settings_sync: SettingsSyncSettings = Field(default_factory=SettingsSyncSettings)
 
 
 class Secret(str):
@@ -519,6 +533,7 @@ class Config:
     """Validated settings plus the secrets they name."""
 
     def __init__(self, settings: Settings, environ: Mapping[str, str]):
+        self._environ = environ  # to build the configuration again with synced settings (`overlaid`)
         self.settings = settings
         problems: list[str] = []
 
@@ -535,7 +550,7 @@ class Config:
         keys_var = settings.encryption.keys_env
         keys = [k.strip() for k in require(keys_var, "encryption.keys_env").split(",") if k.strip()]
         problems += [f"{keys_var}: not a key ({problem})" for problem in _key_problems(keys)]
-        self.encryption_keys = [Secret(k) for k in keys]
+        self.encryption_keys = [Secret(_canonical_key(k)) for k in keys]
         self.channels: list[Channel] = []
         for i, ch in enumerate(settings.line.channels):
             where = f"line.channels[{i}]"
@@ -602,17 +617,42 @@ class Config:
         return list(dict.fromkeys(ch.language for ch in self.channels if ch.settings.bot.enabled))
 
 
+_HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def _canonical_key(key: str) -> str:
+    """An encryption key as the vault takes it: 64 hex digits (what Heroku's `generator: secret`
+    makes) are the same 32 bytes as url-safe base64; anything else is kept as given."""
+    if _HEX_KEY.match(key):
+        return base64.urlsafe_b64encode(bytes.fromhex(key)).decode("ascii")
+    return key
+
+
+SYNC_SOURCE = "Salesforce custom metadata"
+
+
+def overlaid(config: Config, overrides: Mapping[str, dict]) -> Config:
+    """`config` with the channels' settings synced from Salesforce laid over it, validated as the
+    YAML is (ConfigError naming the setting when the result is not a valid configuration)."""
+    from connector.domain.settings_records import apply
+
+    data = apply(config.settings.model_dump(mode="json"), overrides)
+    return Config(parse_settings(data, SYNC_SOURCE), config._environ)
+
+
 def _key_problems(keys: list[str]) -> list[str]:
     """What is wrong with each encryption key (never its value): each must decode to 32 bytes."""
     problems = []
     for i, key in enumerate(keys, 1):
+        key = _canonical_key(key)
         try:
             ok = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32 and len(key) == 44
         except (binascii.Error, UnicodeEncodeError, ValueError):
             ok = False
         if not ok:
             problems.append(
-                f"key {i} of {len(keys)}: url-safe base64 of 32 bytes expected; make one with: connector keygen"
+                f"key {i} of {len(keys)}: url-safe base64 of 32 bytes or 64 hex digits expected;"
+                " make one with: connector keygen"
             )
     return problems
 
@@ -662,20 +702,33 @@ def parse_settings(data: Any, source: str = "config") -> Settings:
 def load_config(
     path: str | os.PathLike | None = None, *, data: dict | None = None, environ: Mapping[str, str] | None = None
 ) -> Config:
-    """Load settings from `data`, or the YAML at `path` (default: $CONNECTOR_CONFIG or ./config.yaml)."""
+    """Load settings from `data`, or the YAML at `path`; without a path, from $CONNECTOR_CONFIG (a
+    file), else $CONNECTOR_CONFIG_YAML (the YAML itself: environment-only mode), else ./config.yaml."""
     environ = os.environ if environ is None else environ
     source = "config"
     if data is None:
-        path = Path(path or environ.get(DEFAULT_CONFIG_ENV) or "config.yaml")
-        source = str(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(
-                f"{source}: configuration file not found (set {DEFAULT_CONFIG_ENV} or copy config.example.yaml)"
-            ) from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        path = path or environ.get(DEFAULT_CONFIG_ENV)
+        if not path and environ.get(CONFIG_YAML_ENV, "").strip():
+            source = CONFIG_YAML_ENV
+            data = _parse_yaml(environ[CONFIG_YAML_ENV], source)
+        else:
+            path = Path(path or "config.yaml")
+            source = str(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise ConfigError(
+                    f"{source}: configuration file not found (set {DEFAULT_CONFIG_ENV} to a file,"
+                    f" or {CONFIG_YAML_ENV} to the YAML itself, or copy config.example.yaml)"
+                ) from None
+            data = _parse_yaml(text, source)
     return Config(parse_settings(data, source), environ)
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None

@@ -9,8 +9,10 @@ built here lives as long as the worker.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from connector.config import Config, load_config
@@ -21,16 +23,64 @@ from connector.storage.leases import Leases
 from connector.storage.store import Store
 from connector.storage.vault import Vault
 
+log = logging.getLogger(__name__)
 _current: "Runtime | None" = None
 _current_lock = threading.Lock()
 
 
+SYNCED_CHECK_S = 2.0  # how often a process looks whether the settings synced from Salesforce changed
+
+
 class Runtime:
     def __init__(self, config: Config, *, web: bool = False):
-        self.config = config
-        self.settings = config.settings
+        self.base_config = config  # the YAML's (and the environment's)
+        self._config = config
+        self._synced_digest: str | None = None
+        self._synced_checked_at = 0.0
+        self._synced_lock = threading.Lock()
+        self._synced_failing = False
         self.web = web  # the web process: Redis gets the shorter `redis.web_socket_timeout_seconds`
         self.salesforce_ok_at = 0.0  # when Salesforce last authenticated for /readyz
+
+    # -- the effective configuration -------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        """The YAML's configuration with the settings synced from Salesforce laid over it
+        (`settings_sync.enabled`; jobs/settings_sync.py): a change reaches every process within
+        SYNCED_CHECK_S of the sync, without a restart."""
+        if self.base_config.settings.settings_sync.enabled:
+            now = time.monotonic()
+            if now - self._synced_checked_at >= SYNCED_CHECK_S and self._synced_lock.acquire(blocking=False):
+                try:
+                    self._synced_checked_at = now
+                    self._refresh_synced()
+                finally:
+                    self._synced_lock.release()
+        return self._config
+
+    @property
+    def settings(self):
+        return self.config.settings
+
+    def _refresh_synced(self) -> None:
+        from connector.config import ConfigError, overlaid
+        from connector.storage import StorageError
+
+        try:
+            digest = self.store.synced_settings_digest()
+            self._synced_failing = False
+            if digest == self._synced_digest:
+                return
+            digest, overrides = self.store.synced_settings()
+            self._config = overlaid(self.base_config, overrides) if overrides else self.base_config
+            self._synced_digest = digest
+        except StorageError as exc:  # keep what we have; the next look tries again (said once)
+            if not self._synced_failing:
+                log.warning("synced settings unavailable (%s); keeping the current ones", type(exc).__name__)
+            self._synced_failing = True
+        except ConfigError as exc:  # validated before it was saved: only a changed YAML gets here
+            log.error("synced settings do not fit this configuration; keeping the current ones: %s", exc)
+            self._synced_digest = digest
 
     # -- Redis and what lives there ------------------------------------------------------------
     @functools.cached_property
@@ -109,11 +159,17 @@ class Runtime:
         return make_queue(self.settings.queue.name, self.redis, timeout_s=self.settings.queue.job_timeout_seconds)
 
     # -- domain helpers built from configuration -----------------------------------------------
-    @functools.cached_property
+    @property
     def redactor(self):
-        from connector.domain.redaction import Redactor, rules_from_config
+        """Built once per set of rules (the synced settings may bring new ones)."""
+        rules = self.settings.redaction.rules
+        built = self.__dict__.get("_redactor")
+        if built is None or built[0] is not rules:
+            from connector.domain.redaction import Redactor, rules_from_config
 
-        return Redactor(rules_from_config([r.model_dump() for r in self.settings.redaction.rules]))
+            built = (rules, Redactor(rules_from_config([r.model_dump() for r in rules])))
+            self._redactor = built
+        return built[1]
 
     # -- gateways ------------------------------------------------------------------------------
     @functools.cached_property

@@ -146,7 +146,7 @@ def test_the_web_server_does_not_start_with_a_bad_key(tmp_path, jwt_environ):
     errors = [line for line in proc.stderr.splitlines() if "configuration error" in line]
     assert errors == [
         "configuration error: CONNECTOR_ENCRYPTION_KEYS: not a key "
-        "(key 1 of 1: url-safe base64 of 32 bytes expected; make one with: connector keygen)"
+        "(key 1 of 1: url-safe base64 of 32 bytes or 64 hex digits expected; make one with: connector keygen)"
     ]
 
 

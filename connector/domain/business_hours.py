@@ -1,9 +1,12 @@
 """When operators are available.
 
 Outside business hours the bot keeps the chat and tells the customer when
-people are back ("担当者は11月24日(火) 10:00から対応いたします"). Admins
-configure the hours in YAML/Salesforce; this module turns that configuration
-into answers to "is it open now?" and "when does it open next?".
+people are back ("担当者は11月24日(火) 10:00から対応いたします"). The hours
+come from the relay's configuration (`line.channels[].bot.business_hours`),
+or, with the settings sync on, from the LINE_Business_Hours and LINE_Holiday
+custom metadata records admins edit in Salesforce (domain/settings_records.py,
+docs/configuration.md); this module turns either into answers to "is it open
+now?" and "when does it open next?".
 
 Decisions:
 

@@ -22,6 +22,7 @@ ROUTING = "LINE_Routing__c"
 TASK = "Task"  # a call (voice): CallType, CallDurationInSeconds, CallDisposition
 DELETION = "LINE_Data_Deletion__c"  # audit of an identity-image deletion (retention)
 SUPPORT_ID = "LINE_Support_Id__c"  # a support ID Salesforce issued (hash only)
+STATUS = "LINE_Connector_Status__c"  # what the relay reports to admins (settings sync)
 
 KEY_FIELDS = {
     CONTACT: "LINE_Contact_Key__c",
@@ -34,6 +35,7 @@ KEY_FIELDS = {
     TASK: "LINE_Call_Sid__c",
     DELETION: "Deletion_Key__c",
     SUPPORT_ID: "Id_Hash__c",
+    STATUS: "Status_Key__c",
 }
 
 
@@ -47,7 +49,7 @@ class SessionStatus(StrEnum):
 
 
 # Parents before children: one Composite call runs its subrequests in this order.
-WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE, TASK, DELETION, SUPPORT_ID]
+WRITE_ORDER = [CONTACT, FRIEND, CASE, SESSION, ROUTING, MESSAGE, EXAMPLE, TASK, DELETION, SUPPORT_ID, STATUS]
 
 
 @dataclass

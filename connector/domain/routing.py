@@ -86,7 +86,11 @@ class Policy(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
-    """Routing settings (admins set them in Salesforce Custom Metadata; the caller maps them)."""
+    """Routing settings (from the relay's configuration, `routing:`; the caller maps them).
+
+    With the settings sync on, the LINE_Routing_Setting record named Default that admins edit in
+    Salesforce is laid over the YAML's (domain/settings_records.py, docs/configuration.md).
+    """
 
     default_capacity: int = 3
     presence_ttl_s: float = 90.0  # no heartbeat for this long -> Offline (console beats every ~30 s)

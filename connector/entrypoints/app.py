@@ -17,7 +17,7 @@ def create_app(config: Config | None = None) -> Flask:
     runtime = Runtime(config, web=True) if config is not None else get_runtime(web=True)
     if config is not None:
         set_runtime(runtime)
-    configure_logging(runtime.settings.log_level)
+    configure_logging(runtime.settings.log_level, runtime.settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.line.max_body_bytes
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False  # no browser calls the relay: OPTIONS is a 405 like PUT

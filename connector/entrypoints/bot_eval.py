@@ -132,10 +132,13 @@ def percentile(values: Sequence[float], p: float) -> float:
     return s[rank - 1]
 
 
-def evaluate(answerer: Answerer, questions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def evaluate(answerer: Answerer, questions: Sequence[dict[str, Any]], progress=None) -> dict[str, Any]:
+    """`progress(done, total)`, when given, is called after each question."""
     predictions = []
     times = []
-    for q in questions:
+    for n, q in enumerate(questions, 1):
+        if progress is not None:
+            progress(n - 1, len(questions))
         t0 = time.perf_counter()
         d = answerer.decide(q["text"])
         times.append((time.perf_counter() - t0) * 1000.0)
@@ -196,6 +199,20 @@ def _print_text(res: dict[str, Any], out) -> None:
             print(f"  {p['text']} | {p['expected']} | {p['predicted']} | {p['kind']} | {p['score']}", file=out)
 
 
+def _terminal_progress():
+    """On a terminal: `questions 120/500` on one line, redrawn at most 10 times a second."""
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1 or done + 1 == total:
+            last[0] = now
+            end = "\n" if done + 1 == total else ""
+            print(f"\rconnector bot eval: questions {done + 1}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -224,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if time.perf_counter() - started > 5:
         print(f"connector bot eval: index built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     answerer = Answerer(index, answer_threshold=args.answer_threshold, clarify_threshold=args.clarify_threshold)
-    res = evaluate(answerer, questions)
+    res = evaluate(answerer, questions, _terminal_progress() if sys.stderr.isatty() else None)
     try:
         if args.json:
             json.dump(res, sys.stdout, ensure_ascii=False)

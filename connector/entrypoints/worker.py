@@ -9,6 +9,8 @@ backoff has passed, so no event waits for the next webhook to be noticed.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 
@@ -83,6 +85,22 @@ def _retention(rt: Runtime) -> None:
     tick(rt)
 
 
+def _settings_sync(rt: Runtime) -> None:
+    if not rt.base_config.settings.settings_sync.enabled:
+        return
+    from connector.jobs.settings_sync import maybe_schedule  # a lease elects one worker
+
+    maybe_schedule(rt)
+
+
+def _metrics_snapshot(rt: Runtime) -> None:
+    """This worker's counters for the web process's /metrics (workers are not scraped themselves)."""
+    from connector.metrics import snapshot
+
+    rt.store.put_metrics_snapshot(WORKER_ID, snapshot(), time.time())
+
+
+WORKER_ID = f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
 PERIODIC = [
     ("scheduled jobs", enqueue_due_jobs),
     ("salesforce probe", _salesforce_probe),
@@ -92,6 +110,8 @@ PERIODIC = [
     ("voice", _voice),
     ("retention", _retention),
     ("drains", enqueue_drain_if_ready),
+    ("metrics", _metrics_snapshot),
+    ("settings sync", _settings_sync),
 ]
 
 

@@ -24,6 +24,7 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
 )
 
+from connector import metrics
 from connector.gateways.errors import AuthError, GatewayError, Permanent, RateLimited, Retryable
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,9 @@ class LineGateway:
 
     def _call(self, what: str, fn):
         try:
-            resp = fn()
+            with metrics.timed_call("line") as call:
+                resp = fn()
+                call.status = metrics.status_of(None, getattr(resp, "status_code", None) or 200)
         except ApiException as exc:
             raise _translate(exc, what) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:

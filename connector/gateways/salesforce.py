@@ -31,6 +31,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from connector import metrics
 from connector.domain.records import WRITE_ORDER, Upsert
 from connector.gateways.errors import AuthError, GatewayError, Paused, Permanent, RateLimited, Retryable, safe_detail
 
@@ -62,7 +63,9 @@ class TimeoutSession(requests.Session):
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", self.timeout_s)
         kwargs.setdefault("verify", self.verify)  # else REQUESTS_CA_BUNDLE in the environment wins
-        resp = super().request(method, url, **kwargs)
+        with metrics.timed_call("salesforce") as call:
+            resp = super().request(method, url, **kwargs)
+            call.status = metrics.status_of(None, resp.status_code)
         usage = _usage(resp.headers.get("Sforce-Limit-Info", ""))
         if usage:
             self.api_usage = usage

@@ -159,3 +159,33 @@ def open_case_of_contact(sf, contact_id: str) -> str | None:
         "ORDER BY CreatedDate DESC LIMIT 1"
     )
     return rows[0]["Id"] if rows else None
+
+
+# -- settings admins keep in custom metadata (jobs/settings_sync.py; issue 22) ------------------
+SETTINGS_FIELDS = {
+    "LINE_Business_Hours__mdt": (
+        "Id, DeveloperName, Time_Zone__c, Japanese_Holidays__c, Monday__c, Tuesday__c, Wednesday__c, "
+        "Thursday__c, Friday__c, Saturday__c, Sunday__c"
+    ),
+    "LINE_Holiday__mdt": "Id, DeveloperName, Business_Hours__c, Start_Date__c, End_Date__c",
+    "LINE_Channel_Setting__mdt": (
+        "Id, DeveloperName, Channel_Id__c, Language__c, Business_Hours__c, Bot_Enabled__c, Bot_Only__c, "
+        "Answer_Threshold__c, Clarify_Threshold__c, Max_Unsuccessful__c, Unsolved_Hands_Off__c, "
+        "Article_URL_Template__c, Max_Answer_Chars__c, Related_Articles__c, Loading_Seconds__c, Reply_In_Groups__c"
+    ),
+    "LINE_Text__mdt": "Id, DeveloperName, Channel__c, Language__c, Key__c, Text__c",
+    "LINE_Routing_Setting__mdt": (
+        "Id, DeveloperName, Default_Capacity__c, Entitled_Priority__c, Avg_Handle_Time_Seconds__c, "
+        "Notice_Position_Step__c, Notice_Wait_Change_Seconds__c, Notice_Min_Interval_Seconds__c, "
+        "Notify_Assignment__c, Close_Case_Status__c, Case_Reopen_Window_Minutes__c, Case_Subject_Max_Chars__c"
+    ),
+    "LINE_Redaction_Rule__mdt": "Id, DeveloperName, Active__c, Pattern__c, Action__c, Replacement__c, Sort_Order__c",
+}
+
+
+def connector_settings(sf) -> dict[str, list[dict]]:
+    """Every record of the custom metadata types the relay reads, by type (one query each)."""
+    return {
+        type_name: sf.query(f"SELECT {fields} FROM {type_name} ORDER BY DeveloperName")
+        for type_name, fields in SETTINGS_FIELDS.items()
+    }

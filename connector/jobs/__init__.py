@@ -38,6 +38,7 @@ RETENTION_PURGE = "connector.jobs.retention.purge"
 RETENTION_SWEEP = "connector.jobs.retention.sweep"
 VERIFY_SUPPORT_ID = "connector.jobs.support_id.verify"
 ACCOUNT_LINK = "connector.jobs.account_link.run"
+SETTINGS_SYNC = "connector.jobs.settings_sync.run"
 
 WEEK_S = 7 * 24 * 3600
 

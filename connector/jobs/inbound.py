@@ -18,6 +18,7 @@ from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connector import metrics
 from connector.domain import batching, conversation
 from connector.domain import events as ev
 from connector.domain.records import SESSION, SessionStatus, Upsert, merge
@@ -35,7 +36,15 @@ def drain() -> int:
     """RQ entry point: drain until nothing is claimable. Returns the number of events applied."""
     rt = get_runtime()
     rt.store.drain_started()
-    return Drainer(rt).run()
+    start, outcome = time.perf_counter(), "error"
+    try:
+        applied = Drainer(rt).run()
+        outcome = "ok"
+    finally:
+        metrics.DRAIN_SECONDS.observe(time.perf_counter() - start)
+        metrics.DRAINS.labels(outcome).inc()
+    metrics.DRAIN_EVENTS.inc(applied)
+    return applied
 
 
 @dataclass

@@ -115,6 +115,12 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
         calls += 1
     examples = _approved_examples(rt) if ks.question_examples else None
     calls += examples is not None
+    log.info(
+        "knowledge sync %s: %d article version(s) fetched (%s); indexing",
+        lang,
+        len(online),
+        "full" if full else "changes",
+    )
 
     upserted = removed = examples_changed = 0
     if full:

@@ -177,6 +177,15 @@ def _scenario(stack: LocalStack) -> None:
     if not all(hostile_checks.values()):
         raise TimeoutError("a hostile-input check failed")
 
+    from connector.local.demo_settings import settings_steps
+
+    settings_checks = settings_steps(step)  # an admin's custom metadata changes the bot (own stack)
+    step("Checks (settings from Salesforce)")
+    for name, ok in settings_checks.items():
+        print(f"  {'ok ' if ok else 'FAIL'} {name}")
+    if not all(settings_checks.values()):
+        raise TimeoutError("a settings check failed")
+
     from connector.local.demo_voice import signed_callout, voice_steps
 
     secret = stack.env["CONNECTOR_CALLOUT_SECRETS"].split(",")[0]

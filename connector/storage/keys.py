@@ -123,3 +123,15 @@ class Keys:
     # -- LINE account link (account_link.AccountLinkStore) --------------------------------------
     def account_link(self, name: str) -> str:
         return f"{self.prefix}account-link:{name}"
+
+    # -- Prometheus snapshots of the worker processes (store.Store; issue 22) --------------------
+    @property
+    def metrics_snapshots(self) -> str:
+        """A hash: worker id -> its latest counters in Prometheus' text format, with when."""
+        return self.prefix + "metrics:snapshots"
+
+    # -- settings synced from Salesforce custom metadata (store.Store; issue 22) -----------------
+    @property
+    def synced_settings(self) -> str:
+        """A hash: the last good overrides (JSON), their digest, and the last sync's status (JSON)."""
+        return self.prefix + "settings:synced"

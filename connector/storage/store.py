@@ -589,6 +589,46 @@ class Store:
     def metrics(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.r.hgetall(self.keys.metrics).items()}
 
+    def put_metrics_snapshot(self, process: str, text: str, now: float) -> None:
+        """A worker's counters for /metrics (one field per worker, replaced at each sweep)."""
+        self.r.hset(self.keys.metrics_snapshots, process, json.dumps({"at": now, "text": text}))
+
+    def metrics_snapshots(self, now: float, max_age_s: float) -> list[str]:
+        """The snapshots of workers seen within `max_age_s`; older ones (stopped workers) are dropped."""
+        live, stale = [], []
+        for process, raw in self.r.hgetall(self.keys.metrics_snapshots).items():
+            snap = json.loads(raw)
+            if now - snap["at"] <= max_age_s:
+                live.append(snap["text"])
+            else:
+                stale.append(process)
+        if stale:
+            self.r.hdel(self.keys.metrics_snapshots, *stale)
+        return live
+
+    # -- settings synced from Salesforce (jobs/settings_sync.py) ---------------------------------
+    def save_synced_settings(self, overrides: dict, digest: str) -> None:
+        """The last good overrides; every process picks them up by their digest."""
+        self.r.hset(
+            self.keys.synced_settings,
+            mapping={"overrides": json.dumps(overrides, ensure_ascii=False, sort_keys=True), "digest": digest},
+        )
+
+    def synced_settings_digest(self) -> str | None:
+        raw = self.r.hget(self.keys.synced_settings, "digest")
+        return raw.decode() if raw else None
+
+    def synced_settings(self) -> tuple[str | None, dict]:
+        digest, raw = self.r.hmget(self.keys.synced_settings, ["digest", "overrides"])
+        return (digest.decode() if digest else None), (json.loads(raw) if raw else {})
+
+    def note_settings_status(self, status: dict) -> None:
+        self.r.hset(self.keys.synced_settings, "status", json.dumps(status, ensure_ascii=False))
+
+    def settings_status(self) -> dict | None:
+        raw = self.r.hget(self.keys.synced_settings, "status")
+        return json.loads(raw) if raw else None
+
 
 def dead_letter_entry(record: dict) -> bytes:
     """What was dead-lettered: the sealed inbox entry of an event, or a job's id."""

@@ -9,12 +9,15 @@ sent: a body costs gunicorn a second send() per request (docs/benchmarks.md).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
+import time
 
 from flask import Blueprint, current_app, jsonify, request
 
+from connector import metrics
 from connector.domain import events as ev
 from connector.jobs import enqueue_drains
 from connector.storage import StorageError
@@ -39,8 +42,25 @@ def verified_channel(channels, body: bytes, signature: str):
     return None
 
 
+def _observed(view):
+    """Counts each answer by status and times it (/metrics)."""
+
+    @functools.wraps(view)
+    def observed(*args, **kwargs):
+        start, status = time.perf_counter(), 500
+        try:
+            resp = view(*args, **kwargs)
+            status = resp[1] if isinstance(resp, tuple) else resp.status_code
+            return resp
+        finally:
+            metrics.webhook_answered(status, time.perf_counter() - start)
+
+    return observed
+
+
 @bp.post("/line/webhook")
 @bp.post("/line/webhook/<name>")
+@_observed
 def webhook(name: str | None = None):
     rt = current_app.extensions["connector"]
     channels = rt.config.channels

@@ -59,6 +59,7 @@ TYPES = {
     "call.line_guide",  # voice: 「LINEで案内」, move a caller to LINE
     "identity.request",  # retention: an operator asked the customer for an ID document
     "media.identity",  # retention: an operator marks an image as an ID document, or deletes it now
+    "settings.changed",  # an admin changed custom metadata: sync the settings now (docs/configuration.md)
 }
 IDENTITY_ACTIONS = {"mark", "delete"}
 MESSAGE_TYPES = {"text", "sticker", "image"}
@@ -184,6 +185,11 @@ def _enqueue(rt, env: dict) -> None:
         return
     if env["type"] in ("identity.request", "media.identity"):
         enqueue(rt, RETENTION_CALLOUT, seal(env), key=job_id("callout", env["id"]))
+        return
+    if env["type"] == "settings.changed":
+        from connector.jobs.settings_sync import request as sync_settings
+
+        sync_settings(rt)
         return
     enqueue(rt, ROUTING_CALLOUT, seal(env), key=job_id("callout", env["id"]))
 

@@ -153,6 +153,7 @@ def test_a_purge_while_salesforce_is_down_completes_when_it_is_back(rt, sb):
     assert rt.store.metrics().get("retention_purge_failed", 0) >= 1
     assert rt.retention_store.scheduled() == 1  # still on the schedule
     sb.faults.remove(outage)
+    rt.redis.hset(rt.keys.pause("salesforce"), "until", 0)  # the pause is over: the next call probes first
     after_retention(rt)
     assert not file_exists_anywhere(sb, record["Content_Document_Id__c"])
     assert len(audits(sb)) == 1

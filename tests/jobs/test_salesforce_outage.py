@@ -295,7 +295,7 @@ def test_waiting_events_near_redis_maxmemory_are_warned_in_the_log_and_metrics_s
     assert "redis memory at 90% of maxmemory" in caplog.text and "salesforce paused" in caplog.text
     assert rt.store.metrics()["redis_memory_warnings"] == 1
 
-    body = create_app(cfg).test_client().get("/metrics").get_json()
+    body = create_app(cfg).test_client().get("/metrics?format=json").get_json()
     assert body["salesforce_paused"] is True and body["salesforce_outage"]["held"] == 1
     assert body["backlog"] == {"conversations": 1, "events": 1, "held": 1}
     assert set(body["redis_memory"]) == {"used", "max", "ratio", "warn_ratio"}
