@@ -477,7 +477,7 @@ class SettingsSyncSettings(_Section):
     """Settings admins keep in Salesforce custom metadata (docs/configuration.md), laid over these."""
 
     enabled: bool = False
-    # How often a worker reads the records (6 API calls each time; an admin's "sync now" callout
+    # How often a worker reads the records (8 API calls each time; an admin's "sync now" callout
     # does not wait for it).
     interval_seconds: float = Field(900, ge=60)
 

@@ -1,11 +1,12 @@
 """What admins decide in Salesforce custom metadata, as overrides of the relay's configuration.
 
 The settings sync (jobs/settings_sync.py) reads the records of LINE_Business_Hours__mdt,
-LINE_Holiday__mdt, LINE_Channel_Setting__mdt, LINE_Text__mdt, LINE_Routing_Setting__mdt and
-LINE_Redaction_Rule__mdt; this module turns them into the YAML's shape (per channel name:
-`line.channels[].bot` - switches, thresholds and business hours -, `reply_in_groups`, `texts`;
-for all: `routing`, `salesforce.case`, `redaction.rules`), so that the very validators the YAML
-goes through judge them (config.parse_settings).
+LINE_Holiday__mdt, LINE_Channel_Setting__mdt, LINE_Text__mdt, LINE_Routing_Setting__mdt,
+LINE_Redaction_Rule__mdt, LINE_Survey_Setting__mdt and LINE_Retention_Setting__mdt; this module
+turns them into the YAML's shape (per channel name: `line.channels[].bot` - switches, thresholds
+and business hours -, `reply_in_groups`, `texts`, `survey`; for all: `routing`, `salesforce.case`,
+`redaction.rules`, `retention`), so that the very validators the YAML goes through judge them
+(config.parse_settings).
 
 - A channel's record is the LINE_Channel_Setting whose Channel_Id__c is the channel's id, else the
   one whose DeveloperName is the channel's name. Its Business_Hours__c names the opening hours
@@ -31,7 +32,19 @@ CHANNEL_SETTING = "LINE_Channel_Setting__mdt"
 TEXT = "LINE_Text__mdt"
 ROUTING = "LINE_Routing_Setting__mdt"
 REDACTION_RULE = "LINE_Redaction_Rule__mdt"
-TYPES = (BUSINESS_HOURS, HOLIDAY, CHANNEL_SETTING, TEXT, ROUTING, REDACTION_RULE)
+SURVEY = "LINE_Survey_Setting__mdt"
+RETENTION = "LINE_Retention_Setting__mdt"
+TYPES = (BUSINESS_HOURS, HOLIDAY, CHANNEL_SETTING, TEXT, ROUTING, REDACTION_RULE, SURVEY, RETENTION)
+
+# LINE_Survey_Setting__mdt field -> line.channels[].survey key. A channel's survey is the record
+# named like the channel, else the one named Default.
+_SURVEY_FIELDS = {
+    "Enabled__c": "enabled",
+    "Scale__c": "scale",
+    "Window_Hours__c": "window_hours",
+    "Ask_Comment__c": "ask_comment",
+    "Unsatisfied_At_Or_Below__c": "unsatisfied_at_or_below",
+}
 
 # LINE_Routing_Setting__mdt field -> (section path, key). The relay routes all channels alike, so
 # the record named Default is read; a blank Close_Case_Status__c leaves the Case as it is.
@@ -149,8 +162,46 @@ def channel_overrides(records: Mapping[str, list[dict]], channels: list[dict]) -
             chosen[t["Key__c"]] = t["Text__c"]
         if chosen:
             override["texts"] = chosen
+        survey = _survey(records.get(SURVEY, []), ch["name"])
+        if survey:
+            override["survey"] = survey
         if override:
             out[ch["name"]] = override
+    return out
+
+
+def _survey(records: list[dict], channel_name: str) -> dict:
+    record = next((r for r in records if r.get("DeveloperName") == channel_name), None) or next(
+        (r for r in records if r.get("DeveloperName") == "Default"), None
+    )
+    survey: dict[str, Any] = {}
+    for field, key in _SURVEY_FIELDS.items():
+        value = (record or {}).get(field)
+        if value is not None:
+            survey[key] = str(value).lower() if key == "scale" else _number(value)
+    return survey
+
+
+def _retention(records: Mapping[str, list[dict]], channels: list[dict]) -> dict:
+    """Identity-image retention from the active LINE_Retention_Setting records of that class: the
+    one without a channel for every channel, one naming a channel setting for that channel."""
+    settings = records.get(CHANNEL_SETTING, [])
+    ids = {ch["name"]: ch["id"] for ch in channels}
+    out: dict[str, Any] = {}
+    by_channel: dict[str, Any] = {}
+    for r in records.get(RETENTION, []):
+        if not r.get("Active__c") or r.get("Data_Class__c") != "Identity_Image" or r.get("Retention_Days__c") is None:
+            continue
+        days = _number(r["Retention_Days__c"])
+        if not r.get("Channel__c"):
+            out["identity_image_days"] = days
+            continue
+        setting = _ref(settings, r["Channel__c"]) or {}
+        channel_id = setting.get("Channel_Id__c") or ids.get(setting.get("DeveloperName"))
+        # a record naming no channel the relay serves is kept (by its value) so that it is reported
+        by_channel[str(channel_id or r["Channel__c"])] = days
+    if by_channel:
+        out["identity_image_days_by_channel"] = by_channel
     return out
 
 
@@ -168,7 +219,7 @@ def _active_rules(records: Mapping[str, list[dict]]) -> list[dict]:
     return sorted(active, key=lambda r: (r.get("Sort_Order__c") or 0, r.get("DeveloperName") or ""))
 
 
-def section_overrides(records: Mapping[str, list[dict]]) -> dict:
+def section_overrides(records: Mapping[str, list[dict]], channels: list[dict] | None = None) -> dict:
     """Routing and Case settings from the LINE_Routing_Setting record named Default, and the active
     LINE_Redaction_Rule records (in Sort_Order__c; when there are records at all, they replace the
     YAML's `redaction.rules`), in the YAML's shape."""
@@ -186,12 +237,15 @@ def section_overrides(records: Mapping[str, list[dict]]) -> dict:
         section[key] = _number(value) if value is not None else None
     if records.get(REDACTION_RULE):
         out["redaction"] = {"rules": [_rule(r) for r in _active_rules(records)]}
+    retention = _retention(records, channels or [])
+    if retention:
+        out["retention"] = retention
     return out
 
 
 def overrides_of(records: Mapping[str, list[dict]], channels: list[dict]) -> dict:
     """Everything the records override: {"channels": {name: ...}, "sections": {...}}."""
-    return {"channels": channel_overrides(records, channels), "sections": section_overrides(records)}
+    return {"channels": channel_overrides(records, channels), "sections": section_overrides(records, channels)}
 
 
 def _deep_merge(base: dict, extra: Mapping) -> dict:

@@ -180,6 +180,10 @@ SETTINGS_FIELDS = {
         "Notify_Assignment__c, Close_Case_Status__c, Case_Reopen_Window_Minutes__c, Case_Subject_Max_Chars__c"
     ),
     "LINE_Redaction_Rule__mdt": "Id, DeveloperName, Active__c, Pattern__c, Action__c, Replacement__c, Sort_Order__c",
+    "LINE_Survey_Setting__mdt": (
+        "Id, DeveloperName, Enabled__c, Scale__c, Window_Hours__c, Ask_Comment__c, Unsatisfied_At_Or_Below__c"
+    ),
+    "LINE_Retention_Setting__mdt": "Id, DeveloperName, Active__c, Channel__c, Data_Class__c, Retention_Days__c",
 }
 
 

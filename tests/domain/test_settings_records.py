@@ -102,3 +102,43 @@ def test_the_default_routing_record_sets_routing_and_case_settings_for_every_cha
     merged = apply(data, overrides_of(records, []))
     assert merged["routing"] == {"default_capacity": 5, "close_case_status": None}  # blank: leave the Case as it is
     assert merged["salesforce"] == {"case": {"subject_max_chars": 60}}
+
+
+def test_a_channels_survey_is_its_own_record_else_the_default():
+    records = {
+        "LINE_Survey_Setting__mdt": [
+            {"DeveloperName": "Default", "Enabled__c": False, "Scale__c": "Five_Point", "Window_Hours__c": 24.0},
+            {"DeveloperName": "shop", "Enabled__c": True, "Scale__c": "Three_Point", "Window_Hours__c": 48.0},
+        ]
+    }
+    overrides = channel_overrides(records, CHANNELS)
+    assert overrides["shop"]["survey"] == {"enabled": True, "scale": "three_point", "window_hours": 48}
+    assert overrides["main"]["survey"] == {"enabled": False, "scale": "five_point", "window_hours": 24}
+
+
+def test_identity_image_retention_comes_from_the_active_records_of_that_class():
+    from connector.domain.settings_records import section_overrides
+
+    records = {
+        "LINE_Channel_Setting__mdt": [{"Id": "m01", "DeveloperName": "shop", "Channel_Id__c": "222"}],
+        "LINE_Retention_Setting__mdt": [
+            {
+                "DeveloperName": "Identity_Images",
+                "Active__c": True,
+                "Data_Class__c": "Identity_Image",
+                "Retention_Days__c": 14.0,
+            },
+            {
+                "DeveloperName": "Shop",
+                "Active__c": True,
+                "Channel__c": "m01",
+                "Data_Class__c": "Identity_Image",
+                "Retention_Days__c": 7.0,
+            },
+            {"DeveloperName": "Old", "Active__c": False, "Data_Class__c": "Identity_Image", "Retention_Days__c": 999.0},
+        ],
+    }
+    assert section_overrides(records, CHANNELS)["retention"] == {
+        "identity_image_days": 14,
+        "identity_image_days_by_channel": {"222": 7},
+    }

@@ -221,6 +221,18 @@ def test_an_admins_default_routing_record_sets_how_many_chats_an_operator_takes(
     assert rt.settings.routing.close_case_status is None  # blank: closing a chat leaves the Case as it is
 
 
+def test_an_admin_who_turns_the_survey_on_and_shortens_retention_changes_the_relay(sb, redis_url):
+    rt = runtime(sb, redis_url, bot={"enabled": False})
+    assert rt.config.channel(CHANNEL).settings.survey.rules() is None  # the shipped record: off
+    admin_edits(sb, "LINE_Survey_Setting__mdt", "Default", Enabled__c=True, Scale__c="Three_Point")
+    admin_edits(sb, "LINE_Retention_Setting__mdt", "Identity_Images", Retention_Days__c=7)
+    assert settings_sync.sync(rt)["ok"]
+    fresh_config_reaches(rt)
+    survey = rt.config.channel(CHANNEL).settings.survey
+    assert survey.enabled and survey.scale == "three_point"
+    assert rt.settings.retention.identity_image_days == 7
+
+
 def test_a_process_that_cannot_reach_redis_keeps_the_settings_it_has(sb, redis_url, monkeypatch, caplog):
     from connector.storage import StorageError
 
