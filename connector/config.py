@@ -164,6 +164,9 @@ class KnowledgeFieldSettings(_Section):
     answer: str = Field("Summary", pattern=_SF_NAME)
     body: str | None = Field(None, pattern=_SF_NAME)
     url: str | None = Field(None, pattern=_SF_NAME)
+    # a checkbox: the article is answered only to customers verified by a support ID or an
+    # account link; the bot asks the others for their support ID (docs/data-protection.md)
+    verified_only: str | None = Field(None, pattern=_SF_NAME)
 
 
 class KnowledgeSettings(_Section):

@@ -94,6 +94,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "support_id_not_confirmed": "サポートIDを確認できませんでした。お手元のIDをご確認のうえ、もう一度お送りください。",
         "support_id_locked": "確認の回数が上限に達しました。しばらくしてからもう一度お試しください。",
         "support_id_prompt": "ご契約のお客様は、サポートID（例: 7K4Q-9MX2-PD3R）をこのトークにお送りください。",
+        "support_id_required": "こちらはご契約のお客様向けのご案内です。サポートID（例: 7K4Q-9MX2-PD3R）をこのトークにお送りいただくと、確認後にご案内します。",
         # -- account link (issue 21) -------------------------------------------------------------
         "account_link_offer": "下のリンクから、お客様のアカウントとLINEを連携できます（10分間有効）。\n{url}",
         "account_link_done": "アカウント連携が完了しました。ご登録内容をもとにご案内します。",
@@ -180,6 +181,7 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "support_id_not_confirmed": "We could not confirm that support ID. Please check it and send it again.",
         "support_id_locked": "Too many attempts. Please try again later.",
         "support_id_prompt": "If you have a support ID (e.g. 7K4Q-9MX2-PD3R), please send it in this chat.",
+        "support_id_required": "This answer is for customers with a contract. Please send your support ID (e.g. 7K4Q-9MX2-PD3R) in this chat; once it is confirmed, ask again.",
         # -- account link (issue 21) -------------------------------------------------------------
         "account_link_offer": "Link your account with LINE here (valid for 10 minutes):\n{url}",
         "account_link_done": "Your account is now linked. We will help you with your registered details.",

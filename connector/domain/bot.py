@@ -96,7 +96,8 @@ class BotResponder:
         session = state["session"]
         bot = session.setdefault("bot", {})
         bot.setdefault("misses", 0)
-        ctx = _Ctx(session, bot, event, entitled=bool((state.get("friend") or {}).get("entitled")))
+        friend = state.get("friend") or {}
+        ctx = _Ctx(session, bot, event, entitled=bool(friend.get("entitled")), verified=bool(friend.get("verified")))
         etype = event.get("type")
         if etype == "postback":
             postback = event.get("postback")
@@ -163,6 +164,11 @@ class BotResponder:
 
     # -- turns -----------------------------------------------------------------------------------
     def _answer(self, ctx: "_Ctx", article: Article, question: str, d: Decision | None, why: str) -> Turn:
+        if article.verified_only and not ctx.verified:  # the article asks who the customer is first
+            return Turn(
+                [self._text("support_id_required", [self._human()])],
+                note=f"bot: {article.id} is for verified customers; asked for a support ID",
+            )
         text = short_answer(article, max_chars=self.settings.max_answer_chars, url=self.article_url(article))
         text = _clip(text or article.title or article.id)
         items = [
@@ -296,10 +302,11 @@ class BotResponder:
 
 
 class _Ctx:
-    def __init__(self, session: dict, bot: dict, event: dict, entitled: bool = False):
+    def __init__(self, session: dict, bot: dict, event: dict, entitled: bool = False, verified: bool = False):
         self.session = session
         self.bot = bot
         self.entitled = entitled
+        self.verified = verified
         self.eid = ev.event_id(event)
         self.ts = int(event.get("timestamp") or 0)
 

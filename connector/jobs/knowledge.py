@@ -95,7 +95,7 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
     since = None if full else mark - timedelta(seconds=ks.overlap_seconds)
     f = ks.fields
     cols = ["Id", "KnowledgeArticleId", "LastModifiedDate", "UrlName", "ArticleNumber"]
-    for name in (f.title, f.question, f.answer, f.body, f.url):
+    for name in (f.title, f.question, f.answer, f.body, f.url, f.verified_only):
         if name and name not in cols:
             cols.append(name)
     online = soql.knowledge_versions(
@@ -222,7 +222,13 @@ def _article(rec: dict, f, lang: str, examples: dict) -> Article:
         url=(rec.get(f.url) or None) if f.url else None,
         language=lang,
         examples=tuple(examples.get(aid, ())),
+        verified_only=_flag(rec.get(f.verified_only)) if f.verified_only else False,
     )
+
+
+def _flag(value) -> bool:
+    """A checkbox as the REST API returns it (true/false), or as text where a field is a formula."""
+    return value is True or str(value).strip().lower() == "true"
 
 
 def _meta(rec: dict) -> dict:

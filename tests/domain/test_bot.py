@@ -293,3 +293,35 @@ def test_messages_respect_line_limits():
     bot = make(KnowledgeIndex.build([huge]), max_answer_chars=5000)
     [msg] = messages(Chat(bot).tap("bot:article:kA2"))
     assert len(msg["text"]) <= 5000
+
+
+FEE = {
+    "id": "contract-fee",
+    "title": "契約中のプランの料金",
+    "question": "今のプランの月額はいくら？",
+    "answer": "お客様のプランは月額980円です。",
+}
+
+
+def test_an_article_for_verified_customers_is_not_answered_before_a_support_id():
+    index = KnowledgeIndex.build([Article.from_dict({**FEE, "verified_only": True})])
+    chat = Chat(make(index, answer_threshold=0.0, clarify_threshold=0.0))
+    [msg] = messages(chat.say("今のプランの月額はいくら？"))
+    assert msg["text"] == texts("support_id_required")
+    assert FEE["answer"] not in msg["text"]
+    assert quick_data(msg) == ["bot:human"]
+
+
+def test_a_verified_customer_gets_the_article_for_verified_customers():
+    index = KnowledgeIndex.build([Article.from_dict({**FEE, "verified_only": True})])
+    chat = Chat(make(index, answer_threshold=0.0, clarify_threshold=0.0))
+    chat.say("こんにちは")
+    chat.state["friend"]["verified"] = True  # what a support ID or an account link leaves
+    [msg] = messages(chat.say("今のプランの月額はいくら？"))
+    assert msg["text"] == FEE["answer"]
+
+
+def test_a_verified_only_article_survives_the_index_round_trip():
+    article = Article.from_dict({**FEE, "verified_only": True})
+    assert Article.from_dict(article.to_dict()).verified_only is True
+    assert Article.from_dict(FEE).verified_only is False

@@ -245,6 +245,17 @@ def test_field_mapping_reads_the_configured_fields_and_strips_html(lenient_sandb
     assert a.body == "離島は別料金" and a.url == "https://help.example.com/shipping-fee"
 
 
+def test_an_article_marked_for_verified_customers_is_synced_as_such(lenient_sandbox, r):
+    sb = lenient_sandbox
+    sb.reset()
+    seed(sb, "kA0000000000006AAA", "ご契約プランの料金", "月額980円です。", "plan-fee", Verified_Only__c=True)
+    seed(sb, "kA0000000000007AAA", "送料", "全国一律550円です。", "shipping-fee", Verified_Only__c=False)
+    rt = runtime(sb, knowledge_settings={"fields": {"verified_only": "Verified_Only__c"}})
+    knowledge.run_sync(rt)
+    assert index_of(rt).get("kA0000000000006AAA").verified_only is True
+    assert index_of(rt).get("kA0000000000007AAA").verified_only is False
+
+
 def test_approved_question_examples_feed_the_index_and_leave_it_when_rejected(sb):
     seed_all(sb)
     rt = runtime(sb)

@@ -18,6 +18,7 @@ class Article:
     url: str | None = None
     language: str = "ja"
     examples: tuple[str, ...] = field(default=())  # approved learned question examples
+    verified_only: bool = False  # answered only to customers verified by a support ID or account link
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -35,6 +36,7 @@ class Article:
             url=d.get("url") or None,
             language=str(d.get("language") or "ja"),
             examples=tuple(str(x) for x in (d.get("examples") or ())),
+            verified_only=bool(d.get("verified_only")),
         )
 
 
