@@ -88,6 +88,21 @@ def merge(upserts: Iterable[Upsert]) -> list[Upsert]:
     return list(merged.values())
 
 
+def parse_sf_datetime(value) -> datetime | None:
+    """A Salesforce datetime (`2026-12-07T05:00:00.000+0000`, `...Z`, or ISO with a colon in the
+    offset) -> an aware datetime (UTC when it names no zone); None when blank or not a datetime."""
+    if not value:
+        return None
+    text = str(value).strip().replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
 def sf_datetime(ms: int | float) -> str:
     """LINE millisecond timestamp -> Salesforce datetime literal."""
     dt = datetime.fromtimestamp(ms / 1000, tz=UTC)

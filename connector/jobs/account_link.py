@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from connector.domain import account_link as AL
-from connector.domain.records import MESSAGE, SESSION, Upsert, ref
 from connector.jobs import ACCOUNT_LINK, delivery, enqueue, job_id, submit_internal
 from connector.runtime import get_runtime
 
@@ -32,15 +31,15 @@ def run(sealed: bytes) -> str:
         decided = _decide(rt, sig)
         rt.store.set_marker(marker, decided, ttl_s=MARKER_TTL_S)
     text = channel.text(decided["text"], **decided.get("values", {}))
-    result = delivery.push_once(rt, channel.id, sig["user"], [{"type": "text", "text": text}], marker + ":push")
-    fields = {
-        "Chat_Session__r": ref(SESSION, sig["session_key"]),
-        "Direction__c": "System",
-        "Type__c": "text",
-        "Text__c": text,
-        **delivery.delivery_fields(result),
-    }
-    rt.salesforce.upsert_many([Upsert(MESSAGE, "sys:" + job_id("al", sig["event_id"]), fields)])
+    delivery.notify_once(
+        rt,
+        channel.id,
+        sig["user"],
+        text,
+        key=marker + ":push",
+        session_key=sig["session_key"],
+        record_key="sys:" + job_id("al", sig["event_id"]),
+    )
     rt.store.count(f"account_link_{decided['outcome']}")
     log.info("account link: %s", decided["outcome"])
     return decided["outcome"]

@@ -22,7 +22,7 @@ import logging
 import time
 
 from connector.domain.operator import is_internal
-from connector.domain.records import MESSAGE, Upsert, sf_datetime
+from connector.domain.records import MESSAGE, SESSION, Upsert, ref, sf_datetime
 from connector.gateways.errors import GatewayError, Permanent
 from connector.gateways.line import InvalidReplyToken
 from connector.jobs import FINISH_REPLY, enqueue, job_id
@@ -51,6 +51,23 @@ def delivery_fields(result: dict, index: int = 0) -> dict:
 def record_upserts(result: dict, record_keys: list[str], eid: str | None = None) -> list[Upsert]:
     """The message records of one delivery (one per message sent), with its outcome."""
     return [Upsert(MESSAGE, k, delivery_fields(result, i), eid) for i, k in enumerate(record_keys)]
+
+
+def notify_once(
+    rt: Runtime, channel_id: str, to: str, text: str, *, key: str, session_key: str, record_key: str
+) -> dict:
+    """Push one relay text to a customer exactly once (`key`) and record it in the session as a
+    System message with its delivery outcome (upsert on `record_key`: a retried job writes it again)."""
+    result = push_once(rt, channel_id, to, [{"type": "text", "text": text}], key)
+    fields = {
+        "Chat_Session__r": ref(SESSION, session_key),
+        "Direction__c": "System",
+        "Type__c": "text",
+        "Text__c": text,
+        **delivery_fields(result),
+    }
+    rt.salesforce.upsert_many([Upsert(MESSAGE, record_key, fields)])
+    return result
 
 
 def push_once(rt: Runtime, channel_id: str, to: str, messages: list[dict], key: str) -> dict:

@@ -27,10 +27,10 @@ import html
 import logging
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request
-from connector.domain.records import CASE, EXAMPLE, Upsert, ref
+from connector.domain.records import CASE, EXAMPLE, Upsert, parse_sf_datetime, ref
 from connector.gateways import soql
 from connector.gateways.errors import GatewayError
 from connector.jobs import KNOWLEDGE_SYNC, enqueue
@@ -89,7 +89,7 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
     encoder = rt.encoder
     cached = kb.state(lang)
     mark_raw = kb.mark(lang)
-    mark = _parse_dt(mark_raw) if mark_raw else None
+    mark = parse_sf_datetime(mark_raw)
     full = full or cached is None or mark is None
     code = ks.languages.get(lang, lang)
     since = None if full else mark - timedelta(seconds=ks.overlap_seconds)
@@ -171,7 +171,7 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
         changed = bool(upserted or removed or examples_changed)
 
     new_mark = max(
-        [_parse_dt(rec["LastModifiedDate"]) for rec in online + archived if rec.get("LastModifiedDate")]
+        [d for rec in online + archived if (d := parse_sf_datetime(rec.get("LastModifiedDate")))]
         + ([mark] if mark else []),
         default=None,
     )
@@ -247,14 +247,6 @@ def _plain(value) -> str:
     text = html.unescape(text) if "&" in text else text
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _parse_dt(value: str) -> datetime:
-    text = value.strip().replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    dt = datetime.fromisoformat(text)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # -- learning from operators ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime
 
 from connector.domain import retention as R
-from connector.domain.records import DELETION, MESSAGE, Upsert
+from connector.domain.records import DELETION, MESSAGE, Upsert, parse_sf_datetime
 from connector.gateways import soql
 from connector.gateways.errors import GatewayError
 from connector.jobs import RETENTION_PURGE, RETENTION_SWEEP, enqueue, job_id
@@ -235,12 +235,5 @@ def sweep() -> int:
 
 
 def _epoch(value) -> float | None:
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
+    dt = parse_sf_datetime(value)
+    return dt.timestamp() if dt else None

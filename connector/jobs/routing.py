@@ -25,12 +25,22 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import UTC, datetime
 
 from connector.domain import operator as operator_domain
 from connector.domain import routing as R
 from connector.domain.queue_position import QueueNotice, notices_due
-from connector.domain.records import CASE, MESSAGE, ROUTING, SESSION, SessionStatus, Upsert, merge, ref, sf_datetime
+from connector.domain.records import (
+    CASE,
+    MESSAGE,
+    ROUTING,
+    SESSION,
+    SessionStatus,
+    Upsert,
+    merge,
+    parse_sf_datetime,
+    ref,
+    sf_datetime,
+)
 from connector.gateways.errors import GatewayError
 from connector.jobs import OUTBOUND_SWEEP, ROUTING_FLUSH, ROUTING_QUEUED, delivery, enqueue, job_id, submit_internal
 from connector.runtime import get_runtime
@@ -179,7 +189,8 @@ def callout(sealed: bytes) -> str:
     try:
         if kind == "session.close":
             run(rt, lambda s, now: R.release(s, key, now))
-            closed_ms = _ms(env.get("sentAt")) or int(time.time() * 1000)
+            sent = parse_sf_datetime(env.get("sentAt"))
+            closed_ms = int(sent.timestamp() * 1000) if sent else int(time.time() * 1000)
             submit_internal(
                 rt,
                 channel_id,
@@ -219,13 +230,6 @@ def callout(sealed: bytes) -> str:
         log.warning("%s refused by routing: %s", kind, exc)
         return "refused"
     return "ignored"
-
-
-def _ms(iso: str | None) -> int | None:
-    try:
-        return int(datetime.fromisoformat(str(iso).replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- effects

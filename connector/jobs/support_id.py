@@ -22,7 +22,7 @@ import logging
 from datetime import UTC, datetime
 
 from connector.domain import support_id as S
-from connector.domain.records import MESSAGE, SESSION, SUPPORT_ID, Upsert, ref
+from connector.domain.records import SUPPORT_ID, Upsert, parse_sf_datetime
 from connector.gateways import soql
 from connector.jobs import VERIFY_SUPPORT_ID, delivery, enqueue, job_id, submit_internal
 from connector.runtime import get_runtime
@@ -49,15 +49,15 @@ def verify(sealed: bytes) -> str:
     rt.store.set_marker(marker + ":decided", {"outcome": outcome}, ttl_s=7 * 24 * 3600)
     channel = rt.config.channel(sig["channel"])
     text = channel.text(TEXTS[outcome])
-    result = delivery.push_once(rt, channel.id, sig["user"], [{"type": "text", "text": text}], marker + ":push")
-    fields = {
-        "Chat_Session__r": ref(SESSION, sig["session_key"]),
-        "Direction__c": "System",
-        "Type__c": "text",
-        "Text__c": text,
-        **delivery.delivery_fields(result),
-    }
-    rt.salesforce.upsert_many([Upsert(MESSAGE, "sys:" + job_id("sid", sig["event_id"]), fields)])
+    delivery.notify_once(
+        rt,
+        channel.id,
+        sig["user"],
+        text,
+        key=marker + ":push",
+        session_key=sig["session_key"],
+        record_key="sys:" + job_id("sid", sig["event_id"]),
+    )
     rt.store.set_marker(marker, {"outcome": outcome}, ttl_s=7 * 24 * 3600)
     rt.store.count(f"support_id_{outcome}")
     log.info("support id: %s", outcome)
@@ -82,7 +82,7 @@ def _decide(rt, sig: dict) -> str:
         stored = S.Stored(
             contact_id=row.get("Contact__c"),
             account_id=row.get("Account__c"),
-            expires_at=_when(row.get("Expires_At__c")),
+            expires_at=parse_sf_datetime(row.get("Expires_At__c")),
             reusable=bool(row.get("Reusable__c")),
             used=bool(row.get("Used_At__c")),
             entitled=bool(row.get("Entitled__c")),
@@ -111,15 +111,3 @@ def _decide(rt, sig: dict) -> str:
     )
     rt.support_id_store.forgive(sig["channel"], sig["user"])
     return S.VERIFIED
-
-
-def _when(value) -> datetime | None:
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
-    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
