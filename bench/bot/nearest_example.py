@@ -68,6 +68,10 @@ def score(rows: list[dict], tau: float | None) -> dict:
     return {k: m[k] for k in ("items", "top1_accuracy", "wrong_answer_rate", "one_tap_rate")}
 
 
+def _objective(s: dict) -> float:
+    return s["top1_accuracy"] - 3 * s["wrong_answer_rate"]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--k", type=int, default=2)
@@ -81,11 +85,7 @@ def main() -> int:
     for held in rows:
         others = [r for name, rs in rows.items() if name != held for r in rs]
 
-        def objective(t):
-            s = score(others, t)
-            return s["top1_accuracy"] - 3 * s["wrong_answer_rate"]
-
-        tau = max(TAUS, key=objective)
+        tau = max(TAUS, key=lambda t, rows_=others: _objective(score(rows_, t)))
         report[held] = {"tau": tau, "shipped": score(rows[held], None), "nearest": score(rows[held], tau)}
         print(held, json.dumps(report[held]), file=sys.stderr)
     json.dump(report, sys.stdout, indent=1)
