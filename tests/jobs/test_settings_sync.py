@@ -17,41 +17,27 @@ from connector.domain import events as ev
 from connector.entrypoints.app import create_app
 from connector.jobs import knowledge, settings_sync
 from connector.jobs.inbound import Drainer
-from connector.local.devstack import METADATA_DIR
-from connector.local.sandbox import Sandbox, SandboxChannel
-from connector.local.sandbox.salesforce_store import SalesforceUser
 from connector.runtime import Runtime, set_runtime
 from connector.storage.vault import new_key
 from tests.jobs import test_knowledge_sync as kb
-from tests.jobs.operator_fixtures import CALLOUT_SECRET, sign_like_apex
+from tests.jobs.operator_fixtures import CALLOUT_SECRET, CHANNEL, op_sandbox, sign_like_apex  # noqa: F401
 
-CHANNEL = "1000000001"
+CHANNEL_SECRET = "chsecret"  # the sandbox channel of operator_fixtures
 ALWAYS_OPEN = {"weekly": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
 DAYS = ("Monday__c", "Tuesday__c", "Wednesday__c", "Thursday__c", "Friday__c", "Saturday__c", "Sunday__c")
 
 
-@pytest.fixture(scope="module")
-def org():
-    sb = Sandbox(
-        channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)],
-        metadata_dir=str(METADATA_DIR),
-        salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")],
-    ).start()
-    yield sb
-    sb.stop()
-
-
 @pytest.fixture
-def sb(org, redis_url):
-    org.reset()  # the records as shipped
-    return org
+def sb(op_sandbox, redis_url):
+    op_sandbox.reset()  # the records as shipped
+    return op_sandbox
 
 
 def runtime(sb, redis_url, *, bot: dict) -> Runtime:
     environ = {
         "REDIS_URL": redis_url,
         "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-        "LINE_MAIN_SECRET": "sec",
+        "LINE_MAIN_SECRET": CHANNEL_SECRET,
         "LINE_MAIN_TOKEN": "tok",
         "SF_USERNAME": "integration@example.com",
         "SF_CONSUMER_KEY": "consumer",
@@ -263,7 +249,7 @@ def through_the_webhook(rt, sb, user: str, text: str) -> None:
     try:
         event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": text}, deliver=False)
         body = json.dumps({"destination": "Ubot", "events": [event]}, ensure_ascii=False).encode()
-        headers = {"x-line-signature": signature_of("sec", body), "Content-Type": "application/json"}
+        headers = {"x-line-signature": signature_of(CHANNEL_SECRET, body), "Content-Type": "application/json"}
         assert app.test_client().post("/line/webhook", data=body, headers=headers).status_code == 200
     finally:
         set_runtime(None)
