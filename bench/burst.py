@@ -52,6 +52,7 @@ def run(
             rounds.append([evs[i : i + body_events] for i in range(0, len(evs), body_events)])
         total = users * per_user
         calls0 = sb.salesforce.api_calls
+        parts0 = _cpu_parts(stack)
         cpu0 = _cpu()
         log(f"burst: posting {total} events in {sum(len(x) for x in rounds)} webhooks")
         t0 = time.time()
@@ -71,6 +72,7 @@ def run(
         wait_for(replied, 600, interval=0.1, what="a welcome reply for every user")
         drain_s = time.time() - t0
         cpu_s = _cpu() - cpu0
+        cpu_by = {k: round(v - parts0[k], 1) for k, v in _cpu_parts(stack).items()}
         sf_calls = sb.salesforce.api_calls - calls0
         records = total + users * 5
         line_calls = 2 * users
@@ -92,6 +94,7 @@ def run(
             "ratio": round(drain_s / floor, 2),
             "cpu_s": round(cpu_s, 1),
             "cpu_floor_s": round(cpu_floor, 1),
+            "cpu_by": cpu_by,
             "ratio_machine": round(drain_s / max(floor, cpu_floor), 2),
             "floor_serial_s": round(floor_serial, 1),
             "ratio_serial": round(drain_s / floor_serial, 3),
@@ -122,6 +125,7 @@ def scale(sizes: tuple[int, ...] = (1, 2, 4), users: int = 2000) -> dict:
             "cpu_s",
             "cpu_floor_s",
             "ratio_machine",
+            "cpu_by",
             "sf_calls",
         )
         out[f"workers_{n}"] = {k: r[k] for k in keys}
@@ -142,3 +146,17 @@ def _cpu() -> float:
         pids.append(pid)
         todo.extend(children(pid))
     return cpu_seconds(pids) + redis_cpu_seconds(BENCH_REDIS_URL)
+
+
+def _cpu_parts(stack) -> dict:
+    """CPU seconds so far by part: this process (the sandbox playing LINE and Salesforce, and the
+    webhook poster), the web (gunicorn), the workers, Redis: where a run's CPU goes."""
+    workers = [p.pid for p in stack.worker_procs]
+    web_roots = [p.pid for p in stack.procs if p.pid not in workers]
+    web = web_roots + [c for pid in web_roots for c in children(pid)]
+    return {
+        "harness": cpu_seconds([os.getpid()]),
+        "web": cpu_seconds(web),
+        "workers": cpu_seconds(workers),
+        "redis": redis_cpu_seconds(BENCH_REDIS_URL),
+    }

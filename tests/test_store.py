@@ -41,6 +41,40 @@ def test_a_claimed_conversation_cannot_be_claimed_by_another_drainer(store):
     assert [c.conv for c in first] == ["c:U1"] and second == []
 
 
+def test_a_held_conversation_leaves_the_others_scan_so_they_take_the_next_ones(store):
+    store.ingest([("c", f"E{u}", f"c:U{u}", ev(u)) for u in range(3)])
+    _, first = store.claim(max_events=10, lock_ms=10_000, scan=1)
+    _, second = store.claim(max_events=10, lock_ms=10_000, scan=1)
+    assert [c.conv for c in first] == ["c:U0"] and [c.conv for c in second] == ["c:U1"]
+    assert store.pending() == 1
+
+
+def test_a_conversation_whose_drainer_died_is_ready_again_when_its_lock_runs_out(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    store.claim(max_events=10, lock_ms=100)
+    assert store.pending() == 0
+    time.sleep(0.15)
+    assert store.pending() == 1
+    _, claimed = store.claim(max_events=10, lock_ms=10_000)
+    assert [c.conv for c in claimed] == ["c:U1"]
+
+
+def test_a_renewed_lock_keeps_its_conversation_out_of_the_scan(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    token, _ = store.claim(max_events=10, lock_ms=100)
+    assert store.extend_locks(token, ["c:U1"], 10_000) == []
+    time.sleep(0.15)
+    assert store.pending() == 0
+
+
+def test_a_conversation_committed_with_more_waiting_is_ready_at_once(store):
+    store.ingest([("c", "E1", "c:U1", ev(1))])
+    token, _ = store.claim(max_events=10, lock_ms=10_000)
+    store.ingest([("c", "E2", "c:U1", ev(2))])
+    store.commit(token, [Outcome("c:U1", 1, {"s": 1})])
+    assert store.pending() == 1
+
+
 def test_claim_reads_events_in_arrival_order_without_removing_them(store):
     store.ingest([("c", f"E{i}", "c:U1", ev(i)) for i in range(5)])
     token, claimed = store.claim(max_events=10, lock_ms=10_000)

@@ -27,6 +27,7 @@ from connector.jobs import FETCH_CONTENT, bot, delivery, describe_error, enqueue
 from connector.jobs.signals import dispatch as dispatch_signals
 from connector.runtime import Runtime, get_runtime
 from connector.storage import StorageError
+from connector.storage.queue import worker_count
 from connector.storage.store import Claimed, Outcome
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,11 @@ POLL_S = 0.02  # while a write waits for company, how often to look for more
 # write carries the arrivals of all workers, not a share; the lease outlives a window a little.
 COLLECTOR = "drain-collector"
 COLLECTOR_SLACK_MS = 2000
+# A claim takes its share of the ready conversations among the workers (domain/batching.py), but
+# never fewer than SHARE_MIN (a small backlog is one write) nor more than the claim scans.
+SHARE_MIN = 100
+CLAIM_SCAN = 1000
+WORKERS_TTL_S = 5.0
 
 
 class Drainer:
@@ -97,6 +103,7 @@ class Drainer:
         self.write_s = batching.Average(0.15)
         self.collecting: str | None = None  # our COLLECTOR lease while our window is open
         self.gap_s = 0.0  # a window closes early after this long without a new claim
+        self._workers_n, self._workers_at = 1, -WORKERS_TTL_S
 
     def run(self, max_batches: int | None = None) -> int:
         """Drain batch after batch; after half the job timeout, hand over to a fresh job.
@@ -116,6 +123,10 @@ class Drainer:
 
         While Salesforce writes are paused, each batch is only answered on LINE and held
         (`_hold`): the claim reads only what is not answered yet.
+
+        A large backlog is shared: a claim takes its share of the ready conversations among the
+        workers (at least SHARE_MIN), and one that leaves a backlog behind asks for a drain job
+        for another worker (`_call_for_help`), so every worker takes part in a burst.
         """
         done = batches = 0
         deadline = time.monotonic() + self.qs.job_timeout_seconds / 2
@@ -133,13 +144,18 @@ class Drainer:
                     writing = None
                 if not waiting and writing is None and not answer_only and self.rt.leases.held(COLLECTOR):
                     break  # another worker's window takes what arrives; the doorbell brings us back
+                ready = self.rt.store.pending()
+                share = batching.claim_share(ready, self._workers(), SHARE_MIN, CLAIM_SCAN)
                 token, claimed = self.rt.store.claim(
                     max_events=self.qs.batch_max_events,
                     lock_ms=self.qs.lock_seconds * 1000,
                     answer_only=answer_only,
+                    scan=share,
                 )
                 if claimed:
                     self.keeper.hold(token, [c.conv for c in claimed])
+                    if ready - len(claimed) >= SHARE_MIN:
+                        self._call_for_help()
                 if not claimed:
                     now = time.monotonic()
                     if waiting and now < write_at and now - last_claim < self.gap_s:
@@ -157,7 +173,8 @@ class Drainer:
                 events = sum(len(c.entries) for c in claimed)
                 self.rt.store.note_claimed(events, time.time())
                 last_claim = time.monotonic()
-                backlog = events >= self.qs.batch_max_events
+                # more is waiting than this claim took (its event budget or its share of a backlog)
+                backlog = events >= self.qs.batch_max_events or ready - len(claimed) >= SHARE_MIN
                 plans = self._decide_and_deliver(claimed)
                 if answer_only:
                     try:
@@ -194,6 +211,20 @@ class Drainer:
                     self._close_window([])
                     self.keeper.close()
         return done
+
+    def _workers(self) -> int:
+        """Workers on the queue, read again every few seconds (a dyno added or gone)."""
+        now = time.monotonic()
+        if now - self._workers_at > WORKERS_TTL_S:
+            self._workers_n, self._workers_at = max(1, worker_count(self.rt.queue)), now
+        return self._workers_n
+
+    def _call_for_help(self) -> None:
+        """More is ready than this claim took: a drain job for an idle worker, unless one waits
+        already (each job that starts does the same, so a backlog brings in every worker; without
+        this the others slept until the next webhook or the sweeper's tick)."""
+        if self._workers() > 1 and self.rt.queue.count == 0:
+            enqueue_drains(self.rt, 1)
 
     def _open_window(self) -> float:
         """How long this small batch's write may wait for company (domain/batching.py): 0 when

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.utils import current_timestamp
@@ -27,3 +27,8 @@ def move_due_jobs(queue: Queue) -> int:
             registry.remove(job_id, pipeline=pipe)
         pipe.execute()
     return len(job_ids)
+
+
+def worker_count(queue: Queue) -> int:
+    """Workers registered on this queue (RQ keeps the set; a dead worker leaves it within its TTL)."""
+    return Worker.count(queue=queue)

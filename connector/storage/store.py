@@ -13,7 +13,9 @@ How ordering and "nothing lost, nothing twice" work:
   replaced by the next ring (and the workers' sweeper catches the rest).
 * A drain job CLAIMs ready conversations: it takes each conversation's lock (token, TTL) and reads
   the head of its inbox, never removing anything. A conversation is only ever held by one
-  drainer, so its events are applied in order whatever the number of workers.
+  drainer, so its events are applied in order whatever the number of workers. While held, its
+  "not before" is when its lock would run out, so the other drainers' scans pass it by (and take
+  the next ones) and a dead drainer's conversations come back by themselves.
 * After the effects are written (idempotent upserts, LINE sends with retry keys) COMMIT trims
   the processed entries and saves the conversation state - only if the lock token still matches,
   so a drainer whose lock expired can never trim entries it did not process.
@@ -86,6 +88,9 @@ for _, conv in ipairs(convs) do
       redis.call('DEL', lock)
     else
       budget = budget - #entries
+      -- out of the other drainers' scans while it is held (they would skip it anyway, but only
+      -- after spending their scan on it); ready again when the lock would run out
+      redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[3]) / 1000, conv)
       local state = redis.call('GET', prefix .. '%(STATE)s' .. conv) or ''
       local attempts = redis.call('GET', prefix .. '%(ATTEMPTS)s' .. conv) or '0'
       local pstate, decisions = '', {}
@@ -137,6 +142,8 @@ elseif ARGV[8] == '1' then
 elseif tonumber(ARGV[6]) >= 0 then
   redis.call('ZADD', KEYS[1], ARGV[6], conv)
   if ARGV[7] == '1' then redis.call('INCR', attempts) end
+else
+  redis.call('ZADD', KEYS[1], ARGV[11], conv)
 end
 redis.call('DEL', lock)
 return 1
@@ -184,11 +191,13 @@ return #convs
 
 _EXTEND = """
 local lost = {}
-for i, lock in ipairs(KEYS) do
-  if redis.call('GET', lock) == ARGV[1] then
-    redis.call('PEXPIRE', lock, ARGV[2])
+local until_ = tonumber(ARGV[3]) + tonumber(ARGV[2]) / 1000
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+    redis.call('ZADD', KEYS[1], 'XX', until_, ARGV[i + 2])
   else
-    table.insert(lost, i)
+    table.insert(lost, i - 1)
   end
 end
 return lost
@@ -356,7 +365,9 @@ class Store:
         convs = list(convs)
         if not convs:
             return []
-        lost = self._extend(keys=[self.keys.lock(c) for c in convs], args=[token, lock_ms])
+        lost = self._extend(
+            keys=[self.ready_key, *(self.keys.lock(c) for c in convs)], args=[token, lock_ms, time.time(), *convs]
+        )
         return [convs[int(i) - 1] for i in lost]
 
     def commit(self, token: str, outcomes: Iterable[Outcome], now: float | None = None) -> list[str]:

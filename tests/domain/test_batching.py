@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.domain.batching import Average, WindowRules, quiet_gap, widening, window_seconds
+from connector.domain.batching import Average, WindowRules, claim_share, quiet_gap, widening, window_seconds
 
 RULES = WindowRules(max_s=0.6, target_events=6, min_rate=2.0)
 
@@ -59,3 +59,23 @@ def test_a_window_closes_early_after_four_mean_gaps_without_a_claim():
     assert quiet_gap(rate=20.0, window_s=0.6) == pytest.approx(0.2)
     assert quiet_gap(rate=1000.0, window_s=0.6) == 0.1  # never shorter than 0.1 s
     assert quiet_gap(rate=2.0, window_s=0.6) == 0.6  # never longer than the window
+
+
+def test_a_small_backlog_goes_to_one_claim_whole():
+    assert claim_share(ready=80, workers=4, min_conversations=100, max_conversations=1000) == 100
+
+
+def test_a_large_backlog_is_shared_among_the_workers():
+    assert claim_share(ready=2000, workers=4, min_conversations=100, max_conversations=1000) == 500
+    assert claim_share(ready=2001, workers=4, min_conversations=100, max_conversations=1000) == 501
+
+
+def test_one_worker_takes_as_much_as_a_claim_scans():
+    assert claim_share(ready=5000, workers=1, min_conversations=100, max_conversations=1000) == 1000
+
+
+@given(st.integers(0, 10**6), st.integers(0, 64))
+def test_the_share_stays_within_its_bounds(ready, workers):
+    share = claim_share(ready=ready, workers=workers, min_conversations=100, max_conversations=1000)
+    assert 100 <= share <= 1000
+    assert share * max(workers, 1) >= min(ready, 1000)  # together the workers can take what is ready
