@@ -402,3 +402,13 @@ def test_a_verified_only_article_survives_the_index_round_trip():
     article = Article.from_dict({**FEE, "verified_only": True})
     assert Article.from_dict(article.to_dict()).verified_only is True
     assert Article.from_dict(FEE).verified_only is False
+
+
+def test_picking_an_article_for_verified_customers_before_a_support_id_is_still_a_candidate():
+    index = KnowledgeIndex.build([Article.from_dict({**FEE, "verified_only": True})])
+    chat = Chat(make(index, answer_threshold=1.0, clarify_threshold=0.0))  # never sure: always a menu
+    chat.say("月額いくら")
+    res = chat.tap("bot:article:contract-fee")
+    assert messages(res)[0]["text"] == texts("support_id_required")
+    [example] = upserts(res, EXAMPLE)
+    assert example.fields["Question__c"] == "月額いくら" and example.fields["Source__c"] == "Clarify"
