@@ -8,14 +8,23 @@ called for messages and postbacks while the session is with the bot (status "Bot
 counters in `state["session"]["bot"]`:
 
     misses      unsuccessful attempts in a row (no match, "none of these", "not solved")
-    last        {"article", "question"}: the last answer and the message it answered
+    last        {"article", "question"[, "via": "clarify"]}: the last answer and the customer's
+                message it answered ("via": the customer chose it from a clarify menu)
     clarify     the message a clarifying choice was offered for
+    offered     the article ids that clarify menu offered, best first
     follow_up   True once a handoff happened outside hours (the Case is marked for follow-up)
 
 Postback data of the bot's quick replies (all start with "bot:"; other postbacks return None):
 
     bot:solved:<articleId>    bot:unsolved:<articleId>    bot:human
     bot:article:<articleId>   (a clarifying choice or a related article)    bot:none
+
+Learning loop (docs/bot.md): the bot writes question-example candidates (LINE_Question_Example__c)
+an admin reviews. A choice from a clarify menu is one (Source "Clarify": the customer's own words
+and the article they picked); "not solved" on an answer is one (Source "Unsolved"), and "not
+solved" on an answer chosen from a menu turns that menu's candidate into an Unsolved one (same
+record) rather than adding a second record that contradicts it. A related article tapped under an
+answer writes none (browsing is not a label), but the customer's question carries over to it.
 
 Queue relief (domain/queue_relief.py): a handoff while operators are available may still stay with
 the bot, when the expected wait is over the configured limit or the customer is not entitled to
@@ -62,6 +71,9 @@ QUESTION_MAX = 5000
 
 # Case.LINE_Handoff_Reason__c values
 REQUESTED, UNSOLVED, NO_MATCH = "Requested", "Unsolved", "No Match"
+# LINE_Question_Example__c.Source__c of a choice from a clarify menu (UNSOLVED is a Source too)
+CHOSEN = "Clarify"
+VIA_CLARIFY = "clarify"  # bot["last"]["via"] of an answer chosen from a clarify menu
 
 
 class BotResponder:
@@ -122,6 +134,9 @@ class BotResponder:
             return self._answer(ctx, d.article, text, d, f"conf {d.confidence:.2f}")
         if d.kind == CLARIFY and d.candidates:
             ctx.bot["clarify"] = text[:QUESTION_MAX]
+            # Remembered so that only a tap on this menu counts as a choice for these words (an
+            # older related-article button is not one).
+            ctx.bot["offered"] = [c.article_id for c in d.candidates[:3]]
             items = [self._qr(_label(c.title), f"{PREFIX}article:{c.article_id}", c.title) for c in d.candidates[:3]]
             items += [self._qr(self.texts("bot_label_none"), f"{PREFIX}none"), self._human()]
             return Turn(
@@ -144,7 +159,10 @@ class BotResponder:
             last = bot.pop("last", None) or {}
             upserts = []
             if arg and last.get("article") == arg and last.get("question"):
-                upserts.append(self._example(ctx, arg, last["question"]))
+                # After a menu choice this rewrites that choice's candidate (its key) as Unsolved:
+                # the admin sees one record for these words and this article, with the last word.
+                origin = VIA_CLARIFY if last.get("via") == VIA_CLARIFY else "unsolved"
+                upserts.append(self._example(ctx, arg, last["question"], UNSOLVED, origin))
             if self.settings.unsolved_hands_off:
                 turn = self._handoff(ctx, UNSOLVED, f"not solved {arg}")
             else:
@@ -153,17 +171,30 @@ class BotResponder:
             return turn
         if verb == "article":
             article = self.answerer.index.get(arg) if arg else None
+            question, offered = bot.pop("clarify", None), bot.pop("offered", None)
             if article is None:
                 return self._miss(ctx, "bot_no_match", f"article {arg} no longer published")
-            question = bot.pop("clarify", None) or article.title
-            return self._answer(ctx, article, question, None, "chosen")
+            # `offered` is None for a menu shown before it was remembered (sessions of an older release).
+            if question and (offered is None or arg in offered):
+                turn = self._answer(ctx, article, question, None, "chosen from the menu", via=VIA_CLARIFY)
+                # Recorded like an answer (the article on the bot's message) and, being the
+                # customer's own pick for their own words, a candidate example for that article.
+                turn.upserts.append(self._example(ctx, article.id, question, CHOSEN, VIA_CLARIFY))
+                return turn
+            # A related article under an answer: it answers the same message, so "not solved" on it
+            # records the customer's words, not the article's title.
+            question = (bot.get("last") or {}).get("question") or article.title
+            return self._answer(ctx, article, question, None, "related")
         if verb == "none":
             bot.pop("clarify", None)
+            bot.pop("offered", None)
             return self._miss(ctx, "bot_unsolved", "none of the choices")
         return None
 
     # -- turns -----------------------------------------------------------------------------------
-    def _answer(self, ctx: "_Ctx", article: Article, question: str, d: Decision | None, why: str) -> Turn:
+    def _answer(
+        self, ctx: "_Ctx", article: Article, question: str, d: Decision | None, why: str, via: str | None = None
+    ) -> Turn:
         if article.verified_only and not ctx.verified:  # the article asks who the customer is first
             return Turn(
                 [self._text("support_id_required", [self._human()])],
@@ -183,7 +214,10 @@ class BotResponder:
             ]
             items += [self._qr(_label(c.title), f"{PREFIX}article:{c.article_id}", c.title) for c in related]
         ctx.bot["last"] = {"article": article.id, "question": question[:QUESTION_MAX]}
+        if via:
+            ctx.bot["last"]["via"] = via
         ctx.bot.pop("clarify", None)
+        ctx.bot.pop("offered", None)
         return Turn(
             [{"type": "text", "text": text, "quickReply": {"items": items}}],
             records=[{"Knowledge_Article_Id__c": article.id[:18]}],
@@ -203,6 +237,7 @@ class BotResponder:
         bot["misses"] = 0
         bot.pop("last", None)
         bot.pop("clarify", None)
+        bot.pop("offered", None)
         available = not self.settings.bot_only and self.hours.is_open(now)
         case_fields = {"LINE_Handoff_Reason__c": reason, "LINE_Handoff_At__c": sf_datetime(ctx.ts)}
         if not available:
@@ -257,15 +292,19 @@ class BotResponder:
             note=f"bot: handoff kept by queue relief ({kind}), Case marked for follow-up ({why})",
         )
 
-    def _example(self, ctx: "_Ctx", article_id: str, question: str) -> Upsert:
-        """A question-example candidate: the customer's words that the article did not answer."""
+    def _example(self, ctx: "_Ctx", article_id: str, question: str, source: str, origin: str) -> Upsert:
+        """A question-example candidate: the customer's words and an article.
+
+        `source` is the signal (Unsolved: the article did not answer them; Clarify: the customer
+        picked it from a menu for them); `origin` names the key ("unsolved:" or "clarify:").
+        """
         session_key = ctx.session["key"]
-        key = "unsolved:" + hashlib.sha256(f"{session_key}|{article_id}|{question}".encode()).hexdigest()[:40]
+        key = f"{origin}:" + hashlib.sha256(f"{session_key}|{article_id}|{question}".encode()).hexdigest()[:40]
         article = self.answerer.index.get(article_id)
         fields = {
             "Question__c": question,
             "Article_Id__c": article_id[:18],
-            "Source__c": UNSOLVED,
+            "Source__c": source,
             "Status__c": "Candidate",
             "Session_Key__c": session_key[:120],
         }
@@ -273,8 +312,9 @@ class BotResponder:
             fields["Article_Title__c"] = article.title[:255]
         if ctx.session.get("case_key"):
             fields["Case__r"] = ref(CASE, ctx.session["case_key"])
-        # The key covers session, article and the exact question, so only a retry of this very event
-        # writes it again (before an admin could have reviewed it).
+        # The key covers session, article and the exact question, so a retry of this very event
+        # writes the same record (before an admin could have reviewed it), and so does the same
+        # choice for the same words later in the session (one record, not a pile of duplicates).
         return Upsert(EXAMPLE, key, fields, ctx.eid)
 
     # -- LINE message helpers ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime
 from pathlib import Path
@@ -143,10 +144,86 @@ def test_thresholds_decide_between_answer_clarify_and_no_match(index, answer_t, 
         # choosing one answers it, and the original question is remembered for learning
         [answer] = messages(chat.tap("bot:article:return"))
         assert answer["text"] == index.get("return").answer
-        assert chat.bot_state["last"] == {"article": "return", "question": "返品したい"}
+        assert chat.bot_state["last"] == {"article": "return", "question": "返品したい", "via": "clarify"}
     else:
         assert msg["text"] == texts("bot_no_match") and data == ["bot:human"]
         assert chat.bot_state["misses"] == 1
+
+
+def unsure(index) -> BotResponder:
+    """A bot that offers a menu for 「返品したい」 (return, refund, price-drop) instead of answering."""
+    return make(index, answer_threshold=0.99, clarify_threshold=0.25)
+
+
+def test_a_choice_from_the_clarify_menu_is_recorded_like_an_answer_and_becomes_a_candidate_example(index):
+    chat = Chat(unsure(index))
+    [menu] = messages(chat.say("返品したい"))
+    assert "bot:article:refund" in quick_data(menu)
+    res = chat.tap("bot:article:refund")
+    [answer] = messages(res)
+    assert answer["text"] == index.get("refund").answer
+    [bot_record] = [u for u in upserts(res, MESSAGE) if u.fields.get("Direction__c") == "Bot"]
+    assert bot_record.fields["Knowledge_Article_Id__c"] == "refund"
+    [example] = upserts(res, EXAMPLE)
+    assert example.fields["Question__c"] == "返品したい"  # the customer's words, not the article's title
+    assert (
+        example.fields["Article_Id__c"] == "refund" and example.fields["Article_Title__c"] == index.get("refund").title
+    )
+    assert example.fields["Source__c"] == "Clarify" and example.fields["Status__c"] == "Candidate"
+    assert example.fields["Case__r"] == {"LINE_Inquiry_Key__c": chat.state["session"]["case_key"]}
+    assert example.key.startswith("clarify:") and len(example.key) <= 80  # Example_Key__c Text(80)
+
+
+def test_none_of_the_choices_writes_no_candidate_example(index):
+    chat = Chat(unsure(index))
+    chat.say("返品したい")
+    res = chat.tap("bot:none")
+    assert messages(res)[0]["text"] == texts("bot_unsolved")
+    assert not upserts(res, EXAMPLE)
+
+
+def test_a_retried_choice_writes_the_same_candidate_record(index):
+    chat = Chat(unsure(index))
+    chat.say("返品したい")
+    before = copy.deepcopy(chat.state)
+    tap = chat._event(type="postback", postback={"data": "bot:article:refund"})
+    [first] = upserts(chat._apply(tap), EXAMPLE)
+    chat.state = before  # the drain died before saving: the same event is applied again
+    [again] = upserts(chat._apply(copy.deepcopy(tap)), EXAMPLE)
+    assert (again.sobject, again.key, again.fields) == (first.sobject, first.key, first.fields)
+
+
+def test_not_solved_after_a_menu_choice_turns_that_candidate_into_an_unsolved_one(index):
+    chat = Chat(unsure(index))
+    chat.say("返品したい")
+    [chosen] = upserts(chat.tap("bot:article:refund"), EXAMPLE)
+    [unsolved] = upserts(chat.tap("bot:unsolved:refund"), EXAMPLE)
+    # the same record (key): the review list never says both "picked" and "did not solve" for these words
+    assert unsolved.key == chosen.key
+    assert unsolved.fields["Source__c"] == "Unsolved" and unsolved.fields["Question__c"] == "返品したい"
+    assert unsolved.fields["Status__c"] == "Candidate"
+
+
+def test_a_related_article_tap_writes_no_candidate_but_keeps_the_customers_words(index):
+    chat = Chat(make(index, answer_threshold=0.2, clarify_threshold=0.2))  # sure enough to answer
+    [answer] = messages(chat.say("ポイント"))
+    assert quick_data(answer)[0] == "bot:solved:points"
+    related, article = "bot:article:points-expire", "points-expire"
+    assert related in quick_data(answer)
+    res = chat.tap(related)
+    assert messages(res)[0]["text"] == index.get(article).answer
+    assert not upserts(res, EXAMPLE)
+    [example] = upserts(chat.tap(f"bot:unsolved:{article}"), EXAMPLE)
+    assert example.fields["Question__c"] == "ポイント" and example.fields["Source__c"] == "Unsolved"
+    assert example.key.startswith("unsolved:")
+
+
+def test_an_older_button_for_an_article_not_in_the_menu_is_not_a_choice(index):
+    chat = Chat(unsure(index))
+    chat.say("返品したい")
+    res = chat.tap("bot:article:ship-fee")  # not offered for 「返品したい」
+    assert messages(res)[0]["text"] == index.get("ship-fee").answer
+    assert not upserts(res, EXAMPLE)
 
 
 def test_greetings_are_answered_without_the_index():
@@ -325,3 +402,13 @@ def test_a_verified_only_article_survives_the_index_round_trip():
     article = Article.from_dict({**FEE, "verified_only": True})
     assert Article.from_dict(article.to_dict()).verified_only is True
     assert Article.from_dict(FEE).verified_only is False
+
+
+def test_picking_an_article_for_verified_customers_before_a_support_id_is_still_a_candidate():
+    index = KnowledgeIndex.build([Article.from_dict({**FEE, "verified_only": True})])
+    chat = Chat(make(index, answer_threshold=1.0, clarify_threshold=0.0))  # never sure: always a menu
+    chat.say("月額いくら")
+    res = chat.tap("bot:article:contract-fee")
+    assert messages(res)[0]["text"] == texts("support_id_required")
+    [example] = upserts(res, EXAMPLE)
+    assert example.fields["Question__c"] == "月額いくら" and example.fields["Source__c"] == "Clarify"

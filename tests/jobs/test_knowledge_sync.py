@@ -366,6 +366,31 @@ def test_not_solved_hands_off_and_the_case_shows_it_with_the_whole_transcript(sb
     assert all(m["Chat_Session__c"] == session["Id"] for m in sb.salesforce.records("LINE_Chat_Message__c"))
 
 
+def test_a_choice_from_the_clarify_menu_is_answered_recorded_and_becomes_a_candidate_example(sb):
+    seed_all(sb)
+    rt = runtime(sb, bot={"answer_threshold": 1.0, "clarify_threshold": 0.0})  # never sure: always a menu
+    knowledge.run_sync(rt)
+    send(rt, sb, {"type": "text", "text": "返品したいです"})
+    Drainer(rt).run()
+    menu = sb.line.delivered(user_id=USER)[-1]["messages"][0]
+    offered = [i["action"]["data"] for i in menu["quickReply"]["items"]]
+    assert "bot:article:kA0000000000002AAA" in offered and offered[-2:] == ["bot:none", "bot:human"]
+    tap = send(rt, sb, postback="bot:article:kA0000000000002AAA")
+    Drainer(rt).run()
+    rt.store.ingest([(CHANNEL, ev.event_id(tap), ev.conversation_id(CHANNEL, tap), tap)])  # LINE redelivers it
+    Drainer(rt).run()
+    assert sb.line.delivered(user_id=USER)[-1]["messages"][0]["text"] == ARTICLES["kA0000000000002AAA"][1]
+    [answer] = [
+        m for m in sb.salesforce.find("LINE_Chat_Message__c", Direction__c="Bot") if m.get("Knowledge_Article_Id__c")
+    ]
+    assert answer["Knowledge_Article_Id__c"] == "kA0000000000002AAA"
+    [case] = sb.salesforce.records("Case")
+    [example] = sb.salesforce.records("LINE_Question_Example__c")
+    assert example["Question__c"] == "返品したいです" and example["Article_Id__c"] == "kA0000000000002AAA"
+    assert example["Source__c"] == "Clarify" and example["Status__c"] == "Candidate"
+    assert example["Case__c"] == case["Id"] and example["Example_Key__c"].startswith("clarify:")
+
+
 def test_outside_hours_the_case_is_marked_for_follow_up_and_the_bot_keeps_the_chat(sb):
     seed_all(sb)
     rt = runtime(sb, bot={"business_hours": {"weekly": {}}})  # never open
