@@ -45,7 +45,11 @@ def test_transducer_text_is_janomes_own():
 
 
 def test_the_analyser_tokenizes_as_janome_does():
-    text = "荷物が届かないので注文をキャンセルしたい。ｽﾏﾎの機種変更は？"
+    text = (
+        "荷物が届かないので注文をキャンセルしたい。ｽﾏﾎの機種変更は？"
+        "引っ越しに伴う電気・ガスの契約の名義変更、住民票の写しと印鑑登録証明書の交付申請。"
+        "ぱすわーど忘れちゃった😢 乗り継ぎ便の手荷物は預け直しが必要ですか"
+    )
     lean = [str(t) for t in _tokenizer().tokenize(text)]
     plain = subprocess.run(  # a process of its own: this one's Janome already imports the lean modules
         [
