@@ -71,3 +71,8 @@ def test_a_dictionary_file_of_another_layout_is_refused(tmp_path):
     (base / "connections2.py").write_text("DATA = ((1, 2), (3, 4))\n")
     with pytest.raises(ValueError):
         janome_dict._lean_modules(str(base))
+
+
+def test_a_second_tokenizer_shares_the_first_ones_dictionary():
+    first = [str(t) for t in _tokenizer().tokenize("解約の手続きを教えて")]
+    assert [str(t) for t in janome_dict.tokenizer().tokenize("解約の手続きを教えて")] == first

@@ -95,6 +95,8 @@ def _read_entries_by_pread(sys_dic: Any) -> None:
     if not files or any(t is None for t in tables) or len(files) != sum(len(t) for t in tables):
         return  # not the layout janome 0.5's mmap_entries makes: keep its mappings
     swaps = [(table, bucket) for table in tables for bucket in table]  # the order files were opened in
+    if not all(isinstance(table[bucket][0], mmap.mmap) for table, bucket in swaps):
+        return  # swapped already (Janome's system dictionary is one per process)
     names = [f"entries_{kind}{i}.py" for kind in ("compact", "extra") for i in range(len(tables[0]))]
     if [os.path.basename(getattr(f, "name", "")) for f in files] != names:
         return
