@@ -10,7 +10,11 @@ no question or body field) and synced by `connector knowledge sync`, semantic ch
 * Salesforce API calls per question (answering from the index costs none: what remains is the
   drain's record write);
 * peak RSS of the worker processes, which now hold the index, the Janome dictionary and the
-  embedding model (`memory.worker_rss_mb` of the pipeline benchmark is a worker without them).
+  embedding model (`memory.worker_rss_mb` of the pipeline benchmark is a worker without them),
+  and at the end how it splits: private heap (`anon`) and mapped file pages (`file`: the model,
+  libraries; shared by the workers), PSS and USS (docs/benchmarks.md, "Where a bot worker's
+  memory goes");
+* the answer engine's time per message with 2,000 articles (bench/bot_latency.py).
 Accuracy is not measured here: `connector bot eval` does that (docs/bot.md).
 """
 
@@ -21,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from bench.common import BENCH_REDIS_URL, ROOT, log, pct, user_id, wait_for
+from bench.common import BENCH_REDIS_URL, ROOT, log, memory_split_mb, pct, user_id, wait_for
 from bench.pipeline import LINE_MS, SF_MS, Driver, paced, procs_rss
 from connector.local.demo_bot import ALL_DAYS
 
@@ -78,6 +82,8 @@ def run(users: int = 100, rate: float = 5.0) -> dict:
         calls = sb.salesforce.api_calls - before
         to_line = [(min(x["at"] for x in sb.line.delivered(user_id=u)) - d.sent[d.first_of[u]]) * 1000 for u in ids]
         mem = procs_rss(stack)
+        split = [memory_split_mb(p.pid) for p in stack.worker_procs if p.poll() is None]
+        split = [m for m in split if m]
         log(f"bot pipeline: slowest {sorted(round(x) for x in to_line)[-8:]} ms")
         return {
             "questions": users,
@@ -86,6 +92,8 @@ def run(users: int = 100, rate: float = 5.0) -> dict:
             "sf_calls_per_message": round(calls / users, 2),
             "worker_rss_mb": max(mem["workers"]),
             "workers_rss_mb": mem["workers"],
+            # at the end, the worker with the most private memory; keys as memory_split_mb's
+            "worker_memory_mb": max(split, key=lambda m: m["anon"]) if split else None,
             "kb_articles": len(kb),
             "sync_s": round(sync_s, 1),
         }

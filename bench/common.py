@@ -111,6 +111,32 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def memory_split_mb(pid: int) -> dict | None:
+    """Where a live process's resident memory is, in MiB: `rss`, `anon` (private heap: what the
+    process alone costs), `file` (pages of mapped files: libraries, the model, dictionaries;
+    shared with every process mapping the same file and reclaimable), `pss` (each shared page
+    divided among its sharers) and `uss` (pages no other process maps)."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "RssAnon", "RssFile"):
+                out[k] = int(v.split()[0]) / 1024.0
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            k, _, v = line.partition(":")
+            if k in ("Pss", "Private_Clean", "Private_Dirty"):
+                out[k] = int(v.split()[0]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return {
+        "rss": round(out["VmRSS"], 1),
+        "anon": round(out["RssAnon"], 1),
+        "file": round(out["RssFile"], 1),
+        "pss": round(out["Pss"], 1),
+        "uss": round(out["Private_Clean"] + out["Private_Dirty"], 1),
+    }
+
+
 def cpu_seconds(pids) -> float:
     """User + system CPU time of processes (and their reaped children), in seconds."""
     tick = os.sysconf("SC_CLK_TCK")

@@ -40,7 +40,12 @@ TARGETS = {
     "bot.p50_ms_to_line": None,
     "bot.p95_ms_to_line": None,
     "bot.sf_calls_per_message": None,
-    "bot.worker_rss_mb": None,
+    "bot.worker_rss_mb": (200, "<="),
+    "bot.worker_memory_mb.anon": None,
+    "bot.worker_memory_mb.file": None,
+    "bot.worker_memory_mb.uss": None,
+    "bot.p50_ms_per_message_2000_articles": None,
+    "bot.p95_ms_per_message_2000_articles": (20, "<="),
     "burst.drain_s": None,
     "burst.floor_s": None,
     "burst.ratio": (1.5, "<="),
@@ -155,6 +160,9 @@ def main(argv: list[str]) -> int:
             from bench import bot_pipeline
 
             data = bot_pipeline.run()
+            from bench import bot_latency
+
+            data.update(bot_latency.run())
         elif name == "burst":
             from bench import burst
 

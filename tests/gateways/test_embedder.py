@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from connector.gateways.embedder import get_encoder
+from connector.gateways.embedder import BATCH, get_encoder
 
 
 def test_semantic_off_means_no_model() -> None:
@@ -30,3 +30,11 @@ def test_paraphrases_are_closer_than_other_topics() -> None:
         ]
     )
     assert q @ shipping > q @ password
+
+
+def test_a_long_batch_embeds_each_text_as_it_would_alone() -> None:
+    enc = get_encoder()
+    texts = [f"{n}回目の注文が届きません" for n in range(BATCH * 2 + 3)]
+    together = enc.passages(texts)
+    assert together.shape == (len(texts), enc.dim)
+    assert np.array_equal(together, np.vstack([enc.passages([t]) for t in texts]))
