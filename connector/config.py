@@ -185,6 +185,8 @@ class KnowledgeSettings(_Section):
     synonym_packs: list[str] = Field(default_factory=list)
     # The admin's own groups, concept -> variants (added to a pack's group of the same name).
     synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    # Calibrate the answer threshold on the KB at each sync (calibration.py); off: the model's.
+    calibrate: bool = False
 
     @field_validator("synonym_packs")
     @classmethod

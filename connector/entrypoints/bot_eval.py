@@ -44,7 +44,7 @@ from connector.domain.knowledge import (
 )
 from connector.domain.knowledge.analysis import MODES
 from connector.domain.knowledge.answerer import check_thresholds
-from connector.domain.knowledge.calibration import CALIBRATE, calibrate
+from connector.domain.knowledge.calibration import calibrate
 
 
 class InputError(Exception):
@@ -71,9 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated synonym packs, as knowledge.synonym_packs (default: none; e.g. shop)",
     )
     p.add_argument(
-        "--no-calibration",
+        "--calibrate",
         action="store_true",
-        help="keep the model's answer threshold instead of the one the sync calibrates on the KB",
+        help="calibrate the answer threshold on the KB, as the sync does with knowledge.calibrate: true",
     )
     return p
 
@@ -262,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     index = KnowledgeIndex.build(articles, **kwargs)
-    if CALIBRATE and not args.no_calibration:
-        calibrate(index)  # as the knowledge sync does
+    if args.calibrate:
+        calibrate(index)  # as the knowledge sync does with knowledge.calibrate: true
     if time.perf_counter() - started > 5:
         print(f"connector bot eval: index built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     answerer = Answerer(index, answer_threshold=args.answer_threshold, clarify_threshold=args.clarify_threshold)

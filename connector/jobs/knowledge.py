@@ -30,7 +30,7 @@ import time
 from datetime import timedelta
 
 from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request, synonym_groups
-from connector.domain.knowledge.calibration import CALIBRATE, calibrate
+from connector.domain.knowledge.calibration import calibrate
 from connector.domain.records import CASE, EXAMPLE, Upsert, parse_sf_datetime, ref
 from connector.gateways import soql
 from connector.gateways.errors import GatewayError
@@ -175,8 +175,12 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
                     examples_changed += 1
         changed = bool(upserted or removed or examples_changed)
 
-    if changed and CALIBRATE:
-        calibrate(index)  # this KB's own answer threshold (docs/bot.md, "Per-KB calibration")
+    changed = changed or (not ks.calibrate and index.calibration is not None)  # switched off
+    if changed:
+        if ks.calibrate:
+            calibrate(index)  # this KB's own answer threshold (docs/bot.md, "Held-out domains")
+        else:
+            index.calibration = None
 
     new_mark = max(
         [d for rec in online + archived if (d := parse_sf_datetime(rec.get("LastModifiedDate")))]

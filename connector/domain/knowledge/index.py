@@ -379,6 +379,7 @@ class KnowledgeIndex:
                 det["lexical_top"] = 1.0 if lexical_best == pos else 0.0
                 det["dense_top"] = 1.0 if dense_best == pos else 0.0
                 det["learned"] = 1.0 if self._learned else 0.0
+                det["synonyms"] = 1.0 if self._synonyms else 0.0  # scorer.HYBRID_SYNONYMS
             for fam in ("s", "w", "c"):
                 tot = fam_mass.get(fam, 0.0)
                 det["cov_" + fam] = matched.get(fam, 0.0) / tot if tot else 0.0
