@@ -40,7 +40,7 @@ SHOP_DEV = ("questions_dev.jsonl", "questions_dev_extra.jsonl", "questions_dev_e
 CACHE = Path("/tmp/bench_bot_lodo")
 WRONG_CAP = 0.04  # threshold rule: the lowest answer threshold keeping wrong <= this on every training set
 MENU_WEIGHT = 0.5  # clarify rule: maximise one-tap - MENU_WEIGHT x menu-on-null over the training sets
-FEATS = S.ALL_FEATURES
+FEATS = S.BASE_FEATURES  # the example features (lodo_examples.py) are 0 on KBs without examples
 
 
 def _load_jsonl(path: Path) -> list[dict]:

@@ -210,8 +210,11 @@ class KnowledgeIndex:
             self._margin = np.zeros(0, np.float32)
         self._dirty = False
 
-    def _semantic(self, text: str) -> np.ndarray | None:
-        """Per article (index order): best cosine of its vectors with ``text`` (examples less EXAMPLE_MARGIN)."""
+    def _semantic(self, text: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Per article (index order): best cosine of its vectors with ``text`` (examples less
+        EXAMPLE_MARGIN), and when articles have examples, the best cosine of each article's
+        examples alone (0 without) minus that of its own text, floored at 0 (the scorer's
+        ``ex_over``: how much closer the message is to what customers asked than to the article)."""
         if self.encoder is None or not len(self._owner):
             return None
         # einsum, not @: a BLAS call would wake OpenBLAS threads that then fight the model's OpenMP threads
@@ -222,11 +225,18 @@ class KnowledgeIndex:
             qv = self.encoder.queries([prepare(text)])[0]
             self._last_query = (text, qv)
         sims = np.einsum("ij,j->i", self._matrix, qv)
+        ex_over = None
         if self._learned:
-            sims += self._margin
+            is_ex = self._margin < 0
+            own = np.zeros(len(self._ids), np.float32)
+            own[self._owner[~is_ex]] = sims[~is_ex]  # one text row per article
+            ex_best = np.full(len(self._ids), -1.0, np.float32)
+            np.maximum.at(ex_best, self._owner[is_ex], sims[is_ex])
+            ex_over = np.maximum(ex_best - own, 0.0)
+            sims = sims + self._margin
         best = np.full(len(self._ids), -1.0, np.float32)
         np.maximum.at(best, self._owner, sims)
-        return best
+        return best, ex_over
 
     # ---------------------------------------------------------------- search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
@@ -290,7 +300,8 @@ class KnowledgeIndex:
             else:
                 for pos, pw in self._postings[f]:
                     scores[pos] = scores.get(pos, 0.0) + w * pw
-        dense = self._semantic(text)
+        sem = self._semantic(text)
+        dense, ex_over = sem if sem is not None else (None, None)
         if exclude is not None and exclude in self._docs:
             gone = self._ids.index(exclude)
             scores.pop(gone, None)
@@ -378,6 +389,7 @@ class KnowledgeIndex:
                 det["fused"] = float(fused[pos])
                 det["lexical_top"] = 1.0 if lexical_best == pos else 0.0
                 det["dense_top"] = 1.0 if dense_best == pos else 0.0
+                det["ex_over"] = float(ex_over[pos]) if ex_over is not None else 0.0
                 det["learned"] = 1.0 if self._learned else 0.0
                 det["synonyms"] = 1.0 if self._synonyms else 0.0  # scorer.HYBRID_SYNONYMS
             for fam in ("s", "w", "c"):

@@ -49,7 +49,12 @@ ALL_FEATURES = (
     "lexical_top",
     "dense_top",
     "agree",
+    # approved examples as evidence of their own (issue 18, item 5)
+    "ex_over",
+    "ex_lead",
 )
+# The features of the models fitted before the example features existed.
+BASE_FEATURES = ALL_FEATURES[: ALL_FEATURES.index("ex_over")]
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ LEXICAL = Model(
 # (cov_c, strong_c, ...) have no weight: without synonym groups they are always 0.
 HYBRID = Model(
     "hybrid",
-    ALL_FEATURES,
+    BASE_FEATURES,
     (
         -3.4525,
         4.6872,
@@ -132,7 +137,7 @@ HYBRID = Model(
 # HYBRID's are unweighted (always 0 without groups). See docs/bot.md.
 HYBRID_SYNONYMS = Model(
     "hybrid-synonyms",
-    ALL_FEATURES,
+    BASE_FEATURES,
     (
         2.1897,
         5.8798,
@@ -176,7 +181,7 @@ HYBRID_SYNONYMS = Model(
 # without examples HYBRID does as well or better (docs/bot.md, "Learned question examples").
 HYBRID_LEARNED = Model(
     "hybrid-learned",
-    ALL_FEATURES,
+    BASE_FEATURES,
     (
         -1.3599,
         5.6493,
@@ -271,6 +276,9 @@ def vectors(details: Sequence[dict[str, float]], features: Sequence[str]) -> lis
             row["dgap"] = d["dense"] - max((x["dense"] for j, x in enumerate(details) if j != i), default=0.0)
             row["fgap"] = d["fused"] - max((x["fused"] for j, x in enumerate(details) if j != i), default=0.0)
             row["agree"] = d["lexical_top"] * d["dense_top"]
+            ex = d.get("ex_over", 0.0)
+            row["ex_over"] = ex
+            row["ex_lead"] = ex - max((x.get("ex_over", 0.0) for j, x in enumerate(details) if j != i), default=0.0)
         out.append([row[f] for f in features])
     return out
 
