@@ -150,3 +150,21 @@ def test_held_out_search_never_returns_the_excluded_article() -> None:
     cands, details = idx.search_detailed("ポイントの有効期限", 5, exclude="a0")
     assert cands and all(c.article_id != "a0" for c in cands) and len(details) == len(cands)
     assert idx.search_detailed("ポイントの有効期限", 5)[0][0].article_id == "a0"
+
+
+def test_with_synonym_groups_the_shop_fitted_models_decide() -> None:
+    """No groups: the models fitted on five domains; groups (a pack or an admin's): the shop-fitted
+    ones, whose concept features weigh what the groups add."""
+    from connector.domain.knowledge import scorer
+    from tests.domain.test_knowledge_semantic import ARTICLES as SHOP
+    from tests.domain.test_knowledge_semantic import TopicEncoder
+
+    def model(articles, synonyms) -> scorer.Model:
+        idx = KnowledgeIndex.build(articles, encoder=TopicEncoder(), synonyms=synonyms)
+        return scorer.model_for(idx.search_detailed("返品したい", 3)[1])
+
+    learned = [SHOP[0], Article("return", "返品", "返品したい", "8日以内です。", examples=("送り返したい",)), SHOP[2]]
+    assert model(SHOP, None) is scorer.HYBRID
+    assert model(SHOP, synonym_groups(["shop"])) is scorer.HYBRID_SYNONYMS
+    assert model(learned, None) is scorer.HYBRID_LEARNED
+    assert model(learned, {"返品": ["返品", "もどす"]}) is scorer.HYBRID_LEARNED_SYNONYMS
