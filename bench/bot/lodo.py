@@ -41,7 +41,8 @@ SHOP_DEV = ("questions_dev.jsonl", "questions_dev_extra.jsonl", "questions_dev_e
 CACHE = Path("/tmp/bench_bot_lodo")
 WRONG_CAP = 0.04  # threshold rule: the lowest answer threshold keeping wrong <= this on every training set
 MENU_WEIGHT = 0.5  # clarify rule: maximise one-tap - MENU_WEIGHT x menu-on-null over the training sets
-FEATS = S.BASE_FEATURES  # the example features (lodo_examples.py) are 0 on KBs without examples
+# The example features (lodo_examples.py) are 0 on KBs without examples; "size" is last.
+FEATS = (*S.BASE_FEATURES, "size")
 
 
 def _load_jsonl(path: Path) -> list[dict]:
@@ -234,7 +235,7 @@ BASE = S.HYBRID_SYNONYMS
 
 
 def shipped_model() -> tuple[np.ndarray, float]:
-    return np.asarray(BASE.weights), BASE.bias
+    return np.asarray([*BASE.weights, 0.0]), BASE.bias  # it has no "size" weight
 
 
 def pick_rule(rows: dict[str, list[dict]], train: list[str], guard: bool, balance: bool) -> str:

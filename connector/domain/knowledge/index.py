@@ -383,6 +383,7 @@ class KnowledgeIndex:
                 "about_cov": (sum(1 for c in about if c in q) / len(about)) if about else 0.0,
                 "has_about": 1.0 if about else 0.0,
                 "word_top": 1.0 if word_best == pos else 0.0,
+                "n_articles": float(len(self._ids)),
             }
             if dense is not None:
                 det["dense"] = float(dense[pos])
