@@ -6,7 +6,7 @@ the three other domains, its thresholds chosen on those only (nested: each train
 scored by a model fitted without it, and the threshold rule is applied to those out-of-domain
 probabilities), and D is evaluated once. Nothing is fitted or chosen while looking at D.
 
-    python -m bench.bot.lodo [--packs shop|none] [--no-guard] [--json]
+    python -m bench.bot.lodo [--packs shop|none] [--large] [--no-guard] [--rule max|mean|nested] [--json]
 
 Approaches reported per domain: ``before`` (the shop-fitted model of before issue 18, now
 scorer.HYBRID_SYNONYMS, with its thresholds), ``lodo`` (refitted as above), and each with the
