@@ -180,6 +180,31 @@ class KnowledgeSettings(_Section):
     question_examples: bool = True
     # Rank with sentence embeddings (multilingual-E5, bundled) next to BM25; false: BM25 alone.
     semantic: bool = True
+    # Optional packs of synonym groups (connector/domain/knowledge/synonyms.py SYNONYM_PACKS, e.g.
+    # ["shop"]); none by default: the groups are one domain's words and mislead elsewhere.
+    synonym_packs: list[str] = Field(default_factory=list)
+    # The admin's own groups, concept -> variants (added to a pack's group of the same name).
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)
+    # Calibrate the answer threshold on the KB at each sync (calibration.py); off: the model's.
+    calibrate: bool = False
+
+    @field_validator("synonym_packs")
+    @classmethod
+    def _packs(cls, v: list[str]) -> list[str]:
+        from connector.domain.knowledge.synonyms import SYNONYM_PACKS
+
+        unknown = sorted(set(v) - set(SYNONYM_PACKS))
+        if unknown:
+            raise ValueError(f"unknown synonym pack {', '.join(unknown)} (known: {', '.join(sorted(SYNONYM_PACKS))})")
+        return v
+
+    @field_validator("synonyms")
+    @classmethod
+    def _groups(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        empty = sorted(k for k, variants in v.items() if not k.strip() or not any(x.strip() for x in variants))
+        if empty:
+            raise ValueError(f"synonym group without a name or variants: {', '.join(empty)}")
+        return {k: [x for x in variants if x.strip()] for k, variants in v.items()}
 
     @field_validator("languages")
     @classmethod

@@ -188,10 +188,12 @@ def _held_out(split: str = "questions_test.jsonl", kb_file: str = "kb.json") -> 
     kb, q = str(BENCH / kb_file), str(BENCH / split)
     articles = bot_eval.load_kb(kb)
     questions = bot_eval.load_questions(q, {a.id for a in articles})
-    from connector.domain.knowledge import Answerer, KnowledgeIndex
+    from connector.domain.knowledge import Answerer, KnowledgeIndex, synonym_groups
     from connector.gateways.embedder import get_encoder
 
-    return bot_eval.evaluate(Answerer(KnowledgeIndex.build(articles, encoder=get_encoder())), questions)
+    # The shop's KB with the shop's synonym pack, as its admin would configure it (knowledge.synonym_packs).
+    index = KnowledgeIndex.build(articles, encoder=get_encoder(), synonyms=synonym_groups(["shop"]))
+    return bot_eval.evaluate(Answerer(index), questions)
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from connector.domain.knowledge import ANSWER, CLARIFY, HANDOFF_REQUEST, Answerer, Article, KnowledgeIndex
+from connector.domain.knowledge import (
+    ANSWER,
+    CLARIFY,
+    HANDOFF_REQUEST,
+    Answerer,
+    Article,
+    KnowledgeIndex,
+    synonym_groups,
+)
 from connector.domain.knowledge.analysis import MODES
 from connector.domain.knowledge.answerer import check_thresholds
+from connector.domain.knowledge.calibration import calibrate
 
 
 class InputError(Exception):
@@ -56,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lexical", action="store_true", help="BM25 only, without the embedding model (for comparisons)")
     p.add_argument("--answer-threshold", type=float, default=None, help="default: the scorer model's")
     p.add_argument("--clarify-threshold", type=float, default=None, help="default: the scorer model's")
+    p.add_argument(
+        "--synonym-packs",
+        default="",
+        help="comma-separated synonym packs, as knowledge.synonym_packs (default: none; e.g. shop)",
+    )
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="calibrate the answer threshold on the KB, as the sync does with knowledge.calibrate: true",
+    )
     return p
 
 
@@ -225,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"connector bot eval: error: {e}", file=sys.stderr)
         return 2
-    kwargs = {"mode": args.mode} if args.mode else {}
+    kwargs: dict[str, Any] = {"mode": args.mode} if args.mode else {}
+    try:
+        kwargs["synonyms"] = synonym_groups([x.strip() for x in args.synonym_packs.split(",") if x.strip()])
+    except ValueError as e:
+        print(f"connector bot eval: error: {e}", file=sys.stderr)
+        return 2
     if not args.lexical:
         from connector.gateways.embedder import get_encoder
 
@@ -238,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     index = KnowledgeIndex.build(articles, **kwargs)
+    if args.calibrate:
+        calibrate(index)  # as the knowledge sync does with knowledge.calibrate: true
     if time.perf_counter() - started > 5:
         print(f"connector bot eval: index built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     answerer = Answerer(index, answer_threshold=args.answer_threshold, clarify_threshold=args.clarify_threshold)

@@ -29,7 +29,8 @@ import re
 import time
 from datetime import timedelta
 
-from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request
+from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request, synonym_groups
+from connector.domain.knowledge.calibration import calibrate
 from connector.domain.records import CASE, EXAMPLE, Upsert, parse_sf_datetime, ref
 from connector.gateways import soql
 from connector.gateways.errors import GatewayError
@@ -90,7 +91,11 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
     cached = kb.state(lang)
     mark_raw = kb.mark(lang)
     mark = parse_sf_datetime(mark_raw)
-    full = full or cached is None or mark is None
+    groups = synonym_groups(ks.synonym_packs, ks.synonyms)
+    # Other synonym groups than the cached index's (the configuration changed): every article is
+    # analysed again.
+    regroup = cached is not None and _groups_of(cached) != groups
+    full = full or cached is None or mark is None or regroup
     code = ks.languages.get(lang, lang)
     since = None if full else mark - timedelta(seconds=ks.overlap_seconds)
     f = ks.fields
@@ -131,7 +136,7 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
             a = _article(rec, f, lang, examples or {})
             articles[a.id] = a
             meta[a.id] = _meta(rec)
-        index = KnowledgeIndex.build(articles.values(), encoder=encoder)
+        index = KnowledgeIndex.build(articles.values(), encoder=encoder, synonyms=groups)
         upserted = len(articles)
         removed = len(old_ids - set(articles))
         changed = True
@@ -170,6 +175,13 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
                     examples_changed += 1
         changed = bool(upserted or removed or examples_changed)
 
+    changed = changed or (not ks.calibrate and index.calibration is not None)  # switched off
+    if changed:
+        if ks.calibrate:
+            calibrate(index)  # this KB's own answer threshold (docs/bot.md, "Held-out domains")
+        else:
+            index.calibration = None
+
     new_mark = max(
         [d for rec in online + archived if (d := parse_sf_datetime(rec.get("LastModifiedDate")))]
         + ([mark] if mark else []),
@@ -194,6 +206,10 @@ def _sync(rt: Runtime, lang: str, full: bool) -> dict:
     }
     log.info("knowledge sync %s: %s", lang, " ".join(f"{k}={v}" for k, v in stats.items() if k != "language"))
     return stats
+
+
+def _groups_of(cached: dict) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(v) for k, v in ((cached.get("index") or {}).get("synonyms") or {}).items()}
 
 
 def _approved_examples(rt: Runtime) -> dict[str, tuple[str, ...]] | None:

@@ -83,6 +83,8 @@ def configure(stack):
     stack.channel_cfg[1]["bot"] = open_cfg
     stack.channel_cfg[2]["bot"] = closed_cfg
     stack.overrides.setdefault("knowledge", {})["sync_interval_seconds"] = 0
+    # The demo's Knowledge is a shop's: its synonym pack (none by default; docs/bot.md).
+    stack.overrides["knowledge"]["synonym_packs"] = ["shop"]
     return stack
 
 

@@ -21,6 +21,7 @@ from connector.domain.knowledge import (
     normalize,
     scorer,
     short_answer,
+    synonym_groups,
 )
 
 ARTICLES = [
@@ -48,7 +49,8 @@ ARTICLES = [
 
 @pytest.fixture(scope="module")
 def index() -> KnowledgeIndex:
-    return KnowledgeIndex.build(ARTICLES)
+    # The shop pack: these articles are a shop's, and some paraphrases below need its groups.
+    return KnowledgeIndex.build(ARTICLES, synonyms=synonym_groups(["shop"]))
 
 
 # ---------------------------------------------------------------- normalise

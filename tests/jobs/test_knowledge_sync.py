@@ -177,6 +177,26 @@ def test_first_sync_is_full_and_later_ones_fetch_only_what_changed(sb):
     assert rt.redis.get(rt.keys.knowledge("ja", "version")) is not None
 
 
+def test_configured_synonym_packs_reach_the_index_and_a_change_rebuilds_it(sb):
+    seed_all(sb)
+    rt = runtime(sb)
+    knowledge.run_sync(rt)
+    assert not index_of(rt).search("送り返したい", 1)  # no pack by default: 「送り返」 is not 返品
+    shop = runtime(sb, knowledge_settings={"synonym_packs": ["shop"], "synonyms": {"返品": ["もどしたい"]}})
+    [stats] = knowledge.run_sync(shop).values()
+    assert stats["full"] and stats["changed"]
+    index = index_of(shop)
+    assert index.search("送り返したい", 1)[0].article_id == "kA0000000000001AAA"
+    assert index.search("もどしたい", 1)[0].article_id == "kA0000000000001AAA"
+    [stats] = knowledge.run_sync(shop).values()
+    assert not stats["full"] and not stats["changed"]
+
+
+def test_an_unknown_synonym_pack_is_a_configuration_error(sb):
+    with pytest.raises(Exception, match="unknown synonym pack"):
+        runtime(sb, knowledge_settings={"synonym_packs": ["airline"]})
+
+
 def test_archived_articles_are_removed_and_a_new_version_replaces_the_old(sb):
     versions = seed_all(sb)
     rt = runtime(sb)

@@ -10,9 +10,9 @@ from .answerer import Answerer, confidence, short_answer
 from .index import KnowledgeIndex
 from .models import ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, NO_MATCH, Article, Candidate, Decision
 from .normalize import normalize
-from .rules import is_greeting, is_handoff_request
+from .rules import is_greeting, is_handoff_request, is_noise
 from .semantic import Encoder
-from .synonyms import DEFAULT_SYNONYMS
+from .synonyms import DEFAULT_SYNONYMS, SHOP_SYNONYMS, SYNONYM_PACKS, synonym_groups
 
 __all__ = [
     "ANSWER",
@@ -21,6 +21,8 @@ __all__ = [
     "GREETING",
     "HANDOFF_REQUEST",
     "NO_MATCH",
+    "SHOP_SYNONYMS",
+    "SYNONYM_PACKS",
     "Answerer",
     "Article",
     "Candidate",
@@ -30,6 +32,8 @@ __all__ = [
     "confidence",
     "is_greeting",
     "is_handoff_request",
+    "is_noise",
     "normalize",
     "short_answer",
+    "synonym_groups",
 ]

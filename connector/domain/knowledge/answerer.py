@@ -7,7 +7,7 @@ import math
 from .index import KnowledgeIndex
 from .models import ANSWER, CLARIFY, GREETING, HANDOFF_REQUEST, NO_MATCH, Article, Decision
 from .normalize import normalize
-from .rules import is_greeting, is_handoff_request
+from .rules import is_greeting, is_handoff_request, is_noise, strip_placeholders
 from .scorer import RERANK_K, model_for, probabilities
 
 # Decision.confidence is the second-stage scorer's probability that the top
@@ -52,7 +52,9 @@ class Answerer:
         clarify_threshold: float | None = None,
         max_candidates: int = CLARIFY_CANDIDATES,
     ):
-        """Thresholds left None are the scorer model's defaults (scorer.LEXICAL / HYBRID / HYBRID_LEARNED)."""
+        """Thresholds left None: the answer threshold calibrated on this KB at sync
+        (``index.calibration``, calibration.py) when there is one, else the scorer model's
+        defaults (scorer.LEXICAL / HYBRID / HYBRID_LEARNED)."""
         check_thresholds(answer_threshold, clarify_threshold)
         self.index = index
         self.answer_threshold = answer_threshold
@@ -64,8 +66,10 @@ class Answerer:
             return Decision(HANDOFF_REQUEST, None, (), 1.0)
         if is_greeting(text):
             return Decision(GREETING, None, (), 1.0)
-        if not normalize(text):
+        if not normalize(text) or is_noise(text):
+            # Stickers, emoji, laughter, bare insults, keyboard mash: nothing to look up, never answered.
             return Decision(NO_MATCH, None, (), 0.0)
+        text = strip_placeholders(text)
         cands, details = self.index.search_detailed(text, k=max(self.max_candidates, RERANK_K))
         if not cands:
             return Decision(NO_MATCH, None, (), 0.0)
@@ -76,7 +80,10 @@ class Answerer:
             ranked.sort(key=lambda cp: -cp[1])  # stable: ties keep the index's order
         conf = round(ranked[0][1], 4)
         shown = tuple(c for c, _ in ranked[: self.max_candidates])
-        answer_at = model.answer_threshold if self.answer_threshold is None else self.answer_threshold
+        answer_at = self.answer_threshold
+        if answer_at is None:  # this KB's own calibration (calibration.py), else the model's default
+            cal = self.index.calibration
+            answer_at = cal["answer_threshold"] if cal else model.answer_threshold
         clarify_at = model.clarify_threshold if self.clarify_threshold is None else self.clarify_threshold
         if conf >= answer_at:
             article = self.index.get(ranked[0][0].article_id)

@@ -93,6 +93,9 @@ class KnowledgeIndex:
             0, np.float32
         )  # per row of _matrix: 0 for an article's text, -EXAMPLE_MARGIN for an example
         self._learned = False  # some article has learned question examples (scorer.HYBRID_LEARNED)
+        # Thresholds calibrated on this KB (calibration.py), set by calibrate(); None: the model's.
+        self.calibration: dict[str, float] | None = None
+        self._last_query: tuple[str, np.ndarray] | None = None  # calibration asks twice per text
 
     # ----------------------------------------------------------------- build
     @classmethod
@@ -104,8 +107,8 @@ class KnowledgeIndex:
         mode: str = DEFAULT_MODE,
         encoder: Encoder | None = None,
     ) -> "KnowledgeIndex":
-        """Index ``articles``. ``synonyms`` replaces the default groups (pass
-        ``{**DEFAULT_SYNONYMS, ...}`` to extend them); with an ``encoder`` the
+        """Index ``articles``. ``synonyms``: the synonym groups (default none;
+        ``synonym_groups(["shop"], {...})`` for the shop pack plus one's own); with an ``encoder`` the
         semantic channel ranks too (semantic.py)."""
         idx = cls(synonyms=synonyms, mode=mode, encoder=encoder)
         for a in articles:
@@ -214,17 +217,33 @@ class KnowledgeIndex:
             self._margin = np.zeros(0, np.float32)
         self._dirty = False
 
-    def _semantic(self, text: str) -> np.ndarray | None:
-        """Per article (index order): best cosine of its vectors with ``text`` (examples less EXAMPLE_MARGIN)."""
+    def _semantic(self, text: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Per article (index order): best cosine of its vectors with ``text`` (examples less
+        EXAMPLE_MARGIN), and when articles have examples, the best cosine of each article's
+        examples alone (0 without) minus that of its own text, floored at 0 (the scorer's
+        ``ex_over``: how much closer the message is to what customers asked than to the article)."""
         if self.encoder is None or not len(self._owner):
             return None
         # einsum, not @: a BLAS call would wake OpenBLAS threads that then fight the model's OpenMP threads
-        sims = np.einsum("ij,j->i", self._matrix, self.encoder.queries([prepare(text)])[0])
+        last = self._last_query  # one read: workers may share the index between threads
+        if last is not None and last[0] == text:
+            qv = last[1]
+        else:
+            qv = self.encoder.queries([prepare(text)])[0]
+            self._last_query = (text, qv)
+        sims = np.einsum("ij,j->i", self._matrix, qv)
+        ex_over = None
         if self._learned:
-            sims += self._margin
+            is_ex = self._margin < 0
+            own = np.zeros(len(self._ids), np.float32)
+            own[self._owner[~is_ex]] = sims[~is_ex]  # one text row per article
+            ex_best = np.full(len(self._ids), -1.0, np.float32)
+            np.maximum.at(ex_best, self._owner[is_ex], sims[is_ex])
+            ex_over = np.maximum(ex_best - own, 0.0)
+            sims = sims + self._margin
         best = np.full(len(self._ids), -1.0, np.float32)
         np.maximum.at(best, self._owner, sims)
-        return best
+        return best, ex_over
 
     # ---------------------------------------------------------------- search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
@@ -233,21 +252,26 @@ class KnowledgeIndex:
         with text gets candidates."""
         return self._search(text, k, False)[0]
 
-    def search_detailed(self, text: str, k: int = 5) -> tuple[list[Candidate], list[dict[str, float]]]:
+    def search_detailed(
+        self, text: str, k: int = 5, *, exclude: str | None = None
+    ) -> tuple[list[Candidate], list[dict[str, float]]]:
         """Like :meth:`search`, plus per-candidate match statistics for the
         second-stage scorer (``scorer.py``): for each candidate, the IDF-weighted
         share of the query's features it matches per family, the share matched
         in the article's "about" fields (title / question / examples), the
         unmatched content-word mass and nouns, and whether it also ranks first
-        on words + concepts alone."""
-        return self._search(text, k, True)
+        on words + concepts alone. ``exclude``: rank as if that article were not there
+        (calibration: what a question about a missing article gets)."""
+        return self._search(text, k, True, exclude)
 
     def respell(self, text: str) -> str:
         """``text`` as the index ranks it: kana-typed words spelled as the articles spell them (spelling.py)."""
         self._refresh()
         return self._lexicon.respell(text)
 
-    def _search(self, text: str, k: int, with_details: bool) -> tuple[list[Candidate], list[dict[str, float]]]:
+    def _search(
+        self, text: str, k: int, with_details: bool, exclude: str | None = None
+    ) -> tuple[list[Candidate], list[dict[str, float]]]:
         text = self.respell(text)
         q = self.analyzer.features(text)
         if not q or not self._ids:
@@ -283,7 +307,15 @@ class KnowledgeIndex:
             else:
                 for pos, pw in zip(*self._postings[f]):
                     scores[pos] = scores.get(pos, 0.0) + w * pw
-        dense = self._semantic(text)
+        sem = self._semantic(text)
+        dense, ex_over = sem if sem is not None else (None, None)
+        if exclude is not None and exclude in self._docs:
+            gone = self._ids.index(exclude)
+            scores.pop(gone, None)
+            word_chan.pop(gone, None)
+            if dense is not None:
+                dense = dense.copy()
+                dense[gone] = np.float32(-1.0)
         if bound <= 0 or (not scores and dense is None):
             return [], []
         if dense is None:
@@ -293,8 +325,10 @@ class KnowledgeIndex:
             for pos, s in scores.items():
                 lexical[pos] = s
             fused = LEXICAL_SHARE * zscores(lexical) + (1.0 - LEXICAL_SHARE) * zscores(dense.astype(np.float64))
+            if exclude is not None and exclude in self._docs:
+                fused[self._ids.index(exclude)] = -np.inf
             order = np.argsort(-fused, kind="stable")[:k]
-            top = [(int(pos), scores.get(int(pos), 0.0)) for pos in order]
+            top = [(int(pos), scores.get(int(pos), 0.0)) for pos in order if fused[pos] > -np.inf]
         if not with_details:
             return [
                 Candidate(
@@ -356,13 +390,16 @@ class KnowledgeIndex:
                 "about_cov": (sum(1 for c in about if c in q) / len(about)) if about else 0.0,
                 "has_about": 1.0 if about else 0.0,
                 "word_top": 1.0 if word_best == pos else 0.0,
+                "n_articles": float(len(self._ids)),
             }
             if dense is not None:
                 det["dense"] = float(dense[pos])
                 det["fused"] = float(fused[pos])
                 det["lexical_top"] = 1.0 if lexical_best == pos else 0.0
                 det["dense_top"] = 1.0 if dense_best == pos else 0.0
+                det["ex_over"] = float(ex_over[pos]) if ex_over is not None else 0.0
                 det["learned"] = 1.0 if self._learned else 0.0
+                det["synonyms"] = 1.0 if self._synonyms else 0.0  # scorer.HYBRID_SYNONYMS
             for fam in ("s", "w", "c"):
                 tot = fam_mass.get(fam, 0.0)
                 det["cov_" + fam] = matched.get(fam, 0.0) / tot if tot else 0.0
@@ -383,6 +420,7 @@ class KnowledgeIndex:
             "features": self._docs,
             "about": self._about,
             "spellings": self._spellings,
+            **({"calibration": self.calibration} if self.calibration else {}),
             **self._vector_state(),
         }
 
@@ -422,6 +460,8 @@ class KnowledgeIndex:
                     idx._vectors[a.id] = vec
                 else:
                     idx._unembedded.add(a.id)
+        cal = d.get("calibration")
+        idx.calibration = {str(k): float(v) for k, v in cal.items()} if isinstance(cal, Mapping) else None
         idx._dirty = True
         idx._refresh()
         return idx

@@ -1,15 +1,20 @@
-"""Default domain synonym groups (online-shop customer support, Japanese).
+"""Synonym groups: optional packs of one domain's words (today: online-shop customer support,
+Japanese), chosen in configuration (``knowledge.synonym_packs``); none by default.
 
 Each group maps a concept name to surface variants. A text that contains any
 variant (after :func:`normalize`, or in its kana reading) gets a concept token,
 so 「返したい」 and 「返品」 meet even when they share no characters. Keep the
 groups general (how people talk about shopping), not tied to one question set;
-integrators add their own through ``KnowledgeIndex.build(synonyms=...)``.
+integrators add their own through ``KnowledgeIndex.build(synonyms=...)`` (``knowledge.synonyms``).
+On other domains the shop's groups are false friends (「やめたい」 -> 取消, 「停止」 -> 解約), so the
+default path has none (issue 18; measured per domain in docs/bot.md).
 """
 
 from __future__ import annotations
 
-DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {
+from collections.abc import Iterable, Mapping, Sequence
+
+SHOP_SYNONYMS: dict[str, tuple[str, ...]] = {
     "返品": (
         "返品",
         "返却",
@@ -148,3 +153,25 @@ DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "数量": ("数量", "個数", "何個", "点数", "個にしたい", "個に変"),
     "発送": ("発送", "出荷", "届く", "着く", "届くまで", "何日", "いつ届", "いつ頃届", "いつごろ届"),
 }
+
+# Optional packs of synonym groups, chosen in configuration (``knowledge.synonym_packs``).
+SYNONYM_PACKS: dict[str, dict[str, tuple[str, ...]]] = {"shop": SHOP_SYNONYMS}
+# What KnowledgeIndex uses when given no groups: no domain's vocabulary.
+DEFAULT_SYNONYMS: dict[str, tuple[str, ...]] = {}
+
+
+def synonym_groups(
+    packs: Iterable[str] = (), extra: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The synonym groups of ``packs`` (names of SYNONYM_PACKS) merged with an admin's own
+    ``extra`` groups; a group of ``extra`` with a pack's name adds its variants to that group.
+    Unknown pack names raise ValueError."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name in packs:
+        if name not in SYNONYM_PACKS:
+            raise ValueError(f"unknown synonym pack {name!r} (known: {', '.join(sorted(SYNONYM_PACKS))})")
+        for concept, variants in SYNONYM_PACKS[name].items():
+            out[concept] = tuple(dict.fromkeys((*out.get(concept, ()), *variants)))
+    for concept, variants in (extra or {}).items():
+        out[concept] = tuple(dict.fromkeys((*out.get(concept, ()), *variants)))
+    return out
