@@ -95,20 +95,24 @@ def rows_for(name: str, packs: tuple[str, ...]) -> list[dict]:
     idx = KnowledgeIndex.build(
         [Article.from_dict(a) for a in articles], encoder=encoder(), synonyms=synonym_groups(packs)
     )
-    out = []
-    for q in qs:
-        t = q["text"]
-        row = {"text": t, "expected": q["expected"], "noise": is_noise(t), "ids": [], "X": []}
-        row["rule"] = bool(is_handoff_request(t) or is_greeting(t) or not normalize(t))
-        if not row["rule"]:
-            cands, det = idx.search_detailed(t, S.RERANK_K)
-            row["ids"] = [c.article_id for c in cands]
-            row["X"] = S.vectors(det, FEATS)
-        out.append(row)
+    out = [question_row(idx, q, FEATS) for q in qs]
     encoder().save()
     CACHE.mkdir(exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out
+
+
+def question_row(idx: KnowledgeIndex, q: dict, feats) -> dict:
+    """One question's row: whether a rule or the noise guard decides it, else its candidates (in
+    ranking order) and their feature vectors (`feats` order)."""
+    t = q["text"]
+    row = {"text": t, "expected": q["expected"], "noise": is_noise(t), "ids": [], "X": []}
+    row["rule"] = bool(is_handoff_request(t) or is_greeting(t) or not normalize(t))
+    if not row["rule"]:
+        cands, det = idx.search_detailed(t, S.RERANK_K)
+        row["ids"] = [c.article_id for c in cands]
+        row["X"] = S.vectors(det, feats)
+    return row
 
 
 def pseudo_rows_for(name: str, packs: tuple[str, ...]) -> list[list[list[float]]]:

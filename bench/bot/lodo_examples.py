@@ -28,9 +28,8 @@ import numpy as np
 
 from bench.bot import lodo as L
 from bench.bot.examples_curve import split
-from connector.domain.knowledge import Article, KnowledgeIndex, is_greeting, is_handoff_request, normalize
+from connector.domain.knowledge import Article, KnowledgeIndex
 from connector.domain.knowledge import scorer as S
-from connector.domain.knowledge.rules import is_noise
 
 KS = (1, 2, 3)
 N_BASE = len(S.BASE_FEATURES)
@@ -46,16 +45,7 @@ def rows_for(name: str, k: int) -> list[dict]:
     if path.exists():
         return pickle.loads(path.read_bytes())
     idx = KnowledgeIndex.build([Article.from_dict(a) for a in articles], encoder=L.encoder(), synonyms={})
-    out = []
-    for q in rest:
-        t = q["text"]
-        row = {"text": t, "expected": q["expected"], "noise": is_noise(t), "ids": [], "X": []}
-        row["rule"] = bool(is_handoff_request(t) or is_greeting(t) or not normalize(t))
-        if not row["rule"]:
-            cands, det = idx.search_detailed(t, S.RERANK_K)
-            row["ids"] = [c.article_id for c in cands]
-            row["X"] = S.vectors(det, S.ALL_FEATURES)
-        out.append(row)
+    out = [L.question_row(idx, q, S.ALL_FEATURES) for q in rest]
     L.encoder().save()
     L.CACHE.mkdir(exist_ok=True)
     path.write_bytes(pickle.dumps(out))
