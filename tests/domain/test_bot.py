@@ -13,7 +13,7 @@ import pytest
 from connector.config import BotSettings
 from connector.domain import conversation
 from connector.domain.bot import EXAMPLE, BotResponder
-from connector.domain.knowledge import Answerer, Article, KnowledgeIndex
+from connector.domain.knowledge import Answerer, Article, KnowledgeIndex, synonym_groups
 from connector.domain.records import CASE, MESSAGE, SESSION
 from connector.i18n import DEFAULT_TEXTS
 
@@ -27,11 +27,14 @@ FRIDAY_NIGHT = datetime(2026, 11, 20, 20, 0, tzinfo=JST)  # next: Mon 23rd is å‹
 
 @pytest.fixture(scope="module")
 def index() -> KnowledgeIndex:
-    """The bench KB as production ranks it: BM25 with the bundled embedding model."""
+    """The bench KB (an online shop's) as production ranks it for a shop: BM25 with the bundled
+    embedding model and the shop synonym pack its configuration would name (docs/bot.md)."""
     from connector.gateways.embedder import get_encoder
 
     return KnowledgeIndex.build(
-        (Article.from_dict(a) for a in json.loads(KB.read_text(encoding="utf-8"))), encoder=get_encoder()
+        (Article.from_dict(a) for a in json.loads(KB.read_text(encoding="utf-8"))),
+        encoder=get_encoder(),
+        synonyms=synonym_groups(["shop"]),
     )
 
 
