@@ -155,8 +155,9 @@ def apply(state: dict | None, event: dict, ctx: Context) -> Result:
     if is_user and not standby and _survey_answer(state, res, event, ctx, eid):
         return res
 
-    if etype == "message" and (event.get("message") or {}).get("type") not in ev.MESSAGE_TYPES:
-        res.note = f"message of unknown type {event['message'].get('type')!r}: recorded as event"
+    mtype = (event.get("message") or {}).get("type") if etype == "message" else None
+    if etype == "message" and mtype not in ev.MESSAGE_TYPES:  # also a message event without its message
+        res.note = f"message of unknown type {mtype!r}: recorded as event"
 
     opened = _ensure_session(state, res, event, ctx, ts, eid, is_user)
     session = state["session"]

@@ -195,7 +195,7 @@ class LocalStack:
                 cmd, env=env, cwd=ROOT, stdout=self._log("web"), stderr=subprocess.STDOUT, preexec_fn=_guard()
             )
         )
-        _wait_http(self.web_url + "/healthz", timeout=20)
+        _wait_http(self.web_url + "/healthz", timeout=60)  # a loaded CI host boots gunicorn slowly
 
     def start_worker(self) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "connector.entrypoints.cli", "worker"]

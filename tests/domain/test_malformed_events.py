@@ -47,6 +47,14 @@ def test_a_well_formed_event_is_not_called_malformed():
     assert ev.malformed({"type": "things", "things": {"type": "link"}}) is None  # unknown shapes of logged types
 
 
+def test_a_message_event_without_its_message_is_recorded_as_an_event_not_a_crash():
+    # found by the property below (hypothesis): {"type": "message"} with no "message" at all
+    first = conversation.apply(None, event(1), ctx())
+    bare = {k: v for k, v in event(2).items() if k != "message"}
+    res = conversation.apply(first.state, bare, ctx())
+    assert res.note == "message of unknown type None: recorded as event"
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(e=line_event)
 def test_any_event_shape_is_applied_or_ignored_never_a_crash(e):

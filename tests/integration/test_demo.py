@@ -24,7 +24,8 @@ def test_finding_7_the_demo_runs_and_its_checks_pass_without_touching_the_export
             timeout=300,
             env=env,
         )
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        # the reason comes first on stderr ("DEMO FAILED: ..."), then the stack's logs
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[:2000] + "\n...\n" + proc.stderr[-2000:]
         assert "FAIL" not in proc.stdout
         assert "Stopped everything the demo started." in proc.stdout
         assert client.keys("*") == [b"app:customer:42"] and client.get("app:customer:42") == b"precious"
