@@ -6,7 +6,10 @@ become that article's approved examples - what operators approve in the learning
 bot is evaluated on the remaining questions (the k examples are never scored). Nothing is fitted:
 the shipped model and thresholds answer.
 
-    python -m bench.bot.examples_curve [--ks 0,1,2,3] [--json]
+    python -m bench.bot.examples_curve [--ks 0,1,2,3] [--dir bench/bot/unseen] [--json]
+
+``--dir`` names another folder of domains: ``bench/bot/unseen`` holds the ones no model, threshold or
+rule was ever fitted or chosen on (its README.md).
 """
 
 from __future__ import annotations
@@ -41,12 +44,12 @@ def split(kb: list[dict], qs: list[dict], k: int) -> tuple[list[dict], list[dict
     return [{**a, "examples": taken[a["id"]]} for a in kb], rest
 
 
-def run(ks: list[int]) -> dict:
+def run(ks: list[int], domains: Path = DOMAINS) -> dict:
     from connector.gateways.embedder import get_encoder
 
     encoder = get_encoder()
     out: dict = {}
-    for domain in sorted(p for p in DOMAINS.iterdir() if p.is_dir()):
+    for domain in sorted(p for p in domains.iterdir() if p.is_dir()):
         kb, qs = load(domain)
         for k in ks:
             articles, rest = split(kb, qs, k)
@@ -62,9 +65,10 @@ def run(ks: list[int]) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ks", default="0,1,2,3")
+    p.add_argument("--dir", type=Path, default=DOMAINS, help="a folder of domains (default bench/bot/domains)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
-    res = run([int(x) for x in args.ks.split(",")])
+    res = run([int(x) for x in args.ks.split(",")], args.dir)
     if args.json:
         json.dump(res, sys.stdout, indent=1)
     return 0
