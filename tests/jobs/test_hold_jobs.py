@@ -7,6 +7,7 @@ import time
 import pytest
 
 from connector.jobs import routing
+from tests import stack
 from tests.jobs.operator_fixtures import (  # noqa: F401
     CHANNEL,
     CUSTOMER,
@@ -24,12 +25,9 @@ from tests.jobs.test_routing_jobs import callout, presence, session_record, text
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
-    runtime = Runtime(op_config(sb, routing={"hold_timeout_minutes": 1, "hold_counts_against_capacity": False}))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(
+        op_config(sb, routing={"hold_timeout_minutes": 1, "hold_counts_against_capacity": False})
+    )
 
 
 def test_hold_tells_the_customer_records_the_memo_and_frees_the_slot_then_resume_takes_it_back(rt, sb):

@@ -10,6 +10,7 @@ import pytest
 
 from connector.domain import events as ev
 from connector.jobs import routing
+from tests import stack
 from tests.jobs.operator_fixtures import (  # noqa: F401
     CHANNEL,
     CUSTOMER,
@@ -26,12 +27,7 @@ from tests.jobs.operator_fixtures import (  # noqa: F401
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
-    runtime = Runtime(op_config(sb, channel={"survey": {"enabled": True}}))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(op_config(sb, channel={"survey": {"enabled": True}}))
 
 
 def callout(rt, type_: str, data: dict) -> None:
