@@ -11,18 +11,8 @@ import pytest
 from connector.domain import events as ev
 from connector.jobs import routing
 from tests import stack
-from tests.jobs.operator_fixtures import (  # noqa: F401
-    CHANNEL,
-    CUSTOMER,
-    customer_writes,
-    handoff,
-    op_config,
-    op_redis,
-    op_sandbox,
-    operators,
-    run_jobs,
-    sb,
-)
+from tests.jobs.operator_fixtures import *  # noqa: F403 - its fixtures: op_sandbox, op_redis, sb, rt
+from tests.jobs.operator_fixtures import CHANNEL, CUSTOMER, customer_writes, handoff, op_config, operators, run_jobs
 
 
 @pytest.fixture
