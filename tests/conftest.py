@@ -14,7 +14,7 @@ import redis as redis_lib
 
 from connector.config import load_config
 from connector.local.redis_server import claim_database, session_redis_url
-from connector.storage.vault import new_key
+from tests import stack
 
 TEST_REDIS_URL = session_redis_url("TEST_REDIS_URL", 12)
 os.environ["TEST_REDIS_URL"] = TEST_REDIS_URL  # the same for subprocesses and modules that read it
@@ -52,31 +52,12 @@ def redis_url():
 
 @pytest.fixture
 def environ(redis_url):
-    return {
-        "REDIS_URL": redis_url,
-        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-        "LINE_MAIN_SECRET": CHANNEL_SECRET,
-        "LINE_MAIN_TOKEN": CHANNEL_TOKEN,
-        "SF_USERNAME": "integration@example.com",
-        "SF_CONSUMER_KEY": "consumer",
-        "SF_PASSWORD": "pw",
-        "SF_CONSUMER_SECRET": "cs",
-    }
+    return stack.relay_environ(redis_url, CHANNEL_SECRET, CHANNEL_TOKEN)
 
 
 def base_settings(**overrides) -> dict:
     data = {
-        "line": {
-            "channels": [
-                {
-                    "id": "1000000001",
-                    "name": "main",
-                    "bot_user_id": "Ubot",
-                    "secret_env": "LINE_MAIN_SECRET",
-                    "access_token_env": "LINE_MAIN_TOKEN",
-                }
-            ]
-        },
+        "line": {"channels": [stack.channel_settings()]},
         "salesforce": {"auth": "password", "login_url": "https://login.example.com"},
     }
     for k, v in overrides.items():

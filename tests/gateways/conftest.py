@@ -5,24 +5,17 @@ from __future__ import annotations
 import pytest
 
 from connector.config import load_config
-from connector.local.devstack import METADATA_DIR
-from connector.local.sandbox import Sandbox, SandboxChannel
-from connector.local.sandbox.salesforce_store import SalesforceUser
+from tests import stack
 from tests.conftest import base_settings
+from tests.stack import CHANNEL
 
-CHANNEL = "1000000001"
 USER = "U" + "c" * 32
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    sb = Sandbox(
-        channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)],
-        metadata_dir=str(METADATA_DIR),
-        salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")],
-    ).start()
-    yield sb
-    sb.stop()
+    with stack.start_sandbox(channel_secret="sec") as sb:  # stopped when the module's tests are done
+        yield sb
 
 
 @pytest.fixture
@@ -34,18 +27,8 @@ def sb(sandbox):
 
 def sandbox_config(sb, environ, timeout=2.0):
     data = base_settings(
-        line={
-            "api_base_url": sb.urls["line_api"],
-            "data_base_url": sb.urls["line_data"],
-            "timeout_seconds": timeout,
-            "channels": base_settings()["line"]["channels"],
-        },
-        salesforce={
-            "auth": "password",
-            "login_url": sb.urls["salesforce"],
-            "ca_bundle": sb.ca_path,
-            "timeout_seconds": timeout,
-        },
+        line=stack.line_settings(sb, stack.channel_settings(), timeout_seconds=timeout),
+        salesforce=stack.salesforce_settings(sb, timeout_seconds=timeout),
         twilio={"enabled": True, "api_base_url": sb.urls["twilio"], "timeout_seconds": timeout},
     )
     environ.update(

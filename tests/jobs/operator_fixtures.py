@@ -16,14 +16,12 @@ import uuid
 import pytest
 
 from connector.config import load_config
-from connector.local.devstack import METADATA_DIR
-from connector.local.sandbox import Sandbox, SandboxChannel
-from connector.local.sandbox.salesforce_store import SalesforceUser
-from connector.storage.vault import new_key
+from tests import stack
 from tests.conftest import TEST_REDIS_URL, fresh_redis
+from tests.stack import CHANNEL
 
 OP_REDIS_URL = os.environ.get("OPERATOR_TEST_REDIS_URL") or re.sub(r"/\d+$", "/15", TEST_REDIS_URL)
-CHANNEL = "1000000001"
+CHANNEL_SECRET = "chsecret"  # the sandbox channel's, which LINE signs webhooks with
 CUSTOMER = "U" + "a" * 32
 CUSTOMER2 = "U" + "b" * 32
 CALLOUT_SECRET = "callout-secret-new"
@@ -32,13 +30,8 @@ OLD_CALLOUT_SECRET = "callout-secret-old"
 
 @pytest.fixture(scope="module")
 def op_sandbox():
-    sb = Sandbox(
-        channels=[SandboxChannel(CHANNEL, "chsecret", "tok", "Ubot", None)],
-        metadata_dir=str(METADATA_DIR),
-        salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")],
-    ).start()
-    yield sb
-    sb.stop()
+    with stack.start_sandbox(channel_secret=CHANNEL_SECRET) as sb:  # stopped when the module's tests are done
+        yield sb
 
 
 @pytest.fixture
@@ -57,42 +50,12 @@ def op_redis():
 def op_config(
     sb, routing=None, secrets=f"{CALLOUT_SECRET},{OLD_CALLOUT_SECRET}", queue=None, salesforce=None, channel=None
 ):
-    environ = {
-        "REDIS_URL": OP_REDIS_URL,
-        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-        "LINE_MAIN_SECRET": "chsecret",
-        "LINE_MAIN_TOKEN": "tok",
-        "SF_USERNAME": "integration@example.com",
-        "SF_CONSUMER_KEY": "consumer",
-        "SF_PASSWORD": "pw",
-        "SF_CONSUMER_SECRET": "cs",
-        "CONNECTOR_CALLOUT_SECRETS": secrets,
-    }
+    environ = stack.relay_environ(OP_REDIS_URL, CHANNEL_SECRET, CONNECTOR_CALLOUT_SECRETS=secrets)
     data = {
         "public_base_url": "https://relay.example.com",
         "queue": {"retry_intervals_seconds": [1], **(queue or {})},
-        "line": {
-            "api_base_url": sb.urls["line_api"],
-            "data_base_url": sb.urls["line_data"],
-            "timeout_seconds": 3,
-            "channels": [
-                {
-                    "id": CHANNEL,
-                    "name": "main",
-                    "bot_user_id": "Ubot",
-                    "secret_env": "LINE_MAIN_SECRET",
-                    "access_token_env": "LINE_MAIN_TOKEN",
-                    **(channel or {}),
-                }
-            ],
-        },
-        "salesforce": {
-            "auth": "password",
-            "login_url": sb.urls["salesforce"],
-            "ca_bundle": sb.ca_path,
-            "timeout_seconds": 5,
-            **(salesforce or {}),
-        },
+        "line": stack.line_settings(sb, stack.channel_settings(**(channel or {})), timeout_seconds=3),
+        "salesforce": stack.salesforce_settings(sb, **{"timeout_seconds": 5, **(salesforce or {})}),
         "routing": {"notice_min_interval_seconds": 60, **(routing or {})},
     }
     return load_config(data=data, environ=environ)
@@ -100,12 +63,7 @@ def op_config(
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
-    runtime = Runtime(op_config(sb))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(op_config(sb))
 
 
 def operators(sb) -> list[str]:

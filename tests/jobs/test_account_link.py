@@ -11,6 +11,7 @@ import time
 import pytest
 
 from connector.config import AccountLinkSettings
+from tests import stack
 from tests.jobs.operator_fixtures import *  # noqa: F403
 from tests.jobs.operator_fixtures import CALLOUT_SECRET, CHANNEL, CUSTOMER, conv_state, op_config, run_jobs
 
@@ -22,15 +23,10 @@ UNLINKED = "アカウント連携を解除しました。"
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
     config = op_config(sb)
     link = AccountLinkSettings(linking_urls={CHANNEL: LINKING_PAGE})
     config.settings = config.settings.model_copy(update={"account_link": link})
-    runtime = Runtime(config)
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(config)
 
 
 @pytest.fixture

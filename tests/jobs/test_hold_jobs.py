@@ -7,29 +7,17 @@ import time
 import pytest
 
 from connector.jobs import routing
-from tests.jobs.operator_fixtures import (  # noqa: F401
-    CHANNEL,
-    CUSTOMER,
-    customer_writes,
-    handoff,
-    op_config,
-    op_redis,
-    op_sandbox,
-    operators,
-    run_jobs,
-    sb,
-)
+from tests import stack
+from tests.jobs.operator_fixtures import *  # noqa: F403 - its fixtures: op_sandbox, op_redis, sb, rt
+from tests.jobs.operator_fixtures import CHANNEL, customer_writes, handoff, op_config, operators, run_jobs
 from tests.jobs.test_routing_jobs import callout, presence, session_record, texts
 
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
-    runtime = Runtime(op_config(sb, routing={"hold_timeout_minutes": 1, "hold_counts_against_capacity": False}))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(
+        op_config(sb, routing={"hold_timeout_minutes": 1, "hold_counts_against_capacity": False})
+    )
 
 
 def test_hold_tells_the_customer_records_the_memo_and_frees_the_slot_then_resume_takes_it_back(rt, sb):

@@ -15,39 +15,27 @@ from connector.config import load_config
 from connector.domain import events as ev
 from connector.jobs import knowledge
 from connector.jobs.inbound import Drainer
-from connector.local.devstack import METADATA_DIR
-from connector.local.sandbox import Sandbox, SandboxChannel
-from connector.local.sandbox.salesforce_store import SalesforceUser, format_datetime
+from connector.local.sandbox.salesforce_store import format_datetime
 from connector.runtime import Runtime
-from connector.storage.vault import new_key
+from tests import stack
 from tests.conftest import TEST_REDIS_URL, fresh_redis
+from tests.stack import CHANNEL
 
 REDIS_URL = re.sub(r"/\d+$", "/14", TEST_REDIS_URL)
-CHANNEL = "1000000001"
 USER = "U" + "b" * 32
 OLD = format_datetime(datetime.now(UTC) - timedelta(days=3))
 
 
-def _sandbox(strict: bool) -> Sandbox:
-    return Sandbox(
-        channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)],
-        metadata_dir=str(METADATA_DIR) if strict else None,
-        salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")],
-    ).start()
-
-
 @pytest.fixture(scope="module")
 def strict_sandbox():
-    sb = _sandbox(True)
-    yield sb
-    sb.stop()
+    with stack.start_sandbox(channel_secret="sec", strict=True) as sb:
+        yield sb
 
 
 @pytest.fixture(scope="module")
 def lenient_sandbox():
-    sb = _sandbox(False)
-    yield sb
-    sb.stop()
+    with stack.start_sandbox(channel_secret="sec", strict=False) as sb:
+        yield sb
 
 
 @pytest.fixture
@@ -56,44 +44,13 @@ def r():
 
 
 def runtime(sb, *, bot: dict | None = None, knowledge_settings: dict | None = None) -> Runtime:
-    environ = {
-        "REDIS_URL": REDIS_URL,
-        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-        "LINE_MAIN_SECRET": "sec",
-        "LINE_MAIN_TOKEN": "tok",
-        "SF_USERNAME": "integration@example.com",
-        "SF_CONSUMER_KEY": "consumer",
-        "SF_PASSWORD": "pw",
-        "SF_CONSUMER_SECRET": "cs",
-    }
-    channel = {
-        "id": CHANNEL,
-        "name": "main",
-        "bot_user_id": "Ubot",
-        "secret_env": "LINE_MAIN_SECRET",
-        "access_token_env": "LINE_MAIN_TOKEN",
-        "bot": {
-            "enabled": True,
-            "business_hours": {
-                "weekly": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
-                "japanese_holidays": False,
-            },
-            **(bot or {}),
-        },
-    }
+    environ = stack.relay_environ(REDIS_URL, channel_secret="sec")
+    channel = stack.channel_settings(
+        bot={"enabled": True, "business_hours": stack.always_open(japanese_holidays=False), **(bot or {})}
+    )
     data = {
-        "line": {
-            "api_base_url": sb.urls["line_api"],
-            "data_base_url": sb.urls["line_data"],
-            "timeout_seconds": 3,
-            "channels": [channel],
-        },
-        "salesforce": {
-            "auth": "password",
-            "login_url": sb.urls["salesforce"],
-            "ca_bundle": sb.ca_path,
-            "timeout_seconds": 3,
-        },
+        "line": stack.line_settings(sb, channel, timeout_seconds=3),
+        "salesforce": stack.salesforce_settings(sb, timeout_seconds=3),
         "knowledge": knowledge_settings or {},
     }
     return Runtime(load_config(data=data, environ=environ))

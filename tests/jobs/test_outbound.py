@@ -10,17 +10,8 @@ import pytest
 
 from connector.gateways.line import retry_key
 from connector.jobs import outbound
-from tests.jobs.operator_fixtures import (  # noqa: F401
-    CHANNEL,
-    CUSTOMER,
-    customer_writes,
-    op_redis,
-    op_sandbox,
-    rt,
-    run_jobs,
-    sb,
-    session_key,
-)
+from tests.jobs.operator_fixtures import *  # noqa: F403 - its fixtures: op_sandbox, op_redis, sb, rt
+from tests.jobs.operator_fixtures import CUSTOMER, customer_writes, run_jobs, session_key
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

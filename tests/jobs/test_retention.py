@@ -9,6 +9,7 @@ import pytest
 
 from connector.config import RetentionSettings
 from connector.storage.blobs import CONTENT
+from tests import stack
 from tests.jobs.operator_fixtures import *  # noqa: F403
 from tests.jobs.operator_fixtures import CHANNEL, CUSTOMER, op_config, run_jobs
 
@@ -17,15 +18,10 @@ DAY_S = 0.5  # a compressed day: an identity image of a 1-day channel is due hal
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
     config = op_config(sb)
     retention = RetentionSettings(identity_image_days=1, day_seconds=DAY_S, check_interval_seconds=0.01)
     config.settings = config.settings.model_copy(update={"retention": retention})
-    runtime = Runtime(config)
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(config)
 
 
 def sends_image(rt, sb) -> dict:

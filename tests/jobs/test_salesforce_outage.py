@@ -16,28 +16,20 @@ from connector.config import load_config
 from connector.domain import events as ev
 from connector.jobs import failed, knowledge, outage
 from connector.jobs.inbound import Drainer
-from connector.local.devstack import METADATA_DIR
-from connector.local.sandbox import Sandbox, SandboxChannel
-from connector.local.sandbox.salesforce_store import SalesforceUser
 from connector.runtime import Runtime
-from connector.storage.vault import new_key
+from tests import stack
 from tests.conftest import TEST_REDIS_URL, fresh_redis
+from tests.stack import CHANNEL
 
 REDIS_URL = re.sub(r"/\d+$", "/11", TEST_REDIS_URL)
-CHANNEL = "1000000001"
 USERS = ["U" + c * 32 for c in "abc"]
 DATA = r"^/services/data/"
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    sb = Sandbox(
-        channels=[SandboxChannel(CHANNEL, "sec", "tok", "Ubot", None)],
-        metadata_dir=str(METADATA_DIR),
-        salesforce_users=[SalesforceUser("integration@example.com", "pw", "consumer")],
-    ).start()
-    yield sb
-    sb.stop()
+    with stack.start_sandbox(channel_secret="sec") as sb:  # stopped when the module's tests are done
+        yield sb
 
 
 @pytest.fixture
@@ -50,41 +42,18 @@ def sb(sandbox):
 
 
 def config(sb, *, bot: bool = False, failures_to_pause: int = 2):
-    environ = {
-        "REDIS_URL": REDIS_URL,
-        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-        "LINE_MAIN_SECRET": "sec",
-        "LINE_MAIN_TOKEN": "tok",
-        "SF_USERNAME": "integration@example.com",
-        "SF_CONSUMER_KEY": "consumer",
-        "SF_PASSWORD": "pw",
-        "SF_CONSUMER_SECRET": "cs",
-    }
-    channel = {
-        "id": CHANNEL,
-        "name": "main",
-        "bot_user_id": "Ubot",
-        "secret_env": "LINE_MAIN_SECRET",
-        "access_token_env": "LINE_MAIN_TOKEN",
-    }
+    environ = stack.relay_environ(REDIS_URL, channel_secret="sec")
+    channel = stack.channel_settings()
     if bot:
-        every_day = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-        channel["bot"] = {"enabled": True, "business_hours": {"weekly": every_day, "japanese_holidays": False}}
+        channel["bot"] = {"enabled": True, "business_hours": stack.always_open(japanese_holidays=False)}
     data = {
         "queue": {"retry_intervals_seconds": [0.1, 0.1], "retry_jitter": 0},
-        "line": {
-            "api_base_url": sb.urls["line_api"],
-            "data_base_url": sb.urls["line_data"],
-            "timeout_seconds": 3,
-            "channels": [channel],
-        },
-        "salesforce": {
-            "auth": "password",
-            "login_url": sb.urls["salesforce"],
-            "ca_bundle": sb.ca_path,
-            "timeout_seconds": 3,
-            "outage": {"failures_to_pause": failures_to_pause, "pause_seconds": 0.3, "max_pause_seconds": 1},
-        },
+        "line": stack.line_settings(sb, channel, timeout_seconds=3),
+        "salesforce": stack.salesforce_settings(
+            sb,
+            timeout_seconds=3,
+            outage={"failures_to_pause": failures_to_pause, "pause_seconds": 0.3, "max_pause_seconds": 1},
+        ),
     }
     return load_config(data=data, environ=environ)
 

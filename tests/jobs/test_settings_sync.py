@@ -18,11 +18,10 @@ from connector.entrypoints.app import create_app
 from connector.jobs import knowledge, settings_sync
 from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime, set_runtime
-from connector.storage.vault import new_key
+from tests import stack
 from tests.jobs import test_knowledge_sync as kb
-from tests.jobs.operator_fixtures import CALLOUT_SECRET, CHANNEL, op_sandbox, sign_like_apex  # noqa: F401
+from tests.jobs.operator_fixtures import CALLOUT_SECRET, CHANNEL, CHANNEL_SECRET, op_sandbox, sign_like_apex  # noqa: F401
 
-CHANNEL_SECRET = "chsecret"  # the sandbox channel of operator_fixtures
 ALWAYS_OPEN = {"weekly": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
 DAYS = ("Monday__c", "Tuesday__c", "Wednesday__c", "Thursday__c", "Friday__c", "Saturday__c", "Sunday__c")
 
@@ -34,28 +33,10 @@ def sb(op_sandbox, redis_url):
 
 
 def runtime(sb, redis_url, *, bot: dict) -> Runtime:
-    environ = {
-        "REDIS_URL": redis_url,
-        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-        "LINE_MAIN_SECRET": CHANNEL_SECRET,
-        "LINE_MAIN_TOKEN": "tok",
-        "SF_USERNAME": "integration@example.com",
-        "SF_CONSUMER_KEY": "consumer",
-        "SF_PASSWORD": "pw",
-        "SF_CONSUMER_SECRET": "cs",
-        "CONNECTOR_CALLOUT_SECRETS": CALLOUT_SECRET,
-    }
-    channel = {
-        "id": CHANNEL,
-        "name": "main",
-        "bot_user_id": "Ubot",
-        "secret_env": "LINE_MAIN_SECRET",
-        "access_token_env": "LINE_MAIN_TOKEN",
-        "bot": bot,
-    }
+    environ = stack.relay_environ(redis_url, CHANNEL_SECRET, CONNECTOR_CALLOUT_SECRETS=CALLOUT_SECRET)
     data = {
-        "line": {"api_base_url": sb.urls["line_api"], "data_base_url": sb.urls["line_data"], "channels": [channel]},
-        "salesforce": {"auth": "password", "login_url": sb.urls["salesforce"], "ca_bundle": sb.ca_path},
+        "line": stack.line_settings(sb, stack.channel_settings(bot=bot)),
+        "salesforce": stack.salesforce_settings(sb),
         "settings_sync": {"enabled": True},
     }
     return Runtime(load_config(data=data, environ=environ))

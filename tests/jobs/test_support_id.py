@@ -11,6 +11,7 @@ import time
 import pytest
 
 from connector.config import SupportIdSettings
+from tests import stack
 from tests.jobs.operator_fixtures import *  # noqa: F403
 from tests.jobs.operator_fixtures import CHANNEL, CUSTOMER, CUSTOMER2, conv_state, op_config, run_jobs
 
@@ -23,15 +24,10 @@ LOCKED = "確認の回数が上限に達しました。しばらくしてから�
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
     config = op_config(sb, salesforce={"outage": {"pause_seconds": 0.1}})
     limits = SupportIdSettings(max_attempts_per_user=3, max_attempts_per_id=4)
     config.settings = config.settings.model_copy(update={"support_id": limits})
-    runtime = Runtime(config)
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(config)
 
 
 def issue(sb, *, days: float = 30, reusable: bool = False, entitled: bool = True, used: bool = False) -> str:
@@ -184,15 +180,10 @@ PROMPT = "ご契約のお客様は、サポートID（例: 7K4Q-9MX2-PD3R）を�
 
 @pytest.fixture
 def asking_rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
     config = op_config(sb)
     asking = SupportIdSettings(ask_on_channels=[CHANNEL])
     config.settings = config.settings.model_copy(update={"support_id": asking})
-    runtime = Runtime(config)
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(config)
 
 
 def test_a_channel_that_requires_it_asks_a_new_inquiry_for_the_support_id(asking_rt, sb):

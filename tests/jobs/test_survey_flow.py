@@ -10,28 +10,14 @@ import pytest
 
 from connector.domain import events as ev
 from connector.jobs import routing
-from tests.jobs.operator_fixtures import (  # noqa: F401
-    CHANNEL,
-    CUSTOMER,
-    customer_writes,
-    handoff,
-    op_config,
-    op_redis,
-    op_sandbox,
-    operators,
-    run_jobs,
-    sb,
-)
+from tests import stack
+from tests.jobs.operator_fixtures import *  # noqa: F403 - its fixtures: op_sandbox, op_redis, sb, rt
+from tests.jobs.operator_fixtures import CHANNEL, CUSTOMER, customer_writes, handoff, op_config, operators, run_jobs
 
 
 @pytest.fixture
 def rt(sb, op_redis):
-    from connector.runtime import Runtime, set_runtime
-
-    runtime = Runtime(op_config(sb, channel={"survey": {"enabled": True}}))
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
+    yield from stack.installed_runtime(op_config(sb, channel={"survey": {"enabled": True}}))
 
 
 def callout(rt, type_: str, data: dict) -> None:

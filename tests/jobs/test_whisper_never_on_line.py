@@ -19,16 +19,13 @@ from hypothesis import strategies as st
 from connector.domain.conversation import Reply
 from connector.domain.operator import is_internal
 from connector.jobs import delivery, outbound
-from tests.jobs.operator_fixtures import (  # noqa: F401
+from tests.jobs.operator_fixtures import *  # noqa: F403 - its fixtures: op_sandbox, op_redis, sb, rt
+from tests.jobs.operator_fixtures import (
     CALLOUT_SECRET,
     CHANNEL,
     CUSTOMER,
     customer_writes,
-    op_redis,
-    op_sandbox,
-    rt,
     run_jobs,
-    sb,
     session_key,
     sign_like_apex,
 )

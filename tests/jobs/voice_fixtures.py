@@ -14,10 +14,11 @@ from twilio.request_validator import RequestValidator
 
 from connector.config import load_config
 from connector.local.sandbox.twilio import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
-from connector.storage.vault import new_key
+from tests import stack
 from tests.jobs.operator_fixtures import (  # noqa: F401
     CALLOUT_SECRET,
     CHANNEL,
+    CHANNEL_SECRET,
     CUSTOMER,
     CUSTOMER2,
     OP_REDIS_URL,
@@ -55,45 +56,21 @@ CALLER = "+819012345678"
 
 
 def voice_config(sb, *, voice: dict | None = None, twilio: dict | None = None):
-    environ = {
-        "REDIS_URL": OP_REDIS_URL,
-        "CONNECTOR_ENCRYPTION_KEYS": new_key(),
-        "LINE_MAIN_SECRET": "chsecret",
-        "LINE_MAIN_TOKEN": "tok",
-        "SF_USERNAME": "integration@example.com",
-        "SF_CONSUMER_KEY": "consumer",
-        "SF_PASSWORD": "pw",
-        "SF_CONSUMER_SECRET": "cs",
-        "CONNECTOR_CALLOUT_SECRETS": CALLOUT_SECRET,
-        "TWILIO_ACCOUNT_SID": DEFAULT_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": DEFAULT_AUTH_TOKEN,
-        "TWILIO_API_KEY_SID": "SK" + "1" * 32,
-        "TWILIO_API_KEY_SECRET": "sandbox-api-key-secret-0123456789abcdef",
-    }
+    environ = stack.relay_environ(
+        OP_REDIS_URL,
+        CHANNEL_SECRET,
+        CONNECTOR_CALLOUT_SECRETS=CALLOUT_SECRET,
+        TWILIO_ACCOUNT_SID=DEFAULT_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=DEFAULT_AUTH_TOKEN,
+        TWILIO_API_KEY_SID="SK" + "1" * 32,
+        TWILIO_API_KEY_SECRET="sandbox-api-key-secret-0123456789abcdef",
+    )
+    channel = stack.channel_settings(voice={"enabled": True, "support_number": SUPPORT, **(voice or {})})
     data = {
         "public_base_url": PUBLIC,
         "queue": {"retry_intervals_seconds": [1]},
-        "line": {
-            "api_base_url": sb.urls["line_api"],
-            "data_base_url": sb.urls["line_data"],
-            "timeout_seconds": 3,
-            "channels": [
-                {
-                    "id": CHANNEL,
-                    "name": "main",
-                    "bot_user_id": "Ubot",
-                    "secret_env": "LINE_MAIN_SECRET",
-                    "access_token_env": "LINE_MAIN_TOKEN",
-                    "voice": {"enabled": True, "support_number": SUPPORT, **(voice or {})},
-                }
-            ],
-        },
-        "salesforce": {
-            "auth": "password",
-            "login_url": sb.urls["salesforce"],
-            "ca_bundle": sb.ca_path,
-            "timeout_seconds": 5,
-        },
+        "line": stack.line_settings(sb, channel, timeout_seconds=3),
+        "salesforce": stack.salesforce_settings(sb, timeout_seconds=5),
         "twilio": {
             "enabled": True,
             "api_base_url": sb.urls["twilio"],
