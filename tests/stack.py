@@ -98,3 +98,11 @@ def installed_runtime(config):
     set_runtime(runtime)
     yield runtime
     set_runtime(None)
+
+
+def store_event(rt, event: dict, channel: str = CHANNEL) -> None:
+    """Put a LINE event in the relay's inbox as the webhook would (one event, group commit of one),
+    so a test can drive the drain directly without the web layer."""
+    from connector.domain import events as ev
+
+    rt.store.ingest([(channel, ev.event_id(event), ev.conversation_id(channel, event), event)])

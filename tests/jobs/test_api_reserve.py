@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from connector.domain import events as ev
 from connector.jobs import outage
 from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime
+from tests import stack
 from tests.jobs.operator_fixtures import CHANNEL, op_config, op_redis, op_sandbox  # noqa: F401 - fixtures
 
 USERS = ["U" + c * 32 for c in "abcd"]
@@ -34,7 +34,7 @@ def rt(sb, op_redis):
 
 def write(rt, sb, user: str, text: str) -> None:
     event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": text}, deliver=False)
-    rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+    stack.store_event(rt, event)
 
 
 def refused(sb) -> int:

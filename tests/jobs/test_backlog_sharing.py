@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from connector.domain import events as ev
 from connector.jobs import inbound
 from connector.jobs.inbound import SHARE_MIN, Drainer
 from connector.runtime import Runtime
+from tests import stack
 from tests.jobs.operator_fixtures import CHANNEL, op_config, op_redis, op_sandbox  # noqa: F401 - fixtures
 
 READY = 2 * SHARE_MIN + 20
@@ -32,7 +32,7 @@ def rt(sb, op_redis):
 def backlog(rt, sb, conversations: int) -> None:
     for i in range(conversations):
         event = sb.line.send_user_message(CHANNEL, f"U{i:032x}", {"type": "text", "text": f"#{i}"}, deliver=False)
-        rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+        stack.store_event(rt, event)
 
 
 def workers(monkeypatch, n: int) -> None:

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from connector.domain import events as ev
 from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime
+from tests import stack
 from tests.jobs.operator_fixtures import CHANNEL, op_config, op_redis, op_sandbox  # noqa: F401 - fixtures
 
 USERS = ["U" + c * 32 for c in "cdef"]
@@ -37,7 +37,7 @@ def backlog(rt, sb) -> None:
             event = sb.line.send_user_message(
                 CHANNEL, user, {"type": "text", "text": f"{user[-4:]} #{i}"}, deliver=False
             )
-            rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+            stack.store_event(rt, event)
 
 
 def spans(sb, service: str, pattern: str) -> list[tuple[float, float]]:

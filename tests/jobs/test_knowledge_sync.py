@@ -288,7 +288,7 @@ def send(rt, sb, message: dict | None = None, *, postback: str | None = None) ->
         )
     else:
         event = sb.line.send_user_message(CHANNEL, USER, message, deliver=False)
-    rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+    stack.store_event(rt, event)
     return event
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from connector.domain import events as ev
 from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime
+from tests import stack
 from tests.jobs.operator_fixtures import CHANNEL, CUSTOMER, op_config, op_redis, op_sandbox, sb  # noqa: F401
 
 
@@ -17,7 +17,7 @@ def test_finding10_an_event_of_type_null_is_ignored_not_dead_lettered(sb, op_red
     bad["type"] = None
     good = sb.line.send_user_message(CHANNEL, CUSTOMER, {"type": "text", "text": "こんにちは"}, deliver=False)
     for event in (bad, good):
-        rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+        stack.store_event(rt, event)
 
     with caplog.at_level(logging.INFO, logger="connector.jobs.inbound"):
         assert Drainer(rt).run() == 2

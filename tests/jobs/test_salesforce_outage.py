@@ -13,7 +13,6 @@ import time
 import pytest
 
 from connector.config import load_config
-from connector.domain import events as ev
 from connector.jobs import failed, knowledge, outage
 from connector.jobs.inbound import Drainer
 from connector.runtime import Runtime
@@ -60,7 +59,7 @@ def config(sb, *, bot: bool = False, failures_to_pause: int = 2):
 
 def send(rt, sb, user: str, text: str) -> dict:
     event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": text}, deliver=False)
-    rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+    stack.store_event(rt, event)
     return event
 
 

@@ -13,7 +13,6 @@ import logging
 import pytest
 
 from connector.config import load_config
-from connector.domain import events as ev
 from connector.entrypoints.app import create_app
 from connector.jobs import knowledge, settings_sync
 from connector.jobs.inbound import Drainer
@@ -51,7 +50,7 @@ def admin_edits(sb, type_name: str, developer_name: str, **values) -> None:
 def ask(rt, sb, user: str, text: str) -> str:
     sb.line.add_user(CHANNEL, user, "テスト 太郎")
     event = sb.line.send_user_message(CHANNEL, user, {"type": "text", "text": text}, deliver=False)
-    rt.store.ingest([(CHANNEL, ev.event_id(event), ev.conversation_id(CHANNEL, event), event)])
+    stack.store_event(rt, event)
     Drainer(rt).run()
     return sb.line.delivered(user_id=user)[-1]["messages"][0]["text"]
 
